@@ -1,0 +1,17 @@
+//! The plugin side: a safe layer for writing an OFX image effect.
+//!
+//! Implement [`Effect`] and call [`crate::export_effect!`]. Only this module and
+//! [`crate::host`] contain `unsafe`; effects built on it need none.
+
+pub mod effect;
+pub mod entry;
+pub mod image;
+pub mod params;
+pub mod props;
+pub mod suites;
+
+pub use effect::*;
+pub use image::{BitDepth, Components, Image, ImageLayout, RectD, RectI};
+pub use params::*;
+pub use props::PropertySet;
+pub use suites::{host_info, suites, HostInfo, Suites};
