@@ -1,0 +1,145 @@
+//! The demo: renders the bundled demo portrait through an installed (or freshly assembled) bundle with the
+//! headless host `ofx-render`, exactly as a host would load it, writes the frames to `./demo/frame_%04d.png`
+//! and an animated `./demo/preview.gif` from them. Missing inputs are reported as sentences, never panics, so
+//! the command is safe to run before the demo assets exist.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame};
+
+use crate::{InstallError, BUNDLE_NAME, PLUGIN_ID};
+
+/// The frame range rendered for the demo (one second at 24 fps).
+pub const DEMO_FRAMES: (u32, u32) = (1, 24);
+
+/// Where the demo renders from and to.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// The plugin folder that holds `LivingPortrait.ofx.bundle` (passed to `ofx-render --plugin-path`).
+    pub plugin_dir: PathBuf,
+    /// The `ofx-render` executable.
+    pub renderer: PathBuf,
+    /// The source tree that holds `resources/demo/`.
+    pub workspace: PathBuf,
+    /// Output folder for `frame_%04d.png` and `preview.gif` (the CLI uses `./demo`).
+    pub out_dir: PathBuf,
+}
+
+/// Extra `ofx-render` arguments that drive the demo. Kept in one small function so the plugin's drive
+/// parameters can be switched on here once the plugin has them: when `resources/demo/track.json` exists this
+/// is meant to return `--param driveMode=trackFile --param trackFile=<absolute path>`. Until the plugin
+/// declares those parameters it returns nothing and the demo renders the still (which the plugin passes
+/// through), because ofx-render rejects unknown parameters.
+pub fn demo_extra_args(workspace: &Path) -> Vec<String> {
+    const PLUGIN_HAS_TRACK_PARAMS: bool = false;
+    let track = workspace.join("resources").join("demo").join("track.json");
+    if PLUGIN_HAS_TRACK_PARAMS && track.is_file() {
+        let track = std::path::absolute(&track).unwrap_or(track);
+        vec![
+            "--param".into(),
+            "driveMode=trackFile".into(),
+            "--param".into(),
+            format!("trackFile={}", track.display()),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Renders the demo frames and the preview GIF; returns the GIF's path.
+pub fn render_demo(opts: &DemoOptions) -> Result<PathBuf, InstallError> {
+    let portrait = opts.workspace.join("resources").join("demo").join("astronaut.png");
+    if !portrait.is_file() {
+        return Err(InstallError::msg(format!(
+            "the demo portrait {} does not exist yet; it is produced by the demo-assets script under resources/demo \
+             (skip --demo until it is there)",
+            portrait.display()
+        )));
+    }
+    let portrait = std::path::absolute(&portrait).unwrap_or(portrait);
+    if !opts.renderer.is_file() {
+        return Err(InstallError::msg(format!(
+            "the headless renderer {} does not exist; build it with `cargo build --release -p ofx`",
+            opts.renderer.display()
+        )));
+    }
+    if !opts.plugin_dir.join(BUNDLE_NAME).is_dir() {
+        return Err(InstallError::msg(format!(
+            "there is no {BUNDLE_NAME} in {}; run `installer bundle` or `installer install` first",
+            opts.plugin_dir.display()
+        )));
+    }
+    let out_dir = std::path::absolute(&opts.out_dir).unwrap_or_else(|_| opts.out_dir.clone());
+    fs::create_dir_all(&out_dir).map_err(|e| InstallError::io(format!("create {}", out_dir.display()), e))?;
+    // Frames from an earlier, longer run would otherwise end up in the GIF.
+    if let Ok(entries) = fs::read_dir(&out_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if (name.starts_with("frame_") && name.ends_with(".png")) || name == "preview.gif" {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
+    let (first, last) = DEMO_FRAMES;
+    let pattern = out_dir.join("frame_%04d.png");
+    let mut cmd = Command::new(&opts.renderer);
+    cmd.arg("--plugin-path")
+        .arg(&opts.plugin_dir)
+        .args(["--plugin", PLUGIN_ID])
+        .arg("--input")
+        .arg(format!("Source={}", portrait.display()))
+        .args(["--frames", &format!("{first}-{last}")])
+        .arg("--out")
+        .arg(&pattern)
+        .args(demo_extra_args(&opts.workspace));
+    eprintln!("installer: rendering the demo through {}", opts.plugin_dir.join(BUNDLE_NAME).display());
+    let status = cmd
+        .status()
+        .map_err(|e| InstallError::msg(format!("could not run {}: {e}", opts.renderer.display())))?;
+    if !status.success() {
+        return Err(InstallError::msg(format!(
+            "ofx-render failed to render the demo ({status}); its messages are printed above"
+        )));
+    }
+    let frames: Vec<PathBuf> = (first..=last).map(|f| out_dir.join(format!("frame_{f:04}.png"))).collect();
+    if let Some(missing) = frames.iter().find(|f| !f.is_file()) {
+        return Err(InstallError::msg(format!(
+            "ofx-render reported success but did not write {}",
+            missing.display()
+        )));
+    }
+    let gif = out_dir.join("preview.gif");
+    make_gif(&frames, &gif, 24)?;
+    Ok(gif)
+}
+
+/// Writes an endlessly looping animated GIF of `frames` (any format the `image` crate reads) at `fps`,
+/// scaled down to at most 512 pixels wide so the preview stays small.
+pub fn make_gif(frames: &[PathBuf], gif: &Path, fps: u32) -> Result<(), InstallError> {
+    if frames.is_empty() {
+        return Err(InstallError::msg("there are no frames to put into the preview GIF"));
+    }
+    let file = fs::File::create(gif).map_err(|e| InstallError::io(format!("create {}", gif.display()), e))?;
+    let mut encoder = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
+    encoder
+        .set_repeat(Repeat::Infinite)
+        .map_err(|e| InstallError::msg(format!("could not write {}: {e}", gif.display())))?;
+    let delay = Delay::from_numer_denom_ms(1000, fps.max(1));
+    for path in frames {
+        let img = image::open(path).map_err(|e| InstallError::msg(format!("could not read {}: {e}", path.display())))?;
+        let img = if img.width() > 512 {
+            let h = (img.height() as u64 * 512 / img.width() as u64).max(1) as u32;
+            img.resize_exact(512, h, image::imageops::FilterType::Triangle)
+        } else {
+            img
+        };
+        encoder
+            .encode_frame(Frame::from_parts(img.to_rgba8(), 0, 0, delay))
+            .map_err(|e| InstallError::msg(format!("could not write {}: {e}", gif.display())))?;
+    }
+    Ok(())
+}
