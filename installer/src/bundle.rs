@@ -10,7 +10,10 @@ use std::process::Command;
 
 use crate::ort::{ensure_onnxruntime, RuntimeFiles};
 use crate::util::{copy_file, copy_tree, list_files, replace_dir, TempDir};
-use crate::{arch_dir, cdylib_file_name, InstallError, BINARY_NAME, BUNDLE_NAME, PLUGIN_ID, PLUGIN_NAME, VERSION};
+use crate::{
+    arch_dir, cdylib_file_name, InstallError, BINARY_NAME, BUNDLE_NAME, PLUGIN_ID, PLUGIN_NAME,
+    VERSION,
+};
 
 /// Cargo profile to build and take the binaries from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +84,9 @@ pub fn render_info_plist(template: &str) -> Result<String, InstallError> {
         if let Some(end) = rest.find('@') {
             let key = &rest[..end];
             if !key.is_empty() && key.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
-                return Err(InstallError::msg(format!("the Info.plist template uses an unknown placeholder @{key}@")));
+                return Err(InstallError::msg(format!(
+                    "the Info.plist template uses an unknown placeholder @{key}@"
+                )));
             }
         }
     }
@@ -89,7 +94,9 @@ pub fn render_info_plist(template: &str) -> Result<String, InstallError> {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Runs `cargo build [--release] -p <package>...` in the workspace, with the cargo that runs us (`CARGO`).
@@ -103,9 +110,16 @@ pub fn cargo_build(profile: Profile, packages: &[&str]) -> Result<(), InstallErr
     if profile == Profile::Release {
         cmd.arg("--release");
     }
-    eprintln!("installer: building {} ({})", packages.join(", "), profile.dir_name());
+    eprintln!(
+        "installer: building {} ({})",
+        packages.join(", "),
+        profile.dir_name()
+    );
     let status = cmd.status().map_err(|e| {
-        InstallError::msg(format!("could not run {}: {e}; install Rust (cargo) or set CARGO", cargo.to_string_lossy()))
+        InstallError::msg(format!(
+            "could not run {}: {e}; install Rust (cargo) or set CARGO",
+            cargo.to_string_lossy()
+        ))
     })?;
     if !status.success() {
         return Err(InstallError::msg(format!(
@@ -121,10 +135,11 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
     if opts.build {
         cargo_build(opts.profile, &["living-portrait", "ofx"])?;
     }
-    let cdylib = opts
-        .cdylib
-        .clone()
-        .unwrap_or_else(|| crate::target_dir().join(opts.profile.dir_name()).join(cdylib_file_name()));
+    let cdylib = opts.cdylib.clone().unwrap_or_else(|| {
+        crate::target_dir()
+            .join(opts.profile.dir_name())
+            .join(cdylib_file_name())
+    });
     if !cdylib.is_file() {
         return Err(InstallError::msg(format!(
             "the plugin binary {} does not exist; build it with `cargo build{} -p living-portrait` \
@@ -137,9 +152,16 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
     let template_path = resources.join("Info.plist.in");
     let icon = resources.join("icon").join(format!("{PLUGIN_ID}.png"));
     let own_license = opts.workspace.join("LICENSE");
-    for (what, path) in [("Info.plist template", &template_path), ("plugin icon", &icon), ("project licence", &own_license)] {
+    for (what, path) in [
+        ("Info.plist template", &template_path),
+        ("plugin icon", &icon),
+        ("project licence", &own_license),
+    ] {
         if !path.is_file() {
-            return Err(InstallError::msg(format!("the {what} {} is missing from the source tree", path.display())));
+            return Err(InstallError::msg(format!(
+                "the {what} {} is missing from the source tree",
+                path.display()
+            )));
         }
     }
     let template = fs::read_to_string(&template_path)
@@ -150,16 +172,27 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
         None => ensure_onnxruntime(opts.gpu)?,
     };
 
-    fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| InstallError::io(format!("create the output folder {}", opts.out_dir.display()), e))?;
-    let staging = TempDir::new_in(&opts.out_dir, &format!(".{BUNDLE_NAME}.staging"))
-        .map_err(|e| InstallError::io(format!("create a staging folder in {}", opts.out_dir.display()), e))?;
+    fs::create_dir_all(&opts.out_dir).map_err(|e| {
+        InstallError::io(
+            format!("create the output folder {}", opts.out_dir.display()),
+            e,
+        )
+    })?;
+    let staging =
+        TempDir::new_in(&opts.out_dir, &format!(".{BUNDLE_NAME}.staging")).map_err(|e| {
+            InstallError::io(
+                format!("create a staging folder in {}", opts.out_dir.display()),
+                e,
+            )
+        })?;
     let contents = staging.path().join("Contents");
     let bin_dir = contents.join(arch_dir());
     let res_dir = contents.join("Resources");
     let licenses = res_dir.join("licenses");
     let copy = |from: &Path, to: &Path| -> Result<(), InstallError> {
-        copy_file(from, to).map(|_| ()).map_err(|e| InstallError::io(format!("copy {} to the bundle", from.display()), e))
+        copy_file(from, to)
+            .map(|_| ())
+            .map_err(|e| InstallError::io(format!("copy {} to the bundle", from.display()), e))
     };
 
     let write = |path: &Path, text: &str| -> Result<(), InstallError> {
@@ -173,7 +206,9 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
     // The plugin loads the runtime by absolute path from its own folder, under the exact versioned name;
     // the provider libraries must sit beside it because ONNX Runtime looks for them next to itself.
     for lib in std::iter::once(&runtime.runtime).chain(&runtime.providers) {
-        let name = lib.file_name().ok_or_else(|| InstallError::msg(format!("{} has no file name", lib.display())))?;
+        let name = lib
+            .file_name()
+            .ok_or_else(|| InstallError::msg(format!("{} has no file name", lib.display())))?;
         copy(lib, &bin_dir.join(name))?;
     }
 
@@ -181,22 +216,33 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
 
     let models = resources.join("models");
     if models.is_dir() {
-        copy_tree(&models, &res_dir.join("models"))
-            .map_err(|e| InstallError::io(format!("copy {} into the bundle", models.display()), e))?;
+        copy_tree(&models, &res_dir.join("models")).map_err(|e| {
+            InstallError::io(format!("copy {} into the bundle", models.display()), e)
+        })?;
         copy_model_licenses(&models, &licenses)?;
     } else {
-        eprintln!("installer: warning: {} does not exist; the bundle has no face-analysis models", models.display());
+        eprintln!(
+            "installer: warning: {} does not exist; the bundle has no face-analysis models",
+            models.display()
+        );
     }
 
-    copy(&own_license, &licenses.join("LivingPortrait").join("LICENSE"))?;
+    copy(
+        &own_license,
+        &licenses.join("LivingPortrait").join("LICENSE"),
+    )?;
     for lic in &runtime.licenses {
-        let name = lic.file_name().ok_or_else(|| InstallError::msg(format!("{} has no file name", lic.display())))?;
+        let name = lic
+            .file_name()
+            .ok_or_else(|| InstallError::msg(format!("{} has no file name", lic.display())))?;
         copy(lic, &licenses.join("onnxruntime").join(name))?;
     }
     // Hand-maintained notices (resources/licenses/<component>/...) go in as they are.
     let extra = resources.join("licenses");
     if extra.is_dir() {
-        copy_tree(&extra, &licenses).map_err(|e| InstallError::io(format!("copy {} into the bundle", extra.display()), e))?;
+        copy_tree(&extra, &licenses).map_err(|e| {
+            InstallError::io(format!("copy {} into the bundle", extra.display()), e)
+        })?;
     }
 
     let info = format!(
@@ -211,7 +257,10 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
     let staged = staging.disarm();
     replace_dir(&staged, &dest).map_err(|e| {
         let _ = fs::remove_dir_all(&staged);
-        InstallError::io(format!("move the assembled bundle to {}", dest.display()), e)
+        InstallError::io(
+            format!("move the assembled bundle to {}", dest.display()),
+            e,
+        )
     })?;
     Ok(dest)
 }
@@ -219,15 +268,27 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
 /// Licence files shipped with the models (LICENSE*, NOTICE*, COPYING*) are also gathered under
 /// `Resources/licenses/`: MediaPipe's under `mediapipe/`, any other under `models/<its path>`.
 fn copy_model_licenses(models: &Path, licenses: &Path) -> Result<(), InstallError> {
-    let files = list_files(models).map_err(|e| InstallError::io(format!("list {}", models.display()), e))?;
+    let files = list_files(models)
+        .map_err(|e| InstallError::io(format!("list {}", models.display()), e))?;
     for rel in files {
-        let name = rel.file_name().map(|n| n.to_string_lossy().to_uppercase()).unwrap_or_default();
-        let is_license = ["LICENSE", "LICENCE", "NOTICE", "COPYING"].iter().any(|p| name.starts_with(p));
-        if !is_license || rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) {
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().to_uppercase())
+            .unwrap_or_default();
+        let is_license = ["LICENSE", "LICENCE", "NOTICE", "COPYING"]
+            .iter()
+            .any(|p| name.starts_with(p));
+        if !is_license
+            || rel
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        {
             continue;
         }
         let dest = if rel.to_string_lossy().to_lowercase().contains("mediapipe") {
-            licenses.join("mediapipe").join(rel.file_name().expect("listed files have names"))
+            licenses
+                .join("mediapipe")
+                .join(rel.file_name().expect("listed files have names"))
         } else {
             licenses.join("models").join(&rel)
         };

@@ -51,7 +51,11 @@ pub fn demo_extra_args(workspace: &Path) -> Vec<String> {
 
 /// Renders the demo frames and the preview GIF; returns the GIF's path.
 pub fn render_demo(opts: &DemoOptions) -> Result<PathBuf, InstallError> {
-    let portrait = opts.workspace.join("resources").join("demo").join("astronaut.png");
+    let portrait = opts
+        .workspace
+        .join("resources")
+        .join("demo")
+        .join("astronaut.png");
     if !portrait.is_file() {
         return Err(InstallError::msg(format!(
             "the demo portrait {} does not exist yet; it is produced by the demo-assets script under resources/demo \
@@ -73,7 +77,8 @@ pub fn render_demo(opts: &DemoOptions) -> Result<PathBuf, InstallError> {
         )));
     }
     let out_dir = std::path::absolute(&opts.out_dir).unwrap_or_else(|_| opts.out_dir.clone());
-    fs::create_dir_all(&out_dir).map_err(|e| InstallError::io(format!("create {}", out_dir.display()), e))?;
+    fs::create_dir_all(&out_dir)
+        .map_err(|e| InstallError::io(format!("create {}", out_dir.display()), e))?;
     // Frames from an earlier, longer run would otherwise end up in the GIF.
     if let Ok(entries) = fs::read_dir(&out_dir) {
         for e in entries.flatten() {
@@ -96,16 +101,21 @@ pub fn render_demo(opts: &DemoOptions) -> Result<PathBuf, InstallError> {
         .arg("--out")
         .arg(&pattern)
         .args(demo_extra_args(&opts.workspace));
-    eprintln!("installer: rendering the demo through {}", opts.plugin_dir.join(BUNDLE_NAME).display());
-    let status = cmd
-        .status()
-        .map_err(|e| InstallError::msg(format!("could not run {}: {e}", opts.renderer.display())))?;
+    eprintln!(
+        "installer: rendering the demo through {}",
+        opts.plugin_dir.join(BUNDLE_NAME).display()
+    );
+    let status = cmd.status().map_err(|e| {
+        InstallError::msg(format!("could not run {}: {e}", opts.renderer.display()))
+    })?;
     if !status.success() {
         return Err(InstallError::msg(format!(
             "ofx-render failed to render the demo ({status}); its messages are printed above"
         )));
     }
-    let frames: Vec<PathBuf> = (first..=last).map(|f| out_dir.join(format!("frame_{f:04}.png"))).collect();
+    let frames: Vec<PathBuf> = (first..=last)
+        .map(|f| out_dir.join(format!("frame_{f:04}.png")))
+        .collect();
     if let Some(missing) = frames.iter().find(|f| !f.is_file()) {
         return Err(InstallError::msg(format!(
             "ofx-render reported success but did not write {}",
@@ -121,16 +131,20 @@ pub fn render_demo(opts: &DemoOptions) -> Result<PathBuf, InstallError> {
 /// scaled down to at most 512 pixels wide so the preview stays small.
 pub fn make_gif(frames: &[PathBuf], gif: &Path, fps: u32) -> Result<(), InstallError> {
     if frames.is_empty() {
-        return Err(InstallError::msg("there are no frames to put into the preview GIF"));
+        return Err(InstallError::msg(
+            "there are no frames to put into the preview GIF",
+        ));
     }
-    let file = fs::File::create(gif).map_err(|e| InstallError::io(format!("create {}", gif.display()), e))?;
+    let file = fs::File::create(gif)
+        .map_err(|e| InstallError::io(format!("create {}", gif.display()), e))?;
     let mut encoder = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
     encoder
         .set_repeat(Repeat::Infinite)
         .map_err(|e| InstallError::msg(format!("could not write {}: {e}", gif.display())))?;
     let delay = Delay::from_numer_denom_ms(1000, fps.max(1));
     for path in frames {
-        let img = image::open(path).map_err(|e| InstallError::msg(format!("could not read {}: {e}", path.display())))?;
+        let img = image::open(path)
+            .map_err(|e| InstallError::msg(format!("could not read {}: {e}", path.display())))?;
         let img = if img.width() > 512 {
             let h = (img.height() as u64 * 512 / img.width() as u64).max(1) as u32;
             img.resize_exact(512, h, image::imageops::FilterType::Triangle)

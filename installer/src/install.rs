@@ -45,20 +45,30 @@ pub struct UninstallReport {
 }
 
 fn not_writable_or_io(dir: &Path, what: String, e: io::Error) -> InstallError {
-    if matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) {
-        InstallError::NotWritable { dir: dir.to_path_buf(), source: e }
+    if matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    ) {
+        InstallError::NotWritable {
+            dir: dir.to_path_buf(),
+            source: e,
+        }
     } else {
         InstallError::io(what, e)
     }
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, InstallError> {
-    std::path::absolute(path).map_err(|e| InstallError::io(format!("resolve {}", path.display()), e))
+    std::path::absolute(path)
+        .map_err(|e| InstallError::io(format!("resolve {}", path.display()), e))
 }
 
 /// Manifest paths are stored with `/`, relative to the install folder.
 fn rel_to_manifest(rel: &Path) -> String {
-    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A manifest path is accepted only if it stays inside our bundle folder: no absolute paths, no `..`.
@@ -83,7 +93,8 @@ struct Manifest {
 }
 
 fn parse_manifest(path: &Path) -> Result<Manifest, InstallError> {
-    let text = fs::read_to_string(path).map_err(|e| InstallError::io(format!("read {}", path.display()), e))?;
+    let text = fs::read_to_string(path)
+        .map_err(|e| InstallError::io(format!("read {}", path.display()), e))?;
     let bad = |line: &str| {
         InstallError::msg(format!(
             "the install manifest {} has an entry that points outside the bundle ({line:?}); nothing was removed",
@@ -103,7 +114,8 @@ fn parse_manifest(path: &Path) -> Result<Manifest, InstallError> {
             "file" => {
                 // file <sha256> <size> <path>: the path is last so it may contain spaces.
                 let path = rest.splitn(3, ' ').nth(2).ok_or_else(|| bad(line))?;
-                m.files.push(manifest_to_rel(path).ok_or_else(|| bad(line))?);
+                m.files
+                    .push(manifest_to_rel(path).ok_or_else(|| bad(line))?);
             }
             _ => {}
         }
@@ -131,7 +143,8 @@ pub fn install(bundle: &Path, prefix: &Path) -> Result<InstallReport, InstallErr
             None => break,
         }
     }
-    fs::create_dir_all(&prefix).map_err(|e| not_writable_or_io(&prefix, format!("create {}", prefix.display()), e))?;
+    fs::create_dir_all(&prefix)
+        .map_err(|e| not_writable_or_io(&prefix, format!("create {}", prefix.display()), e))?;
 
     let dest = prefix.join(BUNDLE_NAME);
     let existing = fs::symlink_metadata(&dest).is_ok();
@@ -141,8 +154,13 @@ pub fn install(bundle: &Path, prefix: &Path) -> Result<InstallReport, InstallErr
 
     let staging = TempDir::new_in(&prefix, &format!(".{BUNDLE_NAME}.installing"))
         .map_err(|e| not_writable_or_io(&prefix, format!("write into {}", prefix.display()), e))?;
-    copy_tree(bundle, staging.path())
-        .map_err(|e| not_writable_or_io(&prefix, format!("copy {} into {}", bundle.display(), prefix.display()), e))?;
+    copy_tree(bundle, staging.path()).map_err(|e| {
+        not_writable_or_io(
+            &prefix,
+            format!("copy {} into {}", bundle.display(), prefix.display()),
+            e,
+        )
+    })?;
     // A bundle copied from another installation brings that installation's manifest; ours replaces it.
     let staged_manifest = staging.path().join(MANIFEST_REL);
     let _ = fs::remove_file(&staged_manifest);
@@ -170,19 +188,29 @@ pub fn install(bundle: &Path, prefix: &Path) -> Result<InstallReport, InstallErr
         text.push_str(&format!("created-dir {}\n", dir.display()));
     }
     text.push_str(&format!("dir {BUNDLE_NAME}\n"));
-    let dirs = list_dirs(staging.path()).map_err(|e| InstallError::io("list the staged bundle", e))?;
+    let dirs =
+        list_dirs(staging.path()).map_err(|e| InstallError::io("list the staged bundle", e))?;
     for dir in &dirs {
         text.push_str(&format!("dir {}\n", rel_to_manifest(&bundle_rel.join(dir))));
     }
-    let files = list_files(staging.path()).map_err(|e| InstallError::io("list the staged bundle", e))?;
+    let files =
+        list_files(staging.path()).map_err(|e| InstallError::io("list the staged bundle", e))?;
     for file in &files {
         let full = staging.path().join(file);
-        let sha = file_hex_digest(&full).map_err(|e| InstallError::io(format!("read {}", full.display()), e))?;
+        let sha = file_hex_digest(&full)
+            .map_err(|e| InstallError::io(format!("read {}", full.display()), e))?;
         let size = fs::metadata(&full).map(|m| m.len()).unwrap_or(0);
-        text.push_str(&format!("file {sha} {size} {}\n", rel_to_manifest(&bundle_rel.join(file))));
+        text.push_str(&format!(
+            "file {sha} {size} {}\n",
+            rel_to_manifest(&bundle_rel.join(file))
+        ));
     }
-    text.push_str(&format!("file - - {}\n", rel_to_manifest(&bundle_rel.join(MANIFEST_REL))));
-    fs::write(&staged_manifest, text).map_err(|e| not_writable_or_io(&prefix, "write the install manifest".into(), e))?;
+    text.push_str(&format!(
+        "file - - {}\n",
+        rel_to_manifest(&bundle_rel.join(MANIFEST_REL))
+    ));
+    fs::write(&staged_manifest, text)
+        .map_err(|e| not_writable_or_io(&prefix, "write the install manifest".into(), e))?;
 
     if existing {
         let report = uninstall(&prefix)?;
@@ -200,7 +228,12 @@ pub fn install(bundle: &Path, prefix: &Path) -> Result<InstallReport, InstallErr
         let _ = fs::remove_dir_all(&staged);
         InstallError::io(format!("move the staged bundle to {}", dest.display()), e)
     })?;
-    Ok(InstallReport { manifest: dest.join(MANIFEST_REL), bundle: dest, files: files.len() + 1, replaced: existing })
+    Ok(InstallReport {
+        manifest: dest.join(MANIFEST_REL),
+        bundle: dest,
+        files: files.len() + 1,
+        replaced: existing,
+    })
 }
 
 /// Removes the installation of ours from the plugin folder `prefix`: exactly the files and folders its
@@ -216,7 +249,10 @@ pub fn uninstall(prefix: &Path) -> Result<UninstallReport, InstallError> {
         return Err(InstallError::Foreign { path: dest });
     }
     let manifest = parse_manifest(&manifest_path)?;
-    let mut report = UninstallReport { was_installed: true, ..Default::default() };
+    let mut report = UninstallReport {
+        was_installed: true,
+        ..Default::default()
+    };
     let manifest_rel = Path::new(BUNDLE_NAME).join(MANIFEST_REL);
     // The manifest goes last, so an interrupted uninstall can be run again.
     let mut files = manifest.files.clone();
@@ -225,7 +261,9 @@ pub fn uninstall(prefix: &Path) -> Result<UninstallReport, InstallError> {
         let path = prefix.join(rel);
         match fs::symlink_metadata(&path) {
             Ok(meta) if !meta.is_dir() => {
-                fs::remove_file(&path).map_err(|e| not_writable_or_io(&prefix, format!("remove {}", path.display()), e))?;
+                fs::remove_file(&path).map_err(|e| {
+                    not_writable_or_io(&prefix, format!("remove {}", path.display()), e)
+                })?;
                 report.removed_files += 1;
             }
             _ => {}
@@ -239,11 +277,19 @@ pub fn uninstall(prefix: &Path) -> Result<UninstallReport, InstallError> {
         }
     }
     if dest.exists() {
-        report.left = list_files(&dest).unwrap_or_default().into_iter().map(|f| dest.join(f)).collect();
+        report.left = list_files(&dest)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| dest.join(f))
+            .collect();
     }
     // Folders above the bundle that the install created: only ancestors of (or equal to) this prefix, and
     // only when empty, deepest first.
-    let mut created: Vec<_> = manifest.created.iter().filter(|d| prefix.starts_with(d)).collect();
+    let mut created: Vec<_> = manifest
+        .created
+        .iter()
+        .filter(|d| prefix.starts_with(d))
+        .collect();
     created.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     for dir in created {
         let _ = fs::remove_dir(dir);

@@ -21,8 +21,8 @@ pub use bundle::{build_bundle, cargo_build, render_info_plist, BundleOptions, Pr
 pub use demo::{demo_extra_args, make_gif, render_demo, DemoOptions, DEMO_FRAMES};
 pub use install::{install, uninstall, InstallReport, UninstallReport, MANIFEST_NAME};
 pub use ort::{
-    ensure_onnxruntime, ensure_runtime_from, pinned_wheel, Flavour, RuntimeFiles, WheelPin, ORT_VERSION,
-    ORT_WHEEL_ENV, PINNED_WHEELS,
+    ensure_onnxruntime, ensure_runtime_from, pinned_wheel, Flavour, RuntimeFiles, WheelPin,
+    ORT_VERSION, ORT_WHEEL_ENV, PINNED_WHEELS,
 };
 
 /// The OFX plugin identifier; also the icon's file name stem and the bundle's `CFBundleIdentifier`.
@@ -42,7 +42,11 @@ pub enum InstallError {
     /// A file-system operation failed; `what` says which, in words.
     Io { what: String, source: io::Error },
     /// A downloaded or supplied file is not the one pinned in the source.
-    HashMismatch { file: PathBuf, expected: String, actual: String },
+    HashMismatch {
+        file: PathBuf,
+        expected: String,
+        actual: String,
+    },
     /// The destination holds a folder with our bundle's name that has no install manifest of ours.
     Foreign { path: PathBuf },
     /// The install folder cannot be written (usually the system folder without root rights).
@@ -53,7 +57,10 @@ pub enum InstallError {
 
 impl InstallError {
     pub(crate) fn io(what: impl Into<String>, source: io::Error) -> InstallError {
-        InstallError::Io { what: what.into(), source }
+        InstallError::Io {
+            what: what.into(),
+            source,
+        }
     }
     pub(crate) fn msg(text: impl Into<String>) -> InstallError {
         InstallError::Message(text.into())
@@ -93,7 +100,9 @@ impl fmt::Display for InstallError {
 impl std::error::Error for InstallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            InstallError::Io { source, .. } | InstallError::NotWritable { source, .. } => Some(source),
+            InstallError::Io { source, .. } | InstallError::NotWritable { source, .. } => {
+                Some(source)
+            }
             _ => None,
         }
     }
@@ -194,7 +203,12 @@ pub const ALL_PLATFORMS: [PlatformPaths; 3] = [
         arch_dir: "Linux-x86-64",
         binary_from: "libliving_portrait.so",
     },
-    PlatformPaths { os: "macOS", system_dir: "/Library/OFX/Plugins", arch_dir: "MacOS", binary_from: "libliving_portrait.dylib" },
+    PlatformPaths {
+        os: "macOS",
+        system_dir: "/Library/OFX/Plugins",
+        arch_dir: "MacOS",
+        binary_from: "libliving_portrait.dylib",
+    },
     PlatformPaths {
         os: "Windows",
         system_dir: r"C:\Program Files\Common Files\OFX\Plugins",

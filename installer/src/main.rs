@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use installer::{
-    build_bundle, cargo_build, exe_suffix, install, render_demo, system_plugin_dir, target_dir, uninstall,
-    workspace_root, BundleOptions, DemoOptions, InstallError, Profile, ALL_PLATFORMS, BUNDLE_NAME, ORT_WHEEL_ENV,
+    build_bundle, cargo_build, exe_suffix, install, render_demo, system_plugin_dir, target_dir,
+    uninstall, workspace_root, BundleOptions, DemoOptions, InstallError, Profile, ALL_PLATFORMS,
+    BUNDLE_NAME, ORT_WHEEL_ENV,
 };
 
 const USAGE: &str = "\
@@ -49,7 +50,14 @@ struct Args {
 fn parse(command: &str, rest: &[String]) -> Result<Args, String> {
     let allowed: &[&str] = match command {
         "bundle" => &["--gpu", "--debug", "--no-build", "--out"],
-        "install" => &["--system", "--prefix", "--gpu", "--debug", "--no-build", "--demo"],
+        "install" => &[
+            "--system",
+            "--prefix",
+            "--gpu",
+            "--debug",
+            "--no-build",
+            "--demo",
+        ],
         "uninstall" => &["--system", "--prefix"],
         "demo" => &["--system", "--prefix", "--debug", "--no-build"],
         "paths" => &[],
@@ -66,7 +74,12 @@ fn parse(command: &str, rest: &[String]) -> Result<Args, String> {
         if !allowed.contains(&flag) {
             return Err(format!("{command} does not take {a:?}"));
         }
-        let mut value = || inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match flag {
             "--gpu" => args.gpu = true,
             "--debug" => args.debug = true,
@@ -103,7 +116,9 @@ fn bundle_opts(args: &Args) -> BundleOptions {
 }
 
 fn renderer(args: &Args) -> PathBuf {
-    target_dir().join(profile(args).dir_name()).join(format!("ofx-render{}", exe_suffix()))
+    target_dir()
+        .join(profile(args).dir_name())
+        .join(format!("ofx-render{}", exe_suffix()))
 }
 
 fn demo(plugin_dir: PathBuf, args: &Args) -> Result<(), InstallError> {
@@ -114,7 +129,10 @@ fn demo(plugin_dir: PathBuf, args: &Args) -> Result<(), InstallError> {
         out_dir: PathBuf::from("demo"),
     };
     let gif = render_demo(&opts)?;
-    let frames = gif.parent().map(|d| d.join("frame_%04d.png")).unwrap_or_default();
+    let frames = gif
+        .parent()
+        .map(|d| d.join("frame_%04d.png"))
+        .unwrap_or_default();
     println!("demo frames: {}", frames.display());
     println!("preview:     {}", gif.display());
     Ok(())
@@ -125,7 +143,10 @@ fn run(command: &str, args: &Args) -> Result<(), InstallError> {
         "bundle" => {
             let bundle = build_bundle(&bundle_opts(args))?;
             println!("bundle: {}", bundle.display());
-            println!("(try it without installing: OFX_PLUGIN_PATH={} <host>)", bundle.parent().unwrap_or(&bundle).display());
+            println!(
+                "(try it without installing: OFX_PLUGIN_PATH={} <host>)",
+                bundle.parent().unwrap_or(&bundle).display()
+            );
         }
         "install" => {
             let prefix = args.prefix.clone().unwrap_or_else(system_plugin_dir);
@@ -133,13 +154,20 @@ fn run(command: &str, args: &Args) -> Result<(), InstallError> {
             let report = install(&bundle, &prefix)?;
             println!(
                 "{} {} ({} files); manifest: {}",
-                if report.replaced { "replaced the earlier installation at" } else { "installed" },
+                if report.replaced {
+                    "replaced the earlier installation at"
+                } else {
+                    "installed"
+                },
                 report.bundle.display(),
                 report.files,
                 report.manifest.display()
             );
             if args.prefix.is_some() {
-                println!("hosts find it when {} is in OFX_PLUGIN_PATH", prefix.display());
+                println!(
+                    "hosts find it when {} is in OFX_PLUGIN_PATH",
+                    prefix.display()
+                );
             }
             if args.demo {
                 demo(prefix, args)?;
@@ -149,7 +177,10 @@ fn run(command: &str, args: &Args) -> Result<(), InstallError> {
             let prefix = args.prefix.clone().unwrap_or_else(system_plugin_dir);
             let report = uninstall(&prefix)?;
             if !report.was_installed {
-                println!("nothing to uninstall: there is no {BUNDLE_NAME} in {}", prefix.display());
+                println!(
+                    "nothing to uninstall: there is no {BUNDLE_NAME} in {}",
+                    prefix.display()
+                );
             } else {
                 println!(
                     "removed {} files and {} folders from {}",
@@ -180,14 +211,24 @@ fn run(command: &str, args: &Args) -> Result<(), InstallError> {
         "paths" => {
             println!("standard OFX plugin folders (bundle: {BUNDLE_NAME}/Contents/<arch>/LivingPortrait.ofx):");
             for p in &ALL_PLATFORMS {
-                println!("  {:8} {:45} arch folder {:13} (binary built as {})", p.os, p.system_dir, p.arch_dir, p.binary_from);
+                println!(
+                    "  {:8} {:45} arch folder {:13} (binary built as {})",
+                    p.os, p.system_dir, p.arch_dir, p.binary_from
+                );
             }
-            println!("this platform: {} (arch folder {})", system_plugin_dir().display(), installer::arch_dir());
+            println!(
+                "this platform: {} (arch folder {})",
+                system_plugin_dir().display(),
+                installer::arch_dir()
+            );
             match std::env::var_os("OFX_PLUGIN_PATH") {
                 Some(v) => println!("OFX_PLUGIN_PATH: {}", v.to_string_lossy()),
                 None => println!("OFX_PLUGIN_PATH: (not set) extra folders hosts search, separated by ':' (';' on Windows)"),
             }
-            println!("ONNX Runtime cache: {} (offline: set {ORT_WHEEL_ENV})", target_dir().join("onnxruntime-cache").display());
+            println!(
+                "ONNX Runtime cache: {} (offline: set {ORT_WHEEL_ENV})",
+                target_dir().join("onnxruntime-cache").display()
+            );
         }
         _ => unreachable!("checked by parse"),
     }

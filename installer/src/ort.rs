@@ -166,13 +166,19 @@ pub fn pinned_wheel(gpu: bool) -> Result<&'static WheelPin, InstallError> {
 pub fn ensure_onnxruntime(gpu: bool) -> Result<RuntimeFiles, InstallError> {
     let pin = pinned_wheel(gpu)?;
     let cache = crate::target_dir().join("onnxruntime-cache");
-    let local = std::env::var_os(ORT_WHEEL_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let local = std::env::var_os(ORT_WHEEL_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     ensure_runtime_from(pin, &cache, local.as_deref())
 }
 
 /// The work of `ensure_onnxruntime` with everything explicit: the pin, the cache folder, and an optional local
 /// wheel (file or folder). Tests call it with fake pins and fake wheels.
-pub fn ensure_runtime_from(pin: &WheelPin, cache: &Path, local_wheel: Option<&Path>) -> Result<RuntimeFiles, InstallError> {
+pub fn ensure_runtime_from(
+    pin: &WheelPin,
+    cache: &Path,
+    local_wheel: Option<&Path>,
+) -> Result<RuntimeFiles, InstallError> {
     let dest = cache.join(format!("{}-{ORT_VERSION}", pin.flavour.name()));
     let files = runtime_files(pin, &dest);
     // The stamp holds the wheel's hash: a cache extracted from another pin is redone, not trusted.
@@ -180,26 +186,40 @@ pub fn ensure_runtime_from(pin: &WheelPin, cache: &Path, local_wheel: Option<&Pa
     if fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == pin.sha256) && all_exist(&files) {
         return Ok(files);
     }
-    fs::create_dir_all(cache).map_err(|e| InstallError::io(format!("create the cache folder {}", cache.display()), e))?;
+    fs::create_dir_all(cache)
+        .map_err(|e| InstallError::io(format!("create the cache folder {}", cache.display()), e))?;
     let wheel = locate_wheel(pin, cache, local_wheel)?;
 
-    let staging = TempDir::new_in(cache, &format!(".extract-{}", pin.flavour.name()))
-        .map_err(|e| InstallError::io(format!("create a staging folder in {}", cache.display()), e))?;
-    let mut archive = crate::zip::Archive::open(&wheel)
-        .map_err(|e| InstallError::msg(format!("could not read the wheel {} as a ZIP archive: {e}", wheel.display())))?;
+    let staging =
+        TempDir::new_in(cache, &format!(".extract-{}", pin.flavour.name())).map_err(|e| {
+            InstallError::io(format!("create a staging folder in {}", cache.display()), e)
+        })?;
+    let mut archive = crate::zip::Archive::open(&wheel).map_err(|e| {
+        InstallError::msg(format!(
+            "could not read the wheel {} as a ZIP archive: {e}",
+            wheel.display()
+        ))
+    })?;
     let members = std::iter::once((pin.runtime, ""))
         .chain(pin.providers.iter().map(|m| (*m, "")))
         .chain(pin.licenses.iter().map(|m| (*m, "licenses")));
     for (member, sub) in members {
         let entry = archive.find(member).cloned().ok_or_else(|| {
-            InstallError::msg(format!("the wheel {} has no member {member}; it is not the expected build", wheel.display()))
+            InstallError::msg(format!(
+                "the wheel {} has no member {member}; it is not the expected build",
+                wheel.display()
+            ))
         })?;
         let out_dir = staging.path().join(sub);
-        fs::create_dir_all(&out_dir).map_err(|e| InstallError::io(format!("create {}", out_dir.display()), e))?;
+        fs::create_dir_all(&out_dir)
+            .map_err(|e| InstallError::io(format!("create {}", out_dir.display()), e))?;
         let out = out_dir.join(base_name(member));
-        archive
-            .extract_to(&entry, &out)
-            .map_err(|e| InstallError::msg(format!("could not extract {member} from {}: {e}", wheel.display())))?;
+        archive.extract_to(&entry, &out).map_err(|e| {
+            InstallError::msg(format!(
+                "could not extract {member} from {}: {e}",
+                wheel.display()
+            ))
+        })?;
         if sub.is_empty() {
             make_executable(&out)?;
         }
@@ -213,7 +233,10 @@ pub fn ensure_runtime_from(pin: &WheelPin, cache: &Path, local_wheel: Option<&Pa
         if fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == pin.sha256) && all_exist(&files) {
             return Ok(files);
         }
-        return Err(InstallError::io(format!("move the extracted runtime to {}", dest.display()), e));
+        return Err(InstallError::io(
+            format!("move the extracted runtime to {}", dest.display()),
+            e,
+        ));
     }
     Ok(files)
 }
@@ -228,13 +251,24 @@ fn runtime_files(pin: &WheelPin, dest: &Path) -> RuntimeFiles {
         version: ORT_VERSION.to_string(),
         dir: dest.to_path_buf(),
         runtime: dest.join(base_name(pin.runtime)),
-        providers: pin.providers.iter().map(|m| dest.join(base_name(m))).collect(),
-        licenses: pin.licenses.iter().map(|m| dest.join("licenses").join(base_name(m))).collect(),
+        providers: pin
+            .providers
+            .iter()
+            .map(|m| dest.join(base_name(m)))
+            .collect(),
+        licenses: pin
+            .licenses
+            .iter()
+            .map(|m| dest.join("licenses").join(base_name(m)))
+            .collect(),
     }
 }
 
 fn all_exist(files: &RuntimeFiles) -> bool {
-    std::iter::once(&files.runtime).chain(&files.providers).chain(&files.licenses).all(|p| p.is_file())
+    std::iter::once(&files.runtime)
+        .chain(&files.providers)
+        .chain(&files.licenses)
+        .all(|p| p.is_file())
 }
 
 #[cfg(unix)]
@@ -251,17 +285,30 @@ fn make_executable(_path: &Path) -> Result<(), InstallError> {
 
 /// Checks a wheel file against the pin's SHA-256.
 pub(crate) fn verify(pin: &WheelPin, wheel: &Path) -> Result<(), InstallError> {
-    let actual = file_hex_digest(wheel).map_err(|e| InstallError::io(format!("read {}", wheel.display()), e))?;
+    let actual = file_hex_digest(wheel)
+        .map_err(|e| InstallError::io(format!("read {}", wheel.display()), e))?;
     if actual != pin.sha256 {
-        return Err(InstallError::HashMismatch { file: wheel.to_path_buf(), expected: pin.sha256.into(), actual });
+        return Err(InstallError::HashMismatch {
+            file: wheel.to_path_buf(),
+            expected: pin.sha256.into(),
+            actual,
+        });
     }
     Ok(())
 }
 
 /// Finds a verified copy of the pinned wheel: the local override, else the cache, else a fresh pip download.
-fn locate_wheel(pin: &WheelPin, cache: &Path, local: Option<&Path>) -> Result<PathBuf, InstallError> {
+fn locate_wheel(
+    pin: &WheelPin,
+    cache: &Path,
+    local: Option<&Path>,
+) -> Result<PathBuf, InstallError> {
     if let Some(local) = local {
-        let wheel = if local.is_dir() { local.join(pin.filename) } else { local.to_path_buf() };
+        let wheel = if local.is_dir() {
+            local.join(pin.filename)
+        } else {
+            local.to_path_buf()
+        };
         if !wheel.is_file() {
             return Err(InstallError::msg(format!(
                 "{ORT_WHEEL_ENV} points at {}, but {} is not there; it must name the wheel {} or a folder holding it",
@@ -286,20 +333,41 @@ fn locate_wheel(pin: &WheelPin, cache: &Path, local: Option<&Path>) -> Result<Pa
 /// so a refused file is deleted with the folder and never picked up later.
 fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
     let spec = format!("{}=={ORT_VERSION}", pin.package);
-    let tmp = TempDir::new_in(cache, ".download")
-        .map_err(|e| InstallError::io(format!("create a download folder in {}", cache.display()), e))?;
+    let tmp = TempDir::new_in(cache, ".download").map_err(|e| {
+        InstallError::io(
+            format!("create a download folder in {}", cache.display()),
+            e,
+        )
+    })?;
     let hint = format!(
         "check that PyPI is reachable, or put the wheel {} into {} (or point {ORT_WHEEL_ENV} at it)",
         pin.filename,
         cache.display()
     );
-    eprintln!("installer: downloading {spec} ({}) with pip into {}", pin.filename, cache.display());
+    eprintln!(
+        "installer: downloading {spec} ({}) with pip into {}",
+        pin.filename,
+        cache.display()
+    );
     let mut last_err = String::new();
     let mut ran = false;
     for python in python_candidates() {
         let out = Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"])
-            .args(["--platform", pin.platform_tag, "--python-version", PYTHON_VERSION, "-d"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+            ])
+            .args([
+                "--platform",
+                pin.platform_tag,
+                "--python-version",
+                PYTHON_VERSION,
+                "-d",
+            ])
             .arg(tmp.path())
             .arg(&spec)
             .stdout(Stdio::inherit())
@@ -322,12 +390,18 @@ fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
         }
     }
     if !ran {
-        return Err(InstallError::msg(format!("could not download {spec}: no Python with pip was found ({last_err}); {hint}")));
+        return Err(InstallError::msg(format!(
+            "could not download {spec}: no Python with pip was found ({last_err}); {hint}"
+        )));
     }
     let got = tmp.path().join(pin.filename);
     if !got.is_file() {
         let names: Vec<String> = fs::read_dir(tmp.path())
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         return Err(InstallError::msg(format!(
             "pip resolved {spec} to {names:?}, not the pinned {}; {hint}",
@@ -336,10 +410,16 @@ fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
     }
     if let Err(e) = verify(pin, &got) {
         // The refused file goes with the temporary folder, so it can never be mistaken for a good cache entry.
-        return Err(InstallError::msg(format!("PyPI served a different file than the pinned one, so it was deleted: {e}")));
+        return Err(InstallError::msg(format!(
+            "PyPI served a different file than the pinned one, so it was deleted: {e}"
+        )));
     }
-    fs::rename(&got, cache.join(pin.filename))
-        .map_err(|e| InstallError::io(format!("move the downloaded wheel into {}", cache.display()), e))?;
+    fs::rename(&got, cache.join(pin.filename)).map_err(|e| {
+        InstallError::io(
+            format!("move the downloaded wheel into {}", cache.display()),
+            e,
+        )
+    })?;
     Ok(())
 }
 

@@ -12,7 +12,10 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// A name unique within this process and across concurrent processes (pid + counter + time).
 pub fn unique_suffix() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{}-{}-{:x}", std::process::id(), n, t)
 }
 
@@ -83,7 +86,10 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
         if meta.file_type().is_symlink() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{} is a symbolic link; resource folders must hold real files", src.display()),
+                format!(
+                    "{} is a symbolic link; resource folders must hold real files",
+                    src.display()
+                ),
             ));
         } else if meta.is_dir() {
             copy_tree(&src, &dst)?;
@@ -139,7 +145,10 @@ pub fn list_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
 pub fn replace_dir(staged: &Path, dest: &Path) -> io::Result<()> {
     if fs::symlink_metadata(dest).is_ok() {
         let parent = dest.parent().unwrap_or(Path::new("."));
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let old = parent.join(format!(".{name}.old-{}", unique_suffix()));
         fs::rename(dest, &old)?;
         if let Err(e) = fs::rename(staged, dest) {

@@ -71,7 +71,9 @@ impl Archive {
             }
         }
         if cd_offset.checked_add(cd_size).is_none_or(|end| end > len) {
-            return Err(bad("the central directory lies outside the file (truncated download?)"));
+            return Err(bad(
+                "the central directory lies outside the file (truncated download?)",
+            ));
         }
         let mut cd = vec![0u8; cd_size as usize];
         file.seek(SeekFrom::Start(cd_offset))?;
@@ -110,7 +112,14 @@ impl Archive {
                 }
                 e += 4 + n;
             }
-            entries.push(Entry { name, method, crc32, compressed_size, size, local_header_offset });
+            entries.push(Entry {
+                name,
+                method,
+                crc32,
+                compressed_size,
+                size,
+                local_header_offset,
+            });
             at = end;
         }
         Ok(Archive { file, entries })
@@ -139,7 +148,12 @@ impl Archive {
         let mut reader: Box<dyn Read + '_> = match entry.method {
             0 => Box::new(raw),
             8 => Box::new(flate2::bufread::DeflateDecoder::new(raw)),
-            m => return Err(bad(format!("{}: unsupported compression method {m}", entry.name))),
+            m => {
+                return Err(bad(format!(
+                    "{}: unsupported compression method {m}",
+                    entry.name
+                )))
+            }
         };
         let mut out = BufWriter::new(File::create(dest)?);
         let mut crc = crc32fast::Hasher::new();
@@ -156,7 +170,10 @@ impl Archive {
         }
         out.flush()?;
         if written != entry.size || crc.finalize() != entry.crc32 {
-            return Err(bad(format!("{}: size or CRC-32 does not match the archive directory", entry.name)));
+            return Err(bad(format!(
+                "{}: size or CRC-32 does not match the archive directory",
+                entry.name
+            )));
         }
         Ok(())
     }
@@ -211,7 +228,11 @@ mod tests {
     fn reads_stored_members() {
         let dir = crate::util::TempDir::new("zip-test").unwrap();
         let zip = dir.path().join("a.zip");
-        std::fs::write(&zip, super::stored_zip(&[("x/a.txt", b"hello"), ("b.bin", &[1, 2, 3])])).unwrap();
+        std::fs::write(
+            &zip,
+            super::stored_zip(&[("x/a.txt", b"hello"), ("b.bin", &[1, 2, 3])]),
+        )
+        .unwrap();
         let mut a = Archive::open(&zip).unwrap();
         assert_eq!(a.entries().len(), 2);
         let e = a.find("x/a.txt").unwrap().clone();

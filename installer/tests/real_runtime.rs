@@ -3,7 +3,9 @@
 
 #[test]
 fn cached_cpu_wheel_extracts_runtime() {
-    let Ok(pin) = installer::pinned_wheel(false) else { return };
+    let Ok(pin) = installer::pinned_wheel(false) else {
+        return;
+    };
     let cache = installer::target_dir().join("onnxruntime-cache");
     if !cache.join(pin.filename).is_file() {
         eprintln!("skipped: {} is not cached", pin.filename);
@@ -12,7 +14,11 @@ fn cached_cpu_wheel_extracts_runtime() {
     let t = std::time::Instant::now();
     let files = installer::ensure_runtime_from(pin, &cache, None).unwrap();
     eprintln!("first call {:?}", t.elapsed());
-    assert!(files.runtime.ends_with(if cfg!(target_os = "linux") { "libonnxruntime.so.1.31.1" } else { "" }));
+    assert!(files.runtime.ends_with(if cfg!(target_os = "linux") {
+        "libonnxruntime.so.1.31.1"
+    } else {
+        ""
+    }));
     assert!(files.runtime.is_file());
     assert!(files.providers.iter().all(|p| p.is_file()));
     assert!(files.licenses.iter().all(|p| p.is_file()));
