@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -126,12 +127,20 @@ def main() -> None:
             "points_xy": [[r(x), r(y)] for x, y, _ in ibug],
         },
     }
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    Path(args.out).write_text(compact_json(out))
     print(f"wrote {args.out}: score {detection['score']}, box {detection['box_xywh']}, roi {out['landmark_roi']}")
 
     if args.check_png:
         draw_check(img, ibug[:, :2], table, Path(args.check_png))
         print(f"wrote {args.check_png}")
+
+
+def compact_json(obj) -> str:
+    """Indented JSON with every list of numbers or strings on one line."""
+    text = json.dumps(obj, indent=1)
+    flat = re.compile(r"\[\s*((?:-?[\d.eE+-]+|\"[^\"\n]*\")(?:,\s*(?:-?[\d.eE+-]+|\"[^\"\n]*\"))*)\s*\]")
+    text = flat.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
+    return text + "\n"
 
 
 def draw_check(img: np.ndarray, pts: np.ndarray, table, path: Path, scale: int = 6) -> None:
