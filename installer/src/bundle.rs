@@ -265,8 +265,10 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
     Ok(dest)
 }
 
-/// Licence files shipped with the models (LICENSE*, NOTICE*, COPYING*) are also gathered under
-/// `Resources/licenses/`: MediaPipe's under `mediapipe/`, any other under `models/<its path>`.
+/// Licence files shipped with the models (LICENSE*, LICENCE*, NOTICE*, COPYING*) are also gathered under
+/// `Resources/licenses/`. The top level of `resources/models/` holds the MediaPipe-derived face models, so
+/// its notices (and any path naming mediapipe) go to `mediapipe/`; a model pack in a subfolder keeps its own
+/// under `models/<its path>`.
 fn copy_model_licenses(models: &Path, licenses: &Path) -> Result<(), InstallError> {
     let files = list_files(models)
         .map_err(|e| InstallError::io(format!("list {}", models.display()), e))?;
@@ -285,7 +287,8 @@ fn copy_model_licenses(models: &Path, licenses: &Path) -> Result<(), InstallErro
         {
             continue;
         }
-        let dest = if rel.to_string_lossy().to_lowercase().contains("mediapipe") {
+        let top_level = rel.components().count() == 1;
+        let dest = if top_level || rel.to_string_lossy().to_lowercase().contains("mediapipe") {
             licenses
                 .join("mediapipe")
                 .join(rel.file_name().expect("listed files have names"))

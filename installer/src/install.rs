@@ -58,6 +58,29 @@ fn not_writable_or_io(dir: &Path, what: String, e: io::Error) -> InstallError {
     }
 }
 
+/// Checks, without leaving anything behind, that `prefix` can be installed into: a probe folder is created
+/// and removed in `prefix`, or in its nearest existing ancestor when `prefix` does not exist yet. The CLI calls
+/// it before building so that a system install without rights fails in a second, not after a build.
+pub fn check_writable(prefix: &Path) -> Result<(), InstallError> {
+    let prefix = absolute(prefix)?;
+    let mut probe_in = prefix.as_path();
+    while !probe_in.exists() {
+        probe_in = probe_in.parent().unwrap_or(Path::new("/"));
+    }
+    if !probe_in.is_dir() {
+        return Err(InstallError::NotWritable {
+            dir: prefix.clone(),
+            source: io::Error::other(format!("{} is not a folder", probe_in.display())),
+        });
+    }
+    TempDir::new_in(probe_in, ".living-portrait-write-test")
+        .map(drop)
+        .map_err(|e| InstallError::NotWritable {
+            dir: prefix.clone(),
+            source: e,
+        })
+}
+
 fn absolute(path: &Path) -> Result<PathBuf, InstallError> {
     std::path::absolute(path)
         .map_err(|e| InstallError::io(format!("resolve {}", path.display()), e))
@@ -143,8 +166,11 @@ pub fn install(bundle: &Path, prefix: &Path) -> Result<InstallReport, InstallErr
             None => break,
         }
     }
-    fs::create_dir_all(&prefix)
-        .map_err(|e| not_writable_or_io(&prefix, format!("create {}", prefix.display()), e))?;
+    // Any failure to create the plugin folder is reported with the --prefix / OFX_PLUGIN_PATH advice.
+    fs::create_dir_all(&prefix).map_err(|e| InstallError::NotWritable {
+        dir: prefix.clone(),
+        source: e,
+    })?;
 
     let dest = prefix.join(BUNDLE_NAME);
     let existing = fs::symlink_metadata(&dest).is_ok();

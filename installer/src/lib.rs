@@ -19,7 +19,9 @@ pub mod zip;
 
 pub use bundle::{build_bundle, cargo_build, render_info_plist, BundleOptions, Profile};
 pub use demo::{demo_extra_args, make_gif, render_demo, DemoOptions, DEMO_FRAMES};
-pub use install::{install, uninstall, InstallReport, UninstallReport, MANIFEST_NAME};
+pub use install::{
+    check_writable, install, uninstall, InstallReport, UninstallReport, MANIFEST_NAME,
+};
 pub use ort::{
     ensure_onnxruntime, ensure_runtime_from, pinned_wheel, Flavour, RuntimeFiles, WheelPin,
     ORT_VERSION, ORT_WHEEL_ENV, PINNED_WHEELS,
@@ -87,9 +89,10 @@ impl fmt::Display for InstallError {
             InstallError::NotWritable { dir, source } => write!(
                 f,
                 "cannot write to {} ({source}). Run the installer with administrator rights \
-                 (e.g. `sudo target/release/installer install`), or install into a folder you own with \
-                 `installer install --prefix DIR` and add DIR to the OFX_PLUGIN_PATH environment variable \
-                 so that hosts find the plugin there",
+                 (e.g. `installer bundle` as yourself, then \
+                 `sudo target/release/installer install --from target/LivingPortrait.ofx.bundle`), or install \
+                 into a folder you own with `installer install --prefix DIR` and add DIR to the OFX_PLUGIN_PATH \
+                 environment variable so that hosts find the plugin there",
                 dir.display()
             ),
             InstallError::Message(m) => f.write_str(m),

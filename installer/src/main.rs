@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use installer::{
-    build_bundle, cargo_build, exe_suffix, install, render_demo, system_plugin_dir, target_dir,
-    uninstall, workspace_root, BundleOptions, DemoOptions, InstallError, Profile, ALL_PLATFORMS,
-    BUNDLE_NAME, ORT_WHEEL_ENV,
+    build_bundle, cargo_build, check_writable, exe_suffix, install, render_demo, system_plugin_dir,
+    target_dir, uninstall, workspace_root, BundleOptions, DemoOptions, InstallError, Profile,
+    ALL_PLATFORMS, BUNDLE_NAME, ORT_WHEEL_ENV,
 };
 
 const USAGE: &str = "\
@@ -18,9 +18,10 @@ usage: installer <command> [options]
 commands:
   bundle [--gpu] [--debug] [--no-build] [--out DIR]
         build the plugin and assemble DIR/LivingPortrait.ofx.bundle (DIR defaults to the target folder)
-  install [--system | --prefix DIR] [--gpu] [--debug] [--no-build] [--demo]
-        bundle, then install into the system OFX folder (default) or into DIR; --demo renders the demo
-        through the installed bundle afterwards
+  install [--system | --prefix DIR] [--gpu] [--debug] [--no-build] [--from BUNDLE] [--demo]
+        bundle, then install into the system OFX folder (default) or into DIR; --from installs an
+        existing bundle as it is (no build, no assembly); --demo renders the demo through the
+        installed bundle afterwards
   uninstall [--system | --prefix DIR]
         remove exactly what install put there (as listed in its install manifest)
   demo [--system | --prefix DIR] [--debug] [--no-build]
@@ -34,7 +35,14 @@ options:
   --debug      use the debug profile instead of release
   --no-build   do not run cargo build; use the binaries already in the target folder
   --system     the platform's system plugin folder (the default for install/uninstall)
-  --prefix DIR a plugin folder of your own; hosts find it when DIR is in OFX_PLUGIN_PATH";
+  --prefix DIR a plugin folder of your own; hosts find it when DIR is in OFX_PLUGIN_PATH
+  --from B     install the bundle folder B (e.g. target/LivingPortrait.ofx.bundle) instead of building one
+
+environment:
+  LIVING_PORTRAIT_ORT_WHEEL  the pinned ONNX Runtime wheel (or a folder holding it) for offline machines
+  LIVING_PORTRAIT_PYTHON     the Python used for `pip download` (default python3, then python)
+  CARGO_TARGET_DIR           cargo's target folder (bundle output, binaries, ONNX Runtime cache)
+  CARGO                      the cargo used to build (default: cargo)";
 
 #[derive(Default)]
 struct Args {
@@ -45,6 +53,7 @@ struct Args {
     demo: bool,
     prefix: Option<PathBuf>,
     out: Option<PathBuf>,
+    from: Option<PathBuf>,
 }
 
 fn parse(command: &str, rest: &[String]) -> Result<Args, String> {
@@ -57,6 +66,7 @@ fn parse(command: &str, rest: &[String]) -> Result<Args, String> {
             "--debug",
             "--no-build",
             "--demo",
+            "--from",
         ],
         "uninstall" => &["--system", "--prefix"],
         "demo" => &["--system", "--prefix", "--debug", "--no-build"],
@@ -88,6 +98,7 @@ fn parse(command: &str, rest: &[String]) -> Result<Args, String> {
             "--demo" => args.demo = true,
             "--prefix" => args.prefix = Some(PathBuf::from(value()?)),
             "--out" => args.out = Some(PathBuf::from(value()?)),
+            "--from" => args.from = Some(PathBuf::from(value()?)),
             _ => unreachable!(),
         }
     }
@@ -150,7 +161,12 @@ fn run(command: &str, args: &Args) -> Result<(), InstallError> {
         }
         "install" => {
             let prefix = args.prefix.clone().unwrap_or_else(system_plugin_dir);
-            let bundle = build_bundle(&bundle_opts(args))?;
+            // Fail before a long build when the destination cannot be written.
+            check_writable(&prefix)?;
+            let bundle = match &args.from {
+                Some(b) => b.clone(),
+                None => build_bundle(&bundle_opts(args))?,
+            };
             let report = install(&bundle, &prefix)?;
             println!(
                 "{} {} ({} files); manifest: {}",

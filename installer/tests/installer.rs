@@ -437,3 +437,67 @@ fn preview_gif_is_written() {
     assert!(bytes.starts_with(b"GIF89a"));
     assert!(make_gif(&[], &gif, 24).is_err());
 }
+
+/// The demo end to end with a stand-in for ofx-render (a shell script that copies the input to every
+/// frame and records its arguments): checks the command line the demo builds and the GIF it writes.
+#[cfg(unix)]
+#[test]
+fn demo_renders_through_the_given_plugin_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = TempDir::new("lp-demo-run").unwrap();
+    let bundle = fake_bundle(tmp.path());
+    let ws = tmp.path().join("ws");
+    fs::create_dir_all(ws.join("resources/demo")).unwrap();
+    image::RgbaImage::from_pixel(8, 8, image::Rgba([200, 150, 100, 255]))
+        .save(ws.join("resources/demo/astronaut.png"))
+        .unwrap();
+    let script = tmp.path().join("fake-ofx-render");
+    let log = tmp.path().join("args.txt");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nsrc=''; out=''\n\
+             while [ $# -gt 0 ]; do case \"$1\" in --input) src=\"${{2#Source=}}\"; shift;; --out) out=\"$2\"; shift;; esac; shift; done\n\
+             for i in $(seq 1 24); do f=$(printf \"$out\" \"$i\"); cp \"$src\" \"$f\"; done\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let opts = DemoOptions {
+        plugin_dir: bundle.parent().unwrap().to_path_buf(),
+        renderer: script,
+        workspace: ws.clone(),
+        out_dir: tmp.path().join("demo"),
+    };
+    let gif = render_demo(&opts).unwrap();
+    assert_eq!(gif, tmp.path().join("demo/preview.gif"));
+    assert!(fs::read(&gif).unwrap().starts_with(b"GIF89a"));
+    assert!(tmp.path().join("demo/frame_0024.png").is_file());
+    let args: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let expect_after = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
+    assert_eq!(
+        expect_after("--plugin-path"),
+        opts.plugin_dir.display().to_string()
+    );
+    assert_eq!(expect_after("--plugin"), PLUGIN_ID);
+    assert_eq!(expect_after("--frames"), "1-24");
+    assert!(expect_after("--input").starts_with("Source=/"));
+    assert!(expect_after("--out").ends_with("demo/frame_%04d.png"));
+}
+
+#[test]
+fn writability_check_leaves_nothing_behind() {
+    let tmp = TempDir::new("lp-writable").unwrap();
+    let before = snapshot(tmp.path());
+    check_writable(tmp.path()).unwrap();
+    check_writable(&tmp.path().join("not/yet/there")).unwrap();
+    assert_eq!(snapshot(tmp.path()), before);
+    fs::write(tmp.path().join("file"), "x").unwrap();
+    let err = check_writable(&tmp.path().join("file/sub")).unwrap_err();
+    assert!(matches!(err, InstallError::NotWritable { .. }), "{err}");
+}
