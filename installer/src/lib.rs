@@ -48,6 +48,8 @@ pub enum InstallError {
         file: PathBuf,
         expected: String,
         actual: String,
+        /// What to do about it, depending on where the file came from.
+        advice: String,
     },
     /// The destination holds a folder with our bundle's name that has no install manifest of ours.
     Foreign { path: PathBuf },
@@ -73,10 +75,14 @@ impl fmt::Display for InstallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InstallError::Io { what, source } => write!(f, "could not {what}: {source}"),
-            InstallError::HashMismatch { file, expected, actual } => write!(
+            InstallError::HashMismatch {
+                file,
+                expected,
+                actual,
+                advice,
+            } => write!(
                 f,
-                "{} does not have the pinned SHA-256 (expected {expected}, found {actual}); it was refused. \
-                 Delete it and run the command again to download a fresh copy, or supply the exact pinned wheel",
+                "{} does not have the pinned SHA-256 (expected {expected}, found {actual}); it was refused. {advice}",
                 file.display()
             ),
             InstallError::Foreign { path } => write!(

@@ -283,8 +283,8 @@ fn make_executable(_path: &Path) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// Checks a wheel file against the pin's SHA-256.
-pub(crate) fn verify(pin: &WheelPin, wheel: &Path) -> Result<(), InstallError> {
+/// Checks a wheel file against the pin's SHA-256; `advice` ends the error message.
+pub(crate) fn verify(pin: &WheelPin, wheel: &Path, advice: String) -> Result<(), InstallError> {
     let actual = file_hex_digest(wheel)
         .map_err(|e| InstallError::io(format!("read {}", wheel.display()), e))?;
     if actual != pin.sha256 {
@@ -292,6 +292,7 @@ pub(crate) fn verify(pin: &WheelPin, wheel: &Path) -> Result<(), InstallError> {
             file: wheel.to_path_buf(),
             expected: pin.sha256.into(),
             actual,
+            advice,
         });
     }
     Ok(())
@@ -317,12 +318,17 @@ fn locate_wheel(
                 pin.filename
             )));
         }
-        verify(pin, &wheel)?;
+        let advice = format!(
+            "{ORT_WHEEL_ENV} must name the pinned wheel {} (or a folder holding it), downloaded unchanged from PyPI",
+            pin.filename
+        );
+        verify(pin, &wheel, advice)?;
         return Ok(wheel);
     }
     let cached = cache.join(pin.filename);
     if cached.is_file() {
-        verify(pin, &cached)?;
+        let advice = "Delete it and run the command again to download a fresh copy".to_string();
+        verify(pin, &cached, advice)?;
         return Ok(cached);
     }
     download(pin, cache)?;
@@ -379,6 +385,11 @@ fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
                 ran = true;
                 if !out.status.success() {
                     let stderr = String::from_utf8_lossy(&out.stderr);
+                    let stderr = if stderr.trim().is_empty() {
+                        "(no message)".into()
+                    } else {
+                        stderr
+                    };
                     return Err(InstallError::msg(format!(
                         "could not download {spec} with pip ({python} exited with {}): {}; {hint}",
                         out.status,
@@ -408,7 +419,7 @@ fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
             pin.filename
         )));
     }
-    if let Err(e) = verify(pin, &got) {
+    if let Err(e) = verify(pin, &got, String::new()) {
         // The refused file goes with the temporary folder, so it can never be mistaken for a good cache entry.
         return Err(InstallError::msg(format!(
             "PyPI served a different file than the pinned one, so it was deleted: {e}"
