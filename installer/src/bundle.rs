@@ -48,6 +48,9 @@ pub struct BundleOptions {
     pub runtime: Option<RuntimeFiles>,
     /// The source tree holding `resources/` and `LICENSE` (defaults to the workspace root).
     pub workspace: PathBuf,
+    /// Gather the licence notices of the Rust crates in the plugin binary with `cargo tree` (on by default;
+    /// tests with fake binaries turn it off).
+    pub crate_licenses: bool,
 }
 
 impl Default for BundleOptions {
@@ -60,6 +63,7 @@ impl Default for BundleOptions {
             cdylib: None,
             runtime: None,
             workspace: crate::workspace_root(),
+            crate_licenses: true,
         }
     }
 }
@@ -236,6 +240,13 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
             .file_name()
             .ok_or_else(|| InstallError::msg(format!("{} has no file name", lic.display())))?;
         copy(lic, &licenses.join("onnxruntime").join(name))?;
+    }
+    if opts.crate_licenses {
+        // A release bundle without these notices would break the crates' licences, so this is not optional.
+        crate::crate_licenses::collect_crate_licenses(
+            &opts.workspace,
+            &licenses.join("rust-crates"),
+        )?;
     }
     // Hand-maintained notices (resources/licenses/<component>/...) go in as they are.
     let extra = resources.join("licenses");

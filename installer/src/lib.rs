@@ -10,6 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 mod bundle;
+mod crate_licenses;
 mod demo;
 mod install;
 mod ort;
@@ -18,6 +19,7 @@ pub mod util;
 pub mod zip;
 
 pub use bundle::{build_bundle, cargo_build, render_info_plist, BundleOptions, Profile};
+pub use crate_licenses::collect_crate_licenses;
 pub use demo::{demo_extra_args, make_gif, render_demo, DemoOptions, DEMO_FRAMES};
 pub use install::{
     check_writable, install, uninstall, InstallReport, UninstallReport, MANIFEST_NAME,

@@ -89,6 +89,7 @@ fn fake_bundle(dir: &Path) -> PathBuf {
         cdylib: Some(cdylib),
         runtime: Some(fake_runtime(dir)),
         workspace: ws,
+        crate_licenses: false,
     };
     build_bundle(&opts).unwrap()
 }
@@ -160,6 +161,7 @@ fn failed_bundle_leaves_the_previous_one_intact() {
         cdylib: Some(tmp.path().join("libliving_portrait.so")),
         runtime: Some(runtime),
         workspace: tmp.path().join("ws"),
+        crate_licenses: false,
         ..Default::default()
     };
     let err = build_bundle(&opts).unwrap_err().to_string();
@@ -181,6 +183,7 @@ fn missing_plugin_binary_is_a_clear_error() {
         cdylib: Some(tmp.path().join("nope.so")),
         runtime: Some(fake_runtime(tmp.path())),
         workspace: fake_workspace(tmp.path()),
+        crate_licenses: false,
         ..Default::default()
     };
     let err = build_bundle(&opts).unwrap_err().to_string();
@@ -500,4 +503,25 @@ fn writability_check_leaves_nothing_behind() {
     fs::write(tmp.path().join("file"), "x").unwrap();
     let err = check_writable(&tmp.path().join("file/sub")).unwrap_err();
     assert!(matches!(err, InstallError::NotWritable { .. }), "{err}");
+}
+
+#[test]
+fn crate_licence_notices_are_collected() {
+    let tmp = TempDir::new("lp-crates").unwrap();
+    let dest = tmp.path().join("rust-crates");
+    let n = match collect_crate_licenses(&workspace_root(), &dest) {
+        Ok(n) => n,
+        // Without cargo (a test binary run by hand) there is nothing to check.
+        Err(e) if e.to_string().contains("could not run cargo") => return,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(n > 5);
+    let list = fs::read_to_string(dest.join("CRATES.txt")).unwrap();
+    assert!(list.lines().any(|l| l.starts_with("image ")), "{list}");
+    assert!(
+        !list
+            .lines()
+            .any(|l| l.starts_with("living-portrait ") || l.starts_with("ofx ")),
+        "workspace members are covered by our own LICENSE"
+    );
 }
