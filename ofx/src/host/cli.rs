@@ -1,0 +1,567 @@
+//! The `ofx-render` command line: hand-written argument parsing
+//! ([`CliArgs::parse`]), frame-range and file-pattern helpers, and [`run`],
+//! which loads inputs, hosts the plugin and writes the rendered frames. Every
+//! failure ends as one sentence on stderr and a non-zero exit status; a
+//! watchdog ends the process if a plugin hangs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::effect::{ClipInput, Context};
+use super::error::{HostError, HostResult};
+use super::host::{Host, HostOptions, HostQuirks};
+use super::image::{Components, Depth, HostImage};
+use super::render::RenderRequest;
+
+/// Usage text printed by `--help` and on usage errors.
+pub const USAGE: &str = "\
+usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ... --frames A-B --out PATTERN [options]
+       ofx-render --plugin-path DIR --list
+
+  --plugin-path DIR        where to look for *.ofx.bundle (or a bundle / .ofx file); default $OFX_PLUGIN_PATH
+  --plugin ID              plugin identifier, e.g. org.livingportrait.LivingPortrait
+  --list                   print the plugin identifiers found and exit
+  --input CLIP=FILE        a still image, or a sequence when FILE contains %04d (frames from the names)
+  --frames A-B             frames to render (B < A renders in reverse); a single N renders one frame
+  --out PATTERN            output file, %04d is replaced by the frame; .png or .exr
+  --param NAME=VALUE       set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index or option)
+  --param NAME@FRAME=VALUE set a key
+  --press BUTTON           press a push button (after the parameters)
+  --depth byte|short|float output depth asked of the plugin (default float; PNG stores 8/16 bit)
+  --components rgba|rgb    output components (default rgba)
+  --scale S                render scale (default 1)
+  --threads N              render threads (default: CPU count)
+  --bands N                split every frame into N bands rendered concurrently
+  --context filter|general effect context (default: filter when supported)
+  --host standard|resolve|natron  host to imitate (default standard)
+  --negative-row-bytes     give the plugin images with negative row bytes
+  --pad-output N           output image bounds larger than the render window by N pixels
+  --save-params FILE.json  write every parameter (value and keys) after rendering
+  --timeout SECS           give up after SECS seconds (default 3600)
+";
+
+/// One `--param` argument.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamArg {
+    /// Parameter name.
+    pub name: String,
+    /// Some(frame) for `NAME@FRAME=VALUE`.
+    pub frame: Option<f64>,
+    /// Value text, parsed by the parameter's type.
+    pub value: String,
+}
+
+/// Parsed command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CliArgs {
+    /// `--plugin-path` entries (or `OFX_PLUGIN_PATH`).
+    pub plugin_path: Vec<PathBuf>,
+    /// `--plugin`.
+    pub plugin: Option<String>,
+    /// `--list`.
+    pub list: bool,
+    /// `--input` (clip, file or pattern).
+    pub inputs: Vec<(String, String)>,
+    /// `--frames`, in render order.
+    pub frames: Vec<i32>,
+    /// `--out` pattern.
+    pub out: Option<String>,
+    /// `--param` settings in order.
+    pub params: Vec<ParamArg>,
+    /// `--press` buttons in order.
+    pub presses: Vec<String>,
+    /// `--depth`.
+    pub depth: Depth,
+    /// `--components`.
+    pub components: Components,
+    /// `--scale`.
+    pub scale: f64,
+    /// `--threads` (0 = CPU count).
+    pub threads: usize,
+    /// `--bands`.
+    pub bands: usize,
+    /// `--context` (None = filter when supported).
+    pub context: Option<Context>,
+    /// `--host`.
+    pub quirks: HostQuirks,
+    /// `--negative-row-bytes`.
+    pub negative_row_bytes: bool,
+    /// `--pad-output`.
+    pub pad_output: u32,
+    /// `--save-params`.
+    pub save_params: Option<PathBuf>,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--help`.
+    pub help: bool,
+}
+
+fn usage_err(msg: impl Into<String>) -> HostError {
+    HostError::Other(msg.into())
+}
+
+/// Parses "A-B", "A" (negative numbers allowed: "-3--1").
+pub fn parse_frames(s: &str) -> HostResult<Vec<i32>> {
+    let s = s.trim();
+    let bad = || usage_err(format!("The frame range '{s}' is not of the form A-B or N"));
+    let split = s.char_indices().skip(1).find(|(_, c)| *c == '-').map(|(i, _)| i);
+    let (a, b) = match split {
+        Some(i) => (s[..i].trim().parse::<i32>().map_err(|_| bad())?, s[i + 1..].trim().parse::<i32>().map_err(|_| bad())?),
+        None => {
+            let n = s.parse::<i32>().map_err(|_| bad())?;
+            (n, n)
+        }
+    };
+    if (a as i64 - b as i64).abs() > 10_000_000 {
+        return Err(usage_err(format!("The frame range '{s}' is too long")));
+    }
+    Ok(if a <= b { (a..=b).collect() } else { (b..=a).rev().collect() })
+}
+
+/// A printf-style frame pattern: `prefix%0Nd suffix` split in three parts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FramePattern {
+    /// Text before the frame number.
+    pub prefix: String,
+    /// Zero-padded width (0 = no padding).
+    pub width: usize,
+    /// Text after the frame number.
+    pub suffix: String,
+}
+
+impl FramePattern {
+    /// Finds `%d`, `%4d` or `%04d` in `s`; None when there is no pattern.
+    pub fn parse(s: &str) -> Option<FramePattern> {
+        let start = s.find('%')?;
+        let rest = &s[start + 1..];
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if !rest[digits.len()..].starts_with('d') {
+            return None;
+        }
+        Some(FramePattern {
+            prefix: s[..start].to_string(),
+            width: digits.trim_start_matches('0').parse().unwrap_or(0),
+            suffix: rest[digits.len() + 1..].to_string(),
+        })
+    }
+
+    /// The file name of a frame.
+    pub fn format(&self, frame: i32) -> String {
+        let n = if frame < 0 {
+            format!("-{:0w$}", frame.unsigned_abs(), w = self.width.saturating_sub(1))
+        } else {
+            format!("{:0w$}", frame, w = self.width)
+        };
+        format!("{}{}{}", self.prefix, n, self.suffix)
+    }
+
+    /// Every existing file matching the pattern, by frame number.
+    pub fn scan(&self) -> HostResult<BTreeMap<i32, PathBuf>> {
+        let full = PathBuf::from(&self.prefix);
+        let (dir, name_prefix) = if self.prefix.ends_with('/') {
+            (full.clone(), String::new())
+        } else {
+            (
+                full.parent().map(Path::to_path_buf).unwrap_or_default(),
+                full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            )
+        };
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let entries = std::fs::read_dir(&dir).map_err(|e| HostError::Image {
+            path: dir.clone(),
+            reason: format!("the folder cannot be read ({e})"),
+        })?;
+        let mut out = BTreeMap::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(mid) = name.strip_prefix(&name_prefix).and_then(|r| r.strip_suffix(&self.suffix)) else {
+                continue;
+            };
+            let digits = mid.strip_prefix('-').unwrap_or(mid);
+            if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            if let Ok(f) = mid.parse::<i32>() {
+                out.insert(f, e.path());
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl CliArgs {
+    /// Parses the arguments (without the program name).
+    pub fn parse(args: &[String]) -> HostResult<CliArgs> {
+        let mut a = CliArgs {
+            plugin_path: Vec::new(),
+            plugin: None,
+            list: false,
+            inputs: Vec::new(),
+            frames: Vec::new(),
+            out: None,
+            params: Vec::new(),
+            presses: Vec::new(),
+            depth: Depth::Float,
+            components: Components::Rgba,
+            scale: 1.0,
+            threads: 0,
+            bands: 1,
+            context: None,
+            quirks: HostQuirks::Standard,
+            negative_row_bytes: false,
+            pad_output: 0,
+            save_params: None,
+            timeout: Duration::from_secs(3600),
+            help: false,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            // Accept both "--opt value" and "--opt=value".
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = |name: &str| -> HostResult<String> {
+                match inline.clone().or_else(|| it.next().cloned()) {
+                    Some(v) => Ok(v),
+                    None => Err(usage_err(format!("The option {name} needs a value"))),
+                }
+            };
+            match flag.as_str() {
+                "--help" | "-h" => a.help = true,
+                "--list" => a.list = true,
+                "--negative-row-bytes" => a.negative_row_bytes = true,
+                "--plugin-path" => a.plugin_path.extend(std::env::split_paths(&value(&flag)?)),
+                "--plugin" => a.plugin = Some(value(&flag)?),
+                "--input" => {
+                    let v = value(&flag)?;
+                    let (clip, file) = v
+                        .split_once('=')
+                        .ok_or_else(|| usage_err(format!("The input '{v}' is not of the form CLIP=FILE")))?;
+                    a.inputs.push((clip.to_string(), file.to_string()));
+                }
+                "--frames" => a.frames = parse_frames(&value(&flag)?)?,
+                "--out" => a.out = Some(value(&flag)?),
+                "--param" => {
+                    let v = value(&flag)?;
+                    let (lhs, val) = v
+                        .split_once('=')
+                        .ok_or_else(|| usage_err(format!("The parameter setting '{v}' is not of the form NAME=VALUE")))?;
+                    let (name, frame) = match lhs.split_once('@') {
+                        Some((n, f)) => {
+                            let f = f
+                                .trim()
+                                .parse::<f64>()
+                                .map_err(|_| usage_err(format!("The key frame '{f}' in '{v}' is not a number")))?;
+                            (n.to_string(), Some(f))
+                        }
+                        None => (lhs.to_string(), None),
+                    };
+                    a.params.push(ParamArg {
+                        name,
+                        frame,
+                        value: val.to_string(),
+                    });
+                }
+                "--press" => a.presses.push(value(&flag)?),
+                "--depth" => {
+                    a.depth = match value(&flag)?.to_ascii_lowercase().as_str() {
+                        "byte" | "8" => Depth::Byte,
+                        "short" | "16" => Depth::Short,
+                        "float" | "32" => Depth::Float,
+                        v => return Err(usage_err(format!("The depth '{v}' is not byte, short or float"))),
+                    }
+                }
+                "--components" => {
+                    a.components = match value(&flag)?.to_ascii_lowercase().as_str() {
+                        "rgba" => Components::Rgba,
+                        "rgb" => Components::Rgb,
+                        v => return Err(usage_err(format!("The components '{v}' are not rgba or rgb"))),
+                    }
+                }
+                "--scale" => {
+                    let v = value(&flag)?;
+                    a.scale = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 16.0)
+                        .ok_or_else(|| usage_err(format!("The scale '{v}' is not a number in (0, 16]")))?;
+                }
+                "--threads" => a.threads = parse_count(&value(&flag)?, "thread count")?,
+                "--bands" => a.bands = parse_count(&value(&flag)?, "band count")?.max(1),
+                "--pad-output" => a.pad_output = parse_count(&value(&flag)?, "padding")? as u32,
+                "--context" => {
+                    a.context = Some(match value(&flag)?.to_ascii_lowercase().as_str() {
+                        "filter" => Context::Filter,
+                        "general" => Context::General,
+                        v => return Err(usage_err(format!("The context '{v}' is not filter or general"))),
+                    })
+                }
+                "--host" => {
+                    let v = value(&flag)?;
+                    a.quirks = HostQuirks::parse(&v)
+                        .ok_or_else(|| usage_err(format!("The host '{v}' is not standard, resolve or natron")))?;
+                }
+                "--save-params" => a.save_params = Some(PathBuf::from(value(&flag)?)),
+                "--timeout" => {
+                    let v = value(&flag)?;
+                    let s = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && *s > 0.0)
+                        .ok_or_else(|| usage_err(format!("The timeout '{v}' is not a positive number of seconds")))?;
+                    a.timeout = Duration::from_secs_f64(s.min(1e9));
+                }
+                other => return Err(usage_err(format!("Unknown option '{other}' (see --help)"))),
+            }
+        }
+        if a.plugin_path.is_empty() {
+            if let Some(p) = std::env::var_os("OFX_PLUGIN_PATH") {
+                a.plugin_path = std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()).collect();
+            }
+        }
+        Ok(a)
+    }
+
+    /// Checks the options needed for a render.
+    fn check_render(&self) -> HostResult<()> {
+        if self.plugin_path.is_empty() {
+            return Err(usage_err("No plugin path: give --plugin-path DIR or set OFX_PLUGIN_PATH"));
+        }
+        if self.plugin.is_none() {
+            return Err(usage_err("No plugin: give --plugin ID (use --list to see the identifiers)"));
+        }
+        if self.frames.is_empty() {
+            return Err(usage_err("No frames: give --frames A-B"));
+        }
+        match &self.out {
+            None => Err(usage_err("No output: give --out PATTERN")),
+            Some(o) if self.frames.len() > 1 && FramePattern::parse(o).is_none() => Err(usage_err(format!(
+                "The output '{o}' has no frame number pattern such as %04d, but {} frames are rendered",
+                self.frames.len()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn parse_count(v: &str, what: &str) -> HostResult<usize> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 4096)
+        .ok_or_else(|| usage_err(format!("The {what} '{v}' is not a whole number up to 4096")))
+}
+
+/// Loads one `--input` value: a still or a sequence.
+pub fn load_input(spec: &str) -> HostResult<ClipInput> {
+    match FramePattern::parse(spec) {
+        None => HostImage::load(Path::new(spec)).map(ClipInput::Still),
+        Some(p) => {
+            let files = p.scan()?;
+            if files.is_empty() {
+                return Err(HostError::Image {
+                    path: PathBuf::from(spec),
+                    reason: "no file matches this frame pattern".into(),
+                });
+            }
+            let mut frames = BTreeMap::new();
+            for (f, path) in files {
+                frames.insert(f, HostImage::load(&path)?);
+            }
+            Ok(ClipInput::Sequence(frames))
+        }
+    }
+}
+
+/// Lists plugin identifiers (one per line) under the plugin path.
+fn list(args: &CliArgs) -> HostResult<()> {
+    if args.plugin_path.is_empty() {
+        return Err(usage_err("No plugin path: give --plugin-path DIR or set OFX_PLUGIN_PATH"));
+    }
+    let host = Host::new(HostOptions::default());
+    for info in host.list(&args.plugin_path)? {
+        println!("{}\t{}.{}\t{}", info.id, info.version.0, info.version.1, info.binary.display());
+    }
+    Ok(())
+}
+
+/// Runs a parsed command line.
+pub fn run(args: &CliArgs) -> HostResult<()> {
+    if args.list {
+        return list(args);
+    }
+    args.check_render()?;
+    let mut inputs = Vec::new();
+    for (clip, spec) in &args.inputs {
+        inputs.push((clip.clone(), load_input(spec)?));
+    }
+    // The first input defines the project size (used for normalised defaults).
+    let project_size = inputs
+        .first()
+        .and_then(|(_, i)| i.at(0.0).map(|(img, _)| (img.width as f64, img.height as f64)))
+        .unwrap_or((1920.0, 1080.0));
+    let host = Host::new(HostOptions {
+        quirks: args.quirks,
+        threads: args.threads,
+        negative_row_bytes: args.negative_row_bytes,
+        pad_output_bounds: args.pad_output,
+        project_size,
+        echo_messages: true,
+        ..HostOptions::default()
+    });
+    let id = args.plugin.clone().unwrap_or_default();
+    let plugin = find_plugin(&host, &args.plugin_path, &id)?;
+    let context = match args.context {
+        Some(c) => c,
+        None if plugin.supported_contexts().iter().any(|c| c.as_str() == Context::Filter.ofx_name().to_string_lossy()) => Context::Filter,
+        None => Context::General,
+    };
+    let mut inst = plugin.create_instance(context)?;
+    for (clip, input) in inputs {
+        inst.set_input(&clip, input)?;
+    }
+    if let Some(first) = args.frames.first() {
+        inst.set_time(*first as f64);
+    }
+    for p in &args.params {
+        let v = inst.parse_param_value(&p.name, &p.value)?;
+        match p.frame {
+            Some(f) => inst.set_param_key(&p.name, f, v)?,
+            None => inst.set_param(&p.name, v)?,
+        }
+    }
+    for b in &args.presses {
+        inst.press(b)?;
+    }
+    let req = RenderRequest {
+        scale: args.scale,
+        window: None,
+        depth: args.depth,
+        components: args.components,
+        split_bands: args.bands,
+    };
+    let out = args.out.clone().unwrap_or_default();
+    let pattern = FramePattern::parse(&out);
+    let depth = args.depth;
+    let save = |frame: i32, img: super::image::HostImage| -> HostResult<()> {
+        let path = match &pattern {
+            Some(p) => PathBuf::from(p.format(frame)),
+            None => PathBuf::from(&out),
+        };
+        img.save(&path, depth)
+    };
+    let threads = host.options().thread_count();
+    if args.frames.len() == 1 {
+        let img = inst.render_frame(args.frames[0] as f64, &req)?;
+        save(args.frames[0], img)?;
+    } else {
+        inst.render_sequence_with(&args.frames, threads, &req, save)?;
+    }
+    if let Some(p) = &args.save_params {
+        inst.save_params_json(p)?;
+    }
+    let leaks = inst.leak_details();
+    if !leaks.is_empty() {
+        eprintln!("ofx-render: warning: the plugin did not release {} image(s): {leaks:?}", leaks.len());
+    }
+    Ok(())
+}
+
+/// Looks for the plugin in each plugin-path entry in turn.
+fn find_plugin(host: &Host, paths: &[PathBuf], id: &str) -> HostResult<super::plugin::Plugin> {
+    let mut last = None;
+    for p in paths {
+        match host.load(p, id) {
+            Ok(plugin) => return Ok(plugin),
+            // Keep looking in the other entries; report the most useful error.
+            Err(e) => {
+                let keep = !matches!(e, HostError::PluginNotFound { .. } | HostError::BundleNotFound(_)) || last.is_none();
+                if keep {
+                    last = Some(e);
+                }
+            }
+        }
+    }
+    Err(last.unwrap_or(HostError::PluginNotFound {
+        id: id.to_string(),
+        available: Vec::new(),
+    }))
+}
+
+/// Entry point of the `ofx-render` binary: returns the process exit status.
+pub fn main_with_args(args: &[String]) -> i32 {
+    let parsed = match CliArgs::parse(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ofx-render: {e}\n\n{USAGE}");
+            return 2;
+        }
+    };
+    if parsed.help || args.is_empty() {
+        print!("{USAGE}");
+        return if args.is_empty() { 2 } else { 0 };
+    }
+    // Watchdog: a plugin that deadlocks must not hang a render farm forever.
+    let timeout = parsed.timeout;
+    std::thread::spawn(move || {
+        std::thread::sleep(timeout);
+        eprintln!("ofx-render: Gave up after {} seconds (--timeout): the plugin did not finish.", timeout.as_secs_f64());
+        std::process::exit(124);
+    });
+    match std::panic::catch_unwind(|| run(&parsed)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            eprintln!("ofx-render: {e}");
+            1
+        }
+        Err(_) => {
+            eprintln!("ofx-render: Internal error in the host (a panic); see the message above.");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn frames_forward_reverse_negative() {
+        assert_eq!(parse_frames("1-3").unwrap(), vec![1, 2, 3]);
+        assert_eq!(parse_frames("3-1").unwrap(), vec![3, 2, 1]);
+        assert_eq!(parse_frames("7").unwrap(), vec![7]);
+        assert_eq!(parse_frames("-2-0").unwrap(), vec![-2, -1, 0]);
+        assert!(parse_frames("a-b").is_err());
+    }
+
+    #[test]
+    fn patterns_format_and_parse() {
+        let p = FramePattern::parse("out/frame_%04d.png").unwrap();
+        assert_eq!(p.format(12), "out/frame_0012.png");
+        assert!(FramePattern::parse("still.png").is_none());
+        assert_eq!(FramePattern::parse("a%d.exr").unwrap().format(5), "a5.exr");
+    }
+
+    #[test]
+    fn arguments_parse() {
+        let a = CliArgs::parse(&s(&[
+            "--plugin-path", "/x", "--plugin", "a.b", "--input", "Source=in.png", "--frames", "2-1", "--out",
+            "o_%03d.png", "--param", "gain=1.5", "--param", "gain@10=2", "--press", "go", "--depth", "byte",
+            "--host", "natron", "--threads=3",
+        ]))
+        .unwrap();
+        assert_eq!(a.frames, vec![2, 1]);
+        assert_eq!(a.params[1], ParamArg { name: "gain".into(), frame: Some(10.0), value: "2".into() });
+        assert_eq!(a.quirks, HostQuirks::Natron);
+        assert_eq!(a.threads, 3);
+        assert_eq!(a.depth, Depth::Byte);
+        assert!(CliArgs::parse(&s(&["--bogus"])).is_err());
+        assert!(CliArgs::parse(&s(&["--scale", "zero"])).is_err());
+        assert!(CliArgs::parse(&s(&["--param", "novalue"])).is_err());
+    }
+}
