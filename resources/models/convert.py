@@ -378,7 +378,10 @@ def check_segmentation_with_mediapipe(mp_python: str, onnx_path: Path, img256: n
         inp, outp = Path(td) / "in.npy", Path(td) / "mask.npy"
         np.save(inp, img256)
         helper_script = HERE / "mediapipe_segmentation_mask.py"
-        subprocess.run([mp_python, str(helper_script), str(inp), str(outp)], check=True, capture_output=True)
+        proc = subprocess.run([mp_python, str(helper_script), str(inp), str(outp)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr[-4000:])
+            sys.exit(f"{helper_script.name} failed under {mp_python}")
         mask = np.load(outp)
     ours = onnx_run(onnx_path, (img256.astype(np.float32) / 255.0)[None])["activation_10"][0, :, :, 0]
     d = float(np.max(np.abs(mask.astype(np.float64) - ours)))
