@@ -9,6 +9,8 @@
 #![deny(unsafe_code)]
 
 pub mod effect;
+pub mod face;
+pub mod inference;
 pub mod pixels;
 
 pub use effect::{LivingPortrait, PLUGIN_ID};

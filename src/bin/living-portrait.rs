@@ -1,0 +1,518 @@
+//! `living-portrait`: the face analysis of the plugin on the command line, for making landmark tracks from image
+//! sequences, checking what the plugin will see in a portrait, writing mattes, and measuring speed. It uses the
+//! same library code as the plugin (the `face` and `inference` modules), so its answers are the plugin's answers.
+//! ONNX Runtime is looked for in `LIVING_PORTRAIT_ORT_LIB`, then beside this executable, then in the runtime
+//! cache the installer fills under the workspace's `target/`; failures print one sentence and exit with 1.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use living_portrait::face::json::{write_f32, write_point2, write_point3, write_string};
+use living_portrait::face::{
+    FaceAnalyzer, FaceDetection, FaceError, FaceImage, LandmarkTrack, TrackFrame, DETECTOR_MODEL, MATTE_MODEL,
+    MESH_MODEL,
+};
+use living_portrait::inference::{
+    self, Device, InferenceError, SessionPool, ORT_LIB_ENV, ORT_RUNTIME_FILE, ORT_RUNTIME_VERSION,
+};
+
+const USAGE: &str = "\
+living-portrait — face analysis of the Living Portrait plugin
+
+USAGE:
+  living-portrait detect IMAGE [--mesh] [--json]     faces, scores and 68 landmarks (image pixels, top-left origin)
+  living-portrait track PATTERN --out TRACK.json [--fps N]
+                                                     a landmark track from an image sequence, e.g. frames/f_%04d.png
+  living-portrait matte IMAGE --out MATTE.png        the person matte (8-bit grey)
+  living-portrait bench [--runs N] [--image IMAGE]   timings per call (default 50 runs on the demo portrait)
+  living-portrait info                               which ONNX Runtime, models folder and device are used
+
+OPTIONS (all commands):
+  --device auto|gpu|cpu    where inference runs (default cpu)
+  --threads N              intra-op threads per session (default 1)
+
+ONNX Runtime: $LIVING_PORTRAIT_ORT_LIB, else beside this program, else target/onnxruntime-cache (made by
+`cargo run --release -p installer -- bundle`). Models: $LIVING_PORTRAIT_MODELS_DIR, else the source tree's.";
+
+/// A failure to report: one sentence on stderr, exit code 1.
+struct CliError(String);
+
+impl From<FaceError> for CliError {
+    fn from(e: FaceError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+impl From<InferenceError> for CliError {
+    fn from(e: InferenceError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+fn fail<T>(msg: impl Into<String>) -> Result<T, CliError> {
+    Err(CliError(msg.into()))
+}
+
+/// Parsed command line: the command, its positional arguments, and options.
+struct Args {
+    command: String,
+    positional: Vec<String>,
+    out: Option<PathBuf>,
+    json: bool,
+    mesh: bool,
+    fps: Option<f64>,
+    runs: usize,
+    image: Option<PathBuf>,
+    device: Device,
+}
+
+fn parse_args(raw: Vec<String>) -> Result<Args, CliError> {
+    let mut it = raw.into_iter();
+    let command = match it.next() {
+        Some(c) if c == "-h" || c == "--help" || c == "help" => return fail(USAGE),
+        Some(c) => c,
+        None => return fail(USAGE),
+    };
+    let mut args = Args {
+        command,
+        positional: Vec::new(),
+        out: None,
+        json: false,
+        mesh: false,
+        fps: None,
+        runs: 50,
+        image: None,
+        device: Device::Cpu,
+    };
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| CliError(format!("{name} needs a value; see --help")));
+        match a.as_str() {
+            "--json" => args.json = true,
+            "--mesh" => args.mesh = true,
+            "--out" | "-o" => args.out = Some(PathBuf::from(value("--out")?)),
+            "--image" => args.image = Some(PathBuf::from(value("--image")?)),
+            "--fps" => {
+                let v = value("--fps")?;
+                args.fps = Some(v.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0).ok_or_else(|| {
+                    CliError(format!("--fps must be a positive number, not \"{v}\""))
+                })?)
+            }
+            "--runs" => {
+                let v = value("--runs")?;
+                args.runs = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    CliError(format!("--runs must be a positive whole number, not \"{v}\""))
+                })?
+            }
+            "--threads" => {
+                let v = value("--threads")?;
+                let n: usize = v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                    CliError(format!("--threads must be a whole number from 1 to 64, not \"{v}\""))
+                })?;
+                let mut s = inference::inference_settings();
+                s.intra_op_threads = n;
+                inference::set_inference_settings(s);
+            }
+            "--device" => {
+                let v = value("--device")?;
+                args.device = match v.to_ascii_lowercase().as_str() {
+                    "auto" => Device::Auto,
+                    "gpu" | "cuda" => Device::Gpu,
+                    "cpu" => Device::Cpu,
+                    _ => return fail(format!("--device must be auto, gpu or cpu, not \"{v}\"")),
+                };
+            }
+            "-h" | "--help" => return fail(USAGE),
+            s if s.starts_with('-') && s.len() > 1 => return fail(format!("unknown option {s}; see --help")),
+            _ => args.positional.push(a),
+        }
+    }
+    Ok(args)
+}
+
+/// Finds the runtime for the CLI and tells the library to use it (the library then loads it on first use).
+fn choose_runtime() -> Result<(), CliError> {
+    if std::env::var_os(ORT_LIB_ENV).is_some_and(|v| !v.is_empty()) {
+        return Ok(()); // the library honours the override itself
+    }
+    let mut looked = Vec::new();
+    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+        let beside = dir.join(ORT_RUNTIME_FILE);
+        if beside.is_file() {
+            inference::set_runtime_library(beside);
+            return Ok(());
+        }
+        looked.push(beside);
+    }
+    let mut caches = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("onnxruntime-cache")];
+    // A CLI built under another target folder (CARGO_TARGET_DIR) sits in <target>/<profile>/.
+    if let Some(target) = std::env::current_exe().ok().and_then(|p| p.parent()?.parent().map(Path::to_path_buf)) {
+        caches.push(target.join("onnxruntime-cache"));
+    }
+    for cache in caches {
+        let dir = cache.join(format!("cpu-{ORT_RUNTIME_VERSION}"));
+        if let Some(found) = find_file(&dir, ORT_RUNTIME_FILE, 3) {
+            inference::set_runtime_library(found);
+            return Ok(());
+        }
+        looked.push(dir.join(ORT_RUNTIME_FILE));
+    }
+    let list: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
+    fail(format!(
+        "ONNX Runtime {ORT_RUNTIME_VERSION} ({ORT_RUNTIME_FILE}) was not found (looked for {}); fetch it with \
+         `cargo run --release -p installer -- bundle`, or set {ORT_LIB_ENV} to the library's path",
+        list.join(", ")
+    ))
+}
+
+/// `name` in `dir` or its subfolders, up to `depth` levels down.
+fn find_file(dir: &Path, name: &str, depth: usize) -> Option<PathBuf> {
+    let direct = dir.join(name);
+    if direct.is_file() {
+        return Some(direct);
+    }
+    if depth == 0 {
+        return None;
+    }
+    let mut subdirs: Vec<PathBuf> =
+        std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    subdirs.sort();
+    subdirs.iter().find_map(|d| find_file(d, name, depth - 1))
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse_args(raw).and_then(|args| {
+        choose_runtime()?;
+        match args.command.as_str() {
+            "detect" => cmd_detect(&args),
+            "track" => cmd_track(&args),
+            "matte" => cmd_matte(&args),
+            "bench" => cmd_bench(&args),
+            "info" => cmd_info(&args),
+            other => fail(format!("unknown command \"{other}\"; the commands are detect, track, matte, bench, info")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(msg)) => {
+            if msg == USAGE {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            let msg = msg.trim_end();
+            let end = if msg.ends_with(['.', '!', '?']) { "" } else { "." };
+            eprintln!("living-portrait: {}{end}", capitalise(msg));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn one_positional<'a>(args: &'a Args, what: &str) -> Result<&'a str, CliError> {
+    match args.positional.as_slice() {
+        [one] => Ok(one),
+        [] => fail(format!("{} needs {what}; see --help", args.command)),
+        _ => fail(format!("{} takes one {what}, not {}", args.command, args.positional.len())),
+    }
+}
+
+fn cmd_detect(args: &Args) -> Result<(), CliError> {
+    let path = PathBuf::from(one_positional(args, "an IMAGE")?);
+    let img = FaceImage::open(&path)?;
+    let analyzer = FaceAnalyzer::new(args.device);
+    let detections = analyzer.detect_faces(&img)?;
+    if detections.is_empty() {
+        return fail(format!("no face was found in {}", path.display()));
+    }
+    let mut faces = Vec::new();
+    for det in &detections {
+        let mesh = analyzer.face_landmarks(&img, det)?;
+        let l68 = living_portrait::face::landmarks68(&mesh)?;
+        faces.push((det, mesh, l68));
+    }
+    if args.json {
+        let mut out = String::from("{\n  \"image\": ");
+        write_string(&mut out, &path.display().to_string());
+        out.push_str(&format!(",\n  \"image_size\": [{}, {}],\n", img.width, img.height));
+        out.push_str("  \"coordinates\": \"image-pixels-top-left\",\n  \"faces\": [");
+        for (i, (det, mesh, l68)) in faces.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    {" } else { ",\n    {" });
+            out.push_str("\"box\": [");
+            for (k, v) in [det.bbox.x, det.bbox.y, det.bbox.w, det.bbox.h].iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                write_f32(&mut out, *v);
+            }
+            out.push_str("], \"score\": ");
+            write_f32(&mut out, det.score);
+            out.push_str(", \"presence\": ");
+            write_f32(&mut out, mesh.presence);
+            out.push_str(",\n     \"keypoints\": [");
+            push_points2(&mut out, &det.keypoints);
+            out.push_str("],\n     \"landmarks68\": [");
+            push_points2(&mut out, l68);
+            out.push(']');
+            if args.mesh {
+                out.push_str(",\n     \"mesh468\": [");
+                for (k, p) in mesh.points468.iter().enumerate() {
+                    if k > 0 {
+                        out.push_str(", ");
+                    }
+                    write_point3(&mut out, *p);
+                }
+                out.push(']');
+            }
+            out.push('}');
+        }
+        out.push_str("\n  ]\n}");
+        println!("{out}");
+    } else {
+        println!("{}: {}×{}, {} face(s)", path.display(), img.width, img.height, faces.len());
+        for (i, (det, mesh, l68)) in faces.iter().enumerate() {
+            let b = det.bbox;
+            println!(
+                "face {i}: box x {:.2} y {:.2} w {:.2} h {:.2}, score {:.4}, mesh presence {:.4}",
+                b.x, b.y, b.w, b.h, det.score, mesh.presence
+            );
+            let pts: Vec<String> = l68.iter().map(|p| format!("[{:.2}, {:.2}]", p[0], p[1])).collect();
+            println!("  landmarks68: {}", pts.join(" "));
+            if args.mesh {
+                let pts: Vec<String> =
+                    mesh.points468.iter().map(|p| format!("[{:.2}, {:.2}, {:.2}]", p[0], p[1], p[2])).collect();
+                println!("  mesh468: {}", pts.join(" "));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn push_points2(out: &mut String, points: &[[f32; 2]]) {
+    for (k, p) in points.iter().enumerate() {
+        if k > 0 {
+            out.push_str(", ");
+        }
+        write_point2(out, *p);
+    }
+}
+
+/// The frames a printf-style pattern (`dir/f_%04d.png`, `%d`) matches, as (frame number, path), sorted.
+fn expand_pattern(pattern: &str) -> Result<Vec<(u32, PathBuf)>, CliError> {
+    let pattern_path = Path::new(pattern);
+    let name = pattern_path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(pct) = name.find('%') else {
+        return fail(format!("the pattern {pattern} has no %d or %0Nd for the frame number"));
+    };
+    let rest = &name[pct + 1..];
+    let spec_len = rest.find('d').filter(|&i| rest[..i].bytes().all(|b| b.is_ascii_digit()));
+    let Some(spec_len) = spec_len else {
+        return fail(format!("the pattern {pattern} must use %d or %0Nd (e.g. f_%04d.png) for the frame number"));
+    };
+    let (prefix, suffix) = (&name[..pct], &rest[spec_len + 1..]);
+    if suffix.contains('%') {
+        return fail(format!("the pattern {pattern} has more than one %"));
+    }
+    let dir = match pattern_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let entries = std::fs::read_dir(&dir).map_err(|e| CliError(format!("cannot list {}: {e}", dir.display())))?;
+    let mut frames: Vec<(u32, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file) = file_name.to_str() else { continue };
+        let Some(digits) = file.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)) else { continue };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(number) = digits.parse::<u32>() else { continue };
+        if let Some((_, other)) = frames.iter().find(|(n, _)| *n == number) {
+            return fail(format!("frame {number} matches both {} and {}", other.display(), entry.path().display()));
+        }
+        frames.push((number, entry.path()));
+    }
+    frames.sort();
+    if frames.is_empty() {
+        return fail(format!("no file matches the pattern {pattern}"));
+    }
+    Ok(frames)
+}
+
+fn cmd_track(args: &Args) -> Result<(), CliError> {
+    let pattern = one_positional(args, "a PATTERN such as frames/f_%04d.png")?;
+    let Some(out) = &args.out else { return fail("track needs --out TRACK.json") };
+    let frames = expand_pattern(pattern)?;
+    let analyzer = FaceAnalyzer::new(args.device);
+    let mut track_frames = Vec::with_capacity(frames.len());
+    let mut image_size: Option<[u32; 2]> = None;
+    let mut found = 0usize;
+    let started = Instant::now();
+    for (i, (number, path)) in frames.iter().enumerate() {
+        let img = FaceImage::open(path)?;
+        let size = [img.width, img.height];
+        match image_size {
+            None => image_size = Some(size),
+            Some(first) if first != size => {
+                return fail(format!(
+                    "{} is {}×{} but the sequence started at {}×{}; a track needs frames of one size",
+                    path.display(),
+                    size[0],
+                    size[1],
+                    first[0],
+                    first[1]
+                ))
+            }
+            Some(_) => {}
+        }
+        let analysis = analyzer.analyze(&img)?;
+        let landmarks = analysis.face.as_ref().map(|f| f.landmarks68);
+        found += landmarks.is_some() as usize;
+        eprint!("\rtracking: frame {number} ({}/{}), face in {found}", i + 1, frames.len());
+        track_frames.push(TrackFrame { frame: *number, landmarks });
+        // The cache is for stills; a sequence has new pixels every frame.
+        analyzer.clear_cache();
+    }
+    eprintln!(" — {:.1} s", started.elapsed().as_secs_f64());
+    let track = LandmarkTrack::new(image_size.unwrap_or([1, 1]), args.fps, track_frames)
+        .map_err(|e| CliError(e.to_string()))?;
+    track.write(out).map_err(|e| CliError(e.to_string()))?;
+    eprintln!(
+        "wrote {} ({} frames, {} without a face)",
+        out.display(),
+        frames.len(),
+        frames.len() - found
+    );
+    Ok(())
+}
+
+fn cmd_matte(args: &Args) -> Result<(), CliError> {
+    let path = PathBuf::from(one_positional(args, "an IMAGE")?);
+    let Some(out) = &args.out else { return fail("matte needs --out MATTE.png") };
+    let img = FaceImage::open(&path)?;
+    let matte = FaceAnalyzer::new(args.device).portrait_matte(&img)?;
+    matte.to_luma8().save(out).map_err(|e| CliError(format!("could not write {}: {e}", out.display())))?;
+    Ok(())
+}
+
+fn cmd_info(args: &Args) -> Result<(), CliError> {
+    let analyzer = FaceAnalyzer::new(args.device);
+    let report = analyzer.device_report()?;
+    let rt = inference::runtime()?;
+    println!("onnxruntime: {} (version {})", rt.path.display(), rt.version);
+    println!("models:      {}", analyzer.models_dir().display());
+    println!("device:      requested {}, used {}", report.requested, report.used);
+    if let Some(reason) = &report.reason {
+        println!("reason:      {reason}");
+    }
+    let s = inference::inference_settings();
+    println!("threads:     {} intra-op per session, up to {} sessions per model", s.intra_op_threads, s.max_sessions_per_model);
+    Ok(())
+}
+
+/// Mean, median and min of some durations, in milliseconds.
+fn stats(samples: &[Duration]) -> (f64, f64, f64) {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
+    (mean, ms.get(ms.len() / 2).copied().unwrap_or(0.0), ms.first().copied().unwrap_or(0.0))
+}
+
+fn time_runs<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T, FaceError>) -> Result<Vec<Duration>, CliError> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        samples.push(t.elapsed());
+    }
+    Ok(samples)
+}
+
+fn cmd_bench(args: &Args) -> Result<(), CliError> {
+    let image_path = args.image.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("resources").join("demo").join("astronaut.png")
+    });
+    let img = FaceImage::open(&image_path)?;
+    let models = inference::models_dir();
+
+    // Cold start, in the order a first render meets it.
+    let t0 = Instant::now();
+    let rt = inference::runtime()?;
+    let t_runtime = t0.elapsed();
+    let t1 = Instant::now();
+    let detector = SessionPool::get(&models, DETECTOR_MODEL, args.device)?;
+    let t_detector = t1.elapsed();
+    let t2 = Instant::now();
+    SessionPool::get(&models, MESH_MODEL, args.device)?;
+    let t_mesh = t2.elapsed();
+    let t3 = Instant::now();
+    SessionPool::get(&models, MATTE_MODEL, args.device)?;
+    let t_matte = t3.elapsed();
+
+    let analyzer = FaceAnalyzer::with_models_dir(models.clone(), args.device);
+    let t4 = Instant::now();
+    let first = analyzer.analyze(&img)?;
+    let t_first_analysis = t4.elapsed();
+    let face = first.require_face()?;
+    let det: FaceDetection = face.detection.clone();
+
+    let warmup = 5;
+    let runs = args.runs;
+    let detect = time_runs(runs, warmup, || analyzer.detect_faces(&img))?;
+    let landmarks = time_runs(runs, warmup, || analyzer.face_landmarks(&img, &det))?;
+    let both = time_runs(runs, warmup, || {
+        let d = analyzer.detect_faces(&img)?;
+        match d.first() {
+            Some(d) => analyzer.face_landmarks(&img, d).map(|_| ()),
+            None => Err(FaceError::NoFace),
+        }
+    })?;
+    let matte = time_runs(runs, warmup, || analyzer.portrait_matte(&img))?;
+    let cached = time_runs(runs, warmup, || analyzer.analyze(&img))?;
+
+    let settings = inference::inference_settings();
+    println!("living-portrait bench — {} ({}×{})", image_path.display(), img.width, img.height);
+    println!(
+        "onnxruntime {} from {}; device {}; {} intra-op thread(s); {} cores available",
+        rt.version,
+        rt.path.display(),
+        detector.device_report().summary(),
+        settings.intra_op_threads,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    println!();
+    println!("cold start (once per process)                 ms");
+    println!("  runtime load (init_from + environment)  {:>8.1}", ms(t_runtime));
+    println!("  detector: verify + first session        {:>8.1}", ms(t_detector));
+    println!("  mesh: verify + first session            {:>8.1}", ms(t_mesh));
+    println!("  matte: verify + first session           {:>8.1}", ms(t_matte));
+    println!("  runtime load + first (detector) session {:>8.1}", ms(t_runtime + t_detector));
+    println!("  first analysis (detect + mesh + 68)     {:>8.1}", ms(t_first_analysis));
+    println!();
+    println!("per call, {runs} runs after {warmup} warm-up   mean   median      min (ms)");
+    for (label, samples) in [
+        ("detection (letterbox + run + decode)", &detect),
+        ("landmarks (crop + run + project)", &landmarks),
+        ("detection + landmarks", &both),
+        ("matte (256² + run + resize)", &matte),
+        ("cached analysis (hash + lookup)", &cached),
+    ] {
+        let (mean, median, min) = stats(samples);
+        println!("  {label:<38} {mean:>7.2} {median:>8.2} {min:>8.2}");
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

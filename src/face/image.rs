@@ -1,0 +1,285 @@
+//! The image type the face analysis reads (8-bit RGB, rows top to bottom) and the one resampling routine every
+//! model input is made with. MediaPipe prepares its tensors with OpenCV's `warpPerspective` (bilinear, source
+//! positions on a 1/32-pixel grid, 8-bit result) from a rectangle whose corners map onto the tensor's corners;
+//! the reference landmarks were produced that way, so `warp_rgb` does the same: tensor pixel (u, v) reads the
+//! source at the affine image of (u, v), where source pixel k sits at coordinate k. Coordinates throughout the
+//! face module follow MediaPipe's: a normalised position times the image size, origin at the top-left.
+
+use std::path::Path;
+
+use super::FaceError;
+
+/// An 8-bit RGB image, row-major from the top row, 3 bytes per pixel, no padding.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FaceImage {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+impl std::fmt::Debug for FaceImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FaceImage({}×{})", self.width, self.height)
+    }
+}
+
+/// Largest side accepted: keeps a corrupt size from allocating gigabytes.
+pub const MAX_IMAGE_SIDE: u32 = 32768;
+
+impl FaceImage {
+    /// Wraps RGB bytes; fails when the length does not match the size or the size is empty or absurd.
+    pub fn new(width: u32, height: u32, rgb: Vec<u8>) -> Result<FaceImage, FaceError> {
+        check_size(width, height)?;
+        let expected = width as usize * height as usize * 3;
+        if rgb.len() != expected {
+            return Err(FaceError::InvalidImage(format!(
+                "a {width}×{height} RGB image needs {expected} bytes but {} were given",
+                rgb.len()
+            )));
+        }
+        Ok(FaceImage { width, height, rgb })
+    }
+
+    /// A uniform image (used for tests and as a neutral input).
+    pub fn filled(width: u32, height: u32, rgb: [u8; 3]) -> Result<FaceImage, FaceError> {
+        check_size(width, height)?;
+        let n = width as usize * height as usize;
+        Ok(FaceImage { width, height, rgb: rgb.iter().copied().cycle().take(n * 3).collect() })
+    }
+
+    /// Converts any decoded image (alpha is dropped, 16-bit and float channels are scaled to 8 bits).
+    pub fn from_dynamic(img: &image::DynamicImage) -> FaceImage {
+        let rgb = img.to_rgb8();
+        FaceImage { width: rgb.width(), height: rgb.height(), rgb: rgb.into_raw() }
+    }
+
+    /// Reads an image file (PNG, EXR, GIF: the formats this build decodes).
+    pub fn open(path: &Path) -> Result<FaceImage, FaceError> {
+        let img = image::open(path).map_err(|e| FaceError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        if img.width() == 0 || img.height() == 0 || img.width() > MAX_IMAGE_SIDE || img.height() > MAX_IMAGE_SIDE {
+            return Err(FaceError::Unreadable {
+                path: path.to_path_buf(),
+                reason: format!("its size {}×{} is not supported", img.width(), img.height()),
+            });
+        }
+        Ok(FaceImage::from_dynamic(&img))
+    }
+
+    /// Converts float pixels with `channels` (3 = RGB, 4 = RGBA) per pixel, rows from the top, values 0–1
+    /// (display-referred); values outside are clamped. Alpha is ignored.
+    pub fn from_f32(width: u32, height: u32, channels: usize, data: &[f32]) -> Result<FaceImage, FaceError> {
+        check_size(width, height)?;
+        if !(3..=4).contains(&channels) {
+            return Err(FaceError::InvalidImage(format!("{channels} channels per pixel are not RGB or RGBA")));
+        }
+        let n = width as usize * height as usize;
+        if data.len() != n * channels {
+            return Err(FaceError::InvalidImage(format!(
+                "a {width}×{height} image with {channels} channels needs {} values but {} were given",
+                n * channels,
+                data.len()
+            )));
+        }
+        let to8 = |v: f32| if v.is_nan() { 0 } else { (v.clamp(0.0, 1.0) * 255.0).round() as u8 };
+        let rgb = data.chunks_exact(channels).flat_map(|p| [to8(p[0]), to8(p[1]), to8(p[2])]).collect();
+        Ok(FaceImage { width, height, rgb })
+    }
+
+    /// The pixel at (x, y) clamped into the image.
+    #[inline]
+    fn pixel_clamped(&self, x: i64, y: i64) -> [u8; 3] {
+        let x = x.clamp(0, self.width as i64 - 1) as usize;
+        let y = y.clamp(0, self.height as i64 - 1) as usize;
+        let i = (y * self.width as usize + x) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+
+    /// A 128-bit key of the pixels and size, for caches keyed by image content.
+    pub fn content_key(&self) -> ContentKey {
+        ContentKey(content_hash(self.width, self.height, &self.rgb))
+    }
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), FaceError> {
+    if width == 0 || height == 0 {
+        return Err(FaceError::InvalidImage(format!("the image is empty ({width}×{height})")));
+    }
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+        return Err(FaceError::InvalidImage(format!(
+            "the image is {width}×{height}; sides above {MAX_IMAGE_SIDE} pixels are not supported"
+        )));
+    }
+    Ok(())
+}
+
+/// Identifies image content (pixels and size) for caches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ContentKey(pub u128);
+
+/// Two independent 64-bit multiply–rotate lanes over 8-byte words: fast (a 1080p frame in a few ms) and, at
+/// 128 bits, collisions between images in one session are not a practical concern. Not cryptographic.
+fn content_hash(width: u32, height: u32, bytes: &[u8]) -> u128 {
+    const P1: u64 = 0x9E37_79B9_7F4A_7C15;
+    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    let mut a: u64 = 0x243F_6A88_85A3_08D3 ^ ((width as u64) << 32 | height as u64);
+    let mut b: u64 = 0x1319_8A2E_0370_7344 ^ (bytes.len() as u64);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        a = (a ^ v).wrapping_mul(P1).rotate_left(29);
+        b = (b.rotate_left(17) ^ v).wrapping_mul(P2);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    let v = u64::from_le_bytes(tail) ^ 0xFF;
+    a = (a ^ v).wrapping_mul(P1).rotate_left(29);
+    b = (b.rotate_left(17) ^ v).wrapping_mul(P2);
+    let fin = |mut h: u64| {
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^ (h >> 33)
+    };
+    ((fin(a ^ b.rotate_left(7)) as u128) << 64) | fin(b ^ a.rotate_left(13)) as u128
+}
+
+/// An affine map from tensor pixel (u, v) to image position: x = m[0]·u + m[1]·v + m[2], y = m[3]·u + m[4]·v + m[5].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Affine(pub [f64; 6]);
+
+impl Affine {
+    /// Tensor of `out_w`×`out_h` pixels covering a rectangle of `width`×`height` image units centred on
+    /// (`cx`, `cy`) and rotated by `rotation` radians (clockwise on screen, as MediaPipe's rects): the rectangle's
+    /// corners land on the tensor's corners (0,0) and (out_w, out_h).
+    pub fn from_rect(cx: f64, cy: f64, width: f64, height: f64, rotation: f64, out_w: u32, out_h: u32) -> Affine {
+        let (s, c) = rotation.sin_cos();
+        let sx = width / out_w as f64;
+        let sy = height / out_h as f64;
+        // image = centre + R · ((u − out_w/2)·sx, (v − out_h/2)·sy)
+        let m0 = c * sx;
+        let m1 = -s * sy;
+        let m3 = s * sx;
+        let m4 = c * sy;
+        let ox = -(out_w as f64) / 2.0;
+        let oy = -(out_h as f64) / 2.0;
+        Affine([m0, m1, cx + m0 * ox + m1 * oy, m3, m4, cy + m3 * ox + m4 * oy])
+    }
+
+    /// Where tensor position (u, v) falls in the image.
+    pub fn apply(&self, u: f64, v: f64) -> (f64, f64) {
+        let m = &self.0;
+        (m[0] * u + m[1] * v + m[2], m[3] * u + m[4] * v + m[5])
+    }
+}
+
+/// What lies outside the image when a tensor pixel reads beyond its edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Border {
+    /// Black (OpenCV's BORDER_CONSTANT with 0; MediaPipe's BORDER_ZERO).
+    Zero,
+    /// The nearest edge pixel (BORDER_REPLICATE).
+    Replicate,
+}
+
+/// OpenCV's bilinear warps place source positions on a 1/32 pixel grid (INTER_BITS = 5).
+const SUBPIXEL_STEPS: f64 = 32.0;
+
+/// Resamples `img` into an `out_w`×`out_h` RGB tensor image through `map` (tensor pixel → image position),
+/// bilinearly, like OpenCV's `warpPerspective` with INTER_LINEAR on 8-bit data. Returns RGB bytes.
+pub fn warp_rgb(img: &FaceImage, map: &Affine, out_w: u32, out_h: u32, border: Border) -> Vec<u8> {
+    let mut out = vec![0u8; out_w as usize * out_h as usize * 3];
+    let (w, h) = (img.width as i64, img.height as i64);
+    for v in 0..out_h as usize {
+        for u in 0..out_w as usize {
+            let (x, y) = map.apply(u as f64, v as f64);
+            // Quantise like OpenCV: round to 1/32 pixel, split into whole pixel and fraction.
+            let xq = (x * SUBPIXEL_STEPS).round();
+            let yq = (y * SUBPIXEL_STEPS).round();
+            if !xq.is_finite() || !yq.is_finite() || xq.abs() > 1e15 || yq.abs() > 1e15 {
+                continue;
+            }
+            let (xq, yq) = (xq as i64, yq as i64);
+            let (x0, y0) = (xq.div_euclid(32), yq.div_euclid(32));
+            let fx = xq.rem_euclid(32) as f32 / 32.0;
+            let fy = yq.rem_euclid(32) as f32 / 32.0;
+            let inside = |xx: i64, yy: i64| xx >= 0 && yy >= 0 && xx < w && yy < h;
+            let fetch = |xx: i64, yy: i64| match border {
+                Border::Replicate => img.pixel_clamped(xx, yy),
+                Border::Zero if inside(xx, yy) => img.pixel_clamped(xx, yy),
+                Border::Zero => [0, 0, 0],
+            };
+            if border == Border::Zero && !inside(x0, y0) && !inside(x0 + 1, y0 + 1) && !inside(x0 + 1, y0) && !inside(x0, y0 + 1) {
+                continue;
+            }
+            let p00 = fetch(x0, y0);
+            let p10 = fetch(x0 + 1, y0);
+            let p01 = fetch(x0, y0 + 1);
+            let p11 = fetch(x0 + 1, y0 + 1);
+            let w00 = (1.0 - fx) * (1.0 - fy);
+            let w10 = fx * (1.0 - fy);
+            let w01 = (1.0 - fx) * fy;
+            let w11 = fx * fy;
+            let o = (v * out_w as usize + u) * 3;
+            for c in 0..3 {
+                let value = w00 * p00[c] as f32 + w10 * p10[c] as f32 + w01 * p01[c] as f32 + w11 * p11[c] as f32;
+                out[o + c] = value.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// RGB bytes → f32 tensor data with `scale`·value + `offset` per channel (NHWC order is kept).
+pub fn to_tensor(rgb: &[u8], scale: f32, offset: f32) -> Vec<f32> {
+    rgb.iter().map(|&b| b as f32 * scale + offset).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_warp_copies_pixels() {
+        let rgb: Vec<u8> = (0..4 * 3 * 3).map(|i| (i * 7) as u8).collect();
+        let img = FaceImage::new(4, 3, rgb.clone()).unwrap();
+        let map = Affine::from_rect(2.0, 1.5, 4.0, 3.0, 0.0, 4, 3);
+        assert_eq!(warp_rgb(&img, &map, 4, 3, Border::Zero), rgb);
+    }
+
+    #[test]
+    fn downscale_samples_every_fourth_pixel() {
+        // A 512-wide image into 128: tensor pixel u reads image pixel 4u exactly (no blending), as OpenCV does.
+        let rgb: Vec<u8> = (0..8 * 8).flat_map(|i| [(i % 8) as u8 * 10, 0, 0]).collect();
+        let img = FaceImage::new(8, 8, rgb).unwrap();
+        let map = Affine::from_rect(4.0, 4.0, 8.0, 8.0, 0.0, 2, 2);
+        let out = warp_rgb(&img, &map, 2, 2, Border::Zero);
+        assert_eq!(out[0], 0);
+        assert_eq!(out[3], 40);
+    }
+
+    #[test]
+    fn rotation_and_borders() {
+        let img = FaceImage::filled(10, 10, [200, 100, 50]).unwrap();
+        let map = Affine::from_rect(5.0, 5.0, 40.0, 40.0, 0.3, 8, 8);
+        let zero = warp_rgb(&img, &map, 8, 8, Border::Zero);
+        let rep = warp_rgb(&img, &map, 8, 8, Border::Replicate);
+        assert_eq!(&zero[..3], &[0, 0, 0]);
+        assert!(rep.chunks(3).all(|p| p == [200, 100, 50]));
+        // A rotation by +90° maps the tensor's x axis onto the image's y axis.
+        let m = Affine::from_rect(0.0, 0.0, 2.0, 2.0, std::f64::consts::FRAC_PI_2, 2, 2);
+        let (x, y) = m.apply(2.0, 1.0);
+        assert!((x - 0.0).abs() < 1e-9 && (y - 1.0).abs() < 1e-9, "{x} {y}");
+    }
+
+    #[test]
+    fn content_keys_differ_by_content_and_size() {
+        let a = FaceImage::filled(4, 2, [1, 2, 3]).unwrap();
+        let b = FaceImage::filled(2, 4, [1, 2, 3]).unwrap();
+        let mut c = a.clone();
+        c.rgb[5] ^= 1;
+        assert_ne!(a.content_key(), b.content_key());
+        assert_ne!(a.content_key(), c.content_key());
+        assert_eq!(a.content_key(), a.clone().content_key());
+    }
+}

@@ -1,0 +1,165 @@
+//! The 468-point face mesh, prepared and projected as MediaPipe's `face_landmark_front_cpu` graph does. From a
+//! detection: the crop is centred on the detection box, rotated so the line from keypoint 0 (right eye) to
+//! keypoint 1 (left eye) becomes horizontal, made square on the box's long side and enlarged 1.5 times
+//! (DetectionsToRectsCalculator + RectTransformationCalculator); it is resampled to 192×192 in [0, 1] with the
+//! edge pixels repeated outside the image. The model gives 468 × (x, y, z) in crop pixels and a face-presence
+//! logit; points go back to the image through the same rotation and scale (LandmarkProjectionCalculator), and
+//! z, relative depth, is scaled like x.
+
+use super::detect::FaceDetection;
+use super::image::{to_tensor, warp_rgb, Affine, Border, FaceImage};
+use crate::inference::{ModelSpec, TensorInput, TensorSpec};
+
+/// The mesh model and its tensors.
+pub const MESH_MODEL: ModelSpec = ModelSpec {
+    file: "face_mesh.onnx",
+    inputs: &[TensorSpec { name: "input_1", shape: &[1, 192, 192, 3] }],
+    outputs: &[
+        TensorSpec { name: "conv2d_21", shape: &[1, 1, 1, 1404] },
+        TensorSpec { name: "conv2d_31", shape: &[1, 1, 1, 1] },
+    ],
+};
+
+/// Points in the mesh.
+pub const MESH_POINTS: usize = 468;
+const INPUT_SIZE: u32 = 192;
+/// The crop's enlargement over the detection box (MediaPipe's scale_x / scale_y).
+const CROP_SCALE: f32 = 1.5;
+/// Below this presence probability MediaPipe drops the landmarks (its ThresholdingCalculator).
+pub const MIN_PRESENCE: f32 = 0.5;
+
+/// The square, rotated region of the image the mesh model saw.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceCrop {
+    /// Centre in image pixels.
+    pub center: [f32; 2],
+    /// Side in image pixels.
+    pub size: f32,
+    /// Rotation in radians, clockwise on screen (y down); rotating the image content by −rotation levels the eyes.
+    pub rotation: f32,
+}
+
+impl FaceCrop {
+    /// The crop MediaPipe takes for a detection.
+    pub fn from_detection(det: &FaceDetection) -> FaceCrop {
+        let [x0, y0] = det.keypoints[0];
+        let [x1, y1] = det.keypoints[1];
+        // MediaPipe: rotation = target_angle − atan2(−(y1 − y0), x1 − x0), target 0, normalised to (−π, π].
+        let rotation = normalize_radians(-(-(y1 - y0)).atan2(x1 - x0));
+        let long_side = det.bbox.w.max(det.bbox.h);
+        FaceCrop {
+            center: [det.bbox.x + det.bbox.w / 2.0, det.bbox.y + det.bbox.h / 2.0],
+            size: long_side * CROP_SCALE,
+            rotation,
+        }
+    }
+
+    /// Tensor pixel → image position.
+    pub fn tensor_map(&self) -> Affine {
+        Affine::from_rect(
+            self.center[0] as f64,
+            self.center[1] as f64,
+            self.size as f64,
+            self.size as f64,
+            self.rotation as f64,
+            INPUT_SIZE,
+            INPUT_SIZE,
+        )
+    }
+}
+
+fn normalize_radians(angle: f32) -> f32 {
+    use std::f32::consts::PI;
+    angle - 2.0 * PI * ((angle + PI) / (2.0 * PI)).floor()
+}
+
+/// The 468-point mesh of one face.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceMesh {
+    /// `[x, y, z]` in image pixels (origin top-left); z is relative depth in the same scale as x, smaller is
+    /// nearer the camera.
+    pub points468: Vec<[f32; 3]>,
+    /// Face-presence probability (0–1); below 0.5 MediaPipe would report no face.
+    pub presence: f32,
+    /// The crop the model saw.
+    pub crop: FaceCrop,
+}
+
+/// The mesh model's input for a crop: 192×192 RGB in [0, 1], NHWC.
+pub(crate) fn mesh_input(img: &FaceImage, crop: &FaceCrop) -> Vec<f32> {
+    let rgb = warp_rgb(img, &crop.tensor_map(), INPUT_SIZE, INPUT_SIZE, Border::Replicate);
+    to_tensor(&rgb, 1.0 / 255.0, 0.0)
+}
+
+pub(crate) fn input_tensor(data: &[f32]) -> TensorInput<'_> {
+    TensorInput { name: "input_1", shape: &[1, 192, 192, 3], data }
+}
+
+/// Projects the model's output back into the image.
+pub(crate) fn decode(crop: &FaceCrop, landmarks: &[f32], presence_logit: f32) -> Option<FaceMesh> {
+    if landmarks.len() != MESH_POINTS * 3 || landmarks.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let (s, c) = crop.rotation.sin_cos();
+    let size = crop.size;
+    let n = INPUT_SIZE as f32;
+    let points468 = landmarks
+        .chunks_exact(3)
+        .map(|p| {
+            let x = p[0] / n - 0.5;
+            let y = p[1] / n - 0.5;
+            [
+                (c * x - s * y) * size + crop.center[0],
+                (s * x + c * y) * size + crop.center[1],
+                p[2] / n * size,
+            ]
+        })
+        .collect();
+    let presence = if presence_logit.is_finite() { 1.0 / (1.0 + (-presence_logit).exp()) } else { 0.0 };
+    Some(FaceMesh { points468, presence, crop: *crop })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::detect::FaceBox;
+
+    fn detection(eye_dy: f32) -> FaceDetection {
+        let mut keypoints = [[0.0; 2]; 6];
+        keypoints[0] = [40.0, 50.0];
+        keypoints[1] = [60.0, 50.0 + eye_dy];
+        FaceDetection { bbox: FaceBox { x: 30.0, y: 30.0, w: 40.0, h: 30.0 }, score: 0.9, keypoints }
+    }
+
+    #[test]
+    fn crop_is_square_enlarged_and_levels_the_eyes() {
+        let crop = FaceCrop::from_detection(&detection(0.0));
+        assert_eq!(crop.center, [50.0, 45.0]);
+        assert_eq!(crop.size, 60.0);
+        assert_eq!(crop.rotation, 0.0);
+        // Left eye lower on screen (y down) → positive (clockwise) rotation.
+        let crop = FaceCrop::from_detection(&detection(20.0));
+        assert!((crop.rotation - std::f32::consts::FRAC_PI_4).abs() < 1e-6);
+        // The crop's x axis runs from the right eye to the left eye.
+        let map = crop.tensor_map();
+        let (x0, y0) = map.apply(0.0, 96.0);
+        let (x1, y1) = map.apply(192.0, 96.0);
+        assert!(((y1 - y0) / (x1 - x0) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn projection_inverts_the_crop() {
+        let crop = FaceCrop::from_detection(&detection(7.0));
+        let map = crop.tensor_map();
+        let mut raw = vec![0.0f32; MESH_POINTS * 3];
+        raw[0] = 10.0;
+        raw[1] = 150.0;
+        raw[2] = 19.2;
+        let mesh = decode(&crop, &raw, 3.0).unwrap();
+        let (x, y) = map.apply(10.0, 150.0);
+        assert!((mesh.points468[0][0] as f64 - x).abs() < 1e-3 && (mesh.points468[0][1] as f64 - y).abs() < 1e-3);
+        assert!((mesh.points468[0][2] - 0.1 * crop.size).abs() < 1e-4);
+        assert!(mesh.presence > 0.95);
+        assert!(decode(&crop, &raw[3..], 0.0).is_none());
+    }
+}

@@ -1,0 +1,372 @@
+//! Living Portrait's own landmark track file: 68 iBUG points per frame in image pixels, as JSON. It is what
+//! `living-portrait track` writes and what the node's "track file" drive mode reads.
+//!
+//! # Format, version 1
+//!
+//! ```json
+//! {
+//!   "format": "living-portrait-track",
+//!   "version": 1,
+//!   "landmarks": "ibug68",
+//!   "coordinates": "image-pixels-top-left",
+//!   "image_size": [1920, 1080],
+//!   "fps": 25,
+//!   "frames": [
+//!     {"frame": 1, "landmarks": [[812.5, 402.25], [813.0, 440.75], "… 68 points in all"]},
+//!     {"frame": 2, "missing": true}
+//!   ]
+//! }
+//! ```
+//!
+//! - `format` must be `"living-portrait-track"`, `version` must be `1` (a later, incompatible layout gets a new
+//!   number; readers refuse versions they do not know rather than guess).
+//! - `landmarks`: the point set, `"ibug68"`: the 68 points of iBUG 300-W in dlib order (jaw 0–16, right brow
+//!   17–21, left brow 22–26, nose 27–35, right eye 36–41, left eye 42–47, outer lip 48–59, inner lip 60–67;
+//!   right and left are the subject's).
+//! - `coordinates`: `"image-pixels-top-left"`: `[x, y]` in pixels of an image of `image_size` = `[width,
+//!   height]`, origin at the top-left corner of the image, x right, y down. Points may lie outside the image.
+//! - `fps`: optional frames per second of the source (positive).
+//! - `frames`: one entry per frame, sorted by `frame` when read. `frame` is a non-negative integer frame number
+//!   (from the source's file names, so it need not start at 0 or be contiguous; no number twice). An entry has
+//!   either `landmarks` (exactly 68 `[x, y]` pairs of finite numbers) or `"missing": true` (no face that frame).
+//! - Unknown members are ignored, so tools may add their own (e.g. `"source"`).
+//! - Files larger than 64 MiB are refused (a 68-point frame takes about 2 KB, so that is over 30,000 frames).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::ibug::{Landmarks68, IBUG_POINTS};
+use super::json::{write_point2, write_string, Json};
+
+/// The `format` value.
+pub const TRACK_FORMAT: &str = "living-portrait-track";
+/// The only `version` this code reads and writes.
+pub const TRACK_VERSION: u32 = 1;
+/// The `landmarks` value.
+pub const TRACK_LANDMARKS: &str = "ibug68";
+/// The `coordinates` value.
+pub const TRACK_COORDINATES: &str = "image-pixels-top-left";
+/// Largest track file read.
+pub const MAX_TRACK_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One frame of a track.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackFrame {
+    /// The frame number.
+    pub frame: u32,
+    /// The 68 points, or `None` when the frame has no face.
+    pub landmarks: Option<Landmarks68>,
+}
+
+/// A landmark track: 68 points per frame in the pixels of an image of `image_size`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LandmarkTrack {
+    pub image_size: [u32; 2],
+    pub fps: Option<f64>,
+    /// Sorted by frame number, no duplicates.
+    pub frames: Vec<TrackFrame>,
+}
+
+/// Why a track file could not be read or written.
+#[derive(Debug, Clone)]
+pub enum TrackError {
+    /// The file could not be read or written.
+    Io { path: PathBuf, reason: String },
+    /// The file is larger than `MAX_TRACK_BYTES`.
+    TooLarge { path: PathBuf, size: u64 },
+    /// The content is not a valid track; `what` says where and why.
+    Invalid { what: String },
+}
+
+impl std::fmt::Display for TrackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrackError::Io { path, reason } => write!(f, "The track file {} could not be accessed: {reason}.", path.display()),
+            TrackError::TooLarge { path, size } => write!(
+                f,
+                "The track file {} is {size} bytes, more than the {MAX_TRACK_BYTES} bytes a track may have.",
+                path.display()
+            ),
+            TrackError::Invalid { what } => write!(f, "The track is not valid: {what}."),
+        }
+    }
+}
+
+impl std::error::Error for TrackError {}
+
+fn invalid(what: impl Into<String>) -> TrackError {
+    TrackError::Invalid { what: what.into() }
+}
+
+impl LandmarkTrack {
+    /// A track with the given frames; they are sorted, and duplicates or bad values are refused.
+    pub fn new(image_size: [u32; 2], fps: Option<f64>, mut frames: Vec<TrackFrame>) -> Result<LandmarkTrack, TrackError> {
+        frames.sort_by_key(|f| f.frame);
+        let track = LandmarkTrack { image_size, fps, frames };
+        track.validate()?;
+        Ok(track)
+    }
+
+    fn validate(&self) -> Result<(), TrackError> {
+        if self.image_size[0] == 0 || self.image_size[1] == 0 {
+            return Err(invalid("\"image_size\" must be two positive integers"));
+        }
+        if let Some(fps) = self.fps {
+            if !(fps.is_finite() && fps > 0.0) {
+                return Err(invalid("\"fps\" must be a positive number"));
+            }
+        }
+        for pair in self.frames.windows(2) {
+            if pair[0].frame == pair[1].frame {
+                return Err(invalid(format!("frame {} appears more than once", pair[0].frame)));
+            }
+        }
+        for f in &self.frames {
+            if let Some(points) = &f.landmarks {
+                if points.iter().flatten().any(|v| !v.is_finite()) {
+                    return Err(invalid(format!("frame {} has a landmark that is not a finite number", f.frame)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The frame with number `frame`, if the track has it.
+    pub fn frame(&self, frame: u32) -> Option<&TrackFrame> {
+        self.frames.binary_search_by_key(&frame, |f| f.frame).ok().map(|i| &self.frames[i])
+    }
+
+    /// Reads a track file.
+    pub fn read(path: &Path) -> Result<LandmarkTrack, TrackError> {
+        let io = |e: std::io::Error| TrackError::Io { path: path.to_path_buf(), reason: e.to_string() };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_TRACK_BYTES {
+            return Err(TrackError::TooLarge { path: path.to_path_buf(), size });
+        }
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path).map_err(io)?.take(MAX_TRACK_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+        if bytes.len() as u64 > MAX_TRACK_BYTES {
+            return Err(TrackError::TooLarge { path: path.to_path_buf(), size: bytes.len() as u64 });
+        }
+        let text = String::from_utf8(bytes).map_err(|_| invalid(format!("{} is not UTF-8 text", path.display())))?;
+        LandmarkTrack::parse(&text).map_err(|e| match e {
+            TrackError::Invalid { what } => invalid(format!("{}: {what}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Parses the JSON text of a track.
+    pub fn parse(text: &str) -> Result<LandmarkTrack, TrackError> {
+        if text.len() as u64 > MAX_TRACK_BYTES {
+            return Err(invalid(format!("the text is larger than {MAX_TRACK_BYTES} bytes")));
+        }
+        let root = Json::parse(text).map_err(|e| invalid(format!("it is not JSON ({e})")))?;
+        if root.as_object().is_none() {
+            return Err(invalid("the top level is not a JSON object"));
+        }
+        let string_member = |key: &str, want: &str| -> Result<(), TrackError> {
+            match root.get(key).and_then(Json::as_str) {
+                Some(v) if v == want => Ok(()),
+                Some(v) => Err(invalid(format!("\"{key}\" is \"{v}\"; this reader knows only \"{want}\""))),
+                None => Err(invalid(format!("\"{key}\" is missing (it must be \"{want}\")"))),
+            }
+        };
+        string_member("format", TRACK_FORMAT)?;
+        match root.get("version").and_then(Json::as_f64) {
+            Some(v) if v == TRACK_VERSION as f64 => {}
+            Some(v) => {
+                return Err(invalid(format!(
+                    "it has version {v}; this reader knows only version {TRACK_VERSION} (a newer Living Portrait may read it)"
+                )))
+            }
+            None => return Err(invalid("\"version\" is missing or not a number")),
+        }
+        string_member("landmarks", TRACK_LANDMARKS)?;
+        string_member("coordinates", TRACK_COORDINATES)?;
+        let size = root.get("image_size").and_then(Json::as_array).unwrap_or(&[]);
+        let dim = |v: &Json| v.as_f64().filter(|d| d.fract() == 0.0 && *d >= 1.0 && *d <= u32::MAX as f64);
+        let image_size = match size {
+            [w, h] => match (dim(w), dim(h)) {
+                (Some(w), Some(h)) => [w as u32, h as u32],
+                _ => return Err(invalid("\"image_size\" must be two positive integers")),
+            },
+            _ => return Err(invalid("\"image_size\" must be [width, height]")),
+        };
+        let fps = match root.get("fps") {
+            None | Some(Json::Null) => None,
+            Some(v) => Some(v.as_f64().filter(|f| *f > 0.0).ok_or_else(|| invalid("\"fps\" must be a positive number"))?),
+        };
+        let entries = root.get("frames").and_then(Json::as_array).ok_or_else(|| invalid("\"frames\" is missing or not an array"))?;
+        let mut frames = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            frames.push(parse_frame(i, entry)?);
+        }
+        LandmarkTrack::new(image_size, fps, frames)
+    }
+
+    /// The track as JSON text (one frame per line, so diffs and `grep` stay readable).
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(128 + self.frames.len() * 1400);
+        out.push_str("{\n  \"format\": ");
+        write_string(&mut out, TRACK_FORMAT);
+        let _ = write!(out, ",\n  \"version\": {TRACK_VERSION},\n  \"landmarks\": ");
+        write_string(&mut out, TRACK_LANDMARKS);
+        out.push_str(",\n  \"coordinates\": ");
+        write_string(&mut out, TRACK_COORDINATES);
+        let _ = write!(out, ",\n  \"image_size\": [{}, {}]", self.image_size[0], self.image_size[1]);
+        if let Some(fps) = self.fps {
+            let _ = write!(out, ",\n  \"fps\": {fps}");
+        }
+        out.push_str(",\n  \"frames\": [");
+        for (i, f) in self.frames.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            let _ = write!(out, "{{\"frame\": {}, ", f.frame);
+            match &f.landmarks {
+                Some(points) => {
+                    out.push_str("\"landmarks\": [");
+                    for (k, p) in points.iter().enumerate() {
+                        if k > 0 {
+                            out.push_str(", ");
+                        }
+                        write_point2(&mut out, *p);
+                    }
+                    out.push_str("]}");
+                }
+                None => out.push_str("\"missing\": true}"),
+            }
+        }
+        out.push_str(if self.frames.is_empty() { "]\n}\n" } else { "\n  ]\n}\n" });
+        out
+    }
+
+    /// Writes the track to `path` (through a temporary file beside it, so a reader never sees half a file).
+    pub fn write(&self, path: &Path) -> Result<(), TrackError> {
+        self.validate()?;
+        let io = |e: std::io::Error| TrackError::Io { path: path.to_path_buf(), reason: e.to_string() };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "track".into());
+        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, self.to_json()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io(e)
+        })
+    }
+}
+
+fn parse_frame(index: usize, entry: &Json) -> Result<TrackFrame, TrackError> {
+    let at = |what: &str| invalid(format!("frames[{index}] {what}"));
+    if entry.as_object().is_none() {
+        return Err(at("is not an object"));
+    }
+    let frame = match entry.get("frame").and_then(Json::as_f64) {
+        Some(n) if n < 0.0 => return Err(at(&format!("has a negative frame number ({n})"))),
+        Some(n) if n.fract() == 0.0 && n <= u32::MAX as f64 => n as u32,
+        Some(n) => return Err(at(&format!("has a frame number that is not a whole number in range ({n})"))),
+        None => return Err(at("has no \"frame\" number")),
+    };
+    let missing = match entry.get("missing") {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(|| at("has a \"missing\" that is not true or false"))?,
+    };
+    match (entry.get("landmarks"), missing) {
+        (Some(_), true) => Err(at("has both \"landmarks\" and \"missing\": true")),
+        (None, true) => Ok(TrackFrame { frame, landmarks: None }),
+        (None, false) => Err(at("has neither \"landmarks\" nor \"missing\": true")),
+        (Some(list), false) => {
+            let points = list.as_array().ok_or_else(|| at("has \"landmarks\" that is not an array"))?;
+            if points.len() != IBUG_POINTS {
+                return Err(at(&format!("(frame {frame}) has {} landmarks instead of {IBUG_POINTS}", points.len())));
+            }
+            let mut out = [[0.0f32; 2]; IBUG_POINTS];
+            for (k, p) in points.iter().enumerate() {
+                let xy = match p.as_array() {
+                    Some([x, y]) => (x.as_f64(), y.as_f64()),
+                    _ => (None, None),
+                };
+                let (Some(x), Some(y)) = xy else {
+                    return Err(at(&format!("(frame {frame}) landmark {k} is not [x, y]")));
+                };
+                let (xf, yf) = (x as f32, y as f32);
+                if !xf.is_finite() || !yf.is_finite() {
+                    return Err(at(&format!("(frame {frame}) landmark {k} is not a finite number")));
+                }
+                out[k] = [xf, yf];
+            }
+            Ok(TrackFrame { frame, landmarks: Some(out) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(seed: f32) -> Landmarks68 {
+        let mut p = [[0.0f32; 2]; 68];
+        for (i, q) in p.iter_mut().enumerate() {
+            *q = [seed + i as f32 * 1.25, seed * 0.5 - i as f32 / 3.0];
+        }
+        p
+    }
+
+    fn sample() -> LandmarkTrack {
+        LandmarkTrack::new(
+            [640, 480],
+            Some(25.0),
+            vec![
+                TrackFrame { frame: 7, landmarks: Some(points(3.0)) },
+                TrackFrame { frame: 2, landmarks: Some(points(1.1)) },
+                TrackFrame { frame: 5, landmarks: None },
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let track = sample();
+        assert_eq!(track.frames.iter().map(|f| f.frame).collect::<Vec<_>>(), vec![2, 5, 7]);
+        let text = track.to_json();
+        let back = LandmarkTrack::parse(&text).unwrap();
+        assert_eq!(back, track);
+        assert!(back.frame(5).unwrap().landmarks.is_none());
+        assert!(back.frame(6).is_none());
+        let empty = LandmarkTrack::new([1, 1], None, vec![]).unwrap();
+        assert_eq!(LandmarkTrack::parse(&empty.to_json()).unwrap(), empty);
+    }
+
+    #[test]
+    fn file_round_trip() {
+        let path = std::env::temp_dir().join(format!("lp-track-{}.json", std::process::id()));
+        sample().write(&path).unwrap();
+        assert_eq!(LandmarkTrack::read(&path).unwrap(), sample());
+        let _ = std::fs::remove_file(&path);
+        let err = LandmarkTrack::read(&path).unwrap_err();
+        assert!(err.to_string().contains("could not be accessed"), "{err}");
+    }
+
+    #[test]
+    fn invalid_tracks_are_refused_with_reasons() {
+        let good = sample().to_json();
+        let cases = [
+            (good.replace("\"version\": 1", "\"version\": 2"), "version 2"),
+            (good.replace("living-portrait-track", "other"), "\"format\""),
+            (good.replace("ibug68", "mp468"), "\"landmarks\" is \"mp468\""),
+            (good.replace("\"frame\": 5", "\"frame\": 7"), "frame 7 appears more than once"),
+            (good.replace("\"frame\": 5", "\"frame\": -5"), "negative frame"),
+            (good.replace("\"frame\": 5", "\"frame\": 5.5"), "not a whole number"),
+            (good.replace("[640, 480]", "[0, 480]"), "image_size"),
+            (good.replace("\"missing\": true", "\"missing\": false"), "neither"),
+            (good.replacen("[3, 1.5], ", "", 1), "67 landmarks"),
+            (good.replacen("[3, 1.5]", "[3, \"x\"]", 1), "landmark 0 is not [x, y]"),
+            (good.replacen("[3, 1.5]", "[3, 1e39]", 1), "finite"),
+            ("[1]".to_string(), "not a JSON object"),
+            ("{".to_string(), "not JSON"),
+        ];
+        for (text, expected) in cases {
+            let err = LandmarkTrack::parse(&text).expect_err(expected).to_string();
+            assert!(err.contains(expected), "expected {expected:?} in: {err}");
+        }
+    }
+}

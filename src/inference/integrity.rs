@@ -1,0 +1,120 @@
+//! Model integrity: before a model reaches ONNX Runtime its bytes are read once (refusing anything larger than a
+//! model we could ship), hashed with SHA-256 and compared with the line for that file in the `SHA256SUMS` that
+//! sits in the same folder (the format `sha256sum` writes). The verified bytes are what the sessions are built
+//! from, so the file cannot change between the check and the load. A damaged, truncated or swapped file gives an
+//! error naming it instead of a crash or, worse, plausible-looking wrong landmarks.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::sha256::hex_digest;
+use super::InferenceError;
+
+/// The largest model file accepted (512 MiB). Our face models are under 3 MB and the generator packs far below
+/// this; the bound keeps a wrong path (a video, a disk image) from being read into memory.
+pub const MAX_MODEL_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Name of the checksum list beside the models.
+const SUMS_FILE: &str = "SHA256SUMS";
+/// The checksum list is a few lines; anything much larger is not one.
+const MAX_SUMS_BYTES: u64 = 1024 * 1024;
+
+/// Reads `path`, checks its size and its SHA-256 against `SHA256SUMS` in the same folder, and returns the bytes.
+pub fn verify_model_file(path: &Path) -> Result<Vec<u8>, InferenceError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(InferenceError::ModelMissing { path: path.to_path_buf() })
+        }
+        Err(e) => return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: e.to_string() }),
+    };
+    if !meta.is_file() {
+        return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: "it is not a file".into() });
+    }
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(InferenceError::ModelTooLarge { path: path.to_path_buf(), size: meta.len() });
+    }
+    let expected = expected_digest(path)?;
+    let bytes = read_bounded(path, MAX_MODEL_BYTES)
+        .map_err(|reason| InferenceError::ModelUnreadable { path: path.to_path_buf(), reason })?;
+    let actual = hex_digest(&bytes);
+    if actual != expected {
+        return Err(InferenceError::ChecksumMismatch {
+            path: path.to_path_buf(),
+            expected,
+            actual,
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
+}
+
+/// The digest `SHA256SUMS` lists for the file's name.
+fn expected_digest(path: &Path) -> Result<String, InferenceError> {
+    let unknown = |reason: String| InferenceError::ChecksumUnknown { path: path.to_path_buf(), reason };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let sums_path = dir.join(SUMS_FILE);
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| unknown("its name is not valid UTF-8".into()))?;
+    let bytes = read_bounded(&sums_path, MAX_SUMS_BYTES)
+        .map_err(|e| unknown(format!("{} could not be read ({e})", sums_path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| unknown(format!("{} is not text", sums_path.display())))?;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // "<64 hex>  name" (text mode) or "<64 hex> *name" (binary mode).
+        let Some((digest, rest)) = line.split_once(char::is_whitespace) else { continue };
+        let listed = rest.trim_start().trim_start_matches('*');
+        if listed == name {
+            let digest = digest.to_ascii_lowercase();
+            if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(unknown(format!("its line in {} is not a SHA-256 digest", sums_path.display())));
+            }
+            return Ok(digest);
+        }
+    }
+    Err(unknown(format!("{} does not list {name}", sums_path.display())))
+}
+
+/// Reads a whole file, failing (rather than allocating) when it turns out larger than `limit`.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("it is larger than {limit} bytes"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("lp-integrity-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn good_bad_and_unlisted_files() {
+        let dir = temp_dir("basic");
+        std::fs::write(dir.join("a.onnx"), b"abc").unwrap();
+        std::fs::write(dir.join("b.onnx"), b"abd").unwrap();
+        std::fs::write(dir.join("c.onnx"), b"x").unwrap();
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        std::fs::write(dir.join(SUMS_FILE), format!("{abc}  a.onnx\n{abc} *b.onnx\n")).unwrap();
+        assert_eq!(verify_model_file(&dir.join("a.onnx")).unwrap(), b"abc");
+        let err = verify_model_file(&dir.join("b.onnx")).unwrap_err();
+        assert!(matches!(err, InferenceError::ChecksumMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("b.onnx"));
+        let err = verify_model_file(&dir.join("c.onnx")).unwrap_err();
+        assert!(err.to_string().contains("does not list c.onnx"), "{err}");
+        let err = verify_model_file(&dir.join("d.onnx")).unwrap_err();
+        assert!(matches!(err, InferenceError::ModelMissing { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,279 @@
+//! Session pools. `Session::run` takes `&mut self`, so one session behind one mutex would serialise every
+//! render thread of every node; instead each (model file, device) pair has a pool that lends out sessions and
+//! creates new ones lazily up to a bound, and the pools live in one process-wide registry so every instance of
+//! the node that uses the same model shares them. A session is lent as a `PooledSession` guard that puts it back
+//! when dropped, on every path (errors and panics included). The model is verified and its tensor names and
+//! shapes checked when the pool is made; the verified bytes are kept to build further sessions from.
+//! Host aborts: a run is refused when the host has already aborted, and a run that finishes after an abort is
+//! discarded; each run has its own `RunOptions` so `terminate` never touches another thread's run.
+
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use once_cell::sync::{Lazy, OnceCell};
+use ort::session::{RunOptions, Session, SessionInputValue};
+use ort::value::TensorRef;
+use parking_lot::{Condvar, Mutex};
+
+use super::device::{build_session, Device, DeviceReport};
+use super::integrity::verify_model_file;
+use super::runtime::inference_settings;
+use super::InferenceError;
+
+/// One tensor a model must have: its name and shape (-1 for a free dimension).
+#[derive(Clone, Copy, Debug)]
+pub struct TensorSpec {
+    pub name: &'static str,
+    pub shape: &'static [i64],
+}
+
+/// What the code expects of a model file: its name in the models folder and its float tensors.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelSpec {
+    pub file: &'static str,
+    pub inputs: &'static [TensorSpec],
+    pub outputs: &'static [TensorSpec],
+}
+
+/// An input for a run: a name, a shape and row-major f32 data borrowed from the caller.
+#[derive(Clone, Copy, Debug)]
+pub struct TensorInput<'a> {
+    pub name: &'a str,
+    pub shape: &'a [usize],
+    pub data: &'a [f32],
+}
+
+/// An output of a run, copied out of ONNX Runtime's memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorOutput {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+type PoolKey = (PathBuf, Device);
+
+/// The registry: one pool per (model path, requested device). The cell lets concurrent first users of a model
+/// wait for one pool to be built instead of each building its own; a failed build leaves the cell empty so the
+/// next call tries again (after the user has reinstalled a model, say).
+static REGISTRY: Lazy<Mutex<HashMap<PoolKey, Arc<OnceCell<Arc<SessionPool>>>>>> = Lazy::new(Default::default);
+
+struct PoolState {
+    idle: Vec<Session>,
+    /// Sessions in existence (idle + lent + being built).
+    created: usize,
+}
+
+/// Sessions of one model on one device, shared process-wide.
+pub struct SessionPool {
+    path: PathBuf,
+    label: String,
+    spec: ModelSpec,
+    model_bytes: Arc<[u8]>,
+    requested: Device,
+    report: DeviceReport,
+    max_sessions: usize,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+impl std::fmt::Debug for SessionPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionPool").field("path", &self.path).field("report", &self.report).finish()
+    }
+}
+
+impl SessionPool {
+    /// The shared pool for `spec.file` in `models_dir` on `device`, made (verified, checked, first session
+    /// built) on first use.
+    pub fn get(models_dir: &Path, spec: ModelSpec, device: Device) -> Result<Arc<SessionPool>, InferenceError> {
+        let path = models_dir.join(spec.file);
+        // Canonical paths make "models/x.onnx" and "./models/x.onnx" one pool; a missing file keeps its name
+        // and fails in verification with that name.
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        let cell = REGISTRY.lock().entry((path.clone(), device)).or_default().clone();
+        cell.get_or_try_init(|| SessionPool::create(path, spec, device).map(Arc::new)).cloned()
+    }
+
+    fn create(path: PathBuf, spec: ModelSpec, requested: Device) -> Result<SessionPool, InferenceError> {
+        let bytes = verify_model_file(&path)?;
+        let (session, report) = build_session(&bytes, &path, requested)?;
+        check_tensors(&path, &spec, &session)?;
+        let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| spec.file.into());
+        Ok(SessionPool {
+            path,
+            label,
+            spec,
+            model_bytes: bytes.into(),
+            requested,
+            report,
+            max_sessions: inference_settings().max_sessions_per_model,
+            state: Mutex::new(PoolState { idle: vec![session], created: 1 }),
+            returned: Condvar::new(),
+        })
+    }
+
+    /// What runs this model, for the node's device line.
+    pub fn device_report(&self) -> &DeviceReport {
+        &self.report
+    }
+
+    /// The model file this pool was built from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Lends a session: an idle one, a new one while fewer than the bound exist, or the next one returned.
+    pub fn checkout(&self) -> Result<PooledSession<'_>, InferenceError> {
+        let mut state = self.state.lock();
+        loop {
+            if let Some(session) = state.idle.pop() {
+                return Ok(PooledSession { pool: self, session: Some(session) });
+            }
+            if state.created < self.max_sessions {
+                state.created += 1;
+                break;
+            }
+            self.returned.wait(&mut state);
+        }
+        drop(state);
+        // Built outside the lock: other threads keep borrowing and returning sessions meanwhile. The device
+        // was settled by the first session; later ones follow it rather than retrying a failed GPU.
+        let device = if self.report.used == "CPU" { Device::Cpu } else { self.requested };
+        match build_session(&self.model_bytes, &self.path, device) {
+            Ok((session, _)) => Ok(PooledSession { pool: self, session: Some(session) }),
+            Err(e) => {
+                self.state.lock().created -= 1;
+                self.returned.notify_one();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the model once on a lent session. `abort` is the host's abort check: a run is not started when it
+    /// already says stop, and a result that arrives after it does is dropped.
+    pub fn run(
+        &self,
+        inputs: &[TensorInput<'_>],
+        abort: Option<&dyn Fn() -> bool>,
+    ) -> Result<Vec<TensorOutput>, InferenceError> {
+        let mut session = self.checkout()?;
+        session.run(inputs, abort)
+    }
+
+    fn give_back(&self, session: Session) {
+        self.state.lock().idle.push(session);
+        self.returned.notify_one();
+    }
+}
+
+/// A session lent by a pool; it goes back to the pool when this guard is dropped.
+pub struct PooledSession<'p> {
+    pool: &'p SessionPool,
+    session: Option<Session>,
+}
+
+impl PooledSession<'_> {
+    /// Runs the model with the given inputs and returns every output the pool's spec names, in that order.
+    pub fn run(
+        &mut self,
+        inputs: &[TensorInput<'_>],
+        abort: Option<&dyn Fn() -> bool>,
+    ) -> Result<Vec<TensorOutput>, InferenceError> {
+        let aborted = || abort.is_some_and(|f| f());
+        if aborted() {
+            return Err(InferenceError::Aborted);
+        }
+        let label = self.pool.label.clone();
+        let failed = |reason: String| InferenceError::RunFailed { model: label.clone(), reason };
+        let mut values: Vec<(String, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let expected: usize = input.shape.iter().product();
+            if expected != input.data.len() {
+                return Err(failed(format!(
+                    "input '{}' has {} values for shape {:?}",
+                    input.name,
+                    input.data.len(),
+                    input.shape
+                )));
+            }
+            let tensor = TensorRef::from_array_view((input.shape.to_vec(), input.data))
+                .map_err(|e| failed(format!("input '{}': {e}", input.name)))?;
+            values.push((input.name.to_string(), tensor.into()));
+        }
+        let options = RunOptions::new().map_err(|e| failed(e.to_string()))?;
+        let output_specs = self.pool.spec.outputs;
+        let outputs = self.deref_mut().run_with_options(values, &options).map_err(|e| failed(e.to_string()))?;
+        let mut result = Vec::with_capacity(output_specs.len());
+        for spec in output_specs {
+            let value = outputs.get(spec.name).ok_or_else(|| failed(format!("no output '{}'", spec.name)))?;
+            let (shape, data) =
+                value.try_extract_tensor::<f32>().map_err(|e| failed(format!("output '{}': {e}", spec.name)))?;
+            result.push(TensorOutput {
+                name: spec.name.to_string(),
+                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+                data: data.to_vec(),
+            });
+        }
+        drop(outputs);
+        if aborted() {
+            return Err(InferenceError::Aborted);
+        }
+        Ok(result)
+    }
+}
+
+impl Deref for PooledSession<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        // Present from construction until drop.
+        self.session.as_ref().expect("a lent session is present until it is returned")
+    }
+}
+
+impl DerefMut for PooledSession<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("a lent session is present until it is returned")
+    }
+}
+
+impl Drop for PooledSession<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.give_back(session);
+        }
+    }
+}
+
+/// Checks that the model has every tensor the spec names, as f32 with compatible shapes.
+fn check_tensors(path: &Path, spec: &ModelSpec, session: &Session) -> Result<(), InferenceError> {
+    let mismatch = |tensor: &str, expected: String, found: String| InferenceError::TensorMismatch {
+        path: path.to_path_buf(),
+        tensor: tensor.to_string(),
+        expected,
+        found,
+    };
+    let groups = [("input", spec.inputs, session.inputs()), ("output", spec.outputs, session.outputs())];
+    for (kind, wanted, have) in groups {
+        for want in wanted {
+            let expected = format!("a float32 {kind} of shape {:?}", want.shape);
+            let Some(outlet) = have.iter().find(|o| o.name() == want.name) else {
+                let names: Vec<&str> = have.iter().map(|o| o.name()).collect();
+                return Err(mismatch(want.name, expected, format!("absent (the model's {kind}s are {names:?})")));
+            };
+            let dtype = outlet.dtype();
+            let found = format!("{dtype:?}");
+            let Some(shape) = dtype.tensor_shape() else { return Err(mismatch(want.name, expected, found)) };
+            let is_f32 = dtype.tensor_type() == Some(ort::value::TensorElementType::Float32);
+            let shape_ok = shape.len() == want.shape.len()
+                && shape.iter().zip(want.shape).all(|(&have, &want)| have < 0 || want < 0 || have == want);
+            if !is_f32 || !shape_ok {
+                let found = format!("{} of shape {:?}", if is_f32 { "float32" } else { "not float32" }, &shape[..]);
+                return Err(mismatch(want.name, expected, found));
+            }
+        }
+    }
+    Ok(())
+}
