@@ -153,7 +153,7 @@ impl PluginShared {
 
     /// Sends an action; the plugin runs with `ctx` as the thread's context.
     /// Returns the raw status.
-    pub fn call_raw(&self, action: &CStr, handle: *const c_void, in_args: Option<&PropertySet>, out_args: Option<&PropertySet>, ctx: ActionCtx) -> OfxStatus {
+    pub(crate) fn call_raw(&self, action: &CStr, handle: *const c_void, in_args: Option<&PropertySet>, out_args: Option<&PropertySet>, ctx: ActionCtx) -> OfxStatus {
         self.action_log.lock().push((action.to_string_lossy().into_owned(), ctx.instance));
         let inh = in_args.map(|p| p.handle()).unwrap_or(std::ptr::null_mut());
         let outh = out_args.map(|p| p.handle()).unwrap_or(std::ptr::null_mut());
@@ -164,7 +164,7 @@ impl PluginShared {
 
     /// Like [`call_raw`](Self::call_raw); OK and ReplyDefault are success,
     /// anything else is [`HostError::ActionFailed`] naming the action.
-    pub fn call(&self, action: &CStr, handle: *const c_void, in_args: Option<&PropertySet>, out_args: Option<&PropertySet>, ctx: ActionCtx) -> HostResult<OfxStatus> {
+    pub(crate) fn call(&self, action: &CStr, handle: *const c_void, in_args: Option<&PropertySet>, out_args: Option<&PropertySet>, ctx: ActionCtx) -> HostResult<OfxStatus> {
         let st = self.call_raw(action, handle, in_args, out_args, ctx);
         if st == kOfxStatOK || st == kOfxStatReplyDefault {
             Ok(st)

@@ -136,3 +136,6 @@ pub(crate) unsafe extern "C" fn fetch_suite(host: OfxPropertySetHandle, name: *c
         suite
     })
 }
+
+#[cfg(test)]
+mod tests;
