@@ -1,0 +1,146 @@
+//! Shared support for the integration tests: a real bundle of the built plugin
+//! (the cdylib cargo just built for these tests, with the pinned ONNX Runtime
+//! beside it when a test needs one), loaded by the headless host through its C
+//! entry points, plus test images.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ofx::host::*;
+
+/// The plugin identifier.
+pub const ID: &str = "org.livingportrait.LivingPortrait";
+
+/// The cargo profile folder the test executable lives in (`target/debug`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash>
+    exe.parent().and_then(Path::parent).expect("profile dir").to_path_buf()
+}
+
+/// The plugin cdylib built for this test run.
+pub fn cdylib() -> PathBuf {
+    let p = profile_dir().join(installer::cdylib_file_name());
+    assert!(p.is_file(), "the plugin library {} was not built; run `cargo test --workspace`", p.display());
+    p
+}
+
+/// The `ofx-render` executable built for this test run.
+pub fn ofx_render() -> PathBuf {
+    let p = profile_dir().join(format!("ofx-render{}", std::env::consts::EXE_SUFFIX));
+    if !p.is_file() {
+        // `cargo test -p living-portrait` alone does not build the ofx crate's binary.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let profile_args: &[&str] = if profile_dir().ends_with("release") { &["--release"] } else { &[] };
+        let st = std::process::Command::new(cargo)
+            .args(["build", "-p", "ofx", "--bin", "ofx-render"])
+            .args(profile_args)
+            .status()
+            .expect("run cargo build for ofx-render");
+        assert!(st.success(), "could not build ofx-render");
+    }
+    p
+}
+
+/// A folder holding a freshly assembled `LivingPortrait.ofx.bundle` made from the
+/// test build of the plugin, with the pinned CPU ONNX Runtime (fetched and cached
+/// on first use) and the models. One per test executable.
+pub fn plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let stem = exe.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = installer::target_dir().join("test-bundles").join(stem);
+        let opts = installer::BundleOptions {
+            profile: installer::Profile::Debug,
+            gpu: false,
+            out_dir: out.clone(),
+            build: false,
+            cdylib: Some(cdylib()),
+            runtime: None,
+            workspace: installer::workspace_root(),
+            crate_licenses: false,
+        };
+        installer::build_bundle(&opts).unwrap_or_else(|e| panic!("could not assemble the test bundle: {e}"));
+        out
+    })
+}
+
+/// The bundle folder itself.
+pub fn bundle() -> PathBuf {
+    plugin_dir().join("LivingPortrait.ofx.bundle")
+}
+
+/// A host with the given options, the plugin loaded.
+pub fn load(options: HostOptions) -> (Host, Plugin) {
+    let host = Host::new(options);
+    let plugin = host.load(&bundle(), ID).unwrap_or_else(|e| panic!("load failed: {e}"));
+    (host, plugin)
+}
+
+/// A filter-context instance with `Source` set to `img`.
+pub fn instance_with(plugin: &Plugin, img: HostImage) -> Instance {
+    let mut inst = plugin.create_instance(Context::Filter).expect("create instance");
+    inst.set_input("Source", ClipInput::Still(img)).expect("set input");
+    inst
+}
+
+/// Quantise a value to what a depth can hold exactly.
+pub fn quantise(v: f32, depth: Depth) -> f32 {
+    match depth {
+        Depth::Byte => (v * 255.0).round() / 255.0,
+        Depth::Short => (v * 65535.0).round() / 65535.0,
+        Depth::Float => v,
+    }
+}
+
+/// A deterministic test image whose values are exactly representable at `depth`
+/// (a gradient plus a hash pattern, so any pixel shift or channel swap shows).
+pub fn pattern(width: u32, height: u32, components: Components, depth: Depth) -> HostImage {
+    let mut img = HostImage::new(width, height, components);
+    let mut state: u32 = 0x9e37_79b9;
+    for y in 0..height as i32 {
+        for x in 0..width as i32 {
+            let mut px = [0.0f32; 4];
+            for (c, v) in px.iter_mut().enumerate() {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let noise = (state % 1000) as f32 / 1000.0;
+                let grad = (x as f32 / width as f32 + y as f32 / height as f32 + c as f32 * 0.25) % 1.0;
+                *v = quantise(0.5 * grad + 0.5 * noise, depth);
+            }
+            if components == Components::Rgb {
+                px[3] = 1.0;
+            }
+            img.set_pixel(x, y, px);
+        }
+    }
+    img
+}
+
+/// The demo portrait.
+pub fn astronaut() -> HostImage {
+    HostImage::load(&installer::workspace_root().join("resources/demo/astronaut.png")).expect("astronaut.png")
+}
+
+/// Largest absolute difference of two images over their common bounds, and
+/// whether their bounds agree.
+pub fn max_diff(a: &HostImage, b: &HostImage) -> (f32, bool) {
+    let same = a.bounds() == b.bounds();
+    let r = a.bounds().intersect(&b.bounds());
+    let mut m = 0.0f32;
+    for y in r.y1..r.y2 {
+        for x in r.x1..r.x2 {
+            let (p, q) = (a.pixel(x, y).unwrap(), b.pixel(x, y).unwrap());
+            for c in 0..4 {
+                let d = (p[c] - q[c]).abs();
+                if d.is_nan() || d > m {
+                    m = if d.is_nan() { f32::INFINITY } else { d };
+                }
+            }
+        }
+    }
+    (m, same)
+}
