@@ -110,6 +110,22 @@ fn cuda_unavailable_reason(rt: &LoadedRuntime) -> Option<String> {
     Some(reason)
 }
 
+/// ONNX Runtime's messages start with its source file, line, function and status code
+/// ("/onnxruntime_src/…cc:2043 onnxruntime::…Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library …");
+/// the user needs only the part after the code.
+pub(crate) fn tidy_ort_message(message: &str) -> String {
+    const MARK: &str = "[ONNXRuntimeError] : ";
+    let text = match message.find(MARK) {
+        Some(i) => {
+            let rest = &message[i + MARK.len()..];
+            // "<number> : <CODE> : <message>"
+            rest.splitn(3, " : ").nth(2).unwrap_or(rest)
+        }
+        None => message,
+    };
+    text.trim().trim_end_matches('.').to_string()
+}
+
 #[cfg(windows)]
 const CUDA_PROVIDER_FILE: &str = "onnxruntime_providers_cuda.dll";
 #[cfg(not(windows))]
@@ -152,7 +168,7 @@ pub(crate) fn build_session(
                         return Ok((session, report));
                     }
                     Err(e) => {
-                        let why = format!("the CUDA execution provider failed to start: {e}");
+                        let why = format!("the CUDA execution provider failed to start: {}", tidy_ort_message(&e));
                         *CUDA_FAILURE.lock() = Some(why.clone());
                         reason = Some(why);
                     }
@@ -161,6 +177,24 @@ pub(crate) fn build_session(
         }
     }
     let mut builder = base_builder(rt).map_err(invalid)?;
-    let session = builder.commit_from_memory(model_bytes).map_err(|e| invalid(e.to_string()))?;
+    let session = builder.commit_from_memory(model_bytes).map_err(|e| invalid(tidy_ort_message(&e.to_string())))?;
     Ok((session, DeviceReport { requested, used: CPU_LABEL.into(), reason }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ort_messages_are_tidied() {
+        let raw = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& \
+                   onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library \
+                   /x/libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file\n";
+        assert_eq!(
+            tidy_ort_message(raw),
+            "Failed to load library /x/libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open \
+             shared object file"
+        );
+        assert_eq!(tidy_ort_message("plain text."), "plain text");
+    }
 }

@@ -205,7 +205,10 @@ impl PooledSession<'_> {
         }
         let options = RunOptions::new().map_err(|e| failed(e.to_string()))?;
         let output_specs = self.pool.spec.outputs;
-        let outputs = self.deref_mut().run_with_options(values, &options).map_err(|e| failed(e.to_string()))?;
+        let outputs = self
+            .deref_mut()
+            .run_with_options(values, &options)
+            .map_err(|e| failed(super::device::tidy_ort_message(&e.to_string())))?;
         let mut result = Vec::with_capacity(output_specs.len());
         for spec in output_specs {
             let value = outputs.get(spec.name).ok_or_else(|| failed(format!("no output '{}'", spec.name)))?;
