@@ -103,6 +103,15 @@ pub struct FrameTarget {
     pub scale: f64,
 }
 
+/// An input image converted to OFX layout.
+pub struct InputPixels {
+    /// The pixels.
+    pub buffer: PixelBuffer,
+    /// `kOfxImageOpaque`, or `kOfxImageUnPreMultiplied` when some alpha is
+    /// below 1: image files hold straight (unassociated) alpha.
+    pub premultiplication: &'static CStr,
+}
+
 /// Key of the converted-input cache: clip, frame, scale, depth, components.
 type InputKey = (String, i32, u64, Depth, Components);
 
@@ -116,7 +125,7 @@ pub struct InstanceRuntime {
     /// `clipGetRegionOfDefinition` on the output clip.
     pub rod_cache: Mutex<HashMap<u64, OfxRectD>>,
     /// Inputs already converted to OFX layout.
-    pub input_cache: Mutex<HashMap<InputKey, Arc<PixelBuffer>>>,
+    pub input_cache: Mutex<HashMap<InputKey, Arc<InputPixels>>>,
     /// Render scale used when no action scale is known on the thread.
     pub scale: Mutex<f64>,
     /// Images an action did not release: (action name, clip name).
@@ -340,14 +349,16 @@ impl ClipObj {
                 None => {
                     // Convert outside the cache lock: scaling a big frame takes a while.
                     let scaled = img.scaled(scale);
-                    let mut pb = PixelBuffer::new(scaled.bounds(), depth, comps, effect.host.options.negative_row_bytes)
+                    let mut buffer = PixelBuffer::new(scaled.bounds(), depth, comps, effect.host.options.negative_row_bytes)
                         .ok_or(kOfxStatErrMemory)?;
-                    pb.fill_from(&scaled);
-                    let pb = Arc::new(pb);
+                    buffer.fill_from(&scaled);
+                    let opaque = comps != Components::Rgba || img.pixels.chunks_exact(4).all(|p| p[3] >= 1.0);
+                    let premultiplication = if opaque { kOfxImageOpaque } else { kOfxImageUnPreMultiplied };
+                    let pb = Arc::new(InputPixels { buffer, premultiplication });
                     rt.input_cache.lock().entry(key).or_insert(pb).clone()
                 }
             };
-            let rod = pb.bounds;
+            let rod = pb.buffer.bounds;
             (ImageData::Input(pb), rod, format!("{}:{}:{}", self.name, frame, scale))
         };
         let pb = buffer.pixels();
@@ -355,8 +366,17 @@ impl ClipObj {
         props.define(kOfxPropType, pstr(kOfxTypeImage));
         props.define(kOfxImageEffectPropPixelDepth, pstr(pb.depth.ofx_name()));
         props.define(kOfxImageEffectPropComponents, pstr(pb.components.ofx_name()));
-        let premult = if pb.components == Components::Rgba { kOfxImagePreMultiplied } else { kOfxImageOpaque };
-        props.define(kOfxImageEffectPropPreMultiplication, pstr(premult));
+        let premult = match &buffer {
+            ImageData::Input(i) => pstr(i.premultiplication),
+            // The output is what the plugin declared in its clip preferences.
+            ImageData::Output(_) => pstring(
+                &effect
+                    .props
+                    .string(kOfxImageEffectPropPreMultiplication, 0)
+                    .unwrap_or_else(|| kOfxImagePreMultiplied.to_string_lossy().into_owned()),
+            ),
+        };
+        props.define(kOfxImageEffectPropPreMultiplication, premult);
         // Resolve reports 1 here whatever the real scale: plugins must use the
         // render action's scale.
         let reported = if effect.quirks() == HostQuirks::Resolve { 1.0 } else { scale };
@@ -386,14 +406,14 @@ impl ClipObj {
 
 /// The pixels behind an image handle.
 enum ImageData {
-    Input(Arc<PixelBuffer>),
+    Input(Arc<InputPixels>),
     Output(Arc<FrameTarget>),
 }
 
 impl ImageData {
     fn pixels(&self) -> &PixelBuffer {
         match self {
-            ImageData::Input(p) => p,
+            ImageData::Input(p) => &p.buffer,
             ImageData::Output(t) => &t.buffer,
         }
     }

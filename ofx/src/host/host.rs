@@ -325,14 +325,34 @@ impl Host {
     }
 
     /// Every plugin identifier in the bundles or binaries under `paths`
-    /// (binaries are opened but no action is sent).
+    /// (binaries are opened but no action is sent). Like a host scanning its
+    /// plugin path, entries that do not exist and binaries that fail to load
+    /// are skipped — unless nothing at all is found, then the first problem
+    /// is the error.
     pub fn list(&self, paths: &[PathBuf]) -> HostResult<Vec<PluginInfo>> {
         let mut out = Vec::new();
-        for bin in loader::candidate_binaries(paths)? {
-            let lib = loader::Binary::open(&bin, &self.shared.ofx_host.0)?;
-            out.extend(lib.plugin_infos());
+        let mut first_error = None;
+        for p in paths {
+            let bins = match loader::candidate_binaries(std::slice::from_ref(p)) {
+                Ok(b) => b,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            for bin in bins {
+                match loader::Binary::open(&bin, &self.shared.ofx_host.0) {
+                    Ok(lib) => out.extend(lib.plugin_infos()),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
         }
-        Ok(out)
+        match first_error {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
     }
 
     /// Every message posted so far, by any plugin or instance of this host.

@@ -187,6 +187,11 @@ impl HostImage {
         img
     }
 
+    /// True for RGB images and images whose alpha is 1 everywhere.
+    pub fn is_opaque(&self) -> bool {
+        self.components == Components::Rgb || self.pixels.chunks_exact(4).all(|p| p[3] >= 1.0)
+    }
+
     /// Pixel bounds.
     pub fn bounds(&self) -> RectI {
         RectI::new(self.x1, self.y1, self.x1 + self.width as i32, self.y1 + self.height as i32)

@@ -166,6 +166,12 @@ impl Instance {
         c.props.set(kOfxImageClipPropConnected, pint(1));
         c.props.set(kOfxImageClipPropUnmappedComponents, pstr(comps.ofx_name()));
         c.props.set(kOfxImageEffectPropComponents, pstr(comps.ofx_name()));
+        let opaque = match &input {
+            ClipInput::Still(i) => i.is_opaque(),
+            ClipInput::Sequence(f) => f.values().all(|i| i.is_opaque()),
+        };
+        let premult = if opaque { kOfxImageOpaque } else { kOfxImageUnPreMultiplied };
+        c.props.set(kOfxImageEffectPropPreMultiplication, pstr(premult));
         let range = PropValue::Double(vec![first as f64, last as f64]);
         c.props.set(kOfxImageEffectPropFrameRange, range.clone());
         c.props.set(kOfxImageEffectPropUnmappedFrameRange, range);
@@ -447,6 +453,12 @@ impl Instance {
     /// (action, clip) of every leaked image.
     pub fn leak_details(&self) -> Vec<(String, String)> {
         self.rt().leaks.lock().clone()
+    }
+
+    /// What the image effect suite's `abort` answers from now on (a user
+    /// pressing "stop"); cleared when the instance is destroyed.
+    pub fn request_abort(&self, abort: bool) {
+        self.rt().abort.store(abort, Ordering::Relaxed);
     }
 
     /// Progress reports: (label, last value).

@@ -35,6 +35,7 @@ pub mod image;
 pub mod instance;
 pub mod json;
 pub mod loader;
+pub mod param_defaults;
 pub mod params;
 pub mod plugin;
 pub mod props;

@@ -220,10 +220,19 @@ impl Instance {
     /// Renders one frame (no begin/end sequence).
     fn render_one(&self, time: f64, req: &RenderRequest, sequential: bool) -> HostResult<HostImage> {
         let s = req.scale;
-        let rod = self.region_of_definition(time, s)?;
+        if (s - 1.0).abs() > 1e-9 && self.effect.props.int(kOfxImageEffectPropSupportsMultiResolution, 0) == Some(0) {
+            return Err(HostError::Other(format!(
+                "The plugin does not support render scales other than 1 (kOfxImageEffectPropSupportsMultiResolution is 0), so it cannot render at scale {s}"
+            )));
+        }
+        let rod = self.clamp_infinite(self.region_of_definition(time, s)?);
         let rod_px = RectI::from_canonical(&rod, s);
-        let window = req.window.unwrap_or(rod_px);
-        if window.is_empty() {
+        let wanted = req.window.unwrap_or(rod_px);
+        // Without tile support the plugin must get whole frames: render the
+        // full region of definition and crop to the window afterwards.
+        let tiles = self.effect.props.int(kOfxImageEffectPropSupportsTiles, 0) != Some(0);
+        let window = if tiles { wanted } else { rod_px };
+        if window.is_empty() || wanted.is_empty() {
             return Err(HostError::Other(format!(
                 "Nothing to render at time {time}: the render window {:?} is empty",
                 window.to_ofx()
@@ -236,7 +245,7 @@ impl Instance {
             .ok_or_else(|| HostError::UnknownClip("Output".into()))?;
         let (depth, comps) = (out_clip.depth(), out_clip.components());
         if self.plugin.host.options.call_is_identity {
-            if let Some(img) = self.identity(time, s, window, depth, comps)? {
+            if let Some(img) = self.identity(time, s, wanted, depth, comps)? {
                 return Ok(img);
             }
         }
@@ -246,7 +255,7 @@ impl Instance {
             .ok_or_else(|| HostError::Other(format!("Could not allocate an output image of {}x{} pixels", bounds.width(), bounds.height())))?;
         let target = Arc::new(FrameTarget { buffer, rod: rod_px, scale: s });
         self.rt().targets.lock().insert(time.to_bits(), target.clone());
-        let bands = self.bands(window, req);
+        let bands = if tiles { self.bands(window, req) } else { vec![window] };
         let result = if bands.len() == 1 {
             self.render_action(time, s, bands[0], sequential)
         } else {
@@ -268,7 +277,21 @@ impl Instance {
         };
         self.rt().targets.lock().remove(&time.to_bits());
         result?;
-        Ok(target.buffer.to_host_image(window))
+        Ok(target.buffer.to_host_image(wanted))
+    }
+
+    /// An infinite region of definition (`kOfxFlagInfinite*`, or anything
+    /// absurdly large) is clipped to the project extent so that it can be
+    /// allocated.
+    fn clamp_infinite(&self, r: OfxRectD) -> OfxRectD {
+        const HUGE: f64 = 1e7;
+        let (w, h) = self.plugin.host.options.project_size;
+        OfxRectD {
+            x1: if r.x1 <= -HUGE { 0.0 } else { r.x1 },
+            y1: if r.y1 <= -HUGE { 0.0 } else { r.y1 },
+            x2: if r.x2 >= HUGE { w } else { r.x2 },
+            y2: if r.y2 >= HUGE { h } else { r.y2 },
+        }
     }
 
     /// The horizontal bands of a window.
