@@ -21,3 +21,4 @@ pub use effect::{LivingPortrait, PLUGIN_ID};
 mod exports {
     ofx::export_effect!(crate::LivingPortrait, "org.livingportrait.LivingPortrait", 1, 0);
 }
+pub mod motion;
