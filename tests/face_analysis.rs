@@ -132,7 +132,13 @@ fn wrong_checksum_list_is_refused() {
         let text = std::fs::read_to_string(&path).unwrap();
         let fixed: String = text
             .lines()
-            .map(|l| if l.ends_with("face_detector.onnx") { format!("{}{}\n", "0".repeat(64), &l[64..]) } else { format!("{l}\n") })
+            .map(|l| {
+                if l.ends_with("face_detector.onnx") {
+                    format!("{}{}\n", "0".repeat(64), &l[64..])
+                } else {
+                    format!("{l}\n")
+                }
+            })
             .collect();
         std::fs::write(&path, fixed).unwrap();
     });
@@ -154,7 +160,13 @@ fn wrong_checksum_list_is_refused() {
         let text = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
         let fixed: String = text
             .lines()
-            .map(|l| if l.ends_with("face_detector.onnx") { format!("{sum}  face_detector.onnx\n") } else { format!("{l}\n") })
+            .map(|l| {
+                if l.ends_with("face_detector.onnx") {
+                    format!("{sum}  face_detector.onnx\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
             .collect();
         std::fs::write(dir.join("SHA256SUMS"), fixed).unwrap();
     });
@@ -168,7 +180,13 @@ fn wrong_checksum_list_is_refused() {
         let mesh_sum = text.lines().find(|l| l.ends_with("face_mesh.onnx")).unwrap()[..64].to_string();
         let fixed: String = text
             .lines()
-            .map(|l| if l.ends_with("face_detector.onnx") { format!("{mesh_sum}  face_detector.onnx\n") } else { format!("{l}\n") })
+            .map(|l| {
+                if l.ends_with("face_detector.onnx") {
+                    format!("{mesh_sum}  face_detector.onnx\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
             .collect();
         std::fs::write(dir.join("SHA256SUMS"), fixed).unwrap();
     });

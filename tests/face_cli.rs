@@ -70,7 +70,10 @@ fn detect_json_gives_68_landmarks_close_to_mediapipe() {
 fn missing_runtime_is_one_clear_sentence() {
     let missing = Path::new("/nonexistent/dir/libonnxruntime.so.1.31.1");
     let out = cli(&["detect", &astronaut_path()], missing);
-    assert_one_sentence_failure(&out, &["ONNX Runtime 1.31.1", "was not found", "/nonexistent/dir/libonnxruntime.so.1.31.1"]);
+    assert_one_sentence_failure(
+        &out,
+        &["ONNX Runtime 1.31.1", "was not found", "/nonexistent/dir/libonnxruntime.so.1.31.1"],
+    );
 }
 
 #[test]

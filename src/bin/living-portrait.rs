@@ -94,21 +94,27 @@ fn parse_args(raw: Vec<String>) -> Result<Args, CliError> {
             "--image" => args.image = Some(PathBuf::from(value("--image")?)),
             "--fps" => {
                 let v = value("--fps")?;
-                args.fps = Some(v.parse().ok().filter(|f: &f64| f.is_finite() && *f > 0.0).ok_or_else(|| {
-                    CliError(format!("--fps must be a positive number, not \"{v}\""))
-                })?)
+                args.fps = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|f: &f64| f.is_finite() && *f > 0.0)
+                        .ok_or_else(|| CliError(format!("--fps must be a positive number, not \"{v}\"")))?,
+                )
             }
             "--runs" => {
                 let v = value("--runs")?;
-                args.runs = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    CliError(format!("--runs must be a positive whole number, not \"{v}\""))
-                })?
+                args.runs = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| CliError(format!("--runs must be a positive whole number, not \"{v}\"")))?
             }
             "--threads" => {
                 let v = value("--threads")?;
-                let n: usize = v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
-                    CliError(format!("--threads must be a whole number from 1 to 64, not \"{v}\""))
-                })?;
+                let n: usize =
+                    v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                        CliError(format!("--threads must be a whole number from 1 to 64, not \"{v}\""))
+                    })?;
                 let mut s = inference::inference_settings();
                 s.intra_op_threads = n;
                 inference::set_inference_settings(s);
@@ -384,12 +390,7 @@ fn cmd_track(args: &Args) -> Result<(), CliError> {
     let track = LandmarkTrack::new(image_size.unwrap_or([1, 1]), args.fps, track_frames)
         .map_err(|e| CliError(e.to_string()))?;
     track.write(out).map_err(|e| CliError(e.to_string()))?;
-    eprintln!(
-        "wrote {} ({} frames, {} without a face)",
-        out.display(),
-        frames.len(),
-        frames.len() - found
-    );
+    eprintln!("wrote {} ({} frames, {} without a face)", out.display(), frames.len(), frames.len() - found);
     Ok(())
 }
 
@@ -413,7 +414,10 @@ fn cmd_info(args: &Args) -> Result<(), CliError> {
         println!("reason:      {reason}");
     }
     let s = inference::inference_settings();
-    println!("threads:     {} intra-op per session, up to {} sessions per model", s.intra_op_threads, s.max_sessions_per_model);
+    println!(
+        "threads:     {} intra-op per session, up to {} sessions per model",
+        s.intra_op_threads, s.max_sessions_per_model
+    );
     Ok(())
 }
 
@@ -425,7 +429,11 @@ fn stats(samples: &[Duration]) -> (f64, f64, f64) {
     (mean, ms.get(ms.len() / 2).copied().unwrap_or(0.0), ms.first().copied().unwrap_or(0.0))
 }
 
-fn time_runs<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T, FaceError>) -> Result<Vec<Duration>, CliError> {
+fn time_runs<T>(
+    runs: usize,
+    warmup: usize,
+    mut f: impl FnMut() -> Result<T, FaceError>,
+) -> Result<Vec<Duration>, CliError> {
     for _ in 0..warmup {
         f()?;
     }
@@ -439,9 +447,10 @@ fn time_runs<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T, Fac
 }
 
 fn cmd_bench(args: &Args) -> Result<(), CliError> {
-    let image_path = args.image.clone().unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("resources").join("demo").join("astronaut.png")
-    });
+    let image_path = args
+        .image
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("resources").join("demo").join("astronaut.png"));
     let img = FaceImage::open(&image_path)?;
     let models = inference::models_dir();
 

@@ -151,7 +151,11 @@ impl FaceAnalyzer {
         self.detect_faces_abortable(img, None)
     }
 
-    pub fn detect_faces_abortable(&self, img: &FaceImage, abort: AbortCheck<'_>) -> Result<Vec<FaceDetection>, FaceError> {
+    pub fn detect_faces_abortable(
+        &self,
+        img: &FaceImage,
+        abort: AbortCheck<'_>,
+    ) -> Result<Vec<FaceDetection>, FaceError> {
         let pool = self.pool(&self.detector, DETECTOR_MODEL)?;
         let input = detect::detector_input(img);
         let out = pool.run(&[detect::input_tensor(&input)], abort)?;

@@ -103,15 +103,8 @@ fn anchors() -> &'static [[f32; 2]; NUM_ANCHORS] {
 /// The letterbox: the whole image centred in a square of side `max(w, h)`, mapped onto the 128×128 tensor.
 pub(crate) fn letterbox(img: &FaceImage) -> (Affine, f64) {
     let side = img.width.max(img.height) as f64;
-    let map = Affine::from_rect(
-        img.width as f64 / 2.0,
-        img.height as f64 / 2.0,
-        side,
-        side,
-        0.0,
-        INPUT_SIZE,
-        INPUT_SIZE,
-    );
+    let map =
+        Affine::from_rect(img.width as f64 / 2.0, img.height as f64 / 2.0, side, side, 0.0, INPUT_SIZE, INPUT_SIZE);
     (map, side)
 }
 
@@ -247,7 +240,8 @@ mod tests {
         assert!((out[0].bbox.x - expected_x).abs() < 1e-6);
         assert_eq!(out[1].bbox.x, 5.0);
         // Degenerate boxes do not loop forever.
-        let zero = FaceDetection { bbox: FaceBox { x: 0.0, y: 0.0, w: 0.0, h: 0.0 }, score: 0.8, keypoints: [[0.0; 2]; 6] };
+        let zero =
+            FaceDetection { bbox: FaceBox { x: 0.0, y: 0.0, w: 0.0, h: 0.0 }, score: 0.8, keypoints: [[0.0; 2]; 6] };
         assert_eq!(weighted_nms(vec![zero.clone(), zero]).len(), 2);
     }
 

@@ -46,9 +46,10 @@ impl Mesh68Table {
         }
         let mut mesh_indices = Vec::with_capacity(IBUG_POINTS);
         for (i, row) in rows.iter().enumerate() {
-            let items = row.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-                format!("mesh68.json point {i} is not a non-empty list of mesh indices")
-            })?;
+            let items = row
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| format!("mesh68.json point {i} is not a non-empty list of mesh indices"))?;
             let mut indices = Vec::with_capacity(items.len());
             for item in items {
                 let v = item.as_f64().unwrap_or(-1.0);
@@ -91,9 +92,9 @@ impl Mesh68Table {
         let mut out = [[0.0f32; 2]; IBUG_POINTS];
         for (point, indices) in out.iter_mut().zip(&self.mesh_indices) {
             let n = indices.len() as f32;
-            let (sx, sy) = indices.iter().fold((0.0f32, 0.0f32), |(sx, sy), &i| {
-                (sx + mesh.points468[i][0], sy + mesh.points468[i][1])
-            });
+            let (sx, sy) = indices
+                .iter()
+                .fold((0.0f32, 0.0f32), |(sx, sy), &i| (sx + mesh.points468[i][0], sy + mesh.points468[i][1]));
             *point = [sx / n, sy / n];
         }
         Ok(out)

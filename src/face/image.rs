@@ -55,7 +55,8 @@ impl FaceImage {
 
     /// Reads an image file (PNG, EXR, GIF: the formats this build decodes).
     pub fn open(path: &Path) -> Result<FaceImage, FaceError> {
-        let img = image::open(path).map_err(|e| FaceError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        let img =
+            image::open(path).map_err(|e| FaceError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
         if img.width() == 0 || img.height() == 0 || img.width() > MAX_IMAGE_SIDE || img.height() > MAX_IMAGE_SIDE {
             return Err(FaceError::Unreadable {
                 path: path.to_path_buf(),
@@ -209,7 +210,12 @@ pub fn warp_rgb(img: &FaceImage, map: &Affine, out_w: u32, out_h: u32, border: B
                 Border::Zero if inside(xx, yy) => img.pixel_clamped(xx, yy),
                 Border::Zero => [0, 0, 0],
             };
-            if border == Border::Zero && !inside(x0, y0) && !inside(x0 + 1, y0 + 1) && !inside(x0 + 1, y0) && !inside(x0, y0 + 1) {
+            if border == Border::Zero
+                && !inside(x0, y0)
+                && !inside(x0 + 1, y0 + 1)
+                && !inside(x0 + 1, y0)
+                && !inside(x0, y0 + 1)
+            {
                 continue;
             }
             let p00 = fetch(x0, y0);

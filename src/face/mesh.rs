@@ -108,11 +108,7 @@ pub(crate) fn decode(crop: &FaceCrop, landmarks: &[f32], presence_logit: f32) ->
         .map(|p| {
             let x = p[0] / n - 0.5;
             let y = p[1] / n - 0.5;
-            [
-                (c * x - s * y) * size + crop.center[0],
-                (s * x + c * y) * size + crop.center[1],
-                p[2] / n * size,
-            ]
+            [(c * x - s * y) * size + crop.center[0], (s * x + c * y) * size + crop.center[1], p[2] / n * size]
         })
         .collect();
     let presence = if presence_logit.is_finite() { 1.0 / (1.0 + (-presence_logit).exp()) } else { 0.0 };

@@ -81,7 +81,9 @@ pub enum TrackError {
 impl std::fmt::Display for TrackError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TrackError::Io { path, reason } => write!(f, "The track file {} could not be accessed: {reason}.", path.display()),
+            TrackError::Io { path, reason } => {
+                write!(f, "The track file {} could not be accessed: {reason}.", path.display())
+            }
             TrackError::TooLarge { path, size } => write!(
                 f,
                 "The track file {} is {size} bytes, more than the {MAX_TRACK_BYTES} bytes a track may have.",
@@ -100,7 +102,11 @@ fn invalid(what: impl Into<String>) -> TrackError {
 
 impl LandmarkTrack {
     /// A track with the given frames; they are sorted, and duplicates or bad values are refused.
-    pub fn new(image_size: [u32; 2], fps: Option<f64>, mut frames: Vec<TrackFrame>) -> Result<LandmarkTrack, TrackError> {
+    pub fn new(
+        image_size: [u32; 2],
+        fps: Option<f64>,
+        mut frames: Vec<TrackFrame>,
+    ) -> Result<LandmarkTrack, TrackError> {
         frames.sort_by_key(|f| f.frame);
         let track = LandmarkTrack { image_size, fps, frames };
         track.validate()?;
@@ -195,9 +201,14 @@ impl LandmarkTrack {
         };
         let fps = match root.get("fps") {
             None | Some(Json::Null) => None,
-            Some(v) => Some(v.as_f64().filter(|f| *f > 0.0).ok_or_else(|| invalid("\"fps\" must be a positive number"))?),
+            Some(v) => {
+                Some(v.as_f64().filter(|f| *f > 0.0).ok_or_else(|| invalid("\"fps\" must be a positive number"))?)
+            }
         };
-        let entries = root.get("frames").and_then(Json::as_array).ok_or_else(|| invalid("\"frames\" is missing or not an array"))?;
+        let entries = root
+            .get("frames")
+            .and_then(Json::as_array)
+            .ok_or_else(|| invalid("\"frames\" is missing or not an array"))?;
         let mut frames = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
             frames.push(parse_frame(i, entry)?);

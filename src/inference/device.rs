@@ -93,10 +93,7 @@ fn cuda_unavailable_reason(rt: &LoadedRuntime) -> Option<String> {
             if provider.is_file() {
                 return None;
             }
-            format!(
-                "the CUDA execution provider library {} is missing beside the ONNX Runtime",
-                provider.display()
-            )
+            format!("the CUDA execution provider library {} is missing beside the ONNX Runtime", provider.display())
         }
         Ok(false) => format!(
             "the ONNX Runtime {} at {} has no CUDA execution provider (it is the CPU-only build; the GPU needs the \
@@ -135,13 +132,12 @@ const CUDA_PROVIDER_FILE: &str = "libonnxruntime_providers_cuda.so";
 /// (spinning threads burn the host's cores between our short runs).
 fn base_builder(rt: &LoadedRuntime) -> Result<SessionBuilder, String> {
     let settings = inference_settings();
+    let text = |e: ort::Error<SessionBuilder>| e.to_string();
     let builder = Session::builder(&rt.environment).map_err(|e| e.to_string())?;
-    builder
-        .with_intra_threads(settings.intra_op_threads)
-        .and_then(|b| b.with_inter_threads(1))
-        .and_then(|b| b.with_intra_op_spinning(false))
-        .and_then(|b| b.with_inter_op_spinning(false))
-        .map_err(|e| e.to_string())
+    let builder = builder.with_intra_threads(settings.intra_op_threads).map_err(text)?;
+    let builder = builder.with_inter_threads(1).map_err(text)?;
+    let builder = builder.with_intra_op_spinning(false).map_err(text)?;
+    builder.with_inter_op_spinning(false).map_err(text)
 }
 
 /// Builds one session for `model_bytes` on the requested device. Returns the session and the report of what runs

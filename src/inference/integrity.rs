@@ -54,7 +54,8 @@ fn expected_digest(path: &Path) -> Result<String, InferenceError> {
     let unknown = |reason: String| InferenceError::ChecksumUnknown { path: path.to_path_buf(), reason };
     let dir = path.parent().unwrap_or(Path::new("."));
     let sums_path = dir.join(SUMS_FILE);
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| unknown("its name is not valid UTF-8".into()))?;
+    let name =
+        path.file_name().and_then(|n| n.to_str()).ok_or_else(|| unknown("its name is not valid UTF-8".into()))?;
     let bytes = read_bounded(&sums_path, MAX_SUMS_BYTES)
         .map_err(|e| unknown(format!("{} could not be read ({e})", sums_path.display())))?;
     let text = String::from_utf8(bytes).map_err(|_| unknown(format!("{} is not text", sums_path.display())))?;

@@ -20,7 +20,8 @@ pub use pool::{ModelSpec, PooledSession, SessionPool, TensorInput, TensorOutput,
 pub use runtime::{
     inference_settings, loaded_runtime, locate_runtime, models_dir, own_mapped_file, runtime, set_bundle_binary_dir,
     set_inference_settings, set_runtime_library, source_tree_models_dir, InferenceSettings, LoadedRuntime,
-    INTRA_THREADS_ENV, MODELS_DIR_ENV, ORT_LIB_ENV, ORT_MIN_MINOR_VERSION, ORT_RUNTIME_FILE, ORT_RUNTIME_VERSION,
+    INTRA_THREADS_ENV, MODELS_DIR_ENV, OFX_ARCH_DIR, ORT_LIB_ENV, ORT_MIN_MINOR_VERSION, ORT_RUNTIME_FILE,
+    ORT_RUNTIME_VERSION,
 };
 
 /// Why inference could not be set up or run. `Display` gives the sentence to show the user.
@@ -84,11 +85,9 @@ impl fmt::Display for InferenceError {
             InferenceError::ModelUnreadable { path, reason } => {
                 write!(f, "The model file {} could not be read: {reason}.", path.display())
             }
-            InferenceError::ChecksumUnknown { path, reason } => write!(
-                f,
-                "The model file {} cannot be verified: {reason}; it was refused.",
-                path.display()
-            ),
+            InferenceError::ChecksumUnknown { path, reason } => {
+                write!(f, "The model file {} cannot be verified: {reason}; it was refused.", path.display())
+            }
             InferenceError::ChecksumMismatch { path, expected, actual, size } => write!(
                 f,
                 "The model file {} is damaged or was replaced: its SHA-256 is {actual} ({size} bytes) but SHA256SUMS \

@@ -5,7 +5,9 @@
 //! when dropped, on every path (errors and panics included). The model is verified and its tensor names and
 //! shapes checked when the pool is made; the verified bytes are kept to build further sessions from.
 //! Host aborts: a run is refused when the host has already aborted, and a run that finishes after an abort is
-//! discarded; each run has its own `RunOptions` so `terminate` never touches another thread's run.
+//! discarded. The abort check is the host's, callable only on the render thread, so nothing watches it during a
+//! run; our runs are milliseconds long. Each run has its own `RunOptions`, so a later `terminate` (a generator
+//! run long enough to need it) would stop that run only.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -58,7 +60,10 @@ type PoolKey = (PathBuf, Device);
 /// The registry: one pool per (model path, requested device). The cell lets concurrent first users of a model
 /// wait for one pool to be built instead of each building its own; a failed build leaves the cell empty so the
 /// next call tries again (after the user has reinstalled a model, say).
-static REGISTRY: Lazy<Mutex<HashMap<PoolKey, Arc<OnceCell<Arc<SessionPool>>>>>> = Lazy::new(Default::default);
+static REGISTRY: Lazy<Mutex<HashMap<PoolKey, PoolCell>>> = Lazy::new(Default::default);
+
+/// A pool once built; shared so a caller can wait for it without holding the registry lock.
+type PoolCell = Arc<OnceCell<Arc<SessionPool>>>;
 
 struct PoolState {
     idle: Vec<Session>,

@@ -82,11 +82,44 @@ static BUNDLE_BINARY_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// A runtime path chosen by a front end (the CLI's own search); the env override still wins.
 static EXPLICIT_RUNTIME: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Tells the engine where the plugin binary lives: the folder holding `LivingPortrait.ofx` inside the bundle
-/// (`…/LivingPortrait.ofx.bundle/Contents/Linux-x86-64`). The runtime is looked for there, and the models in
-/// `../Resources/models`. The plugin calls this at load with the path the host gives.
-pub fn set_bundle_binary_dir(dir: PathBuf) {
-    *BUNDLE_BINARY_DIR.lock() = Some(dir);
+/// Tells the engine where the plugin binary lives. Takes what the host gives in kOfxPluginPropFilePath (the
+/// bundle folder `…/LivingPortrait.ofx.bundle`), or the bundle's `Contents` folder, the architecture folder
+/// holding `LivingPortrait.ofx`, or the binary itself; the runtime is looked for in the architecture folder and
+/// the models in `Contents/Resources/models`. The plugin calls this at load; without it the folder is found in
+/// `/proc/self/maps`.
+pub fn set_bundle_binary_dir(path: PathBuf) {
+    *BUNDLE_BINARY_DIR.lock() = Some(binary_dir_of(&path));
+}
+
+/// The OFX architecture folder inside `Contents/` for this build.
+pub const OFX_ARCH_DIR: &str = if cfg!(target_os = "macos") {
+    "MacOS"
+} else if cfg!(target_os = "windows") {
+    if cfg!(target_pointer_width = "64") {
+        "Win64"
+    } else {
+        "Win32"
+    }
+} else if cfg!(target_arch = "x86_64") {
+    "Linux-x86-64"
+} else if cfg!(target_arch = "aarch64") {
+    "Linux-arm64"
+} else {
+    "Linux-x86"
+};
+
+/// The folder holding the plugin binary, from a bundle, `Contents`, architecture folder or binary path.
+fn binary_dir_of(path: &Path) -> PathBuf {
+    if path.is_file() {
+        return path.parent().map(Path::to_path_buf).unwrap_or_default();
+    }
+    if path.join("Contents").is_dir() {
+        return path.join("Contents").join(OFX_ARCH_DIR);
+    }
+    if path.file_name().is_some_and(|n| n == "Contents") {
+        return path.join(OFX_ARCH_DIR);
+    }
+    path.to_path_buf()
 }
 
 /// Names the runtime library to load (absolute path), for front ends that search for it themselves.
@@ -142,7 +175,10 @@ pub fn locate_runtime() -> Result<PathBuf, InferenceError> {
     if let Some(path) = EXPLICIT_RUNTIME.lock().clone() {
         let path = absolute(&path);
         if !path.is_file() {
-            return Err(InferenceError::RuntimeMissing { looked: vec![path], hint: "the path given does not exist".into() });
+            return Err(InferenceError::RuntimeMissing {
+                looked: vec![path],
+                hint: "the path given does not exist".into(),
+            });
         }
         return Ok(path);
     }
@@ -239,7 +275,9 @@ fn load_runtime(path: &Path) -> Result<LoadedRuntime, InferenceError> {
 
 /// "ORT Build Info: git-branch=rel-1.31.1, git-commit-id=…" → "1.31.1".
 fn version_from_build_info(info: &str) -> Option<String> {
-    let branch = info.split(',').find_map(|part| part.trim().strip_prefix("ORT Build Info: git-branch="))
+    let branch = info
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("ORT Build Info: git-branch="))
         .or_else(|| info.split(',').find_map(|part| part.trim().strip_prefix("git-branch=")))?;
     let version = branch.trim_start_matches("rel-").trim_start_matches('v');
     let is_version = version.split('.').count() >= 2 && version.split('.').all(|p| p.parse::<u32>().is_ok());
@@ -249,9 +287,10 @@ fn version_from_build_info(info: &str) -> Option<String> {
 /// "libonnxruntime.so.1.31.1" → "1.31.1".
 fn version_from_file_name(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
-    let tail = name.split_once(".so.").map(|(_, v)| v).or_else(|| {
-        name.strip_prefix("libonnxruntime.").and_then(|rest| rest.strip_suffix(".dylib"))
-    })?;
+    let tail = name
+        .split_once(".so.")
+        .map(|(_, v)| v)
+        .or_else(|| name.strip_prefix("libonnxruntime.").and_then(|rest| rest.strip_suffix(".dylib")))?;
     tail.split('.').all(|p| p.parse::<u32>().is_ok()).then(|| tail.to_string())
 }
 
@@ -302,5 +341,19 @@ mod tests {
     fn own_binary_is_found_in_the_maps() {
         let file = own_mapped_file().expect("the test binary is mapped");
         assert!(file.is_file(), "{}", file.display());
+    }
+
+    #[test]
+    fn bundle_paths_resolve_to_the_binary_folder() {
+        let root = std::env::temp_dir().join(format!("lp-bundle-{}", std::process::id()));
+        let arch = root.join("LivingPortrait.ofx.bundle").join("Contents").join(OFX_ARCH_DIR);
+        std::fs::create_dir_all(&arch).unwrap();
+        std::fs::write(arch.join("LivingPortrait.ofx"), b"").unwrap();
+        let bundle = root.join("LivingPortrait.ofx.bundle");
+        assert_eq!(binary_dir_of(&bundle), arch);
+        assert_eq!(binary_dir_of(&bundle.join("Contents")), arch);
+        assert_eq!(binary_dir_of(&arch), arch);
+        assert_eq!(binary_dir_of(&arch.join("LivingPortrait.ofx")), arch);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -56,7 +56,16 @@ pub fn reference() -> Reference {
     let root = Json::parse(&text).unwrap();
     let det = root.get("detection").unwrap();
     let b = numbers(det.get("box_xywh").unwrap());
-    let pairs = |v: &Json| v.as_array().unwrap().iter().map(|p| { let n = numbers(p); [n[0], n[1]] }).collect();
+    let pairs = |v: &Json| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let n = numbers(p);
+                [n[0], n[1]]
+            })
+            .collect()
+    };
     Reference {
         score: det.get("score").unwrap().as_f64().unwrap() as f32,
         box_xywh: [b[0], b[1], b[2], b[3]],
@@ -68,7 +77,10 @@ pub fn reference() -> Reference {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| { let n = numbers(p); [n[0], n[1], n[2]] })
+            .map(|p| {
+                let n = numbers(p);
+                [n[0], n[1], n[2]]
+            })
             .collect(),
         ibug68: pairs(root.get("ibug68").and_then(|m| m.get("points_xy")).unwrap()),
     }
