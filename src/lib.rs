@@ -22,3 +22,4 @@ mod exports {
     ofx::export_effect!(crate::LivingPortrait, "org.livingportrait.LivingPortrait", 1, 0);
 }
 pub mod motion;
+pub mod track_import;
