@@ -294,6 +294,9 @@ impl Host {
     /// A new host with these options.
     pub fn new(options: HostOptions) -> Host {
         suites::install_varargs_callbacks();
+        // multiThreadNumCPUs has no handle to find its host: the most recently
+        // created host's thread count wins (0 = CPU count).
+        suites::threads::CONFIGURED_THREADS.store(options.threads, std::sync::atomic::Ordering::Relaxed);
         let props = Box::new(host_descriptor(&options));
         let ofx_host = OfxHostBox(Box::new(OfxHost {
             host: props.handle(),
@@ -322,6 +325,14 @@ impl Host {
     /// Loading the same plugin twice returns the same loaded plugin.
     pub fn load(&self, path: &Path, id: &str) -> HostResult<Plugin> {
         PluginShared::load(&self.shared, path, id).map(Plugin::from_shared)
+    }
+
+    /// Hosts a plugin linked into the running program instead of loaded from
+    /// a bundle (for example a plugin crate's own `OfxGetPlugin(0)` in its
+    /// tests); otherwise the same as [`load`](Self::load). The plugin is
+    /// loaded anew on every call.
+    pub fn load_linked(&self, plugin: &'static OfxPlugin) -> HostResult<Plugin> {
+        PluginShared::load_linked(&self.shared, plugin).map(Plugin::from_shared)
     }
 
     /// Every plugin identifier in the bundles or binaries under `paths`

@@ -124,8 +124,9 @@ pub struct Binary {
     /// Path the binary was opened from.
     pub path: PathBuf,
     plugins: Vec<PluginPtr>,
-    // Declared last so it is dropped (dlclose) after everything else.
-    _lib: libloading::Library,
+    // Declared last so it is dropped (dlclose) after everything else; None
+    // for plugins linked into the running program.
+    _lib: Option<libloading::Library>,
 }
 
 /// A pointer to a plugin struct inside a loaded binary.
@@ -195,8 +196,17 @@ impl Binary {
         Ok(Binary {
             path: path.to_path_buf(),
             plugins,
-            _lib: lib,
+            _lib: Some(lib),
         })
+    }
+
+    /// A plugin linked into the running program (no library to load).
+    pub fn linked(plugin: &'static OfxPlugin) -> Binary {
+        Binary {
+            path: PathBuf::from("<linked into this program>"),
+            plugins: vec![PluginPtr(plugin)],
+            _lib: None,
+        }
     }
 
     /// Identifier and version of every image-effect plugin in the binary.

@@ -117,6 +117,19 @@ impl PluginShared {
         }
     }
 
+    /// Hosts a plugin linked into the running program (see [`Host::load_linked`](super::Host::load_linked)).
+    pub(crate) fn load_linked(host: &Arc<HostShared>, plugin: &'static OfxPlugin) -> HostResult<Arc<PluginShared>> {
+        let binary = Binary::linked(plugin);
+        let ptr = PluginPtr(plugin);
+        let id = binary
+            .plugin_infos()
+            .into_iter()
+            .next()
+            .map(|i| i.id)
+            .ok_or_else(|| HostError::Other("The linked plugin is not an OFX image effect plugin".into()))?;
+        PluginShared::start(host, binary, ptr, &id)
+    }
+
     /// setHost → Load → Describe.
     fn start(host: &Arc<HostShared>, binary: Binary, ptr: PluginPtr, id: &str) -> HostResult<Arc<PluginShared>> {
         // SAFETY: pointer from OfxGetPlugin of a binary we keep loaded.
