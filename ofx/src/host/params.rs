@@ -540,14 +540,26 @@ impl ParamObj {
         }
     }
 
-    /// Index of an option by label or enum name (exact first, then ignoring case).
+    /// Index of an option by label or enum name: exact first, then ignoring
+    /// case, then by script-friendly name (see [`option_key`]), so that
+    /// `trackFile` selects the option labelled "Track file".
     fn find_option(&self, s: &str) -> Option<usize> {
         let labels = self.choice_options();
         let enums = self.props.strings(kOfxParamPropChoiceEnum).unwrap_or_default();
         let exact = labels.iter().position(|o| o == s).or_else(|| enums.iter().position(|o| o == s));
+        let key = option_key(s);
+        let by_key = |list: &[String]| {
+            if key.is_empty() {
+                None
+            } else {
+                list.iter().position(|o| option_key(o) == key)
+            }
+        };
         exact
             .or_else(|| labels.iter().position(|o| o.eq_ignore_ascii_case(s)))
             .or_else(|| enums.iter().position(|o| o.eq_ignore_ascii_case(s)))
+            .or_else(|| by_key(&labels))
+            .or_else(|| by_key(&enums))
     }
 
     /// Converts an internal value to the user form for this parameter.
@@ -570,6 +582,14 @@ impl ParamObj {
             _ => ParamValue::None,
         }
     }
+}
+
+/// The script-friendly form of a choice option used for loose matching: the
+/// text lower-cased with every non-alphanumeric character removed
+/// ("Track file" and "trackFile" both give "trackfile"). Only whole keys are
+/// compared, never prefixes.
+pub fn option_key(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 /// A parameter set (of a descriptor or of an instance). Tag first.

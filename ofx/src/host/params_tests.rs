@@ -96,6 +96,52 @@ fn choices_by_index_and_option() {
 }
 
 #[test]
+fn option_keys_drop_case_and_punctuation() {
+    assert_eq!(option_key("Track file"), "trackfile");
+    assert_eq!(option_key("trackFile"), "trackfile");
+    assert_eq!(option_key("Full-frame (slow)"), "fullframeslow");
+    assert_eq!(option_key(" -_ "), "");
+}
+
+#[test]
+fn choices_by_script_friendly_name() {
+    let d = ParamSetObj::new(true);
+    let c = d.define(ParamType::Choice, "driveMode").unwrap();
+    let labels = ["Full frame", "Track file", "Live (webcam)", "Full"];
+    c.props.set(kOfxParamPropChoiceOption, PropValue::String(labels.iter().map(|s| s.to_string()).collect()));
+    let set = d.instantiate(None);
+    let c = set.get("driveMode").unwrap();
+    let index = |s: &str| match c.from_user(&ParamValue::ChoiceByOption(s.into())) {
+        Ok(v) => c.to_user(&v),
+        Err(_) => ParamValue::None,
+    };
+    assert_eq!(index("trackFile"), ParamValue::Choice(1));
+    assert_eq!(index("track_file"), ParamValue::Choice(1));
+    assert_eq!(index("TRACK-FILE"), ParamValue::Choice(1));
+    assert_eq!(index("fullFrame"), ParamValue::Choice(0));
+    assert_eq!(index("liveWebcam"), ParamValue::Choice(2));
+    // Exact and case-insensitive matches come first: "full" is the option "Full",
+    // never a prefix of "Full frame".
+    assert_eq!(index("full"), ParamValue::Choice(3));
+    assert_eq!(index("track"), ParamValue::None);
+    assert_eq!(index("trackFiles"), ParamValue::None);
+    assert_eq!(index("live"), ParamValue::None);
+    assert_eq!(index("--"), ParamValue::None);
+}
+
+#[test]
+fn script_names_do_not_prefix_match() {
+    let d = ParamSetObj::new(true);
+    let c = d.define(ParamType::Choice, "area").unwrap();
+    c.props.set(kOfxParamPropChoiceOption, PropValue::String(vec!["Face only".into(), "Full frame".into()]));
+    let set = d.instantiate(None);
+    let c = set.get("area").unwrap();
+    assert!(c.from_user(&ParamValue::ChoiceByOption("full".into())).is_err());
+    assert!(c.from_user(&ParamValue::ChoiceByOption("face".into())).is_err());
+    assert_eq!(c.to_user(&c.from_user(&ParamValue::ChoiceByOption("faceOnly".into())).unwrap()), ParamValue::Choice(0));
+}
+
+#[test]
 fn edit_blocks_are_counted() {
     let set = instance_with(&[]);
     assert!(!set.edit_end());
