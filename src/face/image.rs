@@ -145,7 +145,7 @@ fn content_hash(width: u32, height: u32, bytes: &[u8]) -> u128 {
     ((fin(a ^ b.rotate_left(7)) as u128) << 64) | fin(b ^ a.rotate_left(13)) as u128
 }
 
-/// An affine map from tensor pixel (u, v) to image position: x = m[0]·u + m[1]·v + m[2], y = m[3]·u + m[4]·v + m[5].
+/// An affine map from tensor pixel (u, v) to image position: `x = m0·u + m1·v + m2`, `y = m3·u + m4·v + m5`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Affine(pub [f64; 6]);
 

@@ -144,17 +144,14 @@ impl SessionPool {
             self.returned.wait(&mut state);
         }
         drop(state);
+        // The slot taken above is given back if building fails or panics, so the pool never shrinks for good.
+        let reservation = Reservation { pool: self };
         // Built outside the lock: other threads keep borrowing and returning sessions meanwhile. The device
         // was settled by the first session; later ones follow it rather than retrying a failed GPU.
         let device = if self.report.used == "CPU" { Device::Cpu } else { self.requested };
-        match build_session(&self.model_bytes, &self.path, device) {
-            Ok((session, _)) => Ok(PooledSession { pool: self, session: Some(session) }),
-            Err(e) => {
-                self.state.lock().created -= 1;
-                self.returned.notify_one();
-                Err(e)
-            }
-        }
+        let (session, _) = build_session(&self.model_bytes, &self.path, device)?;
+        std::mem::forget(reservation);
+        Ok(PooledSession { pool: self, session: Some(session) })
     }
 
     /// Runs the model once on a lent session. `abort` is the host's abort check: a run is not started when it
@@ -171,6 +168,18 @@ impl SessionPool {
     fn give_back(&self, session: Session) {
         self.state.lock().idle.push(session);
         self.returned.notify_one();
+    }
+}
+
+/// A session slot taken while its session is being built; dropped (on error or panic), it frees the slot.
+struct Reservation<'p> {
+    pool: &'p SessionPool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.pool.state.lock().created -= 1;
+        self.pool.returned.notify_one();
     }
 }
 
