@@ -34,15 +34,13 @@ IR_VERSION = 8            # onnxruntime >= 1.14 reads it; the plugin's runtime f
 # ----------------------------------------------------------------------------------------------------------------
 # Parameters (documented in README.md)
 # ----------------------------------------------------------------------------------------------------------------
-MLS_EPS = 1e-3            # w_i = 1 / (|p_i - v|^2 + eps), normalised units (0.01 of the half-crop, ~2.6 px at 512)
+MLS_EPS = 1e-3            # w_i = 1 / (|p_i - v|^2 + eps), normalised units (sqrt = 0.032 half-crops, ~8 px at 512)
 GRID_DIVISOR = 8          # the MLS is evaluated on a G x G grid, G = S / 8 (32, 64, 128), then resized linearly
 ANCHORS_PER_SIDE = 12     # fixed control points on each crop edge (corners counted once): 44 in all
-ENVELOPE_IOD = 1.0        # |displacement| <= max_i |e_i| (1 - d_i^2/R^2)_+^2 with R = this x inter-ocular distance
-NECK_JAW_POINTS = ()
-NECK_OFFSET_IOD = 0.55    # neck anchors sit this far (in inter-ocular distances) outside those jaw points
+ENVELOPE_IOD = 1.0        # |displacement| <= sum_i |e_i| (1 - d_i^2/R^2)_+^2 with R = this x inter-ocular distance
 CHANGED_PX = 0.5          # a displacement of this many pixels gives changed = 1
 SMOOTH_STEPS = 2          # subdivision steps that round the lid and inner-lip polylines (4 -> 13, 5 -> 17 knots)
-CURVE_STEP = 4            # the lid and lip curves are evaluated every 4 pixels in both directions, then resized
+LAYER_STEP = 4            # the layers' smooth maps are evaluated every 4 pixels in both directions, then resized
 SOFT_PX = 1.0             # width of the soft edges (lid line, lip lines, cavity edge), in pixels
 
 # Landmarks used as MLS control points. Eyelids (37,38,40,41,43,44,46,47) and inner lips (60-67) are left out:
@@ -50,6 +48,8 @@ SOFT_PX = 1.0             # width of the soft edges (lid line, lip lines, cavity
 # closing mouth) - a two-sided jump a smooth warp cannot represent.
 MLS_LANDMARKS = [i for i in range(68) if i not in (37, 38, 40, 41, 43, 44, 46, 47, 60, 61, 62, 63, 64, 65, 66, 67)]
 
+# Contours refined by one subdivision step for the MLS (their new mid points become control points too): jaw line,
+# brows, nose bridge. Denser control along them avoids scalloping between far-apart points.
 MLS_REFINED = (tuple(range(0, 17)), tuple(range(17, 22)), tuple(range(22, 27)), tuple(range(27, 31)))
 
 # Eye layers: frame from the corners (half-width h); lid curves through the corners.
@@ -57,6 +57,7 @@ EYES = (((36, 37, 38, 39), (36, 41, 40, 39)),       # portrait's right eye (imag
         ((42, 43, 44, 45), (42, 47, 46, 45)))       # portrait's left eye
 EYE_WIN_U = (1.1, 1.6)    # along the eye axis, in h: weight 1 up to 1.1, 0 from 1.6
 EYE_WIN_T = (0.6, 2.0)    # across the axis, in h: weight 1 up to 0.6, 0 from 2.0; the lid skin stretch spans 2.0
+EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis (the lower lid hardly moves)
 
 # Mouth layer: frame from the outer corners 48, 54 (half-width h).
 MOUTH_OUTER_UP = (48, 49, 50, 51, 52, 53, 54)
@@ -74,6 +75,9 @@ CAVITY_DEEP = (0.045, 0.018, 0.018)  # near black in the middle
 TEETH = (0.80, 0.76, 0.70)           # faint upper-teeth hint under the upper lip (only where the portrait shows none)
 TEETH_ALPHA = 0.5
 TEETH_HEIGHT = 0.12                  # in mouth half-widths, at most 40 % of the opening
+TONGUE = (0.50, 0.22, 0.21)          # a dim tongue hint rising from the lower lip in the middle of the cavity
+TONGUE_ALPHA = 0.45
+TONGUE_HEIGHT = 0.45                 # fraction of the opening
 
 
 def anchor_points(n: int) -> np.ndarray:
@@ -145,6 +149,12 @@ class Graph:
         out = name or self._name(op_type.lower())
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=f"n{len(self.nodes)}_{op_type}", **attrs))
         return out
+
+    def split(self, x, n: int, axis: int) -> list[str]:
+        """n equal parts along axis (opset 13+: no split sizes needed for equal parts... given explicitly here)"""
+        outs = [self._name("split") for _ in range(n)]
+        self.nodes.append(helper.make_node("Split", [x], outs, name=f"n{len(self.nodes)}_Split", axis=axis))
+        return outs
 
     def f(self, x):
         return x if isinstance(x, str) else self.const(x)
@@ -223,6 +233,7 @@ def build() -> onnx.ModelProto:
     G_f = g.op("Cast", G_i, to=TensorProto.FLOAT)
     one_i = g.i64([1])
     edge = g.sub(1.0, g.div(1.0, S_f))                                 # centre of the outermost pixels
+    neg_edge = g.op("Neg", edge)
 
     src_lm = g.reshape("source_landmarks", [68, 2])
     tgt_lm = g.reshape("target_landmarks", [68, 2])
@@ -233,11 +244,10 @@ def build() -> onnx.ModelProto:
         return g.sub(g.div(g.add(g.mul(r, 2.0), 1.0), n_f), 1.0)
 
     # ================================================================================================================
-    # 1. moving least squares (rigid), backward: target-side control points p_i -> source-side q_i = p_i + e_i
+    # 1. moving least squares (rigid), backward: target-side control points p_i -> source-side q_i = p_i + e_i.
+    #    Evaluated on a G x G grid; tensors are laid out [.., G*G] (long last axis: fast broadcasting).
     # ================================================================================================================
     anchors = anchor_points(ANCHORS_PER_SIDE)
-    # control points: the chosen landmarks, plus the jaw line and brows refined by one subdivision step (denser
-    # control along those contours avoids scalloping between far-apart points)
     sel = np.zeros((len(MLS_LANDMARKS), 68), np.float32)
     sel[np.arange(len(MLS_LANDMARKS)), MLS_LANDMARKS] = 1
     rows = [sel]
@@ -249,41 +259,27 @@ def build() -> onnx.ModelProto:
     Csel = g.const(np.concatenate(rows, 0))
     p_lm = g.op("MatMul", Csel, tgt_lm)
     e_lm = g.op("MatMul", Csel, g.sub(src_lm, tgt_lm))                 # exactly 0 when target == source
-
-    def iod_sq(lm):
-        a = g.op("ReduceMean", g.take(lm, range(36, 42), 0), axes=[0], keepdims=1)
-        b = g.op("ReduceMean", g.take(lm, range(42, 48), 0), axes=[0], keepdims=1)
-        return g.op("ReduceSum", g.sq(g.sub(b, a)), keepdims=0)        # squared inter-ocular distance
-
-    # neck anchors: fixed points below the portrait's jaw line (jaw point pushed away from the nose tip), so that
-    # an opening jaw slides over the neck instead of dragging it down
-    P = [p_lm, g.const(anchors)]
-    if NECK_JAW_POINTS:
-        jaw = g.take(src_lm, NECK_JAW_POINTS, 0)
-        out_dir = g.sub(jaw, g.take(src_lm, [30], 0))
-        out_dir = g.div(out_dir, g.max(g.sqrt(g.op("ReduceSum", g.sq(out_dir), g.i64([1]), keepdims=1)), 1e-6))
-        P.append(g.add(jaw, g.mul(out_dir, g.mul(g.sqrt(iod_sq(src_lm)), NECK_OFFSET_IOD))))
-    P = g.concat(P, 0)                                                 # [N,2]
-    E = g.concat([e_lm, g.const(np.zeros((len(anchors) + len(NECK_JAW_POINTS), 2), np.float32))], 0)   # [N,2]
+    P = g.concat([p_lm, g.const(anchors)], 0)                          # [N,2]
+    E = g.concat([e_lm, g.const(np.zeros_like(anchors))], 0)           # [N,2]
     px, py = g.take(P, [0], 1), g.take(P, [1], 1)                      # [N,1]
     ex, ey = g.take(E, [0], 1), g.take(E, [1], 1)
     pp = g.add(g.sq(px), g.sq(py))
     ones_n = g.add(g.mul(px, 0.0), 1.0)
     # per-point features whose weighted sums give everything:  [1, px, py, ex, ey, p.e, p x e, |p|^2]
-    feats = g.concat([ones_n, px, py, ex, ey, g.add(g.mul(px, ex), g.mul(py, ey)),
-                      g.sub(g.mul(px, ey), g.mul(py, ex)), pp], 1)     # [N,8]
-    # squared distances by one matmul: [vx, vy, 1, |v|^2] . [-2px, -2py, |p|^2, 1]
-    Bm = g.op("Transpose", g.concat([g.mul(px, -2.0), g.mul(py, -2.0), pp, ones_n], 1), perm=[1, 0])   # [4,N]
+    featsT = g.op("Transpose", g.concat([ones_n, px, py, ex, ey, g.add(g.mul(px, ex), g.mul(py, ey)),
+                                         g.sub(g.mul(px, ey), g.mul(py, ex)), pp], 1), perm=[1, 0])   # [8,N]
+    # squared distances by one matmul: [-2px, -2py, |p|^2, 1] . [vx, vy, 1, |v|^2]
+    Bm = g.concat([g.mul(px, -2.0), g.mul(py, -2.0), pp, ones_n], 1)  # [N,4]
 
     coarse = centres(G_i, G_f)
     GG = g.concat([G_i, G_i], 0)
-    cx = g.reshape(g.op("Expand", g.reshape(coarse, [1, -1]), GG), [-1, 1])   # [G2,1]
-    cy = g.reshape(g.op("Expand", g.reshape(coarse, [-1, 1]), GG), [-1, 1])
-    V = g.concat([cx, cy, g.add(g.mul(cx, 0.0), 1.0), g.add(g.sq(cx), g.sq(cy))], 1)
-    D2 = g.relu(g.op("MatMul", V, Bm))                                 # [G2,N]
+    cx = g.reshape(g.op("Expand", g.reshape(coarse, [1, -1]), GG), [1, -1])   # [1,G2]
+    cy = g.reshape(g.op("Expand", g.reshape(coarse, [-1, 1]), GG), [1, -1])
+    Vt = g.concat([cx, cy, g.add(g.mul(cx, 0.0), 1.0), g.add(g.sq(cx), g.sq(cy))], 0)   # [4,G2]
+    D2 = g.relu(g.op("MatMul", Bm, Vt))                                # [N,G2]
     W = g.op("Reciprocal", g.add(D2, MLS_EPS))
-    sums = g.op("MatMul", W, feats)                                    # [G2,8]
-    sw, spx, spy, sex, sey, spe, spxe, spp = (g.take(sums, [i], 1) for i in range(8))
+    sums = g.op("MatMul", featsT, W)                                   # [8,G2]
+    sw, spx, spy, sex, sey, spe, spxe, spp = g.split(sums, 8, 0)       # [1,G2] each
     inv_sw = g.op("Reciprocal", sw)
     psx, psy = g.mul(spx, inv_sw), g.mul(spy, inv_sw)                  # p*
     esx, esy = g.mul(sex, inv_sw), g.mul(sey, inv_sw)                  # e*
@@ -300,201 +296,221 @@ def build() -> onnx.ModelProto:
     rvx, rvy = g.sub(cx, psx), g.sub(cy, psy)
     dx = g.add(esx, g.sub(g.mul(gr, rvx), g.mul(gi, rvy)))
     dy = g.add(esy, g.add(g.mul(gr, rvy), g.mul(gi, rvx)))
+
+    def iod_sq(lm):
+        a = g.op("ReduceMean", g.take(lm, range(36, 42), 0), axes=[0], keepdims=1)
+        b = g.op("ReduceMean", g.take(lm, range(42, 48), 0), axes=[0], keepdims=1)
+        return g.op("ReduceSum", g.sq(g.sub(b, a)), keepdims=0)        # squared inter-ocular distance
+
     # compact envelope: |d| <= m(v) = sum_i |e_i| (1 - d_i^2/R^2)_+^2  ->  exactly 0 far from every moved point
     inv_R2 = g.div(1.0, g.max(g.mul(iod_sq(tgt_lm), ENVELOPE_IOD ** 2), 1e-6))
-    emag = g.sqrt(g.add(g.sq(ex), g.sq(ey)))                            # [N,1]
-    kern = g.sq(g.relu(g.sub(1.0, g.mul(D2, inv_R2))))
-    env = g.op("MatMul", kern, emag)                                   # [G2,1]
+    emagT = g.op("Transpose", g.sqrt(g.add(g.sq(ex), g.sq(ey))), perm=[1, 0])   # [1,N]
+    kern = g.sq(g.relu(g.sub(1.0, g.mul(D2, inv_R2))))                 # [N,G2]
+    env = g.op("MatMul", emagT, kern)                                  # [1,G2]
     mag = g.sqrt(g.add(g.sq(dx), g.sq(dy)))
     mag_c = g.min(mag, env)
     fac = g.div(mag_c, g.max(mag, 1e-20))
-    disp = g.mul(g.concat([dx, dy], 1), fac)                           # [G2,2]
-    disp_c = g.op("Transpose", g.reshape(disp, g.concat([one_i, G_i, G_i, g.i64([2])], 0)), perm=[0, 3, 1, 2])
+    disp_c = g.reshape(g.mul(g.concat([dx, dy], 0), fac), g.concat([one_i, g.i64([2]), G_i, G_i], 0))  # [1,2,G,G]
     disp_full = g.op("Resize", disp_c, "", "", g.concat([one_i, g.i64([2]), S_i, S_i], 0), mode="linear",
                      coordinate_transformation_mode="half_pixel")      # [1,2,S,S]
     full = centres(S_i, S_f)
     e1S = g.concat([one_i, one_i, S_i, S_i], 0)
     ident = g.concat([g.op("Expand", g.reshape(full, [1, 1, 1, -1]), e1S),
                       g.op("Expand", g.reshape(full, [1, 1, -1, 1]), e1S)], 1)   # [1,2,S,S]
-    F_mls = g.op("Transpose", g.clip(g.add(ident, disp_full), g.op("Neg", edge), edge), perm=[0, 2, 3, 1])
+    F_mls = g.op("Transpose", g.clip(g.add(ident, disp_full), neg_edge, edge), perm=[0, 2, 3, 1])   # [1,S,S,2]
     # padding 'zeros' with coordinates clamped to the outer pixel centres == padding 'border' (and is faster)
     warped = g.op("GridSample", "source", F_mls, mode="bilinear", padding_mode="zeros", align_corners=0)
 
     chg_c = g.clip01(g.mul(mag_c, g.mul(half_S, 1.0 / CHANGED_PX)))
     chg_c = g.op("MaxPool", g.reshape(chg_c, g.concat([one_i, one_i, G_i, G_i], 0)),
                  kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])
-    chg_full = g.clip01(g.op("Resize", chg_c, "", "", e1S, mode="linear", coordinate_transformation_mode="half_pixel"))
+    chg_full = g.op("Resize", chg_c, "", "", e1S, mode="linear", coordinate_transformation_mode="half_pixel")
 
     # ================================================================================================================
-    # 2. full-resolution layers in small windows: eyes and mouth. Tensors are rows [1,P] over the window's pixels.
+    # 2. eye and mouth layers, each in a small window of the crop.
+    #    Landmark-level work (frames, curve knots, windows) is batched over the three layers.
     # ================================================================================================================
-    tgt_px = g.mul(g.add(tgt_lm, 1.0), half_S)                         # [68,2] pixels (pixel i centre at i + 0.5)
-    src_px = g.mul(g.add(src_lm, 1.0), half_S)
+    LM = g.concat([g.mul(g.add(tgt_lm, 1.0), half_S), g.mul(g.add(src_lm, 1.0), half_S)], 0)   # [136,2] pixels
+    CORNERS = ((36, 39), (42, 45), (48, 54))                           # layer frames: eye R, eye L, mouth
+    frame_rows = [(side, layer) for side in (0, 1) for layer in range(3)]   # frame f = side * 3 + layer
+    A = g.take(LM, [s * 68 + CORNERS[l][0] for s, l in frame_rows], 0)  # [6,2]
+    B = g.take(LM, [s * 68 + CORNERS[l][1] for s, l in frame_rows], 0)
+    ab = g.sub(B, A)
+    ln = g.max(g.sqrt(g.op("ReduceSum", g.sq(ab), g.i64([1]), keepdims=1)), 1e-3)   # [6,1]
+    FP = g.concat([g.mul(g.add(A, B), 0.5), g.div(ab, ln), g.mul(ln, 0.5), g.div(2.0, ln)], 1)  # [6,6]
+    # FP columns: cx, cy, ax, ay, h, 1/h   (t axis = a turned +90 degrees: (-ay, ax), 'down' for a level face)
 
-    class Frame:
-        """centre c, unit axis a, half-width h (pixels) from two corner landmarks; t points 'down' (a turned +90)."""
+    # curves: (layer, side, landmarks, smoothing steps), in layer order
+    eye_curves = lambda l, up, lo: [(l, 0, up, SMOOTH_STEPS), (l, 0, lo, SMOOTH_STEPS),
+                                    (l, 1, up, SMOOTH_STEPS), (l, 1, lo, SMOOTH_STEPS)]
+    mouth_curves = [(2, s, c, k) for s in (0, 1) for c, k in ((MOUTH_OUTER_UP, 0), (MOUTH_INNER_UP, SMOOTH_STEPS),
+                                                             (MOUTH_INNER_LO, SMOOTH_STEPS), (MOUTH_OUTER_LO, 0))]
+    CURVES = eye_curves(0, *EYES[0]) + eye_curves(1, *EYES[1]) + mouth_curves
+    raw_lm, raw_frame, blocks, offsets = [], [], [], []
+    kprime = 0
+    for (l, s, idx, k) in CURVES:
+        raw_lm += [s * 68 + i for i in idx]
+        raw_frame += [s * 3 + l] * len(idx)
+        M = np.eye(len(idx))
+        for _ in range(k):
+            M = subdivision_matrix(M.shape[0]).astype(np.float64) @ M
+        blocks.append(M)
+        offsets.append((kprime, M.shape[0], len(raw_lm) - len(idx)))
+        kprime += M.shape[0]
+    BD = np.zeros((kprime, len(raw_lm)), np.float32)
+    for M, (o, n, r0) in zip(blocks, offsets):
+        BD[o:o + n, r0:r0 + M.shape[1]] = M
+    Pk = g.take(LM, raw_lm, 0)                                         # [K,2]
+    Fk = g.take(FP, raw_frame, 0)                                      # [K,6]
+    kcx, kcy, kax, kay, _kh, kih = g.split(Fk, 6, 1)
+    kdx, kdy = g.sub(g.take(Pk, [0], 1), kcx), g.sub(g.take(Pk, [1], 1), kcy)
+    ku = g.mul(g.add(g.mul(kdx, kax), g.mul(kdy, kay)), kih)
+    kt = g.mul(g.sub(g.mul(kdy, kax), g.mul(kdx, kay)), kih)
+    KUT = g.op("MatMul", g.const(BD), g.concat([ku, kt], 1))           # [K',2] smoothed knots (u, t)
+    KU, KT = g.take(KUT, [0], 1), g.take(KUT, [1], 1)                  # [K',1]
 
-        def __init__(self, lm, i0, i1):
-            A, B = g.take(lm, [i0], 0), g.take(lm, [i1], 0)            # [1,2]
-            c = g.mul(g.add(A, B), 0.5)
-            ab = g.sub(B, A)
-            ln = g.max(g.sqrt(g.op("ReduceSum", g.sq(ab), g.i64([1]), keepdims=1)), 1e-3)   # [1,1]
-            a = g.div(ab, ln)
-            self.cx, self.cy = g.take(c, [0], 1), g.take(c, [1], 1)    # [1,1]
-            self.ax, self.ay = g.take(a, [0], 1), g.take(a, [1], 1)
-            self.h = g.mul(ln, 0.5)
-            self.inv_h = g.div(2.0, ln)
+    def segment_tables(layer):
+        """per-layer ramp tables: U0, INV, DT [R,1]; T0 [C,1]; group matrix [C,R] (constant)"""
+        cs = [i for i, c in enumerate(CURVES) if c[0] == layer]
+        starts, ends, firsts, grp = [], [], [], []
+        for j, ci in enumerate(cs):
+            o, n, _ = offsets[ci]
+            starts += list(range(o, o + n - 1))
+            ends += list(range(o + 1, o + n))
+            firsts.append(o)
+            grp += [j] * (n - 1)
+        Gm = np.zeros((len(cs), len(starts)), np.float32)
+        Gm[grp, np.arange(len(starts))] = 1
+        U0 = g.take(KU, starts, 0)
+        INV = g.op("Reciprocal", g.max(g.sub(g.take(KU, ends, 0), U0), 1e-4))
+        DT = g.sub(g.take(KT, ends, 0), g.take(KT, starts, 0))
+        return U0, INV, DT, g.take(KT, firsts, 0), g.const(Gm), len(cs)
 
-        def local(self, X, Y):
-            """pixels -> (u, t) in half-widths"""
-            dxx, dyy = g.sub(X, self.cx), g.sub(Y, self.cy)
-            u = g.mul(g.add(g.mul(dxx, self.ax), g.mul(dyy, self.ay)), self.inv_h)
-            t = g.mul(g.sub(g.mul(dyy, self.ax), g.mul(dxx, self.ay)), self.inv_h)
-            return u, t
+    # windows: local rectangles (in half-widths) -> pixel boxes, all three layers at once
+    mouth_ou = [i for i, c in enumerate(CURVES) if c[0] == 2 and c[1] == 0 and c[2] == MOUTH_OUTER_UP][0]
+    mouth_ol = [i for i, c in enumerate(CURVES) if c[0] == 2 and c[1] == 0 and c[2] == MOUTH_OUTER_LO][0]
+    o, n, _ = offsets[mouth_ou]
+    m_top = g.sub(g.op("ReduceMin", g.op("Slice", KT, g.i64([o]), g.i64([o + n])), keepdims=1), MOUTH_WIN_T[1])
+    o, n, _ = offsets[mouth_ol]
+    m_bot = g.add(g.op("ReduceMax", g.op("Slice", KT, g.i64([o]), g.i64([o + n])), keepdims=1), MOUTH_WIN_T[1])
+    Ur = [EYE_WIN_U[1], EYE_WIN_U[1], MOUTH_WIN_U[1]]
+    Uc = g.const(np.array([[-u, u, -u, u] for u in Ur], np.float32))   # [3,4]
+    eye_t = g.const(np.array([[-EYE_WIN_T[1], -EYE_WIN_T[1], EYE_WIN_BELOW, EYE_WIN_BELOW]] * 2, np.float32))
+    Tc = g.concat([eye_t, g.concat([m_top, m_top, m_bot, m_bot], 1)], 0)   # [3,4]
+    tcx, tcy, tax, tay, th_, _ = g.split(g.op("Slice", FP, g.i64([0]), g.i64([3])), 6, 1)   # target frames [3,1]
+    BX = g.add(tcx, g.mul(g.sub(g.mul(Uc, tax), g.mul(Tc, tay)), th_))
+    BY = g.add(tcy, g.mul(g.add(g.mul(Uc, tay), g.mul(Tc, tax)), th_))
+    Sm1 = g.sub(S_f, 1.0)
 
-        def world(self, u, t):
-            """(u, t) in half-widths -> pixels"""
-            X = g.add(self.cx, g.mul(g.sub(g.mul(u, self.ax), g.mul(t, self.ay)), self.h))
-            Y = g.add(self.cy, g.mul(g.add(g.mul(u, self.ay), g.mul(t, self.ax)), self.h))
-            return X, Y
+    def lo(v):
+        return g.op("Cast", g.clip(g.op("Floor", g.op("ReduceMin", v, axes=[1], keepdims=0)), 0.0, Sm1),
+                    to=TensorProto.INT64)
 
-        def dir_t(self):
-            """the frame's 'down' direction in pixels per half-width: (-ay, ax) * h"""
-            return g.mul(g.op("Neg", self.ay), self.h), g.mul(self.ax, self.h)
+    def hi(v, v0):
+        top = g.clip(g.op("Ceil", g.op("ReduceMax", v, axes=[1], keepdims=0)), 0.0, S_f)
+        return g.op("Cast", g.max(top, g.add(g.op("Cast", v0, to=TensorProto.FLOAT), 1.0)), to=TensorProto.INT64)
 
-    def knots(lm, frame, idx, smooth):
-        """landmarks idx in the frame's local coords, optionally one subdivision step -> (u [K,1], t [K,1], K)."""
-        pts = g.take(lm, idx, 0)
-        u, t = frame.local(g.take(pts, [0], 1), g.take(pts, [1], 1))
-        k = len(idx)
-        for _ in range(smooth):
-            M = g.const(subdivision_matrix(k))
-            u, t, k = g.op("MatMul", M, u), g.op("MatMul", M, t), 2 * k - 1
-        return u, t, k
+    bx0, by0 = lo(BX), lo(BY)
+    bx1, by1 = hi(BX, bx0), hi(BY, by0)                                # [3] int64 each
+    # how far each layer's landmarks moved (L1, pixels)
+    dsp = g.op("ReduceSum", g.abs(g.sub(g.op("Slice", LM, g.i64([0]), g.i64([68])),
+                                        g.op("Slice", LM, g.i64([68]), g.i64([136])))), g.i64([1]), keepdims=0)
 
-    def curves(win, frame, specs):
-        """Piecewise-linear curves t(u) through knots (clamped outside), for every pixel of the window -> [1,P] each.
-
-        Each curve is a sum of clipped ramps, one per segment, all curves of a layer in one matmul. They are
-        evaluated on a grid CURVE_STEP times coarser than the window and resized (linear) to it: the curves are
-        smooth in u, and this keeps the cost independent of the number of knots."""
-        u, _ = frame.local(win.Xc, win.Yc)
-        u0s, invs, dts, t0s, groups = [], [], [], [], []
-        R = 0
-        for (ku, kt, k) in specs:
-            a0 = g.op("Slice", ku, g.i64([0]), g.i64([k - 1]))
-            a1 = g.op("Slice", ku, g.i64([1]), g.i64([k]))
-            u0s.append(a0)
-            invs.append(g.op("Reciprocal", g.max(g.sub(a1, a0), 1e-4)))
-            dts.append(g.sub(g.op("Slice", kt, g.i64([1]), g.i64([k])), g.op("Slice", kt, g.i64([0]), g.i64([k - 1]))))
-            t0s.append(g.op("Slice", kt, g.i64([0]), g.i64([1])))
-            groups.append((R, k - 1))
-            R += k - 1
-        Gm = np.zeros((len(specs), R), np.float32)
-        for c, (r0, n) in enumerate(groups):
-            Gm[c, r0:r0 + n] = 1
-        U0, INV, DT, T0 = (g.concat(x, 0) for x in (u0s, invs, dts, t0s))   # [R,1] / [C,1]
-        r = g.clip01(g.mul(g.sub(u, U0), INV))                         # [R,Pc]
-        out = g.add(g.op("MatMul", g.const(Gm), g.mul(r, DT)), T0)     # [C,Pc]
-        C = len(specs)
-        out = g.reshape(out, g.concat([g.i64([1, C]), win.hc, win.wc], 0))
-        out = g.op("Resize", out, "", "", g.concat([g.i64([1, C]), win.h_i, win.w_i], 0), mode="linear",
-                   coordinate_transformation_mode="half_pixel")
-        out = g.reshape(out, [C, -1])                                   # [C,P]
-        return [g.take(out, [c], 0) for c in range(C)]
-
-    def window(frame, u_lo, u_hi, t_lo, t_hi):
-        """Pixel box x0,x1,y0,y1 (int64 [1]) around a local rectangle (in half-widths), clamped to the crop."""
-        xs, ys = [], []
-        for uu in (u_lo, u_hi):
-            for tt in (t_lo, t_hi):
-                X, Y = frame.world(g.f(uu), g.f(tt))
-                xs.append(X)
-                ys.append(Y)
-        Xs, Ys = g.concat(xs, 0), g.concat(ys, 0)
-        Sm1 = g.sub(S_f, 1.0)
-
-        def lo(v):
-            return g.op("Cast", g.clip(g.op("Floor", g.op("ReduceMin", v, keepdims=0)), 0.0, Sm1), to=TensorProto.INT64)
-
-        def hi(v, v0):
-            top = g.clip(g.op("Ceil", g.op("ReduceMax", v, keepdims=0)), 0.0, S_f)
-            return g.op("Cast", g.max(top, g.add(g.op("Cast", v0, to=TensorProto.FLOAT), 1.0)), to=TensorProto.INT64)
-
-        x0, y0 = lo(Xs), lo(Ys)
-        x1, y1 = hi(Xs, x0), hi(Ys, y0)
-        return [g.reshape(v, [1]) for v in (x0, x1, y0, y1)]
+    def frame_scalars(f):
+        return g.split(g.take(FP, [f], 0), 6, 1)                       # cx, cy, ax, ay, h, 1/h  ([1,1] each)
 
     class Win:
-        def __init__(self, box):
-            self.x0, self.x1, self.y0, self.y1 = box
+        """A layer's pixel box, its full-resolution pixel grid and a LAYER_STEP times coarser grid."""
+
+        def __init__(self, layer):
+            self.x0, self.x1 = g.take(bx0, [layer], 0), g.take(bx1, [layer], 0)
+            self.y0, self.y1 = g.take(by0, [layer], 0), g.take(by1, [layer], 0)
             self.h_i, self.w_i = g.sub(self.y1, self.y0), g.sub(self.x1, self.x0)
-            xr = g.add(g.op("Cast", g.op("Range", g.reshape(self.x0, []), g.reshape(self.x1, []), g.i64(1)),
-                            to=TensorProto.FLOAT), 0.5)
-            yr = g.add(g.op("Cast", g.op("Range", g.reshape(self.y0, []), g.reshape(self.y1, []), g.i64(1)),
-                            to=TensorProto.FLOAT), 0.5)
-            hw = g.concat([self.h_i, self.w_i], 0)
-            self.X = g.reshape(g.op("Expand", g.reshape(xr, [1, -1]), hw), [1, -1])     # [1,P]
-            self.Y = g.reshape(g.op("Expand", g.reshape(yr, [-1, 1]), hw), [1, -1])
-            # coarse grid for the curves: hc x wc points placed where Resize(half_pixel) to h x w expects them
-            self.hc = g.op("Div", g.add_i(self.h_i, CURVE_STEP - 1), g.i64([CURVE_STEP]))
-            self.wc = g.op("Div", g.add_i(self.w_i, CURVE_STEP - 1), g.i64([CURVE_STEP]))
+            self.hc = g.op("Div", g.add_i(self.h_i, LAYER_STEP - 1), g.i64([LAYER_STEP]))
+            self.wc = g.op("Div", g.add_i(self.w_i, LAYER_STEP - 1), g.i64([LAYER_STEP]))
 
             def coarse(n_c, n, o):
+                """positions (pixels) where Resize(half_pixel) from n_c to n samples put the coarse points"""
                 j = g.op("Cast", g.op("Range", g.i64(0), g.reshape(n_c, []), g.i64(1)), to=TensorProto.FLOAT)
                 ratio = g.div(g.op("Cast", n, to=TensorProto.FLOAT), g.op("Cast", n_c, to=TensorProto.FLOAT))
                 return g.add(g.op("Cast", o, to=TensorProto.FLOAT), g.mul(g.add(j, 0.5), ratio))
 
-            xc, yc = coarse(self.wc, self.w_i, self.x0), coarse(self.hc, self.h_i, self.y0)
-            hwc = g.concat([self.hc, self.wc], 0)
-            self.Xc = g.reshape(g.op("Expand", g.reshape(xc, [1, -1]), hwc), [1, -1])   # [1,Pc]
-            self.Yc = g.reshape(g.op("Expand", g.reshape(yc, [-1, 1]), hwc), [1, -1])
+            self.xc = g.reshape(coarse(self.wc, self.w_i, self.x0), [1, -1])     # [1,wc]
+            self.yc = g.reshape(coarse(self.hc, self.h_i, self.y0), [-1, 1])     # [hc,1]
             starts, ends = g.concat([self.y0, self.x0], 0), g.concat([self.y1, self.x1], 0)
-            Fm = g.op("Slice", F_mls, starts, ends, g.i64([1, 2]))                       # [1,h,w,2]
-            Fm = g.op("Transpose", g.reshape(Fm, [-1, 2]), perm=[1, 0])                  # [2,P]
-            self.Fx = g.mul(g.add(g.take(Fm, [0], 0), 1.0), half_S)                      # pixels [1,P]
-            self.Fy = g.mul(g.add(g.take(Fm, [1], 0), 1.0), half_S)
-            self.warped = g.reshape(g.op("Slice", warped, starts, ends, g.i64([2, 3])), [3, -1])   # [3,P]
+            self.Fm = g.op("Slice", F_mls, starts, ends, g.i64([1, 2]))          # [1,h,w,2]
+            self.warped = g.reshape(g.op("Slice", warped, starts, ends, g.i64([2, 3])), [3, 1, -1])   # [3,1,P]
 
-        def sample2(self, ax, ay, bx, by):
-            """bilinear samples of the source at two sets of pixel positions -> two [3,P]"""
-            X = g.concat([ax, bx], 1)
-            Y = g.concat([ay, by], 1)
-            nx = g.clip(g.sub(g.mul(X, inv_half_S), 1.0), g.op("Neg", edge), edge)
-            ny = g.clip(g.sub(g.mul(Y, inv_half_S), 1.0), g.op("Neg", edge), edge)
-            grid = g.reshape(g.op("Transpose", g.concat([nx, ny], 0), perm=[1, 0]),
+        def local(self, f):
+            """(u, t) of the coarse points in frame f, [hc,wc] each"""
+            cx_, cy_, ax_, ay_, _h, ih = frame_scalars(f)
+            a1, a2 = g.mul(ax_, ih), g.mul(ay_, ih)
+            bu = g.op("Neg", g.add(g.mul(cx_, a1), g.mul(cy_, a2)))
+            bt = g.sub(g.mul(cx_, a2), g.mul(cy_, a1))
+            u = g.add(g.mul(self.xc, a1), g.add(g.mul(self.yc, a2), bu))
+            t = g.add(g.sub(g.mul(self.yc, a1), g.mul(self.xc, a2)), bt)
+            return u, t
+
+        def curves(self, layer, u):
+            """the layer's curves t(u) at the coarse points -> list of [hc,wc]"""
+            U0, INV, DT, T0, Gm, C = segment_tables(layer)
+            uf = g.reshape(u, [1, -1])
+            r = g.clip01(g.mul(g.sub(uf, U0), INV))                    # [R,Pc]
+            out = g.add(g.op("MatMul", Gm, g.mul(r, DT)), T0)          # [C,Pc]
+            out = g.reshape(out, g.concat([g.i64([C]), self.hc, self.wc], 0))
+            return [g.reshape(x, g.concat([self.hc, self.wc], 0)) for x in g.split(out, C, 0)]
+
+        def upsample(self, chans):
+            """stack coarse [hc,wc] maps and resize them (linear) to the window -> [1,C,h,w]"""
+            C = len(chans)
+            x = g.reshape(g.concat([g.reshape(c, g.concat([one_i, self.hc, self.wc], 0)) for c in chans], 0),
+                          g.concat([g.i64([1, C]), self.hc, self.wc], 0))
+            return g.op("Resize", x, "", "", g.concat([g.i64([1, C]), self.h_i, self.w_i], 0), mode="linear",
+                        coordinate_transformation_mode="half_pixel")
+
+        def channels(self, R, a, b):
+            """channels a..b-1 of [1,C,h,w] as [b-a,1,P]"""
+            return g.reshape(g.op("Slice", R, g.i64([a]), g.i64([b]), g.i64([1])), [b - a, 1, -1])
+
+        def sample_pair(self, grid5):
+            """grid5 [1,2,h,w,2] normalised -> bilinear samples of the source, two [3,1,P]"""
+            grid = g.reshape(g.clip(grid5, neg_edge, edge),
                              g.concat([one_i, g.mul(self.h_i, g.i64([2])), self.w_i, g.i64([2])], 0))
             smp = g.op("GridSample", "source", grid, mode="bilinear", padding_mode="zeros", align_corners=0)
-            smp = g.reshape(smp, g.concat([g.i64([3, 2]), g.op("Mul", self.h_i, self.w_i)], 0))  # [3,2,P]
-            return (g.reshape(g.take(smp, [0], 1), [3, -1]), g.reshape(g.take(smp, [1], 1), [3, -1]))
+            a, b = g.split(g.reshape(smp, [3, 2, -1]), 2, 1)
+            return a, b
 
-        def to_full(self, t, channels):
-            t4 = g.reshape(t, g.concat([g.i64([1, channels]), self.h_i, self.w_i], 0))
+        def planar_to_grid(self, pl):
+            """[1,4,h,w] = (x_a, y_a, x_b, y_b) -> [1,2,h,w,2]"""
+            pl = g.reshape(pl, g.concat([g.i64([1, 2, 2]), self.h_i, self.w_i], 0))
+            return g.op("Transpose", pl, perm=[0, 1, 3, 4, 2])
+
+        def to_full(self, delta, chg):
+            """[3,1,P] colour change and [1,1,P] changed -> [1,4,S,S] (zero outside the window)"""
+            t4 = g.reshape(g.concat([delta, chg], 0), g.concat([g.i64([1, 4]), self.h_i, self.w_i], 0))
             pads = g.concat([g.i64([0, 0]), self.y0, self.x0, g.i64([0, 0]),
                              g.sub(S_i, self.y1), g.sub(S_i, self.x1)], 0)
             return g.op("Pad", t4, pads, mode="constant")
 
-    dsp_px = g.sub(tgt_px, src_px)
+    def falloff(x, lo_, hi_):
+        """1 for x <= lo, 0 for x >= hi, linear between"""
+        return g.clip01(g.mul(g.sub(hi_, x), 1.0 / (hi_ - lo_)))
 
     def moved(idx):
-        """max |motion| in pixels over landmarks idx (L1), and an exact 0/1 flag 'moved at all'."""
-        d = g.abs(g.take(dsp_px, idx, 0))
-        m = g.op("ReduceMax", g.op("ReduceSum", d, g.i64([1]), keepdims=0), keepdims=0)
+        """max landmark motion over idx (pixels) and an exact 0/1 flag 'moved at all'"""
+        m = g.op("ReduceMax", g.take(dsp, idx, 0), keepdims=0)
         return m, g.op("Ceil", g.clip01(m))
 
-    def falloff(x, lo, hi):
-        """1 for x <= lo, 0 for x >= hi, linear between"""
-        return g.clip01(g.mul(g.sub(hi, x), 1.0 / (hi - lo)))
+    def step_level(x_px):
+        """soft step level over SOFT_PX pixels: clip01 of this is 1 where x_px > 0"""
+        return g.add(g.mul(x_px, 1.0 / SOFT_PX), 0.5)
 
     # ---- eyes ------------------------------------------------------------------------------------------------------
-    def eye_layer(upper, lower):
-        ft = Frame(tgt_px, upper[0], upper[-1])
-        fs = Frame(src_px, upper[0], upper[-1])
-        U1, T1 = EYE_WIN_U[1], EYE_WIN_T[1]
-        win = Win(window(ft, -U1, U1, -T1, T1))
-        u, t = ft.local(win.X, win.Y)
-        Ut, Lt, Us, Ls = curves(win, ft, [knots(tgt_px, ft, upper, SMOOTH_STEPS), knots(tgt_px, ft, lower, SMOOTH_STEPS),
-                                    knots(src_px, fs, upper, SMOOTH_STEPS), knots(src_px, fs, lower, SMOOTH_STEPS)])
+    def eye_layer(layer, upper, lower):
+        win = Win(layer)
+        u, t = win.local(layer)                                         # target eye frame
+        Ut, Lt, Us, Ls = win.curves(layer, u)
+        T1 = EYE_WIN_T[1]
         # above the target upper lid: the lid skin band [-T1, Ut] is stretched from the source band [-T1, Us]
         t_up = g.sub(g.mul(g.add(t, T1), g.div(g.add(Us, T1), g.max(g.add(Ut, T1), 1e-3))), T1)
         # below the target lower lid: [Lt, T1] <- [Ls, T1]
@@ -504,35 +520,31 @@ def build() -> onnx.ModelProto:
         k = g.min(g.div(hs, g.max(ht, 1e-3)), 1.0)
         t_eye = g.add(Ls, g.mul(g.sub(t, Lt), k))
         t_lo = g.op("Where", g.op("Greater", t, Lt), t_below, t_eye)
-        alpha = g.mul(falloff(g.abs(u), *EYE_WIN_U), falloff(g.abs(t), *EYE_WIN_T))
-        # correction relative to the MLS: move along the source frame's 'down' by (t' - t) half-widths
-        dtx, dty = fs.dir_t()
+        alpha = g.mul(g.mul(falloff(g.abs(u), *EYE_WIN_U), falloff(g.op("Neg", t), *EYE_WIN_T)),
+                      falloff(t, EYE_WIN_T[0], EYE_WIN_BELOW))
+        # correction added to the MLS map: along the source frame's t axis by (t' - t) half-widths
+        _, _, sax, say, sh, _ = frame_scalars(3 + layer)
+        k_n = g.mul(sh, inv_half_S)                                     # half-width in normalised units
+        dtx, dty = g.mul(g.op("Neg", say), k_n), g.mul(sax, k_n)
         cu, cl = g.mul(g.sub(t_up, t), alpha), g.mul(g.sub(t_lo, t), alpha)
-        c_up, c_lo = win.sample2(g.add(win.Fx, g.mul(cu, dtx)), g.add(win.Fy, g.mul(cu, dty)),
-                                 g.add(win.Fx, g.mul(cl, dtx)), g.add(win.Fy, g.mul(cl, dty)))
-        s = g.step(g.mul(g.sub(Ut, t), ft.h))                          # 1 above the target upper lid
-        col = g.lerp(c_lo, c_up, s)
+        _, _, _, _, th, _ = frame_scalars(layer)
+        s_lv = step_level(g.mul(g.sub(Ut, t), th))                     # > 0.5 above the target upper lid
+        R = win.upsample([g.mul(cu, dtx), g.mul(cu, dty), g.mul(cl, dtx), g.mul(cl, dty), s_lv, alpha])
+        corr = win.planar_to_grid(g.op("Slice", R, g.i64([0]), g.i64([4]), g.i64([1])))
+        c_up, c_lo = win.sample_pair(g.add(corr, g.op("Unsqueeze", win.Fm, g.i64([1]))))
+        s, a = g.split(win.channels(R, 4, 6), 2, 0)                     # [1,1,P]
+        col = g.add(c_lo, g.mul(g.clip01(s), g.sub(c_up, c_lo)))
         m, mv = moved(list(upper) + list(lower))
-        gate = g.mul(g.op("Ceil", alpha), mv)
-        delta = g.mul(g.sub(col, win.warped), gate)
-        chg = g.mul(g.clip01(g.mul(alpha, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
-        return win.to_full(delta, 3), win.to_full(chg, 1)
+        delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
+        chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
+        return win.to_full(delta, chg)
 
     # ---- mouth -----------------------------------------------------------------------------------------------------
     def mouth_layer():
-        ft = Frame(tgt_px, 48, 54)
-        fs = Frame(src_px, 48, 54)
-        kt_ou = knots(tgt_px, ft, MOUTH_OUTER_UP, 0)
-        kt_ol = knots(tgt_px, ft, MOUTH_OUTER_LO, 0)
-        t_top = g.op("ReduceMin", kt_ou[1], keepdims=0)
-        t_bot = g.op("ReduceMax", kt_ol[1], keepdims=0)
-        U1, M1 = MOUTH_WIN_U[1], MOUTH_WIN_T[1]
-        win = Win(window(ft, -U1, U1, g.sub(t_top, M1), g.add(t_bot, M1)))
-        u, t = ft.local(win.X, win.Y)
-        OUt, IUt, ILt, OLt, OUs, IUs, ILs, OLs = curves(win, ft, [
-            kt_ou, knots(tgt_px, ft, MOUTH_INNER_UP, SMOOTH_STEPS), knots(tgt_px, ft, MOUTH_INNER_LO, SMOOTH_STEPS), kt_ol,
-            knots(src_px, fs, MOUTH_OUTER_UP, 0), knots(src_px, fs, MOUTH_INNER_UP, SMOOTH_STEPS),
-            knots(src_px, fs, MOUTH_INNER_LO, SMOOTH_STEPS), knots(src_px, fs, MOUTH_OUTER_LO, 0)])
+        layer = 2
+        win = Win(layer)
+        u, t = win.local(layer)
+        OUt, IUt, ILt, OLt, OUs, IUs, ILs, OLs = win.curves(layer, u)
 
         def band(t, a_t, b_t, a_s, b_s):
             """map [a_t, b_t] -> [a_s, b_s] linearly"""
@@ -546,59 +558,86 @@ def build() -> onnx.ModelProto:
                     g.op("Where", g.op("Greater", t, ILt), band(t, ILt, OLt, ILs, OLs), g.add(t, g.sub(ILs, ILt))))
         dv = g.relu(g.max(g.sub(OUt, t), g.sub(t, OLt)))                # distance outside the outer lips
         alpha = g.mul(falloff(g.abs(u), *MOUTH_WIN_U), falloff(dv, *MOUTH_WIN_T))
-        Xu, Yu = fs.world(u, t_up)
-        Xl, Yl = fs.world(u, t_lo)
-        c_up, c_lo = win.sample2(g.lerp(win.Fx, Xu, alpha), g.lerp(win.Fy, Yu, alpha),
-                                 g.lerp(win.Fx, Xl, alpha), g.lerp(win.Fy, Yl, alpha))
-        h = ft.h
-        # inside the target opening: upper-mouth content (moves with the upper lip), lower-mouth content, cavity
-        split_s = g.lerp(IUs, ILs, MOUTH_SPLIT)
-        va = g.step(g.mul(g.sub(split_s, t_up), fs.h))                 # upper candidate lands in the upper part
-        vl = g.step(g.mul(g.sub(t_lo, split_s), fs.h))                 # lower candidate lands in the lower part
-        pu = g.step(g.mul(g.sub(g.lerp(IUt, ILt, MOUTH_SPLIT), t), h))  # the target pixel is in the upper part
-        w_up = g.mul(va, g.add(pu, g.mul(g.sub(1.0, pu), g.sub(1.0, vl))))
-        w_lo = g.mul(vl, g.add(g.sub(1.0, pu), g.mul(pu, g.sub(1.0, va))))
-        w_none = g.mul(g.sub(1.0, va), g.sub(1.0, vl))
-        sU = g.step(g.mul(g.sub(IUt, t), h))                           # above the target inner upper lip
-        sL = g.step(g.mul(g.sub(t, ILt), h))                           # below the target inner lower lip
-        inside = g.relu(g.sub(g.sub(1.0, sU), sL))
+        scx, scy, sax, say, sh, _ = frame_scalars(3 + layer)
+        _, _, _, _, th, _ = frame_scalars(layer)
 
-        def opening(lm):
-            a, b = g.take(lm, [61, 62, 63], 0), g.take(lm, [67, 66, 65], 0)
-            return g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(a, b)), g.i64([1]), keepdims=1)),
-                        keepdims=0)
+        def src_norm(tt):
+            """source-frame (u, tt) -> normalised crop coordinates"""
+            X = g.add(scx, g.mul(g.sub(g.mul(u, sax), g.mul(tt, say)), sh))
+            Y = g.add(scy, g.mul(g.add(g.mul(u, say), g.mul(tt, sax)), sh))
+            return g.sub(g.mul(X, inv_half_S), 1.0), g.sub(g.mul(Y, inv_half_S), 1.0)
 
-        w_open = g.clip01(g.div(g.sub(opening(tgt_px), opening(src_px)), OPEN_PX))
-        gap_px = g.mul(g.sub(ILt, IUt), h)
-        w_cav = g.mul(g.mul(g.mul(w_none, w_open), g.clip01(g.sub(gap_px, 0.5))), alpha)
-        # cavity colour: red-brown at the lips, near black in the middle; faint upper teeth under the upper lip
-        depth = g.clip01(g.div(g.min(g.sub(t, IUt), g.sub(ILt, t)), g.add(g.mul(g.sub(ILt, IUt), 0.5), 1e-3)))
+        xu, yu = src_norm(t_up)
+        xl, yl = src_norm(t_lo)
+        split_s = g.add(IUs, g.mul(g.sub(ILs, IUs), MOUTH_SPLIT))
+        split_t = g.add(IUt, g.mul(g.sub(ILt, IUt), MOUTH_SPLIT))
+        levels = [step_level(g.mul(g.sub(IUt, t), th)),                # sU: above the target inner upper lip
+                  step_level(g.mul(g.sub(t, ILt), th)),                # sL: below the target inner lower lip
+                  step_level(g.mul(g.sub(split_t, t), th)),            # pu: in the upper part of the opening
+                  step_level(g.mul(g.sub(split_s, t_up), sh)),         # va: upper candidate shows upper-mouth content
+                  step_level(g.mul(g.sub(t_lo, split_s), sh))]         # vl: lower candidate shows lower-mouth content
+
+        def opening(side):
+            a = g.take(LM, [side * 68 + i for i in (61, 62, 63)], 0)
+            b = g.take(LM, [side * 68 + i for i in (67, 66, 65)], 0)
+            return g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(a, b)), g.i64([1]), keepdims=0)), keepdims=0)
+
+        # the cavity appears only where the target is more open than the portrait, and fades in over OPEN_PX
+        w_open = g.clip01(g.div(g.sub(opening(0), opening(1)), OPEN_PX))
+        gap = g.sub(ILt, IUt)                                          # half-widths
+        gap_px = g.mul(gap, th)
+        cgate = g.mul(g.mul(g.clip01(g.sub(gap_px, 0.5)), w_open), alpha)
+        # cavity colour: red-brown at the lips, near black in the middle; a dim tongue rising from the lower lip;
+        # faint upper teeth under the upper lip (seen only where the portrait's own teeth do not cover the spot)
+        below_up = g.sub(t, IUt)
+        depth = g.clip01(g.div(g.min(below_up, g.sub(ILt, t)), g.add(g.mul(gap, 0.5), 1e-3)))
         depth = g.mul(depth, g.clip01(g.sub(1.2, g.sq(u))))
         depth = g.mul(g.sq(depth), g.sub(3.0, g.mul(depth, 2.0)))      # smoothstep
-        edge_c = g.const(np.array(CAVITY_EDGE, np.float32).reshape(3, 1))
-        deep_c = g.const(np.array(CAVITY_DEEP, np.float32).reshape(3, 1))
-        cav = g.lerp(edge_c, deep_c, depth)                            # [3,P]
-        th = g.min(g.mul(h, TEETH_HEIGHT), g.mul(gap_px, 0.4))         # teeth height, pixels
-        below_lip = g.mul(g.sub(t, IUt), h)                            # pixels below the inner upper lip
-        teeth_a = g.mul(g.step(g.sub(th, below_lip)),
-                        g.mul(TEETH_ALPHA, g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.25))))))
-        shade = g.sub(1.0, g.mul(g.clip01(g.div(below_lip, g.add(th, 1e-3))), 0.4))
-        cav = g.lerp(cav, g.mul(g.const(np.array(TEETH, np.float32).reshape(3, 1)), shade), teeth_a)
+        edge_c = np.array(CAVITY_EDGE, np.float32)
+        deep_c = np.array(CAVITY_DEEP, np.float32)
+        cav = [g.add(float(edge_c[i]), g.mul(depth, float(deep_c[i] - edge_c[i]))) for i in range(3)]
+        above_lo = g.div(g.sub(ILt, t), g.add(gap, 1e-3))              # 0 at the lower lip, 1 at the upper
+        tongue_a = g.mul(g.mul(falloff(above_lo, 0.5 * TONGUE_HEIGHT, TONGUE_HEIGHT), TONGUE_ALPHA),
+                         g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.6)))))
+        shade_t = g.add(0.55, g.mul(g.clip01(g.sub(1.0, g.div(above_lo, TONGUE_HEIGHT))), 0.45))
+        cav = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, TONGUE[i]), c))) for i, c in enumerate(cav)]
+        tth = g.min(g.const(TEETH_HEIGHT), g.mul(gap, 0.4))            # teeth height, half-widths
+        teeth_a = g.mul(falloff(g.div(below_up, g.add(tth, 1e-3)), 0.8, 1.0),
+                        g.mul(g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.25)))), TEETH_ALPHA))
+        shade = g.sub(1.0, g.mul(g.clip01(g.div(below_up, g.add(tth, 1e-3))), 0.4))
+        cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, TEETH[i]), c))) for i, c in enumerate(cav)]
+        R = win.upsample([xu, yu, xl, yl, alpha] + levels + cav + [cgate])   # 14 channels
+        # coordinates: lerp(MLS, layer map, alpha), in planar layout, then to a grid
+        Fm_pl = g.op("Unsqueeze", g.op("Transpose", win.Fm, perm=[0, 3, 1, 2]), g.i64([1]))   # [1,1,2,h,w]
+        F_ab = g.reshape(g.op("Slice", R, g.i64([0]), g.i64([4]), g.i64([1])),
+                         g.concat([g.i64([1, 2, 2]), win.h_i, win.w_i], 0))
+        a5 = g.op("Unsqueeze", g.op("Slice", R, g.i64([4]), g.i64([5]), g.i64([1])), g.i64([1]))   # [1,1,1,h,w]
+        F5 = g.add(Fm_pl, g.mul(a5, g.sub(F_ab, Fm_pl)))
+        c_up, c_lo = win.sample_pair(g.op("Transpose", F5, perm=[0, 1, 3, 4, 2]))
+        a = win.channels(R, 4, 5)
+        sU, sL, pu, va, vl = g.split(g.clip01(win.channels(R, 5, 10)), 5, 0)   # [1,1,P] each
+        cav_c = win.channels(R, 10, 13)                                 # [3,1,P]
+        cg = win.channels(R, 13, 14)
+        one_m = lambda x: g.sub(1.0, x)
+        w_up = g.mul(va, g.add(pu, g.mul(one_m(pu), one_m(vl))))
+        w_lo = g.mul(vl, g.add(one_m(pu), g.mul(pu, one_m(va))))
+        w_none = g.mul(one_m(va), one_m(vl))
+        w_cav = g.mul(w_none, cg)
+        inside = g.relu(g.sub(one_m(sU), sL))
         interior = g.add(g.add(g.mul(w_up, c_up), g.mul(w_lo, c_lo)),
-                         g.add(g.mul(w_cav, cav), g.mul(g.sub(w_none, w_cav), win.warped)))
+                         g.add(g.mul(w_cav, cav_c), g.mul(g.sub(w_none, w_cav), win.warped)))
         col = g.add(g.add(g.mul(sU, c_up), g.mul(sL, c_lo)), g.mul(inside, interior))
         col = g.div(col, g.max(g.add(sU, sL), 1.0))
         m, mv = moved(list(range(48, 68)))
-        gate = g.mul(g.op("Ceil", alpha), mv)
-        delta = g.mul(g.sub(col, win.warped), gate)
-        chg = g.max(g.mul(g.clip01(g.mul(alpha, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), w_cav)
-        return win.to_full(delta, 3), win.to_full(chg, 1)
+        delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
+        chg = g.max(g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), g.mul(w_cav, inside))
+        return win.to_full(delta, chg)
 
-    (d_r, c_r), (d_l, c_l) = (eye_layer(*e) for e in EYES)
-    d_m, c_m = mouth_layer()
-    out = g.add(g.add(warped, d_r), g.add(d_l, d_m))
-    g.op("Clip", out, g.const(0.0), g.const(1.0), name="output")
-    g.op("Max", chg_full, c_r, c_l, c_m, name="changed")
+    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,4,S,S]
+    dcol = g.op("Slice", L, g.i64([0]), g.i64([3]), g.i64([1]))
+    dchg = g.op("Slice", L, g.i64([3]), g.i64([4]), g.i64([1]))
+    g.op("Clip", g.add(warped, dcol), g.const(0.0), g.const(1.0), name="output")
+    g.op("Clip", g.max(chg_full, dchg), g.const(0.0), g.const(1.0), name="changed")
 
     graph = helper.make_graph(g.nodes, "living_portrait_warp", inputs, outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
