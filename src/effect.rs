@@ -1,15 +1,16 @@
-//! The "Living Portrait" effect: description, clips, instance, render.
+//! The "Living Portrait" effect: description, clips, instance, actions.
 //!
-//! At this stage the render copies `Source` to `Output` exactly, honouring the
-//! render window, the action's render scale, output bounds that differ from the
-//! region of definition, negative row strides, and every depth/component pair.
-//! Every render is a pure function of (time, inputs): no state is carried
-//! between render calls, so frames can be rendered in any order or at once.
+//! The render itself lives in [`crate::render`]; this module wires it to the
+//! OFX actions: the region of definition (the Source's, or the crop square in
+//! crop mode), clip preferences, the device line, and messages. Every render
+//! is a pure function of (time, parameters, inputs): the instance holds only
+//! caches keyed by content, so frames can be rendered in any order or at once.
 
 use ofx::plugin::*;
 use ofx::{Error, Result};
 
-use crate::pixels;
+use crate::params::{self, OutputMode, Settings};
+use crate::render::Renderer;
 
 /// The stable OFX identifier (saved scenes refer to it).
 pub const PLUGIN_ID: &str = "org.livingportrait.LivingPortrait";
@@ -27,6 +28,7 @@ pub mod clips {
 /// The effect instance.
 pub struct LivingPortrait {
     context: Context,
+    renderer: Renderer,
 }
 
 impl LivingPortrait {
@@ -55,6 +57,13 @@ impl Effect for LivingPortrait {
         desc.set_contexts(&[Context::Filter, Context::General])?;
         desc.set_depths(&[BitDepth::Byte, BitDepth::Short, BitDepth::Float])?;
         desc.set_render_capabilities(ThreadSafety::FullySafe, true, true, true, true)?;
+        // The bundle path, so the runtime and models are found beside the
+        // binary even when the host loaded it through a symlink.
+        if let Ok(path) = desc.properties().get_string(c"OfxPluginPropFilePath", 0) {
+            if !path.is_empty() {
+                crate::inference::set_bundle_binary_dir(path.into());
+            }
+        }
         Ok(())
     }
 
@@ -65,57 +74,87 @@ impl Effect for LivingPortrait {
             desc.define_clip(clips::DRIVER, &comps, true)?;
         }
         desc.define_clip(clips::OUTPUT, &comps, false)?;
-        Ok(())
+        params::describe(desc)
     }
 
     fn create_instance(effect: &EffectHandle) -> Result<Self> {
-        Ok(LivingPortrait { context: effect.context() })
+        let me = LivingPortrait { context: effect.context(), renderer: Renderer::default() };
+        me.update_device_line(effect, 0.0);
+        Ok(me)
+    }
+
+    fn instance_changed(&self, effect: &EffectHandle, args: &InstanceChangedArgs) -> Result<()> {
+        if args.is_param && args.name == params::DEVICE {
+            self.update_device_line(effect, args.time);
+        }
+        Ok(())
+    }
+
+    fn clip_preferences(&self, effect: &EffectHandle, prefs: &ClipPreferences) -> Result<()> {
+        // The output follows the Source's components; it changes over time even
+        // for a still Source.
+        if let Some(c) = effect.clip(clips::SOURCE)?.components() {
+            prefs.set_components(clips::OUTPUT, c)?;
+        }
+        prefs.set_frame_varying(true)
+    }
+
+    fn region_of_definition(&self, effect: &EffectHandle, args: &RegionOfDefinitionArgs) -> Result<RectD> {
+        let p = effect.params()?;
+        let mode = p.choice(params::OUTPUT_MODE)?.value_at(args.time)?;
+        if mode == 1 {
+            let side = match p.choice(params::WORKING_RESOLUTION)?.value_at(args.time)? {
+                0 => 256.0,
+                2 => 1024.0,
+                _ => 512.0,
+            };
+            return Ok(RectD { x1: 0.0, y1: 0.0, x2: side, y2: side });
+        }
+        // Not the union with the Driver: the output is the portrait's frame.
+        effect.clip(clips::SOURCE)?.region_of_definition(args.time)
     }
 
     fn render(&self, effect: &EffectHandle, args: &RenderArgs) -> Result<()> {
         Self::injected_fault()?;
-        let _ = self.context;
-        let out_clip = effect.clip(clips::OUTPUT)?;
-        let mut out = out_clip
-            .image(args.time, None)?
-            .ok_or_else(|| Error::Failed(format!("the host gave no output image at frame {}", args.time)))?;
-        let src = effect.clip(clips::SOURCE)?.image(args.time, None)?;
-        copy_window(src.as_ref(), &mut out, args.window, effect)
+        let settings = Settings::read(effect, args.time)?;
+        if settings.drive == params::DriveMode::Driver && self.context != Context::General {
+            return Err(Error::Failed(
+                "Drive mode is \"Driver clip\", but this node was created in the filter context, which has no Driver input; create it in the general context".into(),
+            ));
+        }
+        let _ = OutputMode::Full;
+        self.renderer.render(effect, args, &settings).map_err(|e| match e {
+            Error::Failed(m) => Error::Failed(format!("frame {}: {m}", args.time)),
+            other => other,
+        })
     }
 }
 
-/// Copy the render window of `src` into `out`, converting formats; pixels the
-/// source does not cover are transparent black.
-fn copy_window(src: Option<&Image>, out: &mut Image, window: RectI, effect: &EffectHandle) -> Result<()> {
-    let dst_layout = out.layout();
-    let win = window.intersect(&dst_layout.bounds);
-    if win.is_empty() {
-        return Ok(());
+impl LivingPortrait {
+    /// Load the runtime for the chosen device and show what runs in the
+    /// read-only device line; warn once (persistently) when GPU was asked for
+    /// and cannot run.
+    fn update_device_line(&self, effect: &EffectHandle, time: f64) {
+        let Ok(p) = effect.params() else { return };
+        let device = match p.choice(params::DEVICE).and_then(|c| c.value_at(time)) {
+            Ok(1) => crate::inference::Device::Gpu,
+            Ok(2) => crate::inference::Device::Cpu,
+            _ => crate::inference::Device::Auto,
+        };
+        let line = match self.renderer.device_report(device) {
+            Ok(r) => {
+                if r.is_gpu_fallback() {
+                    let _ = effect.set_persistent_message(
+                        MessageLevel::Warning,
+                        &format!("Living Portrait: GPU was requested but inference runs on {}: {}", r.used, r.reason.clone().unwrap_or_default()),
+                    );
+                }
+                r.summary()
+            }
+            Err(e) => format!("unavailable: {e}"),
+        };
+        if let Ok(sp) = p.string(params::DEVICE_INFO) {
+            let _ = sp.set(&line);
+        }
     }
-    let src_layout = src.map(|s| s.layout());
-    let mut scratch = Vec::new();
-    let zero = vec![[0.0f32; 4]; win.width()];
-    for (y, row) in out.rows_mut() {
-        if y < win.y1 || y >= win.y2 {
-            continue;
-        }
-        if (y - win.y1) % 64 == 0 && effect.aborted() {
-            return Err(Error::Aborted);
-        }
-        let dpb = dst_layout.pixel_bytes();
-        let dst_off = (win.x1 - dst_layout.bounds.x1) as usize * dpb;
-        let dst = &mut row[dst_off..dst_off + win.width() * dpb];
-        pixels::rgba_to_row(&zero, &dst_layout, dst);
-        let (Some(s), Some(sl)) = (src, src_layout) else { continue };
-        let Some(srow) = s.row(y) else { continue };
-        let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
-        if span.is_empty() {
-            continue;
-        }
-        let spb = sl.pixel_bytes();
-        let s_off = (span.x1 - sl.bounds.x1) as usize * spb;
-        let d_off = (span.x1 - win.x1) as usize * dpb;
-        pixels::convert_row(&srow[s_off..], &sl, &mut dst[d_off..], &dst_layout, &mut scratch, span.width());
-    }
-    Ok(())
 }

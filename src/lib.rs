@@ -23,3 +23,5 @@ mod exports {
 }
 pub mod motion;
 pub mod track_import;
+pub mod render;
+pub mod params;

@@ -1,0 +1,280 @@
+//! The node's parameters: stable script names, descriptions, and the values a
+//! render reads at its time.
+//!
+//! Saved Natron and Resolve projects refer to these names and to the index of
+//! each choice option: never rename a parameter, never reorder options (new
+//! options go at the end). `tests/params_stable.rs` pins them.
+
+use ofx::plugin::*;
+use ofx::Result;
+
+/// Drive mode (`driveMode`).
+pub const DRIVE_MODE: &str = "driveMode";
+/// Track file path (`trackFile`).
+pub const TRACK_FILE: &str = "trackFile";
+/// Frame offset between the timeline and the track (`trackFrameOffset`).
+pub const TRACK_FRAME_OFFSET: &str = "trackFrameOffset";
+/// Relative or absolute motion (`motion`).
+pub const MOTION: &str = "motion";
+/// The track frame relative motion is measured from (`motionReferenceFrame`).
+pub const MOTION_REFERENCE_FRAME: &str = "motionReferenceFrame";
+/// Crop resolution of the generator (`workingResolution`).
+pub const WORKING_RESOLUTION: &str = "workingResolution";
+/// Full frame, aligned crop or matte (`outputMode`).
+pub const OUTPUT_MODE: &str = "outputMode";
+/// Matte softness (`feather`).
+pub const FEATHER: &str = "feather";
+/// Use the portrait segmentation to keep the background out of the matte (`useSegmentation`).
+pub const USE_SEGMENTATION: &str = "useSegmentation";
+/// Inference device (`device`).
+pub const DEVICE: &str = "device";
+/// Read-only line: the device actually used (`deviceInfo`).
+pub const DEVICE_INFO: &str = "deviceInfo";
+/// First reference frame of `Source` (`referenceFirst`).
+pub const REFERENCE_FIRST: &str = "referenceFirst";
+/// Last reference frame of `Source` (`referenceLast`).
+pub const REFERENCE_LAST: &str = "referenceLast";
+/// Use `srcLm00…srcLm67` instead of the detected portrait landmarks (`overrideSource`).
+pub const OVERRIDE_SOURCE: &str = "overrideSource";
+
+/// Drive mode options, in their stable order.
+pub const DRIVE_MODES: [(&str, &str); 3] = [
+    ("keyframes", "Landmark keyframes"),
+    ("trackFile", "Track file"),
+    ("driver", "Driver clip"),
+];
+/// Motion options.
+pub const MOTIONS: [(&str, &str); 2] = [("relative", "Relative"), ("absolute", "Absolute")];
+/// Working resolutions.
+pub const RESOLUTIONS: [(&str, &str); 3] = [("256", "256"), ("512", "512"), ("1024", "1024")];
+/// Output modes.
+pub const OUTPUT_MODES: [(&str, &str); 3] = [("full", "Full frame"), ("crop", "Aligned crop"), ("matte", "Matte")];
+/// Device options.
+pub const DEVICES: [(&str, &str); 3] = [("auto", "Auto"), ("gpu", "GPU"), ("cpu", "CPU")];
+
+/// Name of target landmark `i` (`lm00` … `lm67`).
+pub fn lm_name(i: usize) -> String {
+    format!("lm{i:02}")
+}
+/// Name of source landmark override `i` (`srcLm00` … `srcLm67`).
+pub fn src_lm_name(i: usize) -> String {
+    format!("srcLm{i:02}")
+}
+
+/// How the target landmarks are produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriveMode {
+    /// The animated `lm00…lm67` params.
+    Keyframes,
+    /// A track file.
+    TrackFile,
+    /// The `Driver` clip, tracked frame by frame.
+    Driver,
+}
+
+/// What the node outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputMode {
+    /// The portrait with the animated face pasted back.
+    Full,
+    /// The aligned face crop at working resolution.
+    Crop,
+    /// The paste-back matte.
+    Matte,
+}
+
+fn labels(options: &[(&str, &str)]) -> Vec<&'static str> {
+    // Labels carry both the words and the script name so that scripts can use
+    // either (hosts match choice options by label).
+    options.iter().map(|(_, l)| -> &'static str { Box::leak(l.to_string().into_boxed_str()) }).collect()
+}
+
+fn choice(p: &ParamSetDescriptor, name: &str, label: &str, options: &[(&str, &str)], default: i32, hint: &str, parent: &str) -> Result<()> {
+    let d = p.define(ParamKind::Choice, name)?;
+    d.label(label)?.hint(hint)?.options(&labels(options))?.default_int(default)?.animates(false)?;
+    if !parent.is_empty() {
+        d.parent(parent)?;
+    }
+    Ok(())
+}
+
+/// Define every parameter (describe-in-context).
+pub fn describe(desc: &EffectDescriptor) -> Result<()> {
+    let p = desc.params()?;
+    p.define(ParamKind::Group, "driveGroup")?.label("Drive")?;
+    choice(&p, DRIVE_MODE, "Drive mode", &DRIVE_MODES, 0,
+        "What moves the face: the keyframed landmarks lm00…lm67 (while none is keyed the node passes the portrait through untouched), a track file (Living Portrait JSON or OpenFace 2.x CSV), or the Driver clip (general context), tracked frame by frame.", "driveGroup")?;
+    p.define(ParamKind::String, TRACK_FILE)?
+        .label("Track file")?
+        .hint("Path of a landmark track: the JSON that `living-portrait track` writes, or an OpenFace 2.x CSV (x_0…x_67, y_0…y_67 in image pixels, frame counted from 1).")?
+        .file_path(true)?
+        .default_string("")?
+        .animates(false)?
+        .parent("driveGroup")?;
+    p.define(ParamKind::Int, TRACK_FRAME_OFFSET)?
+        .label("Track frame offset")?
+        .hint("Track frame = timeline frame + offset.")?
+        .default_int(0)?
+        .range_int(-1_000_000, 1_000_000)?
+        .animates(false)?
+        .parent("driveGroup")?;
+    choice(&p, MOTION, "Motion", &MOTIONS, 0,
+        "Relative: the track's motion since its reference frame, normalised for the face's size and pose, moves the portrait's own landmarks (the portrait keeps its face shape). Absolute: the track's points are used as they are (portrait pixels).", "driveGroup")?;
+    p.define(ParamKind::Int, MOTION_REFERENCE_FRAME)?
+        .label("Motion reference frame")?
+        .hint("The track frame relative motion is measured from: the driving face at this frame maps onto the portrait as it is. -1: the track's first frame with a face.")?
+        .default_int(-1)?
+        .range_int(-1, 10_000_000)?
+        .animates(false)?
+        .parent("driveGroup")?;
+
+    p.define(ParamKind::Group, "sourceGroup")?.label("Portrait")?;
+    p.define(ParamKind::Int, REFERENCE_FIRST)?
+        .label("Reference first frame")?
+        .hint("First frame of Source used as a reference still (the background comes from this frame). Up to 32 frames from first to last are used: for each output frame the reference whose mouth and eyes best match the target is warped, so an open-mouth still gives real teeth.")?
+        .default_int(1)?
+        .range_int(-1_000_000, 10_000_000)?
+        .animates(false)?
+        .parent("sourceGroup")?;
+    p.define(ParamKind::Int, REFERENCE_LAST)?
+        .label("Reference last frame")?
+        .hint("Last frame of Source used as a reference still (at most 32 frames are used).")?
+        .default_int(1)?
+        .range_int(-1_000_000, 10_000_000)?
+        .animates(false)?
+        .parent("sourceGroup")?;
+    p.define(ParamKind::Bool, OVERRIDE_SOURCE)?
+        .label("Override portrait landmarks")?
+        .hint("Use srcLm00…srcLm67 instead of the landmarks detected on the portrait.")?
+        .default_int(0)?
+        .animates(false)?
+        .parent("sourceGroup")?;
+    p.define(ParamKind::Group, "sourceLandmarks")?.label("Portrait landmarks")?.parent("sourceGroup")?;
+    for i in 0..68 {
+        let d = p.define(ParamKind::Double2D, &src_lm_name(i))?;
+        d.label(&format!("Portrait landmark {i}"))?
+            .xy_absolute_canonical()?
+            .default_doubles(&[0.0, 0.0])?
+            .animates(false)?
+            .parent("sourceLandmarks")?;
+    }
+
+    p.define(ParamKind::Group, "outputGroup")?.label("Output")?;
+    choice(&p, OUTPUT_MODE, "Output", &OUTPUT_MODES, 0,
+        "Full frame: the portrait with the animated face pasted back through the feathered matte. Aligned crop: the generator's face crop at working resolution. Matte: the paste-back matte (where the face may change).", "outputGroup")?;
+    choice(&p, WORKING_RESOLUTION, "Working resolution", &RESOLUTIONS, 1,
+        "Side of the aligned face crop the generator works at.", "outputGroup")?;
+    p.define(ParamKind::Double, FEATHER)?
+        .label("Feather")?
+        .hint("Softness of the paste-back matte's edge, as a fraction of the distance between the eyes.")?
+        .default_doubles(&[0.35])?
+        .range_doubles(&[0.0], &[2.0])?
+        .display_range_doubles(&[0.0], &[1.0])?
+        .parent("outputGroup")?;
+    p.define(ParamKind::Bool, USE_SEGMENTATION)?
+        .label("Use portrait segmentation")?
+        .hint("Multiply the matte by the portrait's person segmentation, so that the background next to the face is never touched.")?
+        .default_int(0)?
+        .animates(false)?
+        .parent("outputGroup")?;
+
+    p.define(ParamKind::Group, "inferenceGroup")?.label("Inference")?;
+    choice(&p, DEVICE, "Device", &DEVICES, 0,
+        "Where ONNX inference runs. Auto and GPU use CUDA when this machine's runtime has it; when GPU was asked and cannot run, the node says why and renders on the CPU.", "inferenceGroup")?;
+    p.define(ParamKind::String, DEVICE_INFO)?
+        .label("Running on")?
+        .hint("The device inference actually runs on.")?
+        .label_string()?
+        .default_string("not started")?
+        .animates(false)?
+        .persistent(false)?
+        .parent("inferenceGroup")?;
+
+    p.define(ParamKind::Group, "targetLandmarks")?.label("Landmark keyframes")?;
+    for i in 0..68 {
+        let d = p.define(ParamKind::Double2D, &lm_name(i))?;
+        d.label(&format!("Landmark {i}"))?
+            .hint("Target landmark (iBUG 300-W order), canonical coordinates: full-resolution pixels, origin bottom-left. Used when Drive mode is Landmark keyframes and at least one landmark is set.")?
+            .xy_absolute_canonical()?
+            .default_doubles(&[0.0, 0.0])?
+            .animates(true)?
+            .parent("targetLandmarks")?;
+    }
+    Ok(())
+}
+
+/// Everything a render reads from the parameters at its time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub drive: DriveMode,
+    pub track_file: String,
+    pub track_frame_offset: i32,
+    pub relative: bool,
+    pub motion_reference_frame: i32,
+    pub resolution: usize,
+    pub output: OutputMode,
+    pub feather: f64,
+    pub use_segmentation: bool,
+    pub device: crate::inference::Device,
+    pub reference_first: i32,
+    pub reference_last: i32,
+    /// Override of the portrait's landmarks (canonical, y up), when on.
+    pub source_override: Option<[[f64; 2]; 68]>,
+    /// Keyframed targets at this time (canonical, y up), when any is set.
+    pub keyframes: Option<[[f64; 2]; 68]>,
+}
+
+fn points(set: &ParamSet, name: fn(usize) -> String, time: f64) -> Result<Option<[[f64; 2]; 68]>> {
+    let mut out = [[0.0; 2]; 68];
+    let mut any = false;
+    for (i, o) in out.iter_mut().enumerate() {
+        let (x, y) = set.double2d(&name(i))?.value_at(time)?;
+        any |= x != 0.0 || y != 0.0;
+        *o = [x, y];
+    }
+    Ok(any.then_some(out))
+}
+
+impl Settings {
+    /// Read the parameters at `time`.
+    pub fn read(effect: &EffectHandle, time: f64) -> Result<Settings> {
+        let p = effect.params()?;
+        let drive = match p.choice(DRIVE_MODE)?.value_at(time)? {
+            0 => DriveMode::Keyframes,
+            2 => DriveMode::Driver,
+            _ => DriveMode::TrackFile,
+        };
+        let output = match p.choice(OUTPUT_MODE)?.value_at(time)? {
+            1 => OutputMode::Crop,
+            2 => OutputMode::Matte,
+            _ => OutputMode::Full,
+        };
+        let resolution = match p.choice(WORKING_RESOLUTION)?.value_at(time)? {
+            0 => 256,
+            2 => 1024,
+            _ => 512,
+        };
+        let device = match p.choice(DEVICE)?.value_at(time)? {
+            1 => crate::inference::Device::Gpu,
+            2 => crate::inference::Device::Cpu,
+            _ => crate::inference::Device::Auto,
+        };
+        let override_on = p.boolean(OVERRIDE_SOURCE)?.value_at(time)?;
+        Ok(Settings {
+            drive,
+            track_file: p.string(TRACK_FILE)?.value_at(time)?,
+            track_frame_offset: p.int(TRACK_FRAME_OFFSET)?.value_at(time)?,
+            relative: p.choice(MOTION)?.value_at(time)? == 0,
+            motion_reference_frame: p.int(MOTION_REFERENCE_FRAME)?.value_at(time)?,
+            resolution,
+            output,
+            feather: p.double(FEATHER)?.value_at(time)?.max(0.0),
+            use_segmentation: p.boolean(USE_SEGMENTATION)?.value_at(time)?,
+            device,
+            reference_first: p.int(REFERENCE_FIRST)?.value_at(time)?,
+            reference_last: p.int(REFERENCE_LAST)?.value_at(time)?,
+            source_override: if override_on { points(&p, src_lm_name, time)? } else { None },
+            keyframes: if drive == DriveMode::Keyframes { points(&p, lm_name, time)? } else { None },
+        })
+    }
+}

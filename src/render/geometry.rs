@@ -1,0 +1,286 @@
+//! Face geometry of the render: the aligned face crop, conversions between
+//! canonical coordinates and the crop's normalised coordinates, the
+//! paste-back hull, and the mouth/eye state used to pick a reference still.
+//!
+//! Canonical coordinates are OFX's: full-resolution pixels, origin
+//! bottom-left, y up. The crop is a square of side `side` (canonical units)
+//! centred at `centre`, turned so that the eyes are level; its normalised
+//! coordinates run over [-1, 1] with x to the subject's left eye (image right)
+//! and y towards the chin (down), the convention of ONNX GridSample with
+//! `align_corners = 0`: crop pixel `u` of `S` has its centre at `(2u+1)/S - 1`.
+
+use crate::motion::inter_ocular;
+
+/// 68 points, f64.
+pub type Points = [[f64; 2]; 68];
+
+/// The similarity-aligned face crop.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceCrop {
+    /// Centre, canonical.
+    pub centre: [f64; 2],
+    /// Side length, canonical units.
+    pub side: f64,
+    /// Unit vector along the eye line (towards the subject's left eye), canonical.
+    pub ex: [f64; 2],
+    /// Unit vector from the eyes towards the chin, canonical.
+    pub ey: [f64; 2],
+}
+
+fn mean(l: &Points, r: std::ops::Range<usize>) -> [f64; 2] {
+    let n = r.len() as f64;
+    let mut m = [0.0; 2];
+    for i in r {
+        m[0] += l[i][0] / n;
+        m[1] += l[i][1] / n;
+    }
+    m
+}
+
+impl FaceCrop {
+    /// The crop of a face given its landmarks (canonical, y up). The framing
+    /// follows the FFHQ alignment recipe (Karras et al. 2019): centre a tenth
+    /// of the way from the eyes to the mouth, side four times the larger of the
+    /// eye distance and 0.9 × the eye–mouth distance, so forehead, jaw and a
+    /// head roll stay inside.
+    pub fn from_landmarks(l: &Points) -> FaceCrop {
+        let right_eye = mean(l, 36..42);
+        let left_eye = mean(l, 42..48);
+        let mouth = mean(l, 48..60);
+        let eye_mid = [(right_eye[0] + left_eye[0]) / 2.0, (right_eye[1] + left_eye[1]) / 2.0];
+        let d = [left_eye[0] - right_eye[0], left_eye[1] - right_eye[1]];
+        let iod = d[0].hypot(d[1]).max(1e-6);
+        let ex = [d[0] / iod, d[1] / iod];
+        // Rotate ex by -90° in a y-up frame: towards the chin.
+        let ey = [ex[1], -ex[0]];
+        let em = [mouth[0] - eye_mid[0], mouth[1] - eye_mid[1]];
+        let eye_mouth = em[0].hypot(em[1]);
+        let side = 4.0 * iod.max(0.9 * eye_mouth);
+        let centre = [eye_mid[0] + 0.1 * em[0], eye_mid[1] + 0.1 * em[1]];
+        FaceCrop { centre, side, ex, ey }
+    }
+
+    /// Canonical point → normalised crop coordinates.
+    pub fn to_normalised(&self, p: [f64; 2]) -> [f64; 2] {
+        let d = [p[0] - self.centre[0], p[1] - self.centre[1]];
+        let k = 2.0 / self.side;
+        [k * (d[0] * self.ex[0] + d[1] * self.ex[1]), k * (d[0] * self.ey[0] + d[1] * self.ey[1])]
+    }
+
+    /// Normalised crop coordinates → canonical point.
+    pub fn to_canonical(&self, n: [f64; 2]) -> [f64; 2] {
+        let h = self.side / 2.0;
+        [
+            self.centre[0] + h * (n[0] * self.ex[0] + n[1] * self.ey[0]),
+            self.centre[1] + h * (n[0] * self.ex[1] + n[1] * self.ey[1]),
+        ]
+    }
+
+    /// All 68 points in normalised crop coordinates, as f32 for the generator.
+    pub fn normalise_points(&self, l: &Points) -> [[f32; 2]; 68] {
+        let mut out = [[0.0f32; 2]; 68];
+        for (o, p) in out.iter_mut().zip(l.iter()) {
+            let n = self.to_normalised(*p);
+            *o = [n[0] as f32, n[1] as f32];
+        }
+        out
+    }
+
+    /// Bounding box of the crop square in canonical coordinates.
+    pub fn bounds(&self) -> [f64; 4] {
+        let corners = [[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]].map(|c| self.to_canonical(c));
+        let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+        for c in corners {
+            b[0] = b[0].min(c[0]);
+            b[1] = b[1].min(c[1]);
+            b[2] = b[2].max(c[0]);
+            b[3] = b[3].max(c[1]);
+        }
+        b
+    }
+}
+
+/// Openness of the mouth and of each eye, normalised by the eye distance: the
+/// state a reference still is matched on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceState {
+    /// Inner-lip gap / eye distance.
+    pub mouth: f64,
+    /// Subject's right eye lid gap / eye distance.
+    pub right_eye: f64,
+    /// Subject's left eye lid gap / eye distance.
+    pub left_eye: f64,
+}
+
+fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+impl FaceState {
+    /// Measure a face.
+    pub fn of(l: &Points) -> FaceState {
+        let iod = inter_ocular(l).max(1e-6);
+        let mouth = (dist(l[61], l[67]) + dist(l[62], l[66]) + dist(l[63], l[65])) / 3.0;
+        let right_eye = (dist(l[37], l[41]) + dist(l[38], l[40])) / 2.0;
+        let left_eye = (dist(l[43], l[47]) + dist(l[44], l[46])) / 2.0;
+        FaceState { mouth: mouth / iod, right_eye: right_eye / iod, left_eye: left_eye / iod }
+    }
+
+    /// How far apart two states are (mouth counts double: teeth matter most).
+    pub fn distance(&self, o: &FaceState) -> f64 {
+        2.0 * (self.mouth - o.mouth).abs() + (self.right_eye - o.right_eye).abs() + (self.left_eye - o.left_eye).abs()
+    }
+}
+
+/// The convex paste-back region in normalised crop coordinates: the hull of
+/// the source and target faces, grown up over the forehead (brows raised by
+/// 0.6 eye distances) and a little below the jaw, as a polygon with
+/// counter-clockwise (in the y-down crop frame: clockwise on screen) vertices.
+pub fn paste_hull(source: &[[f32; 2]; 68], target: &[[f32; 2]; 68]) -> Vec<[f64; 2]> {
+    let mut pts: Vec<[f64; 2]> = Vec::with_capacity(68 * 2 + 40);
+    for set in [source, target] {
+        let iod = {
+            let c = |r: std::ops::Range<usize>| {
+                let n = r.len() as f64;
+                r.fold([0.0, 0.0], |a, i| [a[0] + set[i][0] as f64 / n, a[1] + set[i][1] as f64 / n])
+            };
+            let (a, b) = (c(36..42), c(42..48));
+            dist(a, b)
+        };
+        for p in set.iter() {
+            pts.push([p[0] as f64, p[1] as f64]);
+        }
+        for p in &set[17..27] {
+            pts.push([p[0] as f64, p[1] as f64 - 0.6 * iod]);
+        }
+        for p in &set[3..14] {
+            pts.push([p[0] as f64, p[1] as f64 + 0.12 * iod]);
+        }
+    }
+    convex_hull(pts)
+}
+
+/// Andrew's monotone chain convex hull.
+pub fn convex_hull(mut pts: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    pts.retain(|p| p[0].is_finite() && p[1].is_finite());
+    pts.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    pts.dedup();
+    if pts.len() < 3 {
+        return pts;
+    }
+    let cross = |o: [f64; 2], a: [f64; 2], b: [f64; 2]| (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+    let mut lower: Vec<[f64; 2]> = Vec::new();
+    for &p in &pts {
+        while lower.len() >= 2 && cross(lower[lower.len() - 2], lower[lower.len() - 1], p) <= 0.0 {
+            lower.pop();
+        }
+        lower.push(p);
+    }
+    let mut upper: Vec<[f64; 2]> = Vec::new();
+    for &p in pts.iter().rev() {
+        while upper.len() >= 2 && cross(upper[upper.len() - 2], upper[upper.len() - 1], p) <= 0.0 {
+            upper.pop();
+        }
+        upper.push(p);
+    }
+    lower.pop();
+    upper.pop();
+    lower.extend(upper);
+    lower
+}
+
+/// Signed distance from `p` to a convex polygon (negative inside). Exact
+/// inside; outside it is the largest distance to an edge's line, which is what
+/// a feathered edge needs.
+pub fn convex_signed_distance(poly: &[[f64; 2]], p: [f64; 2]) -> f64 {
+    if poly.len() < 3 {
+        return f64::INFINITY;
+    }
+    let mut best = f64::MIN;
+    for i in 0..poly.len() {
+        let a = poly[i];
+        let b = poly[(i + 1) % poly.len()];
+        let e = [b[0] - a[0], b[1] - a[1]];
+        let len = e[0].hypot(e[1]);
+        if len <= 1e-12 {
+            continue;
+        }
+        // Counter-clockwise hull (in the math orientation of the coordinates):
+        // the outward normal is (e.y, -e.x).
+        let d = ((p[0] - a[0]) * e[1] - (p[1] - a[1]) * e[0]) / len;
+        best = best.max(d);
+    }
+    best
+}
+
+/// The feathered hull matte on the S×S crop grid: 1 deeper than `feather`
+/// (normalised units) inside the hull, ramping to 0 at its edge.
+pub fn hull_matte(poly: &[[f64; 2]], size: usize, feather: f64) -> Vec<f32> {
+    let mut out = vec![0.0f32; size * size];
+    let f = feather.max(1e-6);
+    for v in 0..size {
+        let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
+        for u in 0..size {
+            let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
+            let sd = convex_signed_distance(poly, [nx, ny]);
+            let a = (-sd / f).clamp(0.0, 1.0);
+            // Smoothstep: no visible kink where the ramp meets the plateau.
+            out[v * size + u] = (a * a * (3.0 - 2.0 * a)) as f32;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face() -> Points {
+        let mut l = [[0.0; 2]; 68];
+        // Eyes level at y = 300 (y up), 60 px apart; mouth 70 px below.
+        for i in 36..42 {
+            l[i] = [200.0 + (i - 36) as f64, 300.0];
+        }
+        for i in 42..48 {
+            l[i] = [260.0 + (i - 42) as f64, 300.0];
+        }
+        for i in 48..68 {
+            l[i] = [232.0, 230.0];
+        }
+        l
+    }
+
+    #[test]
+    fn crop_levels_the_eyes_and_round_trips() {
+        let c = FaceCrop::from_landmarks(&face());
+        assert!((c.ex[0] - 1.0).abs() < 1e-12 && c.ex[1].abs() < 1e-12);
+        assert!((c.ey[1] + 1.0).abs() < 1e-12, "towards the chin is down (y decreasing)");
+        let p = [211.0, 287.5];
+        let q = c.to_canonical(c.to_normalised(p));
+        assert!((p[0] - q[0]).abs() < 1e-9 && (p[1] - q[1]).abs() < 1e-9);
+        let n = c.normalise_points(&face());
+        assert!(n[40][0] < n[45][0], "the right eye is on the crop's left");
+        assert!(n[50][1] > n[40][1], "the mouth is below the eyes in the crop");
+    }
+
+    #[test]
+    fn hull_matte_is_one_inside_zero_outside() {
+        let sq = convex_hull(vec![[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [0.0, 0.0]]);
+        assert_eq!(sq.len(), 4);
+        assert!(convex_signed_distance(&sq, [0.0, 0.0]) < 0.0);
+        assert!(convex_signed_distance(&sq, [0.9, 0.0]) > 0.0);
+        let m = hull_matte(&sq, 64, 0.1);
+        assert_eq!(m[32 * 64 + 32], 1.0);
+        assert_eq!(m[0], 0.0);
+    }
+
+    #[test]
+    fn face_state_measures_an_open_mouth() {
+        let mut l = face();
+        let closed = FaceState::of(&l);
+        l[62][1] += 12.0;
+        let open = FaceState::of(&l);
+        assert!(open.mouth > closed.mouth);
+        assert!(open.distance(&closed) > 0.0);
+    }
+}

@@ -1,0 +1,646 @@
+//! The per-frame render of the node, a pure function of (time, parameters,
+//! input images):
+//!
+//! source landmarks (detected and cached by image content, or the override) →
+//! target landmarks at time t (keyframes, a track file or the Driver clip;
+//! relative or absolute motion) → the reference still whose mouth and eyes best
+//! match the target → its similarity-aligned face crop at the working
+//! resolution → the generator (ONNX) → paste back into the full frame through
+//! the feathered hull matte × the generator's "changed" mask, so pixels outside
+//! the matte are bit-exact copies of the source → host depth and components.
+//!
+//! Caches (analysis, crops, tracks, mattes) are keyed by content, never by
+//! render order, so any order of frames or threads gives the same pixels.
+
+pub mod generator;
+pub mod geometry;
+pub mod plane;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ofx::plugin::{EffectHandle, Image, RectI, RenderArgs};
+use ofx::{Error, Result};
+use parking_lot::Mutex;
+
+use crate::effect::clips;
+use crate::face::track::LandmarkTrack;
+use crate::face::{FaceAnalyzer, FaceImage};
+use crate::inference::{Device, DeviceReport};
+use crate::motion::{to_f64, transfer_relative};
+use crate::params::{DriveMode, OutputMode, Settings};
+use crate::pixels;
+use generator::{Generator, Reference, WarpGenerator};
+use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
+use plane::{image_key, Plane};
+
+/// Most reference stills used (as in the seed paper: one to 32).
+pub const MAX_REFERENCES: usize = 32;
+
+/// One analysed reference still, with its crop at one working size. The
+/// full image is not kept (32 references of 1080p float would be a gigabyte).
+pub struct PreparedSource {
+    /// Landmarks, canonical (y up).
+    pub landmarks: Points,
+    /// Its face crop.
+    pub crop: FaceCrop,
+    /// Mouth and eye openness.
+    pub state: FaceState,
+    /// The crop's pixels (planar RGB, `size`²).
+    pub pixels: Arc<Vec<f32>>,
+    /// Content key of the image.
+    pub key: u128,
+    /// Size of the image in pixels at the render scale.
+    pub image_size: [u32; 2],
+}
+
+/// Sample the planar RGB crop of `size` from a plane at render scale `scale`.
+fn crop_pixels(plane: &Plane, crop: &FaceCrop, scale: f64, size: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; 3 * size * size];
+    for v in 0..size {
+        let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
+        for u in 0..size {
+            let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
+            let c = crop.to_canonical([nx, ny]);
+            let px = plane.sample(c[0] * scale, c[1] * scale);
+            for k in 0..3 {
+                out[k * size * size + v * size + u] = px[k].clamp(0.0, 1.0);
+            }
+        }
+    }
+    out
+}
+
+/// A small least-recently-used cache.
+struct Lru<K, V> {
+    cap: usize,
+    items: Vec<(K, V)>,
+}
+
+impl<K: PartialEq + Clone, V: Clone> Lru<K, V> {
+    fn new(cap: usize) -> Self {
+        Lru { cap, items: Vec::new() }
+    }
+    fn get(&mut self, k: &K) -> Option<V> {
+        let i = self.items.iter().position(|(q, _)| q == k)?;
+        let it = self.items.remove(i);
+        let v = it.1.clone();
+        self.items.push(it);
+        Some(v)
+    }
+    fn put(&mut self, k: K, v: V) {
+        self.items.retain(|(q, _)| q != &k);
+        if self.items.len() >= self.cap {
+            self.items.remove(0);
+        }
+        self.items.push((k, v));
+    }
+}
+
+/// Identity of a track file on disk.
+#[derive(Clone, PartialEq)]
+struct TrackKey {
+    path: PathBuf,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    size: [u32; 2],
+}
+
+/// The render state of one node instance: caches only.
+pub struct Renderer {
+    analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
+    generators: Mutex<HashMap<Device, Arc<dyn Generator>>>,
+    sources: Mutex<Lru<(u128, Option<[u64; 2]>, usize), Arc<PreparedSource>>>,
+    drivers: Mutex<Lru<u128, Option<Points>>>,
+    track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
+    mattes: Mutex<Lru<u128, Arc<Plane>>>,
+    device_warned: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer {
+            analyzers: Mutex::new(HashMap::new()),
+            generators: Mutex::new(HashMap::new()),
+            sources: Mutex::new(Lru::new(MAX_REFERENCES + 4)),
+            drivers: Mutex::new(Lru::new(256)),
+            track: Mutex::new(None),
+            mattes: Mutex::new(Lru::new(4)),
+            device_warned: false.into(),
+        }
+    }
+}
+
+fn fail(s: impl Into<String>) -> Error {
+    Error::Failed(s.into())
+}
+
+/// Pixel coordinates of the face analysis (origin top-left, pixel centres at
+/// integers, in the pixels of `bounds` at scale `s`) → canonical (y up).
+fn analysis_to_canonical(p: [f32; 2], bounds: RectI, s: f64) -> [f64; 2] {
+    [(bounds.x1 as f64 + p[0] as f64 + 0.5) / s, (bounds.y2 as f64 - (p[1] as f64 + 0.5)) / s]
+}
+
+impl Renderer {
+    /// The face analyzer for a device.
+    pub fn analyzer(&self, device: Device) -> Arc<FaceAnalyzer> {
+        self.analyzers.lock().entry(device).or_insert_with(|| Arc::new(FaceAnalyzer::new(device))).clone()
+    }
+
+    /// The generator for a device (loaded on first use).
+    pub fn generator(&self, device: Device) -> Result<Arc<dyn Generator>> {
+        if let Some(g) = self.generators.lock().get(&device) {
+            return Ok(g.clone());
+        }
+        let g: Arc<dyn Generator> = Arc::new(WarpGenerator::load(device).map_err(fail)?);
+        self.generators.lock().insert(device, g.clone());
+        Ok(g)
+    }
+
+    /// Which device inference runs on (loads the runtime and the generator).
+    pub fn device_report(&self, device: Device) -> Result<DeviceReport> {
+        Ok(self.generator(device)?.device_report().clone())
+    }
+
+    /// Analyse (or take from the cache) one reference image.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(&self, img: &Image, scale: f64, size: usize, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, what: &str) -> Result<Arc<PreparedSource>> {
+        let key = image_key(img, scale.to_bits());
+        let override_key = settings.source_override.map(|o| {
+            let mut h = [0u64; 2];
+            for (i, p) in o.iter().enumerate() {
+                h[i % 2] = h[i % 2].rotate_left(7) ^ p[0].to_bits() ^ p[1].to_bits().rotate_left(32);
+            }
+            h
+        });
+        let cache_key = (key, override_key, size);
+        if let Some(p) = self.sources.lock().get(&cache_key) {
+            return Ok(p);
+        }
+        let plane = Plane::from_image(img);
+        let (landmarks, detected) = match settings.source_override {
+            Some(l) => (l, false),
+            None => {
+                let face_img = FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down())
+                    .map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
+                let analysis = analyzer.analyze_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
+                let face = analysis.face.as_ref().ok_or_else(|| {
+                    fail(format!(
+                        "no face was found on the {what}; use a portrait with a clearly visible face, or turn on \"Override portrait landmarks\" and place srcLm00…srcLm67 by hand"
+                    ))
+                })?;
+                let mut l = [[0.0; 2]; 68];
+                for (o, p) in l.iter_mut().zip(face.landmarks68.iter()) {
+                    *o = analysis_to_canonical(*p, plane.bounds, scale);
+                }
+                (l, true)
+            }
+        };
+        let crop = FaceCrop::from_landmarks(&landmarks);
+        let _ = detected;
+        let prepared = Arc::new(PreparedSource {
+            state: FaceState::of(&landmarks),
+            pixels: Arc::new(crop_pixels(&plane, &crop, scale, size)),
+            crop,
+            landmarks,
+            key,
+            image_size: [plane.width() as u32, plane.height() as u32],
+        });
+        self.sources.lock().put(cache_key, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn load_track(&self, settings: &Settings, size: [u32; 2]) -> Result<Arc<LandmarkTrack>> {
+        if settings.track_file.trim().is_empty() {
+            return Err(fail("Drive mode is \"Track file\" but no track file is set: choose one in Track file"));
+        }
+        let path = PathBuf::from(settings.track_file.trim());
+        let meta = std::fs::metadata(&path).map_err(|e| fail(format!("cannot read the track file {}: {e}", path.display())))?;
+        let key = TrackKey { path: path.clone(), len: meta.len(), modified: meta.modified().ok(), size };
+        if let Some((k, t)) = self.track.lock().as_ref() {
+            if *k == key {
+                return Ok(t.clone());
+            }
+        }
+        let t = Arc::new(crate::track_import::load_track(&path, size).map_err(|e| fail(e.to_string()))?);
+        *self.track.lock() = Some((key, t.clone()));
+        Ok(t)
+    }
+
+    /// Landmarks of the Driver clip at `time` (None: no face that frame).
+    fn driver_points(&self, effect: &EffectHandle, time: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Option<Points>> {
+        let clip = effect.clip(clips::DRIVER).map_err(|_| fail("Drive mode is \"Driver clip\", which needs the general context (a Driver input)"))?;
+        if !clip.connected() {
+            return Err(fail("Drive mode is \"Driver clip\" but nothing is connected to the Driver input"));
+        }
+        let Some(img) = clip.image(time, None)? else { return Ok(None) };
+        let key = image_key(&img, scale.to_bits());
+        if let Some(p) = self.drivers.lock().get(&key) {
+            return Ok(p);
+        }
+        let plane = Plane::from_image(&img);
+        drop(img);
+        let face_img = FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down())
+            .map_err(|e| fail(format!("the Driver frame {time} cannot be analysed: {e}")))?;
+        let analysis = analyzer.analyze_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
+        let points = analysis.face.as_ref().map(|f| {
+            let mut l = [[0.0; 2]; 68];
+            for (o, p) in l.iter_mut().zip(f.landmarks68.iter()) {
+                *o = analysis_to_canonical(*p, plane.bounds, scale);
+            }
+            l
+        });
+        self.drivers.lock().put(key, points);
+        Ok(points)
+    }
+
+    /// Target landmarks at `time` (canonical, y up).
+    fn targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Points> {
+        match s.drive {
+            DriveMode::Keyframes => Ok(s.keyframes.unwrap_or(base.landmarks)),
+            DriveMode::TrackFile => {
+                let track = self.load_track(s, base.image_size)?;
+                let frame = (time.round() as i64 + s.track_frame_offset as i64).max(0) as u32;
+                let Some(now) = held_frame(&track, frame) else {
+                    return Err(fail(format!("the track file {} has no frame with a face", s.track_file)));
+                };
+                let flip = |l: &crate::face::Landmarks68| -> Points {
+                    let mut p = to_f64(l);
+                    for q in p.iter_mut() {
+                        q[1] = -q[1];
+                    }
+                    p
+                };
+                if s.relative {
+                    let reference = if s.motion_reference_frame >= 0 {
+                        held_frame(&track, s.motion_reference_frame as u32)
+                    } else {
+                        track.frames.iter().find_map(|f| f.landmarks.as_ref())
+                    }
+                    .ok_or_else(|| fail("the track has no frame with a face to measure motion from"))?;
+                    Ok(transfer_relative(&base.landmarks, &flip(reference), &flip(now)))
+                } else {
+                    // Absolute: the track's points are portrait pixels (origin top-left).
+                    let mut p = to_f64(now);
+                    for q in p.iter_mut() {
+                        *q = [q[0] + 0.5, source_rod_height - (q[1] + 0.5)];
+                    }
+                    Ok(p)
+                }
+            }
+            DriveMode::Driver => {
+                let Some(now) = self.driver_points(effect, time, scale, analyzer, abort)? else {
+                    return Ok(base.landmarks);
+                };
+                if !s.relative {
+                    return Ok(now);
+                }
+                let ref_time = if s.motion_reference_frame >= 0 {
+                    s.motion_reference_frame as f64
+                } else {
+                    effect.clip(clips::DRIVER)?.frame_range().map(|r| r.0).unwrap_or(time)
+                };
+                let reference = self
+                    .driver_points(effect, ref_time, scale, analyzer, abort)?
+                    .ok_or_else(|| fail(format!("the Driver clip has no face at its reference frame {ref_time}; set Motion reference frame to a frame with a face")))?;
+                Ok(transfer_relative(&base.landmarks, &reference, &now))
+            }
+        }
+    }
+
+    /// Render one window of one frame.
+    pub fn render(&self, effect: &EffectHandle, args: &RenderArgs, s: &Settings) -> Result<()> {
+        let scale = args.render_scale.0.max(1e-6);
+        let abort = || effect.aborted();
+        let source_clip = effect.clip(clips::SOURCE)?;
+        let out_clip = effect.clip(clips::OUTPUT)?;
+        if s.drive == DriveMode::Keyframes && s.keyframes.is_none() && s.output == OutputMode::Full {
+            // Nothing drives the face yet (a new node): the portrait, untouched.
+            let mut out = out_clip
+                .image(args.time, None)?
+                .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
+            let src = source_clip.image(args.time, None)?;
+            return pass_through(src.as_ref(), &mut out, args.window, effect);
+        }
+        let analyzer = self.analyzer(s.device);
+        // References: one still (the Source at the render time), or frames
+        // first..=last of Source with the background from the first.
+        let (first, last) = (s.reference_first.min(s.reference_last), s.reference_first.max(s.reference_last));
+        let ref_times: Vec<f64> = if first == last {
+            vec![args.time]
+        } else {
+            (first..=last).take(MAX_REFERENCES).map(|f| f as f64).collect()
+        };
+        let mut refs: Vec<Arc<PreparedSource>> = Vec::with_capacity(ref_times.len());
+        let mut base_image: Option<Image> = None;
+        for (i, t) in ref_times.iter().enumerate() {
+            let img = source_clip
+                .image(*t, None)?
+                .ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
+            let what = if ref_times.len() == 1 { "Source image".to_string() } else { format!("Source reference frame {t}") };
+            let prepared = self.prepare(&img, scale, s.resolution, s, &analyzer, &abort, &what)?;
+            if !refs.iter().any(|r| r.key == prepared.key) {
+                refs.push(prepared);
+            }
+            if i == 0 {
+                base_image = Some(img);
+            }
+        }
+        let base_image = base_image.ok_or_else(|| fail("no Source image"))?;
+        let base = refs[0].clone();
+        let rod_h = source_clip.region_of_definition(args.time).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
+        let targets = self.targets(effect, args.time, s, &base, rod_h, scale, &analyzer, &abort)?;
+        if abort() {
+            return Err(Error::Aborted);
+        }
+        let size = s.resolution;
+        let target_n = base.crop.normalise_points(&targets);
+        let source_n = base.crop.normalise_points(&base.landmarks);
+        let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
+        let hull = paste_hull(&source_n, &target_n);
+        let hull_m = hull_matte(&hull, size, feather);
+
+        // Matte mode needs no generator.
+        let (gen, alpha) = if s.output == OutputMode::Matte {
+            (None, hull_m)
+        } else {
+            let state = FaceState::of(&targets);
+            let chosen = refs
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.state.distance(&state).total_cmp(&b.1.state.distance(&state)))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            let ref_lms: Vec<[[f32; 2]; 68]> = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
+            let references: Vec<Reference<'_>> = refs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Reference { crop: &r.pixels, landmarks: &ref_lms[i], key: r.key })
+                .collect();
+            let generator = self.generator(s.device)?;
+            self.warn_device_once(effect, generator.device_report());
+            let g = generator.generate(size, &references, chosen, &target_n, Some(&abort)).map_err(|e| {
+                if abort() {
+                    Error::Aborted
+                } else {
+                    fail(e)
+                }
+            })?;
+            let alpha: Vec<f32> = hull_m.iter().zip(g.changed.iter()).map(|(h, c)| h * c.clamp(0.0, 1.0)).collect();
+            (Some(g), alpha)
+        };
+        let seg = if s.use_segmentation && s.output != OutputMode::Crop {
+            Some(self.segmentation(&base, &base_image, &analyzer, &abort)?)
+        } else {
+            None
+        };
+
+        let mut out = out_clip
+            .image(args.time, None)?
+            .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
+        match s.output {
+            OutputMode::Crop => write_crop(&mut out, args.window, scale, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha),
+            OutputMode::Matte => write_matte(&mut out, args.window, &base, scale, size, &alpha, seg.as_deref()),
+            OutputMode::Full => paste(&mut out, &base_image, args.window, &base, scale, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha, seg.as_deref()),
+        }
+        Ok(())
+    }
+
+    fn segmentation(&self, base: &PreparedSource, image: &Image, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Arc<Plane>> {
+        if let Some(m) = self.mattes.lock().get(&base.key) {
+            return Ok(m);
+        }
+        let plane = Plane::from_image(image);
+        let face_img = FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down())
+            .map_err(|e| fail(e.to_string()))?;
+        let m = analyzer.portrait_matte_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
+        // Back to OFX order (bottom-up), as a plane of the source's bounds.
+        let (w, h) = (m.width as usize, m.height as usize);
+        let mut data = vec![[0.0f32; 4]; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let a = m.alpha[(h - 1 - y) * w + x];
+                data[y * w + x] = [a, a, a, a];
+            }
+        }
+        let plane = Arc::new(Plane { bounds: plane.bounds, data });
+        self.mattes.lock().put(base.key, plane.clone());
+        Ok(plane)
+    }
+
+    fn warn_device_once(&self, effect: &EffectHandle, report: &DeviceReport) {
+        if report.is_gpu_fallback() && !self.device_warned.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let _ = effect.set_persistent_message(
+                ofx::plugin::MessageLevel::Warning,
+                &format!("Living Portrait: GPU was requested but inference runs on {}: {}", report.used, report.reason.clone().unwrap_or_default()),
+            );
+        }
+    }
+}
+
+/// The track frame to use at `frame`: itself when it has a face, else the
+/// nearest earlier frame with one, else the nearest later one (hold).
+fn held_frame(track: &LandmarkTrack, frame: u32) -> Option<&crate::face::Landmarks68> {
+    let idx = track.frames.partition_point(|f| f.frame <= frame);
+    track.frames[..idx]
+        .iter()
+        .rev()
+        .find_map(|f| f.landmarks.as_ref())
+        .or_else(|| track.frames[idx..].iter().find_map(|f| f.landmarks.as_ref()))
+}
+
+/// Bilinear sample of a planar S×S image at normalised crop coordinates.
+#[inline]
+fn sample_planar(img: &[f32], planes: usize, size: usize, n: [f64; 2], out: &mut [f32; 4]) {
+    let fx = ((n[0] + 1.0) * size as f64 / 2.0 - 0.5).clamp(0.0, (size - 1) as f64);
+    let fy = ((n[1] + 1.0) * size as f64 / 2.0 - 0.5).clamp(0.0, (size - 1) as f64);
+    let x0 = fx.floor() as usize;
+    let y0 = fy.floor() as usize;
+    let x1 = (x0 + 1).min(size - 1);
+    let y1 = (y0 + 1).min(size - 1);
+    let tx = (fx - x0 as f64) as f32;
+    let ty = (fy - y0 as f64) as f32;
+    for c in 0..planes {
+        let p = &img[c * size * size..(c + 1) * size * size];
+        let a = p[y0 * size + x0] + (p[y0 * size + x1] - p[y0 * size + x0]) * tx;
+        let b = p[y1 * size + x0] + (p[y1 * size + x1] - p[y1 * size + x0]) * tx;
+        out[c] = a + (b - a) * ty;
+    }
+}
+
+/// The part of `window` (pixels at `scale`) the crop square can touch.
+fn crop_pixel_bounds(crop: &FaceCrop, scale: f64, window: RectI) -> RectI {
+    let b = crop.bounds();
+    let r = RectI {
+        x1: (b[0] * scale).floor() as i32 - 1,
+        y1: (b[1] * scale).floor() as i32 - 1,
+        x2: (b[2] * scale).ceil() as i32 + 1,
+        y2: (b[3] * scale).ceil() as i32 + 1,
+    };
+    r.intersect(&window)
+}
+
+/// Full-frame output: the base image, with the generated face blended in where
+/// the matte is above zero. Everywhere else the source bytes are copied as they
+/// are (exact).
+#[allow(clippy::too_many_arguments)]
+fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, scale: f64, size: usize, gen: Option<&[f32]>, alpha: &[f32], seg: Option<&Plane>) {
+    let dl = out.layout();
+    let sl = src.layout();
+    let win = window.intersect(&dl.bounds);
+    let face = crop_pixel_bounds(&base.crop, scale, win);
+    let dpb = dl.pixel_bytes();
+    let spb = sl.pixel_bytes();
+    let mut scratch = Vec::new();
+    let mut row_px = vec![[0.0f32; 4]; win.width()];
+    for (y, row) in out.rows_mut() {
+        if y < win.y1 || y >= win.y2 {
+            continue;
+        }
+        let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
+        // Source pixels over the window (transparent black where it has none).
+        for p in row_px.iter_mut() {
+            *p = [0.0; 4];
+        }
+        let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+        let srow = if span.is_empty() { None } else { src.row(y) };
+        let touches_face = y >= face.y1 && y < face.y2 && gen.is_some();
+        if !touches_face {
+            // Exact copy path.
+            pixels::rgba_to_row(&row_px, &dl, dst);
+            if let Some(sr) = srow {
+                let so = (span.x1 - sl.bounds.x1) as usize * spb;
+                let dofs = (span.x1 - win.x1) as usize * dpb;
+                pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
+            }
+            continue;
+        }
+        if let Some(sr) = srow {
+            let so = (span.x1 - sl.bounds.x1) as usize * spb;
+            let o = (span.x1 - win.x1) as usize;
+            pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + span.width()]);
+        }
+        let gen = gen.unwrap_or(&[]);
+        let mut g = [0.0f32; 4];
+        let mut a = [0.0f32; 4];
+        for x in face.x1..face.x2 {
+            let c = [(x as f64 + 0.5) / scale, (y as f64 + 0.5) / scale];
+            let n = base.crop.to_normalised(c);
+            if n[0].abs() >= 1.0 || n[1].abs() >= 1.0 {
+                continue;
+            }
+            sample_planar(alpha, 1, size, n, &mut a);
+            let mut m = a[0];
+            if let Some(seg) = seg {
+                m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
+            }
+            if m <= 0.0 {
+                continue;
+            }
+            sample_planar(gen, 3, size, n, &mut g);
+            let p = &mut row_px[(x - win.x1) as usize];
+            for k in 0..3 {
+                p[k] += (g[k] - p[k]) * m;
+            }
+        }
+        pixels::rgba_to_row(&row_px, &dl, dst);
+    }
+}
+
+/// Aligned-crop output: the generator's crop, over a region of definition of
+/// S×S canonical pixels at the origin.
+fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Option<&[f32]>, alpha: &[f32]) {
+    let dl = out.layout();
+    let win = window.intersect(&dl.bounds);
+    let side = size as f64 * scale;
+    let mut row_px = vec![[0.0f32; 4]; win.width()];
+    for (y, row) in out.rows_mut() {
+        if y < win.y1 || y >= win.y2 {
+            continue;
+        }
+        for (i, p) in row_px.iter_mut().enumerate() {
+            let x = win.x1 + i as i32;
+            let n = [2.0 * (x as f64 + 0.5) / side - 1.0, 1.0 - 2.0 * (y as f64 + 0.5) / side];
+            let mut v = [0.0f32; 4];
+            if n[0].abs() < 1.0 && n[1].abs() < 1.0 {
+                if let Some(g) = gen {
+                    sample_planar(g, 3, size, n, &mut v);
+                }
+                let mut a = [0.0f32; 4];
+                sample_planar(alpha, 1, size, n, &mut a);
+                v[3] = 1.0;
+                let _ = a;
+            }
+            *p = v;
+        }
+        let dpb = dl.pixel_bytes();
+        let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
+        pixels::rgba_to_row(&row_px, &dl, dst);
+    }
+}
+
+/// Matte output: the paste-back matte (hull × segmentation), grey in RGB and A.
+fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, scale: f64, size: usize, alpha: &[f32], seg: Option<&Plane>) {
+    let dl = out.layout();
+    let win = window.intersect(&dl.bounds);
+    let mut row_px = vec![[0.0f32; 4]; win.width()];
+    for (y, row) in out.rows_mut() {
+        if y < win.y1 || y >= win.y2 {
+            continue;
+        }
+        for (i, p) in row_px.iter_mut().enumerate() {
+            let x = win.x1 + i as i32;
+            let n = base.crop.to_normalised([(x as f64 + 0.5) / scale, (y as f64 + 0.5) / scale]);
+            let mut m = 0.0;
+            if n[0].abs() < 1.0 && n[1].abs() < 1.0 {
+                let mut a = [0.0f32; 4];
+                sample_planar(alpha, 1, size, n, &mut a);
+                m = a[0];
+                if let Some(seg) = seg {
+                    m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
+                }
+            }
+            *p = [m, m, m, m];
+        }
+        let dpb = dl.pixel_bytes();
+        let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
+        pixels::rgba_to_row(&row_px, &dl, dst);
+    }
+}
+
+/// Copy the render window of `src` into `out`, converting formats; pixels the
+/// source does not cover are transparent black.
+fn pass_through(src: Option<&Image>, out: &mut Image, window: RectI, effect: &EffectHandle) -> Result<()> {
+    let dst_layout = out.layout();
+    let win = window.intersect(&dst_layout.bounds);
+    if win.is_empty() {
+        return Ok(());
+    }
+    let src_layout = src.map(|s| s.layout());
+    let mut scratch = Vec::new();
+    let zero = vec![[0.0f32; 4]; win.width()];
+    for (y, row) in out.rows_mut() {
+        if y < win.y1 || y >= win.y2 {
+            continue;
+        }
+        if (y - win.y1) % 64 == 0 && effect.aborted() {
+            return Err(Error::Aborted);
+        }
+        let dpb = dst_layout.pixel_bytes();
+        let dst_off = (win.x1 - dst_layout.bounds.x1) as usize * dpb;
+        let dst = &mut row[dst_off..dst_off + win.width() * dpb];
+        pixels::rgba_to_row(&zero, &dst_layout, dst);
+        let (Some(s), Some(sl)) = (src, src_layout) else { continue };
+        let Some(srow) = s.row(y) else { continue };
+        let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+        if span.is_empty() {
+            continue;
+        }
+        let spb = sl.pixel_bytes();
+        let s_off = (span.x1 - sl.bounds.x1) as usize * spb;
+        let d_off = (span.x1 - win.x1) as usize * dpb;
+        pixels::convert_row(&srow[s_off..], &sl, &mut dst[d_off..], &dst_layout, &mut scratch, span.width());
+    }
+    Ok(())
+}

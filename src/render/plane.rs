@@ -1,0 +1,135 @@
+//! Float RGBA copies of host images and bilinear sampling from them.
+//!
+//! A [`Plane`] holds pixels in OFX order (rows bottom-up, origin at the bounds'
+//! lower-left pixel) as `[f32; 4]`, read once from a host image in any depth
+//! and component layout. Sampling positions are pixel coordinates at the
+//! image's render scale, with pixel centres at `x + 0.5`.
+
+use ofx::plugin::{Image, ImageLayout, RectI};
+
+use crate::pixels;
+
+/// A float RGBA image in OFX pixel order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plane {
+    /// Pixel bounds.
+    pub bounds: RectI,
+    /// `width * height` pixels, bottom row first.
+    pub data: Vec<[f32; 4]>,
+}
+
+impl Plane {
+    /// Read a whole host image.
+    pub fn from_image(img: &Image) -> Plane {
+        let layout = img.layout();
+        let b = layout.bounds;
+        let w = b.width();
+        let mut data = vec![[0.0f32; 4]; w * b.height()];
+        for (row, y) in data.chunks_exact_mut(w.max(1)).zip(b.y1..b.y2) {
+            if let Some(src) = img.row(y) {
+                pixels::row_to_rgba(src, &layout, row);
+            }
+        }
+        Plane { bounds: b, data }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.bounds.width()
+    }
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.bounds.height()
+    }
+
+    /// The pixel at (x, y), clamped to the edge.
+    #[inline]
+    pub fn pixel_clamped(&self, x: i32, y: i32) -> [f32; 4] {
+        let b = self.bounds;
+        let xi = (x.clamp(b.x1, b.x2 - 1) - b.x1) as usize;
+        let yi = (y.clamp(b.y1, b.y2 - 1) - b.y1) as usize;
+        self.data[yi * self.width() + xi]
+    }
+
+    /// Bilinear sample at continuous pixel coordinates (centres at +0.5),
+    /// clamped to the edge.
+    #[inline]
+    pub fn sample(&self, x: f64, y: f64) -> [f32; 4] {
+        if self.data.is_empty() {
+            return [0.0; 4];
+        }
+        let fx = x - 0.5;
+        let fy = y - 0.5;
+        let x0 = fx.floor();
+        let y0 = fy.floor();
+        let tx = (fx - x0) as f32;
+        let ty = (fy - y0) as f32;
+        let (x0, y0) = (x0 as i32, y0 as i32);
+        let p00 = self.pixel_clamped(x0, y0);
+        let p10 = self.pixel_clamped(x0 + 1, y0);
+        let p01 = self.pixel_clamped(x0, y0 + 1);
+        let p11 = self.pixel_clamped(x0 + 1, y0 + 1);
+        let mut out = [0.0; 4];
+        for c in 0..4 {
+            let a = p00[c] + (p10[c] - p00[c]) * tx;
+            let b = p01[c] + (p11[c] - p01[c]) * tx;
+            out[c] = a + (b - a) * ty;
+        }
+        out
+    }
+
+    /// 8-bit RGB, rows top-down (the face analysis convention), and the scale
+    /// factor that maps its pixels back: image row `r` is pixel row `y2-1-r`.
+    pub fn to_rgb8_top_down(&self) -> Vec<u8> {
+        let w = self.width();
+        let mut out = Vec::with_capacity(w * self.height() * 3);
+        for row in self.data.chunks_exact(w.max(1)).rev() {
+            for p in row {
+                for &v in &p[..3] {
+                    out.push(if v.is_nan() { 0 } else { (v.clamp(0.0, 1.0) * 255.0).round() as u8 });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A fast 128-bit key of a host image's raw bytes and layout: renders of the
+/// same pixels share cached analysis, crops and mattes, whatever the frame.
+pub fn image_key(img: &Image, extra: u64) -> u128 {
+    let l: ImageLayout = img.layout();
+    const P1: u64 = 0x9E37_79B9_7F4A_7C15;
+    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    let mut lanes = [
+        0x243F_6A88_85A3_08D3u64 ^ extra,
+        0x1319_8A2E_0370_7344 ^ (l.bounds.x1 as u64) << 32 ^ l.bounds.y1 as u32 as u64,
+        0xA409_3822_299F_31D0 ^ (l.bounds.x2 as u64) << 32 ^ l.bounds.y2 as u32 as u64,
+        0x082E_FA98_EC4E_6C89 ^ (l.depth.bytes() as u64) << 8 ^ l.components.count() as u64,
+    ];
+    for y in l.bounds.y1..l.bounds.y2 {
+        let Some(row) = img.row(y) else { continue };
+        let mut chunks = row.chunks_exact(32);
+        for c in &mut chunks {
+            for (k, lane) in lanes.iter_mut().enumerate() {
+                let w = u64::from_le_bytes(c[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));
+                *lane = (*lane ^ w).wrapping_mul(P1).rotate_left(31);
+            }
+        }
+        let mut tail = [0u8; 32];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            let w = u64::from_le_bytes(tail[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));
+            *lane = (*lane ^ w ^ y as u64).wrapping_mul(P2).rotate_left(27);
+        }
+    }
+    let fin = |mut h: u64| {
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^ (h >> 33)
+    };
+    let a = fin(lanes[0] ^ lanes[2].rotate_left(13));
+    let b = fin(lanes[1] ^ lanes[3].rotate_left(41));
+    (a as u128) << 64 | b as u128
+}
