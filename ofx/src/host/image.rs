@@ -339,6 +339,27 @@ impl HostImage {
         out
     }
 
+    /// Stretched to exactly `width` × `height` pixels (aspect ratio not kept),
+    /// origin (0, 0), by bilinear interpolation between pixel centres with the
+    /// edges clamped. Meant for enlarging (benchmark inputs); shrinking by
+    /// more than 2 skips pixels (no prefilter). A 0 size gives an empty image.
+    pub fn resized(&self, width: u32, height: u32) -> HostImage {
+        let mut out = HostImage::new(width, height, self.components);
+        if self.width == 0 || self.height == 0 {
+            return out;
+        }
+        let (sx, sy) = (self.width as f64 / width.max(1) as f64, self.height as f64 / height.max(1) as f64);
+        let row = width as usize * 4;
+        for (ty, line) in out.pixels.chunks_exact_mut(row.max(1)).enumerate().take(height as usize) {
+            let y = self.y1 as f64 + (ty as f64 + 0.5) * sy - 0.5;
+            for (tx, px) in line.chunks_exact_mut(4).enumerate() {
+                let x = self.x1 as f64 + (tx as f64 + 0.5) * sx - 0.5;
+                px.copy_from_slice(&self.bilinear(x, y));
+            }
+        }
+        out
+    }
+
     fn box_average(&self, x0: f64, y0: f64, x1: f64, y1: f64) -> [f32; 4] {
         let mut acc = [0.0f64; 4];
         for sy in y0.floor() as i32..y1.ceil() as i32 {
@@ -603,6 +624,34 @@ mod tests {
         // The last column only partly covers the image: partial coverage.
         let edge = third.pixel(3, 0).unwrap();
         assert!((edge[3] - 1.0 / 3.0).abs() < 1e-5, "{edge:?}");
+    }
+
+    #[test]
+    fn resize_stretches_to_the_exact_size() {
+        // A 2×2 image stretched to 4×3: corners keep their colours (edge
+        // clamping), the inside interpolates, the origin moves to (0, 0).
+        let mut img = HostImage::new(2, 2, Components::Rgb);
+        img.x1 = 5;
+        img.y1 = -3;
+        img.set_pixel(5, -3, [0.0, 0.0, 0.0, 1.0]);
+        img.set_pixel(6, -3, [1.0, 0.0, 0.0, 1.0]);
+        img.set_pixel(5, -2, [0.0, 1.0, 0.0, 1.0]);
+        img.set_pixel(6, -2, [1.0, 1.0, 0.0, 1.0]);
+        let big = img.resized(4, 3);
+        assert_eq!(big.bounds(), RectI::new(0, 0, 4, 3));
+        assert_eq!(big.components, Components::Rgb);
+        assert_eq!(big.pixel(0, 0), Some([0.0, 0.0, 0.0, 1.0]));
+        assert_eq!(big.pixel(3, 2), Some([1.0, 1.0, 0.0, 1.0]));
+        // Centre row of three samples the middle of the source: g = 0.5;
+        // column 1 sits at source x = 0.25: r = 0.25.
+        let mid = big.pixel(1, 1).unwrap();
+        assert!((mid[0] - 0.25).abs() < 1e-6 && (mid[1] - 0.5).abs() < 1e-6, "{mid:?}");
+        // Flat images stay flat, whatever the size.
+        let flat = HostImage::filled(3, 5, [0.2, 0.4, 0.6, 1.0]).resized(1920, 1080);
+        assert_eq!((flat.width, flat.height), (1920, 1080));
+        assert!(flat.pixels.chunks_exact(4).all(|p| p.iter().zip([0.2, 0.4, 0.6, 1.0]).all(|(a, b)| (a - b).abs() < 1e-6)));
+        assert!(flat.resized(0, 7).pixels.is_empty());
+        assert_eq!(HostImage::new(0, 0, Components::Rgba).resized(2, 2).pixels, vec![0.0; 16]);
     }
 
     #[test]

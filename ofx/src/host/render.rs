@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -120,6 +121,18 @@ impl Instance {
     where
         F: Fn(i32, HostImage) -> HostResult<()> + Sync,
     {
+        self.render_sequence_timed(frames, threads, req, |f, img, _| sink(f, img))
+    }
+
+    /// Like [`render_sequence_with`](Self::render_sequence_with), and also
+    /// hands `sink` the time the host's render of that frame took (region of
+    /// definition, regions of interest, is identity, the render action and the
+    /// conversion of the output to a [`HostImage`]; not the begin and end
+    /// sequence actions, and not the sink itself). Used by benchmarks.
+    pub fn render_sequence_timed<F>(&mut self, frames: &[i32], threads: usize, req: &RenderRequest, sink: F) -> HostResult<()>
+    where
+        F: Fn(i32, HostImage, Duration) -> HostResult<()> + Sync,
+    {
         Self::check_request(req)?;
         if frames.is_empty() {
             return Ok(());
@@ -141,7 +154,10 @@ impl Instance {
             }
             let i = next.fetch_add(1, Ordering::SeqCst);
             let Some(&f) = frames.get(i) else { break };
-            if let Err(e) = this.render_one(f as f64, req, sequential).and_then(|img| sink(f, img)) {
+            let start = Instant::now();
+            let rendered = this.render_one(f as f64, req, sequential);
+            let took = start.elapsed();
+            if let Err(e) = rendered.and_then(|img| sink(f, img, took)) {
                 error.lock().get_or_insert(e);
             }
         };
