@@ -1,28 +1,35 @@
 //! The `ofx-render` command line: hand-written argument parsing
 //! ([`CliArgs::parse`]), frame-range and file-pattern helpers, and [`run`],
-//! which loads inputs, hosts the plugin and writes the rendered frames. Every
-//! failure ends as one sentence on stderr and a non-zero exit status; a
-//! watchdog ends the process if a plugin hangs.
+//! which loads inputs, hosts the plugin and writes the rendered frames, or with
+//! `--bench` times the plugin's load and renders and measures its memory (see
+//! [`bench`](super::bench)). Every failure ends as one sentence on stderr and
+//! a non-zero exit status; a watchdog ends the process if a plugin hangs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::bench::{self, BenchReport, Stats};
 use super::effect::{ClipInput, Context};
 use super::error::{HostError, HostResult};
 use super::host::{Host, HostOptions, HostQuirks};
 use super::image::{Components, Depth, HostImage};
+use super::instance::Instance;
+use super::plugin::Plugin;
 use super::render::RenderRequest;
 
 /// Usage text printed by `--help` and on usage errors.
 pub const USAGE: &str = "\
 usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ... --frames A-B --out PATTERN [options]
+       ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE ... --frames A-B --bench [--repeat N] [options]
        ofx-render --plugin-path DIR --list
 
   --plugin-path DIR        where to look for *.ofx.bundle (or a bundle / .ofx file); default $OFX_PLUGIN_PATH
   --plugin ID              plugin identifier, e.g. org.livingportrait.LivingPortrait
   --list                   print the plugin identifiers found and exit
   --input CLIP=FILE        a still image, or a sequence when FILE contains %04d (frames from the names)
+  --input-resize CLIP=WxH  stretch that input to W x H pixels after loading (bilinear, aspect ratio not
+                           kept), e.g. Source=1920x1080 to benchmark HD frames with a 512x512 image
   --frames A-B             frames to render (B < A renders in reverse); a single N renders one frame
   --out PATTERN            output file, %04d is replaced by the frame; .png or .exr
   --param NAME=VALUE       set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index or option)
@@ -39,6 +46,18 @@ usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ...
   --pad-output N           output image bounds larger than the render window by N pixels
   --save-params FILE.json  write every parameter (value and keys) after rendering
   --timeout SECS           give up after SECS seconds (default 3600)
+
+benchmark (--out optional; figures on stdout):
+  --bench                  time loading the plugin (load, describe, create instance), the first frame (clip
+                           preferences, begin/end sequence, render) and each later frame (the host's render
+                           call only: no input decoding, no output saving), and measure resident memory before
+                           loading the plugin and its peak after rendering (Linux /proc/self/status)
+  --bench-json FILE        also write the figures as JSON (implies --bench)
+  --repeat N               render the frame list N times (default 1); the steady state is every frame but
+                           the first, so N > 1 gives more samples (outputs are saved on the first pass only)
+                           With --bench, --threads N renders N frames at a time (default 1) and offers the
+                           plugin N CPUs; without --threads frames render one at a time and the plugin is
+                           offered every CPU.
 ";
 
 /// One `--param` argument.
@@ -63,6 +82,8 @@ pub struct CliArgs {
     pub list: bool,
     /// `--input` (clip, file or pattern).
     pub inputs: Vec<(String, String)>,
+    /// `--input-resize` (clip, width, height).
+    pub input_resize: Vec<(String, u32, u32)>,
     /// `--frames`, in render order.
     pub frames: Vec<i32>,
     /// `--out` pattern.
@@ -95,6 +116,12 @@ pub struct CliArgs {
     pub timeout: Duration,
     /// `--help`.
     pub help: bool,
+    /// `--bench` (or `--bench-json`).
+    pub bench: bool,
+    /// `--bench-json`.
+    pub bench_json: Option<PathBuf>,
+    /// `--repeat` (at least 1).
+    pub repeat: usize,
 }
 
 fn usage_err(msg: impl Into<String>) -> HostError {
@@ -198,6 +225,7 @@ impl CliArgs {
             plugin: None,
             list: false,
             inputs: Vec::new(),
+            input_resize: Vec::new(),
             frames: Vec::new(),
             out: None,
             params: Vec::new(),
@@ -214,6 +242,9 @@ impl CliArgs {
             save_params: None,
             timeout: Duration::from_secs(3600),
             help: false,
+            bench: false,
+            bench_json: None,
+            repeat: 1,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -241,6 +272,21 @@ impl CliArgs {
                         .ok_or_else(|| usage_err(format!("The input '{v}' is not of the form CLIP=FILE")))?;
                     a.inputs.push((clip.to_string(), file.to_string()));
                 }
+                "--input-resize" => {
+                    let v = value(&flag)?;
+                    let (clip, (w, h)) = v
+                        .split_once('=')
+                        .and_then(|(c, size)| Some((c, parse_size(size)?)))
+                        .ok_or_else(|| usage_err(format!("The input size '{v}' is not of the form CLIP=WIDTHxHEIGHT")))?;
+                    a.input_resize.retain(|(c, _, _)| c != clip);
+                    a.input_resize.push((clip.to_string(), w, h));
+                }
+                "--bench" => a.bench = true,
+                "--bench-json" => {
+                    a.bench = true;
+                    a.bench_json = Some(PathBuf::from(value(&flag)?));
+                }
+                "--repeat" => a.repeat = parse_count(&value(&flag)?, "repeat count")?.max(1),
                 "--frames" => a.frames = parse_frames(&value(&flag)?)?,
                 "--out" => a.out = Some(value(&flag)?),
                 "--param" => {
@@ -335,7 +381,13 @@ impl CliArgs {
         if self.frames.is_empty() {
             return Err(usage_err("No frames: give --frames A-B"));
         }
+        for (clip, _, _) in &self.input_resize {
+            if !self.inputs.iter().any(|(c, _)| c == clip) {
+                return Err(usage_err(format!("--input-resize names the clip '{clip}', which has no --input")));
+            }
+        }
         match &self.out {
+            None if self.bench => Ok(()),
             None => Err(usage_err("No output: give --out PATTERN")),
             Some(o) if self.frames.len() > 1 && FramePattern::parse(o).is_none() => Err(usage_err(format!(
                 "The output '{o}' has no frame number pattern such as %04d, but {} frames are rendered",
@@ -344,6 +396,13 @@ impl CliArgs {
             _ => Ok(()),
         }
     }
+}
+
+/// Parses "WIDTHxHEIGHT" (each 1 to 32768).
+pub fn parse_size(s: &str) -> Option<(u32, u32)> {
+    let (w, h) = s.trim().split_once(['x', 'X'])?;
+    let dim = |v: &str| v.trim().parse::<u32>().ok().filter(|n| (1..=32768).contains(n));
+    Some((dim(w)?, dim(h)?))
 }
 
 fn parse_count(v: &str, what: &str) -> HostResult<usize> {
@@ -386,38 +445,62 @@ fn list(args: &CliArgs) -> HostResult<()> {
     Ok(())
 }
 
-/// Runs a parsed command line.
-pub fn run(args: &CliArgs) -> HostResult<()> {
-    if args.list {
-        return list(args);
+/// Stretches every frame of an input to `width` × `height` (`--input-resize`).
+pub fn resize_input(input: ClipInput, width: u32, height: u32) -> ClipInput {
+    match input {
+        ClipInput::Still(img) => ClipInput::Still(img.resized(width, height)),
+        ClipInput::Sequence(frames) => {
+            ClipInput::Sequence(frames.into_iter().map(|(f, img)| (f, img.resized(width, height))).collect())
+        }
     }
-    args.check_render()?;
+}
+
+/// Loads every `--input`, resized as `--input-resize` asks.
+pub fn load_inputs(args: &CliArgs) -> HostResult<Vec<(String, ClipInput)>> {
     let mut inputs = Vec::new();
     for (clip, spec) in &args.inputs {
-        inputs.push((clip.clone(), load_input(spec)?));
+        let mut input = load_input(spec)?;
+        if let Some((_, w, h)) = args.input_resize.iter().find(|(c, _, _)| c == clip) {
+            input = resize_input(input, *w, *h);
+        }
+        inputs.push((clip.clone(), input));
     }
+    Ok(inputs)
+}
+
+/// The host for a render or benchmark; `threads` is offered to the plugin.
+fn make_host(args: &CliArgs, inputs: &[(String, ClipInput)], threads: usize) -> Host {
     // The first input defines the project size (used for normalised defaults).
     let project_size = inputs
         .first()
         .and_then(|(_, i)| i.at(0.0).map(|(img, _)| (img.width as f64, img.height as f64)))
         .unwrap_or((1920.0, 1080.0));
-    let host = Host::new(HostOptions {
+    Host::new(HostOptions {
         quirks: args.quirks,
-        threads: args.threads,
+        threads,
         negative_row_bytes: args.negative_row_bytes,
         pad_output_bounds: args.pad_output,
         project_size,
         echo_messages: true,
         ..HostOptions::default()
-    });
+    })
+}
+
+/// Finds the plugin and creates an instance in the requested context.
+fn load_and_create(args: &CliArgs, host: &Host) -> HostResult<(Plugin, Instance)> {
     let id = args.plugin.clone().unwrap_or_default();
-    let plugin = find_plugin(&host, &args.plugin_path, &id)?;
+    let plugin = find_plugin(host, &args.plugin_path, &id)?;
     let context = match args.context {
         Some(c) => c,
         None if plugin.supported_contexts().iter().any(|c| c.as_str() == Context::Filter.ofx_name().to_string_lossy()) => Context::Filter,
         None => Context::General,
     };
-    let mut inst = plugin.create_instance(context)?;
+    let inst = plugin.create_instance(context)?;
+    Ok((plugin, inst))
+}
+
+/// Connects the inputs, sets the time to the first frame, the parameters and presses the buttons.
+fn configure(args: &CliArgs, inst: &mut Instance, inputs: Vec<(String, ClipInput)>) -> HostResult<()> {
     for (clip, input) in inputs {
         inst.set_input(&clip, input)?;
     }
@@ -434,38 +517,212 @@ pub fn run(args: &CliArgs) -> HostResult<()> {
     for b in &args.presses {
         inst.press(b)?;
     }
-    let req = RenderRequest {
+    Ok(())
+}
+
+fn render_request(args: &CliArgs) -> RenderRequest {
+    RenderRequest {
         scale: args.scale,
         window: None,
         depth: args.depth,
         components: args.components,
         split_bands: args.bands,
-    };
-    let out = args.out.clone().unwrap_or_default();
-    let pattern = FramePattern::parse(&out);
-    let depth = args.depth;
-    let save = |frame: i32, img: super::image::HostImage| -> HostResult<()> {
-        let path = match &pattern {
+    }
+}
+
+/// Saves frames to the `--out` pattern (nothing without `--out`).
+struct Saver {
+    out: Option<String>,
+    pattern: Option<FramePattern>,
+    depth: Depth,
+}
+
+impl Saver {
+    fn new(args: &CliArgs) -> Saver {
+        Saver {
+            out: args.out.clone(),
+            pattern: args.out.as_deref().and_then(FramePattern::parse),
+            depth: args.depth,
+        }
+    }
+
+    fn save(&self, frame: i32, img: &HostImage) -> HostResult<()> {
+        let Some(out) = &self.out else { return Ok(()) };
+        let path = match &self.pattern {
             Some(p) => PathBuf::from(p.format(frame)),
-            None => PathBuf::from(&out),
+            None => PathBuf::from(out),
         };
-        img.save(&path, depth)
-    };
-    let threads = host.options().thread_count();
-    if args.frames.len() == 1 {
-        let img = inst.render_frame(args.frames[0] as f64, &req)?;
-        save(args.frames[0], img)?;
-    } else {
-        inst.render_sequence_with(&args.frames, threads, &req, save)?;
+        img.save(&path, self.depth)
     }
-    if let Some(p) = &args.save_params {
-        inst.save_params_json(p)?;
-    }
+}
+
+/// Warns on stderr about images the plugin fetched and never released.
+fn warn_leaks(inst: &Instance) {
     let leaks = inst.leak_details();
     if !leaks.is_empty() {
         eprintln!("ofx-render: warning: the plugin did not release {} image(s): {leaks:?}", leaks.len());
     }
+}
+
+/// Runs a parsed command line.
+pub fn run(args: &CliArgs) -> HostResult<()> {
+    if args.list {
+        return list(args);
+    }
+    args.check_render()?;
+    if args.bench {
+        let report = run_bench(args)?;
+        print!("{}", report.table());
+        if let Some(path) = &args.bench_json {
+            std::fs::write(path, report.to_json()).map_err(|e| {
+                HostError::Other(format!("The benchmark figures cannot be written to {} ({e})", path.display()))
+            })?;
+        }
+        return Ok(());
+    }
+    let inputs = load_inputs(args)?;
+    let host = make_host(args, &inputs, args.threads);
+    let (_plugin, mut inst) = load_and_create(args, &host)?;
+    configure(args, &mut inst, inputs)?;
+    let req = render_request(args);
+    let saver = Saver::new(args);
+    let threads = host.options().thread_count();
+    if args.frames.len() == 1 {
+        let img = inst.render_frame(args.frames[0] as f64, &req)?;
+        saver.save(args.frames[0], &img)?;
+    } else {
+        inst.render_sequence_with(&args.frames, threads, &req, |f, img| saver.save(f, &img))?;
+    }
+    if let Some(p) = &args.save_params {
+        inst.save_params_json(p)?;
+    }
+    warn_leaks(&inst);
     Ok(())
+}
+
+/// The host's image buffers for one frame in KiB (estimate): each input as
+/// handed to the plugin, the output buffer and the float result.
+fn host_buffers_kib(inst: &Instance, args: &CliArgs, inputs: &[(String, (u32, u32))], width: u32, height: u32) -> u64 {
+    let clip_bytes_per_pixel = |clip: &str| -> usize {
+        let props = inst.clip_props(clip).unwrap_or_default();
+        let text = |key: &std::ffi::CStr| match props.get(key.to_string_lossy().as_ref()) {
+            Some(super::props::PropValue::String(v)) => v.first().cloned(),
+            _ => None,
+        };
+        use openfx::sys::image_effect_v1::image_effect::{kOfxImageEffectPropComponents, kOfxImageEffectPropPixelDepth};
+        let depth = text(kOfxImageEffectPropPixelDepth).and_then(|d| Depth::from_ofx(&d)).unwrap_or(args.depth);
+        let comps = text(kOfxImageEffectPropComponents).and_then(|c| Components::from_ofx(&c)).unwrap_or(args.components);
+        depth.bytes() * comps.count()
+    };
+    let mut bytes = 0usize;
+    for (clip, (w, h)) in inputs {
+        let (w, h) = ((*w as f64 * args.scale).ceil() as usize, (*h as f64 * args.scale).ceil() as usize);
+        bytes += w * h * clip_bytes_per_pixel(clip);
+    }
+    let pixels = width as usize * height as usize;
+    bytes += pixels * args.depth.bytes() * args.components.count() + pixels * 16;
+    (bytes / 1024) as u64
+}
+
+/// Runs `--bench`: loads the inputs (untimed), then times loading the plugin,
+/// the first frame and every later frame, and measures resident memory.
+pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
+    let inputs = load_inputs(args)?;
+    let input_sizes: Vec<(String, (u32, u32))> = inputs
+        .iter()
+        .filter_map(|(c, i)| i.at(args.frames[0] as f64).map(|(img, _)| (c.clone(), (img.width, img.height))))
+        .collect();
+    // Frames one at a time unless --threads says otherwise.
+    let frame_threads = if args.threads == 0 { 1 } else { args.threads };
+    let host = make_host(args, &inputs, args.threads);
+    let cpu_threads = host.options().thread_count();
+    let peak_reset = bench::reset_peak();
+    let before = bench::memory_status();
+
+    let t = Instant::now();
+    let (plugin, mut inst) = load_and_create(args, &host)?;
+    let load_ms = ms(t.elapsed());
+
+    let t = Instant::now();
+    configure(args, &mut inst, inputs)?;
+    let setup_ms = ms(t.elapsed());
+
+    let req = render_request(args);
+    let saver = Saver::new(args);
+    let first = args.frames[0];
+    let t = Instant::now();
+    let img = inst.render_frame(first as f64, &req)?;
+    let first_frame_ms = ms(t.elapsed());
+    let (width, height) = (img.width, img.height);
+    saver.save(first, &img)?;
+    drop(img);
+
+    // Steady state: the rest of the list, then the whole list again per repeat.
+    // The wall clock (for throughput) leaves out saving: it counts the passes
+    // that save nothing, and a saving pass only when frames render one at a
+    // time (its saving time is then simply subtracted).
+    let mut samples = Vec::new();
+    let (mut steady_wall_ms, mut steady_wall_frames) = (0.0, 0);
+    for pass in 0..args.repeat {
+        let frames = if pass == 0 { &args.frames[1..] } else { &args.frames[..] };
+        if frames.is_empty() {
+            continue;
+        }
+        let saves = pass == 0 && args.out.is_some();
+        let times = parking_lot::Mutex::new(Vec::with_capacity(frames.len()));
+        let saving = parking_lot::Mutex::new(Duration::ZERO);
+        let t = Instant::now();
+        inst.render_sequence_timed(frames, frame_threads, &req, |f, img, took| {
+            times.lock().push(ms(took));
+            if saves {
+                let s = Instant::now();
+                let r = saver.save(f, &img);
+                *saving.lock() += s.elapsed();
+                r?;
+            }
+            Ok(())
+        })?;
+        let wall = t.elapsed();
+        if !saves || frame_threads == 1 {
+            steady_wall_ms += ms(wall.saturating_sub(saving.into_inner()));
+            steady_wall_frames += frames.len();
+        }
+        samples.extend(times.into_inner());
+    }
+    let after = bench::memory_status();
+    if let Some(p) = &args.save_params {
+        inst.save_params_json(p)?;
+    }
+    warn_leaks(&inst);
+    let host_buffers_kib = host_buffers_kib(&inst, args, &input_sizes, width, height);
+    Ok(BenchReport {
+        plugin: plugin.id().to_string(),
+        version: plugin.version(),
+        binary: plugin.binary().to_path_buf(),
+        width,
+        height,
+        depth: format!("{:?}", args.depth).to_ascii_lowercase(),
+        components: format!("{:?}", args.components).to_ascii_lowercase(),
+        frame_count: args.frames.len(),
+        repeat: args.repeat,
+        frame_threads,
+        cpu_threads,
+        load_ms,
+        setup_ms,
+        first_frame_ms,
+        steady: Stats::of(&samples),
+        steady_wall_ms,
+        steady_wall_frames,
+        before,
+        after,
+        peak_reset,
+        host_buffers_kib,
+        saved: args.out.is_some(),
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// Looks for the plugin in each plugin-path entry in turn.

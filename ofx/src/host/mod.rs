@@ -25,6 +25,7 @@
 //! serialisation locks that implement the plugin's declared thread safety.
 
 pub mod animation;
+pub mod bench;
 pub mod cli;
 pub mod context;
 pub mod effect;
@@ -43,6 +44,7 @@ pub mod render;
 pub mod suites;
 
 pub use animation::Interpolation;
+pub use bench::{BenchReport, MemoryStatus, Stats};
 pub use effect::{ClipInput, Context};
 pub use error::{HostError, HostResult};
 pub use host::{Host, HostMessage, HostOptions, HostQuirks, MessageKind, PluginInfo};
