@@ -12,8 +12,8 @@ use image::{Delay, Frame};
 
 use crate::{InstallError, BUNDLE_NAME, PLUGIN_ID};
 
-/// The frame range rendered for the demo (one second at 24 fps).
-pub const DEMO_FRAMES: (u32, u32) = (1, 24);
+/// The frame range rendered for the demo (two seconds at 24 fps: the length of `resources/demo/track.json`).
+pub const DEMO_FRAMES: (u32, u32) = (1, 48);
 
 /// Where the demo renders from and to.
 #[derive(Debug, Clone)]
@@ -28,15 +28,12 @@ pub struct DemoOptions {
     pub out_dir: PathBuf,
 }
 
-/// Extra `ofx-render` arguments that drive the demo. Kept in one small function so the plugin's drive
-/// parameters can be switched on here once the plugin has them: when `resources/demo/track.json` exists this
-/// is meant to return `--param driveMode=trackFile --param trackFile=<absolute path>`. Until the plugin
-/// declares those parameters it returns nothing and the demo renders the still (which the plugin passes
-/// through), because ofx-render rejects unknown parameters.
+/// Extra `ofx-render` arguments that drive the demo: the demo track
+/// (`resources/demo/track.json`, made by `resources/demo/make_track.py`) animates the portrait through the
+/// plugin's "Track file" drive mode.
 pub fn demo_extra_args(workspace: &Path) -> Vec<String> {
-    const PLUGIN_HAS_TRACK_PARAMS: bool = false;
     let track = workspace.join("resources").join("demo").join("track.json");
-    if PLUGIN_HAS_TRACK_PARAMS && track.is_file() {
+    if track.is_file() {
         let track = std::path::absolute(&track).unwrap_or(track);
         vec![
             "--param".into(),
