@@ -32,7 +32,8 @@ usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ...
                            kept), e.g. Source=1920x1080 to benchmark HD frames with a 512x512 image
   --frames A-B             frames to render (B < A renders in reverse); a single N renders one frame
   --out PATTERN            output file, %04d is replaced by the frame; .png or .exr
-  --param NAME=VALUE       set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index or option)
+  --param NAME=VALUE       set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index, option
+                           label or its script name: trackFile selects 'Track file')
   --param NAME@FRAME=VALUE set a key
   --press BUTTON           press a push button (after the parameters)
   --depth byte|short|float output depth asked of the plugin (default float; PNG stores 8/16 bit)
@@ -55,9 +56,9 @@ benchmark (--out optional; figures on stdout):
   --bench-json FILE        also write the figures as JSON (implies --bench)
   --repeat N               render the frame list N times (default 1); the steady state is every frame but
                            the first, so N > 1 gives more samples (outputs are saved on the first pass only)
-                           With --bench, --threads N renders N frames at a time (default 1) and offers the
-                           plugin N CPUs; without --threads frames render one at a time and the plugin is
-                           offered every CPU.
+  With --bench, --threads N renders N frames at a time and offers the plugin N CPUs; without it frames
+  render one at a time and the plugin is offered every CPU. Inputs are decoded and resized before the
+  resident size is taken; the throughput line leaves out saving.
 ";
 
 /// One `--param` argument.
