@@ -151,7 +151,7 @@ class Graph:
         return out
 
     def split(self, x, n: int, axis: int) -> list[str]:
-        """n equal parts along axis (opset 13+: no split sizes needed for equal parts... given explicitly here)"""
+        """n equal parts along axis (opset 13-17 Split without sizes)"""
         outs = [self._name("split") for _ in range(n)]
         self.nodes.append(helper.make_node("Split", [x], outs, name=f"n{len(self.nodes)}_Split", axis=axis))
         return outs
@@ -313,13 +313,33 @@ def build() -> onnx.ModelProto:
     disp_c = g.reshape(g.mul(g.concat([dx, dy], 0), fac), g.concat([one_i, g.i64([2]), G_i, G_i], 0))  # [1,2,G,G]
     disp_full = g.op("Resize", disp_c, "", "", g.concat([one_i, g.i64([2]), S_i, S_i], 0), mode="linear",
                      coordinate_transformation_mode="half_pixel")      # [1,2,S,S]
-    full = centres(S_i, S_f)
     e1S = g.concat([one_i, one_i, S_i, S_i], 0)
-    ident = g.concat([g.op("Expand", g.reshape(full, [1, 1, 1, -1]), e1S),
-                      g.op("Expand", g.reshape(full, [1, 1, -1, 1]), e1S)], 1)   # [1,2,S,S]
-    F_mls = g.op("Transpose", g.clip(g.add(ident, disp_full), neg_edge, edge), perm=[0, 2, 3, 1])   # [1,S,S,2]
-    # padding 'zeros' with coordinates clamped to the outer pixel centres == padding 'border' (and is faster)
-    warped = g.op("GridSample", "source", F_mls, mode="bilinear", padding_mode="zeros", align_corners=0)
+
+    def mls_grid(x0, x1, y0, y1):
+        """the MLS sampling grid [1,h,w,2] (normalised) for the pixel box [y0,y1) x [x0,x1)"""
+        def axis(a0, a1):
+            r = g.op("Cast", g.op("Range", g.reshape(a0, []), g.reshape(a1, []), g.i64(1)), to=TensorProto.FLOAT)
+            return g.sub(g.div(g.add(g.mul(r, 2.0), 1.0), S_f), 1.0)  # pixel centres (2i+1)/S - 1
+        hw = g.concat([one_i, one_i, g.sub(y1, y0), g.sub(x1, x0)], 0)
+        ident = g.concat([g.op("Expand", g.reshape(axis(x0, x1), [1, 1, 1, -1]), hw),
+                          g.op("Expand", g.reshape(axis(y0, y1), [1, 1, -1, 1]), hw)], 1)   # [1,2,h,w]
+        d = g.op("Slice", disp_full, g.concat([y0, x0], 0), g.concat([y1, x1], 0), g.i64([2, 3]))
+        return g.op("Transpose", g.clip(g.add(ident, d), neg_edge, edge), perm=[0, 2, 3, 1])
+
+    # the box where the MLS moves anything (from the coarse grid, 2 cells of margin: Resize and MaxPool reach)
+    nz = g.reshape(g.op("Sign", mag_c), g.concat([G_i, G_i], 0))      # [G,G] 0/1
+    rows_any = g.op("ReduceMax", nz, axes=[1], keepdims=0)
+    cols_any = g.op("ReduceMax", nz, axes=[0], keepdims=0)
+
+    def span(v):
+        first = g.reshape(g.op("ArgMax", v, axis=0, keepdims=1), [1])
+        last = g.reshape(g.op("ArgMax", v, axis=0, keepdims=1, select_last_index=1), [1])
+        a0 = g.op("Mul", g.op("Max", g.op("Sub", first, g.i64([2])), g.i64([0])), g.i64([GRID_DIVISOR]))
+        a1 = g.op("Mul", g.op("Min", g.op("Add", last, g.i64([3])), G_i), g.i64([GRID_DIVISOR]))
+        return a0, a1                                                  # nothing moves: a 24-pixel corner box
+
+    mx0, mx1 = span(cols_any)
+    my0, my1 = span(rows_any)
 
     chg_c = g.clip01(g.mul(mag_c, g.mul(half_S, 1.0 / CHANGED_PX)))
     chg_c = g.op("MaxPool", g.reshape(chg_c, g.concat([one_i, one_i, G_i, G_i], 0)),
@@ -412,6 +432,19 @@ def build() -> onnx.ModelProto:
 
     bx0, by0 = lo(BX), lo(BY)
     bx1, by1 = hi(BX, bx0), hi(BY, by0)                                # [3] int64 each
+    # union of the three boxes: the layers are summed there, and only that sum is padded to the full crop
+    ux0, uy0 = (g.op("ReduceMin", g.concat([v, m], 0), keepdims=1) for v, m in ((bx0, mx0), (by0, my0)))   # [1]
+    ux1, uy1 = (g.op("ReduceMax", g.concat([v, m], 0), keepdims=1) for v, m in ((bx1, mx1), (by1, my1)))
+    # the MLS warp inside its box, as a change to the source over the union box
+    src_u = g.op("Slice", "source", g.concat([uy0, ux0], 0), g.concat([uy1, ux1], 0), g.i64([2, 3]))
+    # padding 'zeros' with coordinates clamped to the outer pixel centres == padding 'border' (and is faster)
+    warped_m = g.op("GridSample", "source", mls_grid(mx0, mx1, my0, my1), mode="bilinear", padding_mode="zeros",
+                    align_corners=0)
+    src_m = g.op("Slice", "source", g.concat([my0, mx0], 0), g.concat([my1, mx1], 0), g.i64([2, 3]))
+    d_mls = g.op("Pad", g.sub(warped_m, src_m), g.concat([g.i64([0, 0]), g.sub(my0, uy0), g.sub(mx0, ux0),
+                                                            g.i64([0, 0]), g.sub(uy1, my1), g.sub(ux1, mx1)], 0),
+                 mode="constant")                                      # [1,3,uh,uw]
+    warped_u = g.add(src_u, d_mls)
     # how far each layer's landmarks moved (L1, pixels)
     dsp = g.op("ReduceSum", g.abs(g.sub(g.op("Slice", LM, g.i64([0]), g.i64([68])),
                                         g.op("Slice", LM, g.i64([68]), g.i64([136])))), g.i64([1]), keepdims=0)
@@ -437,9 +470,10 @@ def build() -> onnx.ModelProto:
 
             self.xc = g.reshape(coarse(self.wc, self.w_i, self.x0), [1, -1])     # [1,wc]
             self.yc = g.reshape(coarse(self.hc, self.h_i, self.y0), [-1, 1])     # [hc,1]
-            starts, ends = g.concat([self.y0, self.x0], 0), g.concat([self.y1, self.x1], 0)
-            self.Fm = g.op("Slice", F_mls, starts, ends, g.i64([1, 2]))          # [1,h,w,2]
-            self.warped = g.reshape(g.op("Slice", warped, starts, ends, g.i64([2, 3])), [3, 1, -1])   # [3,1,P]
+            self.Fm = mls_grid(self.x0, self.x1, self.y0, self.y1)              # [1,h,w,2]
+            starts = g.concat([g.sub(self.y0, uy0), g.sub(self.x0, ux0)], 0)
+            ends = g.concat([g.sub(self.y1, uy0), g.sub(self.x1, ux0)], 0)
+            self.warped = g.reshape(g.op("Slice", warped_u, starts, ends, g.i64([2, 3])), [3, 1, -1])   # [3,1,P]
 
         def local(self, f):
             """(u, t) of the coarse points in frame f, [hc,wc] each"""
@@ -485,11 +519,11 @@ def build() -> onnx.ModelProto:
             pl = g.reshape(pl, g.concat([g.i64([1, 2, 2]), self.h_i, self.w_i], 0))
             return g.op("Transpose", pl, perm=[0, 1, 3, 4, 2])
 
-        def to_full(self, delta, chg):
-            """[3,1,P] colour change and [1,1,P] changed -> [1,4,S,S] (zero outside the window)"""
+        def to_union(self, delta, chg):
+            """[3,1,P] colour change and [1,1,P] changed -> [1,4,uh,uw] over the union box (zero elsewhere)"""
             t4 = g.reshape(g.concat([delta, chg], 0), g.concat([g.i64([1, 4]), self.h_i, self.w_i], 0))
-            pads = g.concat([g.i64([0, 0]), self.y0, self.x0, g.i64([0, 0]),
-                             g.sub(S_i, self.y1), g.sub(S_i, self.x1)], 0)
+            pads = g.concat([g.i64([0, 0]), g.sub(self.y0, uy0), g.sub(self.x0, ux0), g.i64([0, 0]),
+                             g.sub(uy1, self.y1), g.sub(ux1, self.x1)], 0)
             return g.op("Pad", t4, pads, mode="constant")
 
     def falloff(x, lo_, hi_):
@@ -537,7 +571,7 @@ def build() -> onnx.ModelProto:
         m, mv = moved(list(upper) + list(lower))
         delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
-        return win.to_full(delta, chg)
+        return win.to_union(delta, chg)
 
     # ---- mouth -----------------------------------------------------------------------------------------------------
     def mouth_layer():
@@ -631,12 +665,13 @@ def build() -> onnx.ModelProto:
         m, mv = moved(list(range(48, 68)))
         delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
         chg = g.max(g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), g.mul(w_cav, inside))
-        return win.to_full(delta, chg)
+        return win.to_union(delta, chg)
 
-    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,4,S,S]
-    dcol = g.op("Slice", L, g.i64([0]), g.i64([3]), g.i64([1]))
-    dchg = g.op("Slice", L, g.i64([3]), g.i64([4]), g.i64([1]))
-    g.op("Clip", g.add(warped, dcol), g.const(0.0), g.const(1.0), name="output")
+    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,4,uh,uw]
+    pads = g.concat([g.i64([0, 0]), uy0, ux0, g.i64([0, 0]), g.sub(S_i, uy1), g.sub(S_i, ux1)], 0)
+    dcol = g.op("Pad", g.add(d_mls, g.op("Slice", L, g.i64([0]), g.i64([3]), g.i64([1]))), pads, mode="constant")
+    dchg = g.op("Pad", g.op("Slice", L, g.i64([3]), g.i64([4]), g.i64([1])), pads, mode="constant")
+    g.op("Clip", g.add("source", dcol), g.const(0.0), g.const(1.0), name="output")
     g.op("Clip", g.max(chg_full, dchg), g.const(0.0), g.const(1.0), name="changed")
 
     graph = helper.make_graph(g.nodes, "living_portrait_warp", inputs, outputs, initializer=g.inits)
