@@ -37,18 +37,17 @@ pub const REFERENCE_LAST: &str = "referenceLast";
 /// Use `srcLm00…srcLm67` instead of the detected portrait landmarks (`overrideSource`).
 pub const OVERRIDE_SOURCE: &str = "overrideSource";
 
+// Choice options: (script name, label). Labels are the script names in words,
+// so that hosts and scripts that match options by label (ofx-render, Natron's
+// Python) accept the script name: "trackFile" matches "Track file".
 /// Drive mode options, in their stable order.
-pub const DRIVE_MODES: [(&str, &str); 3] = [
-    ("keyframes", "Landmark keyframes"),
-    ("trackFile", "Track file"),
-    ("driver", "Driver clip"),
-];
+pub const DRIVE_MODES: [(&str, &str); 3] = [("keyframes", "Keyframes"), ("trackFile", "Track file"), ("driver", "Driver")];
 /// Motion options.
 pub const MOTIONS: [(&str, &str); 2] = [("relative", "Relative"), ("absolute", "Absolute")];
 /// Working resolutions.
 pub const RESOLUTIONS: [(&str, &str); 3] = [("256", "256"), ("512", "512"), ("1024", "1024")];
 /// Output modes.
-pub const OUTPUT_MODES: [(&str, &str); 3] = [("full", "Full frame"), ("crop", "Aligned crop"), ("matte", "Matte")];
+pub const OUTPUT_MODES: [(&str, &str); 3] = [("full", "Full"), ("crop", "Crop"), ("matte", "Matte")];
 /// Device options.
 pub const DEVICES: [(&str, &str); 3] = [("auto", "Auto"), ("gpu", "GPU"), ("cpu", "CPU")];
 
@@ -83,10 +82,8 @@ pub enum OutputMode {
     Matte,
 }
 
-fn labels(options: &[(&str, &str)]) -> Vec<&'static str> {
-    // Labels carry both the words and the script name so that scripts can use
-    // either (hosts match choice options by label).
-    options.iter().map(|(_, l)| -> &'static str { Box::leak(l.to_string().into_boxed_str()) }).collect()
+fn labels<'a>(options: &[(&'a str, &'a str)]) -> Vec<&'a str> {
+    options.iter().map(|(_, l)| *l).collect()
 }
 
 fn choice(p: &ParamSetDescriptor, name: &str, label: &str, options: &[(&str, &str)], default: i32, hint: &str, parent: &str) -> Result<()> {
@@ -103,7 +100,7 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
     let p = desc.params()?;
     p.define(ParamKind::Group, "driveGroup")?.label("Drive")?;
     choice(&p, DRIVE_MODE, "Drive mode", &DRIVE_MODES, 0,
-        "What moves the face: the keyframed landmarks lm00…lm67 (while none is keyed the node passes the portrait through untouched), a track file (Living Portrait JSON or OpenFace 2.x CSV), or the Driver clip (general context), tracked frame by frame.", "driveGroup")?;
+        "What moves the face. Keyframes: the keyframed landmarks lm00…lm67 (while none is keyed the node passes the portrait through untouched), Track file: a landmark track (Living Portrait JSON or OpenFace 2.x CSV). Driver: the Driver clip (general context), tracked frame by frame.", "driveGroup")?;
     p.define(ParamKind::String, TRACK_FILE)?
         .label("Track file")?
         .hint("Path of a landmark track: the JSON that `living-portrait track` writes, or an OpenFace 2.x CSV (x_0…x_67, y_0…y_67 in image pixels, frame counted from 1).")?
@@ -161,7 +158,7 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
 
     p.define(ParamKind::Group, "outputGroup")?.label("Output")?;
     choice(&p, OUTPUT_MODE, "Output", &OUTPUT_MODES, 0,
-        "Full frame: the portrait with the animated face pasted back through the feathered matte. Aligned crop: the generator's face crop at working resolution. Matte: the paste-back matte (where the face may change).", "outputGroup")?;
+        "Full: the portrait with the animated face pasted back through the feathered matte. Crop: the generator's similarity-aligned face crop at working resolution. Matte: the paste-back matte (where the face may change).", "outputGroup")?;
     choice(&p, WORKING_RESOLUTION, "Working resolution", &RESOLUTIONS, 1,
         "Side of the aligned face crop the generator works at.", "outputGroup")?;
     p.define(ParamKind::Double, FEATHER)?

@@ -39,10 +39,11 @@ fn mean(l: &Points, r: std::ops::Range<usize>) -> [f64; 2] {
 
 impl FaceCrop {
     /// The crop of a face given its landmarks (canonical, y up). The framing
-    /// follows the FFHQ alignment recipe (Karras et al. 2019): centre a tenth
-    /// of the way from the eyes to the mouth, side four times the larger of the
-    /// eye distance and 0.9 × the eye–mouth distance, so forehead, jaw and a
-    /// head roll stay inside.
+    /// starts from the FFHQ alignment recipe (Karras et al. 2019: side four
+    /// times the larger of the eye distance and 0.9 × the eye–mouth distance,
+    /// centre a tenth of the way from the eyes to the mouth) and widens it to
+    /// five times, centred 0.3 of the way to the mouth, so that a jaw opened by
+    /// half an eye distance, the forehead and a head roll all stay inside.
     pub fn from_landmarks(l: &Points) -> FaceCrop {
         let right_eye = mean(l, 36..42);
         let left_eye = mean(l, 42..48);
@@ -55,8 +56,8 @@ impl FaceCrop {
         let ey = [ex[1], -ex[0]];
         let em = [mouth[0] - eye_mid[0], mouth[1] - eye_mid[1]];
         let eye_mouth = em[0].hypot(em[1]);
-        let side = 4.0 * iod.max(0.9 * eye_mouth);
-        let centre = [eye_mid[0] + 0.1 * em[0], eye_mid[1] + 0.1 * em[1]];
+        let side = 5.0 * iod.max(0.9 * eye_mouth);
+        let centre = [eye_mid[0] + 0.3 * em[0], eye_mid[1] + 0.3 * em[1]];
         FaceCrop { centre, side, ex, ey }
     }
 
@@ -213,8 +214,10 @@ pub fn convex_signed_distance(poly: &[[f64; 2]], p: [f64; 2]) -> f64 {
     best
 }
 
-/// The feathered hull matte on the S×S crop grid: 1 deeper than `feather`
-/// (normalised units) inside the hull, ramping to 0 at its edge.
+/// The feathered hull matte on the S×S crop grid: 1 inside the hull, ramping
+/// to 0 over `feather` (normalised units) outside it, so that every landmark
+/// inside the hull moves fully and the ramp lies on skin or background that
+/// the generator barely changes.
 pub fn hull_matte(poly: &[[f64; 2]], size: usize, feather: f64) -> Vec<f32> {
     let mut out = vec![0.0f32; size * size];
     let f = feather.max(1e-6);
@@ -223,7 +226,11 @@ pub fn hull_matte(poly: &[[f64; 2]], size: usize, feather: f64) -> Vec<f32> {
         for u in 0..size {
             let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
             let sd = convex_signed_distance(poly, [nx, ny]);
-            let a = (-sd / f).clamp(0.0, 1.0);
+            let a = ((f - sd) / f).clamp(0.0, 1.0);
+            // The matte must reach 0 before the crop's edge, or the edge of
+            // the crop would show as a seam.
+            let edge = ((1.0 - nx.abs().max(ny.abs())) / 0.06).clamp(0.0, 1.0);
+            let a = a * edge;
             // Smoothstep: no visible kink where the ramp meets the plateau.
             out[v * size + u] = (a * a * (3.0 - 2.0 * a)) as f32;
         }
@@ -271,6 +278,8 @@ mod tests {
         assert!(convex_signed_distance(&sq, [0.9, 0.0]) > 0.0);
         let m = hull_matte(&sq, 64, 0.1);
         assert_eq!(m[32 * 64 + 32], 1.0);
+        // Just inside the edge (x = 0.48): still 1; past edge + feather: 0.
+        assert_eq!(m[32 * 64 + 47], 1.0);
         assert_eq!(m[0], 0.0);
     }
 

@@ -1,0 +1,275 @@
+//! Quality of the render, with real inference on the CPU through the headless
+//! host and the plugin's C entry points: identity drive reproduces the portrait,
+//! a scripted track (jaw open, blink, smile, head roll ±8°) moves the face where
+//! the track says — checked by running the shipped landmark detector on the
+//! rendered frames — static tracks give identical frames, pixels outside the
+//! matte are untouched, and there are no NaNs and no seams.
+//! Figures are printed (`cargo test --test render_quality -- --nocapture`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use living_portrait::face::track::{LandmarkTrack, TrackFrame};
+use living_portrait::face::{FaceAnalyzer, FaceImage, Landmarks68};
+use living_portrait::inference::Device;
+use ofx::host::*;
+
+/// Point both this process's ONNX Runtime and the plugin's at the cached runtime.
+fn runtime() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let files = installer::ensure_onnxruntime(false).expect("ONNX Runtime");
+        std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+    });
+}
+
+fn analyzer() -> FaceAnalyzer {
+    runtime();
+    FaceAnalyzer::with_models_dir(installer::workspace_root().join("resources/models"), Device::Cpu)
+}
+
+fn to_face_image(img: &HostImage) -> FaceImage {
+    // HostImage rows are bottom-up; FaceImage is top-down RGB8.
+    let (w, h) = (img.width as usize, img.height as usize);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in (0..h).rev() {
+        for x in 0..w {
+            let i = (row * w + x) * 4;
+            for c in 0..3 {
+                rgb.push((img.pixels[i + c].clamp(0.0, 1.0) * 255.0).round() as u8);
+            }
+        }
+    }
+    FaceImage::new(w as u32, h as u32, rgb).unwrap()
+}
+
+fn source_landmarks() -> Landmarks68 {
+    let a = analyzer().analyze(&to_face_image(&astronaut())).unwrap();
+    a.face.as_ref().expect("a face on the astronaut").landmarks68
+}
+
+fn iod(l: &Landmarks68) -> f32 {
+    let c = |r: std::ops::Range<usize>| {
+        let n = r.len() as f32;
+        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] / n, a[1] + l[i][1] / n])
+    };
+    let (a, b) = (c(36..42), c(42..48));
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+fn write_track(name: &str, frames: Vec<Landmarks68>) -> PathBuf {
+    let dir = installer::target_dir().join("test-output").join("render_quality");
+    std::fs::create_dir_all(&dir).unwrap();
+    let frames = frames.into_iter().enumerate().map(|(i, l)| TrackFrame { frame: i as u32 + 1, landmarks: Some(l) }).collect();
+    let t = LandmarkTrack::new([512, 512], Some(24.0), frames).unwrap();
+    let p = dir.join(format!("{name}.json"));
+    t.write(&p).unwrap();
+    p
+}
+
+fn render_track(track: &Path, frames: &[i32], extra: &[(&str, ParamValue)]) -> Vec<(i32, HostImage)> {
+    runtime();
+    let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
+    let mut inst = instance_with(&plugin, astronaut());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    for (k, v) in extra {
+        inst.set_param(k, v.clone()).unwrap();
+    }
+    let out = inst.render_sequence(frames, 2, &RenderRequest::default()).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()));
+    assert_eq!(inst.leaked_images(), 0);
+    out
+}
+
+fn psnr(a: &HostImage, b: &HostImage, mask: impl Fn(usize) -> bool) -> f64 {
+    let mut se = 0.0f64;
+    let mut n = 0usize;
+    for (i, (p, q)) in a.pixels.chunks_exact(4).zip(b.pixels.chunks_exact(4)).enumerate() {
+        if mask(i) {
+            for c in 0..3 {
+                se += ((p[c] - q[c]) as f64).powi(2);
+            }
+            n += 3;
+        }
+    }
+    if se == 0.0 {
+        return f64::INFINITY;
+    }
+    10.0 * (1.0 / (se / n as f64)).log10()
+}
+
+#[test]
+fn identity_drive_reproduces_the_portrait() {
+    let src = astronaut();
+    let lm = source_landmarks();
+    // Relative motion with a static track: exactly the portrait's landmarks.
+    let track = write_track("static", vec![lm; 4]);
+    let frames = render_track(&track, &[1, 2, 3, 4], &[]);
+    for (f, img) in &frames {
+        assert_eq!(max_diff(&src, img), (0.0, true), "relative static track, frame {f}: bit-exact");
+    }
+    // Absolute motion with MediaPipe's reference landmarks (a hair off ours).
+    let reference: Vec<[f32; 2]> = {
+        let t = std::fs::read_to_string(installer::workspace_root().join("tests/data/astronaut_reference.json")).unwrap();
+        let root = living_portrait::face::json::Json::parse(&t).unwrap();
+        let pts = root.get("ibug68").unwrap().get("points_xy").unwrap().as_array().unwrap().to_vec();
+        pts.iter().map(|p| {
+            let a = p.as_array().unwrap();
+            [a[0].as_f64().unwrap() as f32, a[1].as_f64().unwrap() as f32]
+        }).collect()
+    };
+    let track = write_track("absolute", vec![reference.try_into().unwrap()]);
+    let out = render_track(&track, &[1], &[("motion", ParamValue::ChoiceByOption("absolute".into()))]);
+    let matte = render_matte(&track, &[("motion", ParamValue::ChoiceByOption("absolute".into()))]);
+    let inside = |i: usize| matte.pixels[i * 4] > 0.0;
+    let p = psnr(&src, &out[0].1, inside);
+    println!("absolute drive with MediaPipe's landmarks: PSNR inside the matte {p:.1} dB");
+    assert!(p >= 40.0, "PSNR {p:.1} dB inside the matte");
+    let outside_diff = src.pixels.chunks_exact(4).zip(out[0].1.pixels.chunks_exact(4)).enumerate()
+        .filter(|(i, _)| !inside(*i)).map(|(_, (a, b))| (0..4).map(|c| (a[c] - b[c]).abs()).fold(0.0f32, f32::max)).fold(0.0f32, f32::max);
+    assert_eq!(outside_diff, 0.0, "bit-exact outside the matte");
+}
+
+fn render_matte(track: &Path, extra: &[(&str, ParamValue)]) -> HostImage {
+    let mut e: Vec<(&str, ParamValue)> = extra.to_vec();
+    e.push(("outputMode", ParamValue::ChoiceByOption("matte".into())));
+    render_track(track, &[1], &e).remove(0).1
+}
+
+/// Scripted edits of the portrait's own landmarks: (name, moved points, edit).
+fn scripted(lm: &Landmarks68) -> Vec<(&'static str, Vec<usize>, Landmarks68)> {
+    let d = iod(lm);
+    let mut out = Vec::new();
+    let mut jaw = *lm;
+    let jaw_pts: Vec<usize> = (5..12).chain(55..60).chain(64..68).collect();
+    for &i in &jaw_pts {
+        let w = if (5..12).contains(&i) { 1.0 - (i as f32 - 8.0).abs() / 5.0 } else { 1.0 };
+        jaw[i][1] += 0.3 * d * w;
+    }
+    out.push(("jaw open", jaw_pts, jaw));
+    let mut blink = *lm;
+    let lid_pts = vec![37, 38, 43, 44];
+    for (u, l) in [(37, 41), (38, 40), (43, 47), (44, 46)] {
+        blink[u][1] += (lm[l][1] - lm[u][1]) * 0.9;
+    }
+    out.push(("blink", lid_pts, blink));
+    let mut smile = *lm;
+    for (i, s) in [(48, -1.0), (54, 1.0)] {
+        smile[i][0] += s * 0.08 * d;
+        smile[i][1] -= 0.08 * d;
+    }
+    out.push(("smile", vec![48, 54], smile));
+    for deg in [8.0f32, -8.0] {
+        let mut roll = *lm;
+        let (cx, cy) = (lm[30][0], lm[30][1]);
+        let (s, c) = deg.to_radians().sin_cos();
+        for p in roll.iter_mut() {
+            let (x, y) = (p[0] - cx, p[1] - cy);
+            *p = [cx + c * x - s * y, cy + s * x + c * y];
+        }
+        out.push((if deg > 0.0 { "roll +8°" } else { "roll -8°" }, (17..68).collect(), roll));
+    }
+    out
+}
+
+#[test]
+fn scripted_track_moves_the_face_where_the_track_says() {
+    let src_lm = source_landmarks();
+    let cases = scripted(&src_lm);
+    let mut frames = vec![src_lm];
+    frames.extend(cases.iter().map(|c| c.2));
+    let track = write_track("scripted", frames);
+    let n = cases.len() as i32 + 1;
+    let out = render_track(&track, &(1..=n).collect::<Vec<_>>(), &[]);
+    let a = analyzer();
+    let d = iod(&src_lm);
+    let save_dir = installer::target_dir().join("test-output").join("render_quality");
+    println!("case         | motion gain | mean error / IOD");
+    let mut failures = Vec::new();
+    for (k, (name, moved, target)) in cases.iter().enumerate() {
+        let (f, img) = &out[k + 1];
+        assert!(img.pixels.iter().all(|v| v.is_finite()), "{name}: NaN or Inf in the output");
+        img.save(&save_dir.join(format!("scripted_{f:02}.png")), Depth::Byte).unwrap();
+        let found = a.analyze(&to_face_image(img)).unwrap();
+        let got = found.face.as_ref().unwrap_or_else(|| panic!("{name}: no face found on the rendered frame")).landmarks68;
+        let (mut num, mut den, mut err) = (0.0f32, 0.0f32, 0.0f32);
+        for &i in moved {
+            let want = [target[i][0] - src_lm[i][0], target[i][1] - src_lm[i][1]];
+            let have = [got[i][0] - src_lm[i][0], got[i][1] - src_lm[i][1]];
+            num += want[0] * have[0] + want[1] * have[1];
+            den += want[0] * want[0] + want[1] * want[1];
+            err += (got[i][0] - target[i][0]).hypot(got[i][1] - target[i][1]);
+        }
+        let gain = num / den.max(1e-9);
+        let err = err / moved.len() as f32 / d;
+        println!("{name:12} | {gain:11.2} | {err:.3}");
+        for &i in moved.iter().take(12) {
+            println!("   pt {i}: src {:?} target {:?} got {:?}", src_lm[i], target[i], got[i]);
+        }
+        // What MediaPipe's mesh reports on the rendered frame (see the closing
+        // notes: its face prior under-reads jaw drops and lid closures that are
+        // plainly visible); a broken warp gives a gain near 0.
+        let (min_gain, max_err) = match *name {
+            "jaw open" => (0.5, 0.13),
+            "blink" | "smile" => (0.25, 0.1),
+            _ => (0.75, 0.03),
+        };
+        if gain < min_gain || err > max_err {
+            failures.push(format!("{name}: gain {gain:.2}, mean error {err:.3} of the eye distance"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn static_track_gives_identical_frames_and_untouched_background() {
+    let src_lm = source_landmarks();
+    let mut open = src_lm;
+    for i in (5..12).chain(55..60).chain(64..68) {
+        open[i][1] += 0.25 * iod(&src_lm);
+    }
+    let track = write_track("held", vec![src_lm, open, open, open]);
+    let out = render_track(&track, &[4, 2, 3], &[]);
+    for (f, img) in &out[1..] {
+        assert_eq!(max_diff(&out[0].1, img), (0.0, true), "frame {f} equals frame {}", out[0].0);
+    }
+    // Outside the matte: exactly the source. At the matte's edge: no seam.
+    let src = astronaut();
+    let matte = render_matte(&track, &[("trackFrameOffset", ParamValue::Int(1))]);
+    let img = &out[0].1;
+    let (w, h) = (img.width as usize, img.height as usize);
+    let mut border_out: Vec<f64> = Vec::new();
+    let mut border_src: Vec<f64> = Vec::new();
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let i = y * w + x;
+            let m = matte.pixels[i * 4];
+            if m == 0.0 {
+                for c in 0..4 {
+                    assert_eq!(img.pixels[i * 4 + c], src.pixels[i * 4 + c], "pixel {x},{y} outside the matte changed");
+                }
+            }
+            if m > 0.02 && m < 0.98 {
+                // Horizontal + vertical gradient magnitude, luminance.
+                let lum = |im: &HostImage, j: usize| (im.pixels[j * 4] + im.pixels[j * 4 + 1] + im.pixels[j * 4 + 2]) as f64 / 3.0;
+                let g = |im: &HostImage| (lum(im, i + 1) - lum(im, i - 1)).abs() + (lum(im, i + w) - lum(im, i - w)).abs();
+                border_out.push(g(img));
+                border_src.push(g(&src));
+            }
+        }
+    }
+    assert!(border_out.len() > 100, "the matte has a feathered edge");
+    // A seam is a line of strong gradients where the matte ramps; compare the
+    // strongest gradients (99th percentile) in the ramp with the source's.
+    let p99 = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[(v.len() - 1) * 99 / 100]
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (mo, ms) = (mean(&border_out), mean(&border_src));
+    let (go, gs) = (p99(&mut border_out), p99(&mut border_src));
+    println!("gradient across the matte edge: mean output {mo:.4} / source {ms:.4}; 99th percentile output {go:.4} / source {gs:.4}");
+    assert!(go <= gs * 1.1 + 1e-3, "a seam: the strongest edge gradients grew from {gs:.4} to {go:.4}");
+}
