@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -72,9 +73,10 @@ OPEN_PX = 1.0             # the cavity fades in while the target opens by up to 
 # Cavity shading (values in the crop's own encoding, typically sRGB)
 CAVITY_EDGE = (0.30, 0.10, 0.09)     # dark red-brown next to the lips
 CAVITY_DEEP = (0.045, 0.018, 0.018)  # near black in the middle
-TEETH = (0.80, 0.76, 0.70)           # faint upper-teeth hint under the upper lip (only where the portrait shows none)
-TEETH_ALPHA = 0.5
-TEETH_HEIGHT = 0.12                  # in mouth half-widths, at most 40 % of the opening
+TEETH = (0.84, 0.80, 0.73)           # upper-teeth hint under the upper lip (only where the portrait shows none)
+TEETH_ALPHA = 0.75
+TEETH_HEIGHT = 0.14                  # in mouth half-widths, at most 40 % of the opening
+TOOTH_WIDTH = 0.2                    # in mouth half-widths: faint darker gaps between teeth, centred on the midline
 TONGUE = (0.50, 0.22, 0.21)          # a dim tongue hint rising from the lower lip in the middle of the cavity
 TONGUE_ALPHA = 0.45
 TONGUE_HEIGHT = 0.45                 # fraction of the opening
@@ -332,8 +334,9 @@ def build() -> onnx.ModelProto:
     cols_any = g.op("ReduceMax", nz, axes=[0], keepdims=0)
 
     def span(v):
-        first = g.reshape(g.op("ArgMax", v, axis=0, keepdims=1), [1])
-        last = g.reshape(g.op("ArgMax", v, axis=0, keepdims=1, select_last_index=1), [1])
+        anything = g.op("Cast", g.op("ReduceMax", v, keepdims=1), to=TensorProto.INT64)    # [1] 0 or 1
+        first = g.mul(g.reshape(g.op("ArgMax", v, axis=0, keepdims=1), [1]), anything)
+        last = g.mul(g.reshape(g.op("ArgMax", v, axis=0, keepdims=1, select_last_index=1), [1]), anything)
         a0 = g.op("Mul", g.op("Max", g.op("Sub", first, g.i64([2])), g.i64([0])), g.i64([GRID_DIVISOR]))
         a1 = g.op("Mul", g.op("Min", g.op("Add", last, g.i64([3])), G_i), g.i64([GRID_DIVISOR]))
         return a0, a1                                                  # nothing moves: a 24-pixel corner box
@@ -639,6 +642,9 @@ def build() -> onnx.ModelProto:
         teeth_a = g.mul(falloff(g.div(below_up, g.add(tth, 1e-3)), 0.8, 1.0),
                         g.mul(g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.25)))), TEETH_ALPHA))
         shade = g.sub(1.0, g.mul(g.clip01(g.div(below_up, g.add(tth, 1e-3))), 0.4))
+        gaps = g.op("Cos", g.mul(g.add(u, TOOTH_WIDTH / 2), float(2 * np.pi / TOOTH_WIDTH)))     # 1 at the gaps
+        gaps = g.sq(g.sq(g.add(g.mul(gaps, 0.5), 0.5)))
+        shade = g.mul(shade, g.sub(1.0, g.mul(gaps, 0.25)))
         cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, TEETH[i]), c))) for i, c in enumerate(cav)]
         R = win.upsample([xu, yu, xl, yl, alpha] + levels + cav + [cgate])   # 14 channels
         # coordinates: lerp(MLS, layer map, alpha), in planar layout, then to a grid
@@ -684,6 +690,38 @@ def build() -> onnx.ModelProto:
     return model
 
 
+def manifest(data: bytes, file_name: str) -> dict:
+    return {
+        "format": "living-portrait-pack",
+        "version": 1,
+        "kind": "warp",
+        "name": "Built-in landmark warp",
+        "license": "Apache-2.0",
+        "generator": {
+            "file": file_name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "opset": OPSET,
+            "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2]},
+            "outputs": {"output": [1, 3, "S", "S"], "changed": [1, 1, "S", "S"]},
+        },
+        "dims": {"S": {"values": [256, 512, 1024]}},
+        "resolutions": [256, 512, 1024],
+        "landmarks": "ibug68",
+        "coordinates": "normalised-crop-align-corners-false",
+        "value_range": [0.0, 1.0],
+        "recommended_crop": {"side_iod": 3.6, "centre_below_eyes_iod": 0.35, "eyes_level": True},
+    }
+
+
+def dump_json(obj) -> str:
+    """indented JSON with short lists of numbers/strings on one line"""
+    import re
+
+    text = json.dumps(obj, indent=2)
+    return re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "]", text) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(HERE / "warp_generator.onnx"))
@@ -692,6 +730,8 @@ def main() -> None:
     out = Path(args.out)
     out.write_bytes(data)
     print(f"wrote {out} ({len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()})")
+    (out.parent / "manifest.json").write_text(dump_json(manifest(data, out.name)))
+    print(f"wrote {out.parent / 'manifest.json'}")
 
 
 if __name__ == "__main__":

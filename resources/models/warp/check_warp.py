@@ -192,6 +192,11 @@ def panel(src, out, chg, lm_s, lm_t, zoom_box=None):
     return canvas
 
 
+def save_png(im: Image.Image, path: Path) -> None:
+    """a small PNG: 256-colour palette (these images are for looking at, and some are committed)"""
+    im.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", default=str(HERE / "check"), help="folder for the side-by-side PNGs")
@@ -247,7 +252,7 @@ def main() -> int:
             o = out[0].transpose(1, 2, 0)
             c = chg[0, 0]
             if S == args.image_size:
-                panel(src, o, c, lm, tl).save(out_dir / f"{name}.png", optimize=True)
+                save_png(panel(src, o, c, lm, tl), out_dir / f"{name}.png")
             if args.zoom and S == 512:
                 zdir = out_dir / "zoom"
                 zdir.mkdir(exist_ok=True)
@@ -265,21 +270,66 @@ def main() -> int:
                 p.resize((p.width * 2, p.height * 2), Image.LANCZOS).save(zdir / f"{name}_mouth.png")
                 panel(src, o, c, lm, tl).save(zdir / f"{name}_full.png")
 
+    # ---- robustness: jittered, collapsed, far-outside and corner-shifted landmarks ----------------------------------
+    for S in (256, 512):
+        src, lm = aligned_crop(img, lm_img, S)
+        src_t = np.ascontiguousarray(src.transpose(2, 0, 1)[None])
+        n = to_norm(lm, S)
+        cases = [n + rng.normal(0, 0.02 * (k % 5 + 1), n.shape).astype(np.float32) for k in range(20)]
+        cases += [np.zeros_like(n), n * 3, n + np.float32(0.9), np.clip(n * 1.5, -1, 1)]
+        bad = 0
+        for t in cases:
+            for s_ in (n, t):
+                out, chg = run(sess, src_t, s_.astype(np.float32), t.astype(np.float32))
+                bad += not (np.isfinite(out).all() and np.isfinite(chg).all() and out.min() >= 0 and out.max() <= 1
+                            and chg.min() >= 0 and chg.max() <= 1)
+        ok &= bad == 0
+        print(f"robustness S={S}: {2 * len(cases)} odd landmark sets, {bad} with NaN/Inf or out of range "
+              f"{'OK' if bad == 0 else 'FAIL'}")
+
+    # ---- a closed-mouth portrait opening its mouth: the synthetic cavity and teeth hint -------------------------
+    for S in (256, 512):
+        src, lm = aligned_crop(img, lm_img, S)
+        src_t = np.ascontiguousarray(src.transpose(2, 0, 1)[None])
+        lm_closed = edit_close_mouth(lm)
+        closed, _ = run(sess, src_t, to_norm(lm, S), to_norm(lm_closed, S))      # portrait with a closed mouth
+        for name, amount in (("closed_jaw_open", 0.22), ("closed_jaw_open_wide", 0.4)):
+            tl = edit_jaw_open(lm_closed, amount)
+            out, chg = run(sess, closed, to_norm(lm_closed, S), to_norm(tl, S))
+            finite = bool(np.isfinite(out).all() and np.isfinite(chg).all())
+            in_range = bool(out.min() >= 0 and out.max() <= 1 and chg.min() >= 0 and chg.max() <= 1)
+            good = finite and in_range
+            ok &= good
+            if S == 512:
+                print(f"edit {name:16s} S={S}: finite {finite}, in range {in_range} {'OK' if good else 'FAIL'}")
+            o, c, cl = out[0].transpose(1, 2, 0), chg[0, 0], closed[0].transpose(1, 2, 0)
+            if S == args.image_size:
+                save_png(panel(cl, o, c, lm_closed, tl), out_dir / f"{name}.png")
+            if args.zoom and S == 512:
+                mouth = np.concatenate([lm_closed[48:68], tl[48:68]])
+                x0, y0 = mouth.min(0) - 30
+                x1, y1 = mouth.max(0) + 30
+                p = panel(cl, o, c, lm_closed, tl, tuple(int(v) for v in (x0, y0, x1, y1)))
+                p.resize((p.width * 2, p.height * 2), Image.LANCZOS).save(out_dir / "zoom" / f"{name}_mouth.png")
+
     # ---- timing --------------------------------------------------------------------------------------------------
+    # "global": jaw + blink + 5 degree roll (the whole face moves); "local": a blink only (the MLS moves nothing,
+    # only the eye windows are computed). Wall time per run, after 5 warm-up runs.
     for S in (256, 512, 1024):
         src, lm = aligned_crop(img, lm_img, S)
         src_t = np.ascontiguousarray(src.transpose(2, 0, 1)[None])
-        s_n, t_n = to_norm(lm, S), to_norm(EDITS["talk_blink_roll"](lm), S)
-        for _ in range(5):
-            run(sess, src_t, s_n, t_n)
-        ts = []
-        for _ in range(args.timing_runs):
-            t0 = time.perf_counter()
-            run(sess, src_t, s_n, t_n)
-            ts.append(time.perf_counter() - t0)
-        ts = np.array(ts) * 1e3
-        print(f"timing S={S}: mean {ts.mean():.2f} ms, median {np.median(ts):.2f} ms, min {ts.min():.2f} ms "
-              f"({args.timing_runs} runs, 2 threads)")
+        for case, edit in (("global", "talk_blink_roll"), ("local", "blink")):
+            s_n, t_n = to_norm(lm, S), to_norm(EDITS[edit](lm), S)
+            for _ in range(5):
+                run(sess, src_t, s_n, t_n)
+            ts = []
+            for _ in range(args.timing_runs):
+                t0 = time.perf_counter()
+                run(sess, src_t, s_n, t_n)
+                ts.append(time.perf_counter() - t0)
+            ts = np.array(ts) * 1e3
+            print(f"timing S={S} {case:6s}: mean {ts.mean():6.2f} ms, median {np.median(ts):6.2f} ms, "
+                  f"min {ts.min():6.2f} ms ({args.timing_runs} runs, 2 intra-op threads)")
 
     print("ALL OK" if ok else "SOME CHECKS FAILED")
     return 0 if ok else 1
