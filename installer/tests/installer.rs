@@ -461,8 +461,10 @@ fn demo_renders_through_the_given_plugin_folder() {
         format!(
             "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nsrc=''; out=''\n\
              while [ $# -gt 0 ]; do case \"$1\" in --input) src=\"${{2#Source=}}\"; shift;; --out) out=\"$2\"; shift;; esac; shift; done\n\
-             for i in $(seq 1 24); do f=$(printf \"$out\" \"$i\"); cp \"$src\" \"$f\"; done\n",
-            log.display()
+             for i in $(seq {} {}); do f=$(printf \"$out\" \"$i\"); cp \"$src\" \"$f\"; done\n",
+            log.display(),
+            DEMO_FRAMES.0,
+            DEMO_FRAMES.1
         ),
     )
     .unwrap();
@@ -476,7 +478,7 @@ fn demo_renders_through_the_given_plugin_folder() {
     let gif = render_demo(&opts).unwrap();
     assert_eq!(gif, tmp.path().join("demo/preview.gif"));
     assert!(fs::read(&gif).unwrap().starts_with(b"GIF89a"));
-    assert!(tmp.path().join("demo/frame_0024.png").is_file());
+    assert!(tmp.path().join(format!("demo/frame_{:04}.png", DEMO_FRAMES.1)).is_file());
     let args: Vec<String> = fs::read_to_string(&log)
         .unwrap()
         .lines()
@@ -488,7 +490,7 @@ fn demo_renders_through_the_given_plugin_folder() {
         opts.plugin_dir.display().to_string()
     );
     assert_eq!(expect_after("--plugin"), PLUGIN_ID);
-    assert_eq!(expect_after("--frames"), "1-24");
+    assert_eq!(expect_after("--frames"), format!("{}-{}", DEMO_FRAMES.0, DEMO_FRAMES.1));
     assert!(expect_after("--input").starts_with("Source=/"));
     assert!(expect_after("--out").ends_with("demo/frame_%04d.png"));
 }
