@@ -435,9 +435,20 @@ def build() -> onnx.ModelProto:
 
     bx0, by0 = lo(BX), lo(BY)
     bx1, by1 = hi(BX, bx0), hi(BY, by0)                                # [3] int64 each
+    # how far each layer's landmarks moved (L1, pixels); a layer whose landmarks did not move at all gets a
+    # 1-pixel window (its result is gated to zero anyway), so it costs nothing
+    dsp = g.op("ReduceSum", g.abs(g.sub(g.op("Slice", LM, g.i64([0]), g.i64([68])),
+                                        g.op("Slice", LM, g.i64([68]), g.i64([136])))), g.i64([1]), keepdims=0)
+    LAYER_POINTS = (list(EYES[0][0]) + list(EYES[0][1]), list(EYES[1][0]) + list(EYES[1][1]), list(range(48, 68)))
+    moved_any = g.op("Cast", g.op("Ceil", g.clip01(g.concat(
+        [g.op("ReduceMax", g.take(dsp, idx, 0), keepdims=1) for idx in LAYER_POINTS], 0))), to=TensorProto.INT64)
+    bx1 = g.add(bx0, g.op("Max", g.mul(g.sub(bx1, bx0), moved_any), g.i64([1])))
+    by1 = g.add(by0, g.op("Max", g.mul(g.sub(by1, by0), moved_any), g.i64([1])))
     # union of the three boxes: the layers are summed there, and only that sum is padded to the full crop
-    ux0, uy0 = (g.op("ReduceMin", g.concat([v, m], 0), keepdims=1) for v, m in ((bx0, mx0), (by0, my0)))   # [1]
-    ux1, uy1 = (g.op("ReduceMax", g.concat([v, m], 0), keepdims=1) for v, m in ((bx1, mx1), (by1, my1)))
+    lx0, ly0 = (g.op("ReduceMin", v, keepdims=1) for v in (bx0, by0))  # [1] the layers' union box
+    lx1, ly1 = (g.op("ReduceMax", v, keepdims=1) for v in (bx1, by1))
+    ux0, uy0 = (g.op("ReduceMin", g.concat([v, m], 0), keepdims=1) for v, m in ((lx0, mx0), (ly0, my0)))   # [1]
+    ux1, uy1 = (g.op("ReduceMax", g.concat([v, m], 0), keepdims=1) for v, m in ((lx1, mx1), (ly1, my1)))
     # the MLS warp inside its box, as a change to the source over the union box
     src_u = g.op("Slice", "source", g.concat([uy0, ux0], 0), g.concat([uy1, ux1], 0), g.i64([2, 3]))
     # padding 'zeros' with coordinates clamped to the outer pixel centres == padding 'border' (and is faster)
@@ -449,8 +460,6 @@ def build() -> onnx.ModelProto:
                  mode="constant")                                      # [1,3,uh,uw]
     warped_u = g.add(src_u, d_mls)
     # how far each layer's landmarks moved (L1, pixels)
-    dsp = g.op("ReduceSum", g.abs(g.sub(g.op("Slice", LM, g.i64([0]), g.i64([68])),
-                                        g.op("Slice", LM, g.i64([68]), g.i64([136])))), g.i64([1]), keepdims=0)
 
     def frame_scalars(f):
         return g.split(g.take(FP, [f], 0), 6, 1)                       # cx, cy, ax, ay, h, 1/h  ([1,1] each)
@@ -523,10 +532,10 @@ def build() -> onnx.ModelProto:
             return g.op("Transpose", pl, perm=[0, 1, 3, 4, 2])
 
         def to_union(self, delta, chg):
-            """[3,1,P] colour change and [1,1,P] changed -> [1,4,uh,uw] over the union box (zero elsewhere)"""
+            """[3,1,P] colour change and [1,1,P] changed -> [1,4,lh,lw] over the layers' box (zero elsewhere)"""
             t4 = g.reshape(g.concat([delta, chg], 0), g.concat([g.i64([1, 4]), self.h_i, self.w_i], 0))
-            pads = g.concat([g.i64([0, 0]), g.sub(self.y0, uy0), g.sub(self.x0, ux0), g.i64([0, 0]),
-                             g.sub(uy1, self.y1), g.sub(ux1, self.x1)], 0)
+            pads = g.concat([g.i64([0, 0]), g.sub(self.y0, ly0), g.sub(self.x0, lx0), g.i64([0, 0]),
+                             g.sub(ly1, self.y1), g.sub(lx1, self.x1)], 0)
             return g.op("Pad", t4, pads, mode="constant")
 
     def falloff(x, lo_, hi_):
@@ -571,7 +580,7 @@ def build() -> onnx.ModelProto:
         c_up, c_lo = win.sample_pair(g.add(corr, g.op("Unsqueeze", win.Fm, g.i64([1]))))
         s, a = g.split(win.channels(R, 4, 6), 2, 0)                     # [1,1,P]
         col = g.add(c_lo, g.mul(g.clip01(s), g.sub(c_up, c_lo)))
-        m, mv = moved(list(upper) + list(lower))
+        m, mv = moved(LAYER_POINTS[layer])
         delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
         return win.to_union(delta, chg)
@@ -668,12 +677,14 @@ def build() -> onnx.ModelProto:
                          g.add(g.mul(w_cav, cav_c), g.mul(g.sub(w_none, w_cav), win.warped)))
         col = g.add(g.add(g.mul(sU, c_up), g.mul(sL, c_lo)), g.mul(inside, interior))
         col = g.div(col, g.max(g.add(sU, sL), 1.0))
-        m, mv = moved(list(range(48, 68)))
+        m, mv = moved(LAYER_POINTS[2])
         delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
         chg = g.max(g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), g.mul(w_cav, inside))
         return win.to_union(delta, chg)
 
-    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,4,uh,uw]
+    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,4,lh,lw]
+    L = g.op("Pad", L, g.concat([g.i64([0, 0]), g.sub(ly0, uy0), g.sub(lx0, ux0), g.i64([0, 0]),
+                                 g.sub(uy1, ly1), g.sub(ux1, lx1)], 0), mode="constant")      # [1,4,uh,uw]
     pads = g.concat([g.i64([0, 0]), uy0, ux0, g.i64([0, 0]), g.sub(S_i, uy1), g.sub(S_i, ux1)], 0)
     dcol = g.op("Pad", g.add(d_mls, g.op("Slice", L, g.i64([0]), g.i64([3]), g.i64([1]))), pads, mode="constant")
     dchg = g.op("Pad", g.op("Slice", L, g.i64([3]), g.i64([4]), g.i64([1])), pads, mode="constant")

@@ -313,6 +313,23 @@ def main() -> int:
                 p.resize((p.width * 2, p.height * 2), Image.LANCZOS).save(out_dir / "zoom" / f"{name}_mouth.png")
 
     # ---- timing --------------------------------------------------------------------------------------------------
+    # A bare GridSample of the crop (what any warp generator must at least do) is timed alongside, in the same
+    # process and conditions, to calibrate against machine load.
+    def bare_gridsample(S):
+        from onnx import TensorProto, helper
+
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, S, S])
+        gr = helper.make_tensor_value_info("g", TensorProto.FLOAT, [1, S, S, 2])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, S, S])
+        node = helper.make_node("GridSample", ["x", "g"], ["y"], mode="bilinear", padding_mode="zeros",
+                                align_corners=0)
+        m = helper.make_model(helper.make_graph([node], "bare", [x, gr], [y]),
+                              opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 2
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
     # "global": jaw + blink + 5 degree roll (the whole face moves); "local": a blink only (the MLS moves nothing,
     # only the eye windows are computed). Wall time per run, after 5 warm-up runs.
     for S in (256, 512, 1024):
@@ -330,6 +347,19 @@ def main() -> int:
             ts = np.array(ts) * 1e3
             print(f"timing S={S} {case:6s}: mean {ts.mean():6.2f} ms, median {np.median(ts):6.2f} ms, "
                   f"min {ts.min():6.2f} ms ({args.timing_runs} runs, 2 intra-op threads)")
+        bare = bare_gridsample(S)
+        c = (np.arange(S) * 2 + 1) / S - 1
+        grid = (np.stack(np.meshgrid(c, c), -1)[None] + 0.3 / S).astype(np.float32)
+        for _ in range(5):
+            bare.run(None, {"x": src_t, "g": grid})
+        ts = []
+        for _ in range(args.timing_runs):
+            t0 = time.perf_counter()
+            bare.run(None, {"x": src_t, "g": grid})
+            ts.append(time.perf_counter() - t0)
+        ts = np.array(ts) * 1e3
+        print(f"timing S={S} bare GridSample (reference): mean {ts.mean():6.2f} ms, median {np.median(ts):6.2f} ms, "
+              f"min {ts.min():6.2f} ms")
 
     print("ALL OK" if ok else "SOME CHECKS FAILED")
     return 0 if ok else 1
