@@ -246,6 +246,10 @@ fn dispatch<E: Effect>(
 /// # Safety contract with the host
 /// `action` is a NUL-terminated string or null; `handle`, `in_args` and
 /// `out_args` are host handles or null. Nothing here trusts them further.
+// The signature is fixed by OfxPlugin::mainEntry (a safe `extern "C" fn`); the
+// pointers come from the host, are null-checked, and are only dereferenced in
+// the SAFETY-commented blocks below.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub extern "C" fn main_entry<E: Effect>(
     action: *const c_char,
     handle: *const c_void,

@@ -111,7 +111,9 @@ impl PropertySet {
         Ok(())
     }
 
-    /// Set a pointer value.
+    /// Set a pointer value. The pointer is stored by the host, never
+    /// dereferenced here.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     pub fn set_pointer(&self, prop: &CStr, index: i32, value: *mut c_void) -> Result<()> {
         let f = func!(self.propSetPointer);
         // SAFETY: valid handle from the host and a NUL-terminated name; the host
