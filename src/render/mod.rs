@@ -35,6 +35,90 @@ use generator::{Generator, Reference, WarpGenerator};
 use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
 use plane::{image_key, Plane};
 
+/// Per-stage timings on stderr when `LIVING_PORTRAIT_PROFILE=1` (benchmarks).
+struct StageTimer {
+    on: bool,
+    start: std::time::Instant,
+    last: std::time::Instant,
+    parts: Vec<(&'static str, f64)>,
+}
+
+impl StageTimer {
+    fn new() -> Self {
+        let now = std::time::Instant::now();
+        let on = std::env::var_os("LIVING_PORTRAIT_PROFILE").is_some_and(|v| v == "1");
+        StageTimer { on, start: now, last: now, parts: Vec::new() }
+    }
+    fn mark(&mut self, name: &'static str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            self.parts.push((name, (now - self.last).as_secs_f64() * 1e3));
+            self.last = now;
+        }
+    }
+    fn report(&self, time: f64) {
+        if self.on {
+            let parts: Vec<String> = self.parts.iter().map(|(n, t)| format!("{n} {t:.2}")).collect();
+            eprintln!("living-portrait profile frame {time}: total {:.2} ms: {}", self.start.elapsed().as_secs_f64() * 1e3, parts.join(", "));
+        }
+    }
+}
+
+/// Side of the grid the paste-back hull matte is computed on (it is smooth:
+/// bilinear sampling of a coarse grid is indistinguishable from the exact one
+/// and 16× cheaper than working resolution).
+pub const HULL_RES: usize = 128;
+
+/// The paste-back matte in crop space: the feathered hull (coarse grid) times
+/// the generator's "changed" mask (working resolution).
+pub struct CropMatte {
+    hull: Vec<f32>,
+    changed: Option<Vec<f32>>,
+    size: usize,
+    /// Normalised bounding box of the hull's non-zero part: [x1, y1, x2, y2].
+    pub bbox: [f64; 4],
+}
+
+impl CropMatte {
+    fn new(hull: Vec<f32>, changed: Option<Vec<f32>>, size: usize) -> CropMatte {
+        let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+        let h = HULL_RES;
+        for v in 0..h {
+            for u in 0..h {
+                if hull[v * h + u] > 0.0 {
+                    // One grid cell of margin: bilinear sampling reaches that far.
+                    let (x0, x1) = ((2 * u) as f64 / h as f64 - 1.0, (2 * u + 2) as f64 / h as f64 - 1.0);
+                    let (y0, y1) = ((2 * v) as f64 / h as f64 - 1.0, (2 * v + 2) as f64 / h as f64 - 1.0);
+                    b = [b[0].min(x0 - 2.0 / h as f64), b[1].min(y0 - 2.0 / h as f64), b[2].max(x1 + 2.0 / h as f64), b[3].max(y1 + 2.0 / h as f64)];
+                }
+            }
+        }
+        if b[0] > b[2] {
+            b = [0.0; 4];
+        }
+        CropMatte { hull, changed, size, bbox: [b[0].max(-1.0), b[1].max(-1.0), b[2].min(1.0), b[3].min(1.0)] }
+    }
+
+    /// The matte at normalised crop coordinates.
+    #[inline]
+    pub fn at(&self, n: [f64; 2]) -> f32 {
+        if n[0] <= self.bbox[0] || n[0] >= self.bbox[2] || n[1] <= self.bbox[1] || n[1] >= self.bbox[3] {
+            return 0.0;
+        }
+        let mut a = [0.0f32; 4];
+        sample_planar(&self.hull, 1, HULL_RES, n, &mut a);
+        if a[0] <= 0.0 {
+            return 0.0;
+        }
+        if let Some(c) = &self.changed {
+            let mut m = [0.0f32; 4];
+            sample_planar(c, 1, self.size, n, &mut m);
+            return a[0] * m[0].clamp(0.0, 1.0);
+        }
+        a[0]
+    }
+}
+
 /// Most reference stills used (as in the seed paper: one to 32).
 pub const MAX_REFERENCES: usize = 32;
 
@@ -313,6 +397,7 @@ impl Renderer {
     pub fn render(&self, effect: &EffectHandle, args: &RenderArgs, s: &Settings) -> Result<()> {
         let scale = args.render_scale.0.max(1e-6);
         let abort = || effect.aborted();
+        let mut timer = StageTimer::new();
         let source_clip = effect.clip(clips::SOURCE)?;
         let out_clip = effect.clip(clips::OUTPUT)?;
         if s.drive == DriveMode::Keyframes && s.keyframes.is_none() && s.output == OutputMode::Full {
@@ -348,22 +433,25 @@ impl Renderer {
             }
         }
         let base_image = base_image.ok_or_else(|| fail("no Source image"))?;
+        timer.mark("sources");
         let base = refs[0].clone();
         let rod_h = source_clip.region_of_definition(args.time).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
         let targets = self.targets(effect, args.time, s, &base, rod_h, scale, &analyzer, &abort)?;
         if abort() {
             return Err(Error::Aborted);
         }
+        timer.mark("targets");
         let size = s.resolution;
         let target_n = base.crop.normalise_points(&targets);
         let source_n = base.crop.normalise_points(&base.landmarks);
         let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
         let hull = paste_hull(&source_n, &target_n);
-        let hull_m = hull_matte(&hull, size, feather);
+        let hull_m = hull_matte(&hull, HULL_RES, feather);
+        timer.mark("hull");
 
         // Matte mode needs no generator.
         let (gen, alpha) = if s.output == OutputMode::Matte {
-            (None, hull_m)
+            (None, CropMatte::new(hull_m, None, size))
         } else {
             let state = FaceState::of(&targets);
             let chosen = refs
@@ -380,15 +468,16 @@ impl Renderer {
                 .collect();
             let generator = self.generator(s.device)?;
             self.warn_device_once(effect, generator.device_report());
-            let g = generator.generate(size, &references, chosen, &target_n, Some(&abort)).map_err(|e| {
+            let mut g = generator.generate(size, &references, chosen, &target_n, Some(&abort)).map_err(|e| {
                 if abort() {
                     Error::Aborted
                 } else {
                     fail(e)
                 }
             })?;
-            let alpha: Vec<f32> = hull_m.iter().zip(g.changed.iter()).map(|(h, c)| h * c.clamp(0.0, 1.0)).collect();
-            (Some(g), alpha)
+            timer.mark("generator");
+            let changed = std::mem::take(&mut g.changed);
+            (Some(g), CropMatte::new(hull_m, Some(changed), size))
         };
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
             Some(self.segmentation(&base, &base_image, &analyzer, &abort)?)
@@ -396,14 +485,18 @@ impl Renderer {
             None
         };
 
+        timer.mark("alpha");
         let mut out = out_clip
             .image(args.time, None)?
             .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
+        timer.mark("output image");
         match s.output {
             OutputMode::Crop => write_crop(&mut out, args.window, scale, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha),
-            OutputMode::Matte => write_matte(&mut out, args.window, &base, scale, size, &alpha, seg.as_deref()),
-            OutputMode::Full => paste(&mut out, &base_image, args.window, &base, scale, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha, seg.as_deref()),
+            OutputMode::Matte => write_matte(&mut out, args.window, &base, scale, &alpha, seg.as_deref()),
+            OutputMode::Full => paste(&mut out, &base_image, args.window, &base, scale, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha, seg.as_deref())?,
         }
+        timer.mark("write");
+        timer.report(args.time);
         Ok(())
     }
 
@@ -469,88 +562,105 @@ fn sample_planar(img: &[f32], planes: usize, size: usize, n: [f64; 2], out: &mut
     }
 }
 
-/// The part of `window` (pixels at `scale`) the crop square can touch.
-fn crop_pixel_bounds(crop: &FaceCrop, scale: f64, window: RectI) -> RectI {
-    let b = crop.bounds();
-    let r = RectI {
-        x1: (b[0] * scale).floor() as i32 - 1,
-        y1: (b[1] * scale).floor() as i32 - 1,
-        x2: (b[2] * scale).ceil() as i32 + 1,
-        y2: (b[3] * scale).ceil() as i32 + 1,
-    };
-    r.intersect(&window)
-}
-
 /// Full-frame output: the base image, with the generated face blended in where
 /// the matte is above zero. Everywhere else the source bytes are copied as they
-/// are (exact).
+/// are (exact). Rows are shared out among the host's threads.
 #[allow(clippy::too_many_arguments)]
-fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, scale: f64, size: usize, gen: Option<&[f32]>, alpha: &[f32], seg: Option<&Plane>) {
+fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, scale: f64, size: usize, gen: Option<&[f32]>, matte: &CropMatte, seg: Option<&Plane>) -> Result<()> {
     let dl = out.layout();
     let sl = src.layout();
     let win = window.intersect(&dl.bounds);
-    let face = crop_pixel_bounds(&base.crop, scale, win);
+    if win.is_empty() {
+        return Ok(());
+    }
+    // Pixels the matte can touch: the matte's bounding box mapped to pixels.
+    let corners = [[matte.bbox[0], matte.bbox[1]], [matte.bbox[2], matte.bbox[1]], [matte.bbox[2], matte.bbox[3]], [matte.bbox[0], matte.bbox[3]]]
+        .map(|n| base.crop.to_canonical(n));
+    let face = RectI {
+        x1: (corners.iter().map(|c| c[0]).fold(f64::MAX, f64::min) * scale).floor() as i32 - 1,
+        y1: (corners.iter().map(|c| c[1]).fold(f64::MAX, f64::min) * scale).floor() as i32 - 1,
+        x2: (corners.iter().map(|c| c[0]).fold(f64::MIN, f64::max) * scale).ceil() as i32 + 1,
+        y2: (corners.iter().map(|c| c[1]).fold(f64::MIN, f64::max) * scale).ceil() as i32 + 1,
+    }
+    .intersect(&win);
     let dpb = dl.pixel_bytes();
     let spb = sl.pixel_bytes();
-    let mut scratch = Vec::new();
-    let mut row_px = vec![[0.0f32; 4]; win.width()];
-    for (y, row) in out.rows_mut() {
-        if y < win.y1 || y >= win.y2 {
-            continue;
-        }
-        let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
-        // Source pixels over the window (transparent black where it has none).
-        for p in row_px.iter_mut() {
-            *p = [0.0; 4];
-        }
-        let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
-        let srow = if span.is_empty() { None } else { src.row(y) };
-        let touches_face = y >= face.y1 && y < face.y2 && gen.is_some();
-        if !touches_face {
-            // Exact copy path.
-            pixels::rgba_to_row(&row_px, &dl, dst);
+    // Normalised coordinates are affine in pixel coordinates: step them.
+    let n0 = base.crop.to_normalised([0.5 / scale, 0.5 / scale]);
+    let nx = base.crop.to_normalised([1.5 / scale, 0.5 / scale]);
+    let ny = base.crop.to_normalised([0.5 / scale, 1.5 / scale]);
+    let (dx, dy) = ([nx[0] - n0[0], nx[1] - n0[1]], [ny[0] - n0[0], ny[1] - n0[1]]);
+    let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= win.y1 && *y < win.y2).collect();
+    let threads = if face.is_empty() { 1 } else { 2usize.min(rows.len().max(1)) };
+    let per = rows.len().div_ceil(threads).max(1);
+    let mut chunks: Vec<Mutex<Vec<(i32, &mut [u8])>>> = Vec::new();
+    let mut it = rows.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(Mutex::new(it.by_ref().take(per).collect()));
+    }
+    let work = |index: u32, _count: u32| -> Result<()> {
+        let Some(chunk) = chunks.get(index as usize) else { return Ok(()) };
+        let mut chunk = chunk.lock();
+        let mut scratch = Vec::new();
+        let mut row_px = vec![[0.0f32; 4]; win.width()];
+        let gen = gen.unwrap_or(&[]);
+        for (y, row) in chunk.iter_mut() {
+            let y = *y;
+            let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
+            let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+            let srow = if span.is_empty() { None } else { src.row(y) };
+            let touches_face = y >= face.y1 && y < face.y2 && !gen.is_empty();
+            if !touches_face {
+                // Exact copy path (transparent black where the source has none).
+                if span.width() != win.width() {
+                    pixels::rgba_to_row(&vec![[0.0f32; 4]; win.width()], &dl, dst);
+                }
+                if let Some(sr) = srow {
+                    let so = (span.x1 - sl.bounds.x1) as usize * spb;
+                    let dofs = (span.x1 - win.x1) as usize * dpb;
+                    pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
+                }
+                continue;
+            }
+            for p in row_px.iter_mut() {
+                *p = [0.0; 4];
+            }
             if let Some(sr) = srow {
                 let so = (span.x1 - sl.bounds.x1) as usize * spb;
-                let dofs = (span.x1 - win.x1) as usize * dpb;
-                pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
+                let o = (span.x1 - win.x1) as usize;
+                pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + span.width()]);
             }
-            continue;
+            let mut g = [0.0f32; 4];
+            let fy = y as f64;
+            let fx = face.x1 as f64;
+            let mut n = [n0[0] + dx[0] * fx + dy[0] * fy, n0[1] + dx[1] * fx + dy[1] * fy];
+            for x in face.x1..face.x2 {
+                let mut m = matte.at(n);
+                if m > 0.0 {
+                    if let Some(seg) = seg {
+                        m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
+                    }
+                }
+                if m > 0.0 {
+                    sample_planar(gen, 3, size, n, &mut g);
+                    let p = &mut row_px[(x - win.x1) as usize];
+                    for k in 0..3 {
+                        p[k] += (g[k] - p[k]) * m;
+                    }
+                }
+                n[0] += dx[0];
+                n[1] += dx[1];
+            }
+            pixels::rgba_to_row(&row_px, &dl, dst);
         }
-        if let Some(sr) = srow {
-            let so = (span.x1 - sl.bounds.x1) as usize * spb;
-            let o = (span.x1 - win.x1) as usize;
-            pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + span.width()]);
-        }
-        let gen = gen.unwrap_or(&[]);
-        let mut g = [0.0f32; 4];
-        let mut a = [0.0f32; 4];
-        for x in face.x1..face.x2 {
-            let c = [(x as f64 + 0.5) / scale, (y as f64 + 0.5) / scale];
-            let n = base.crop.to_normalised(c);
-            if n[0].abs() >= 1.0 || n[1].abs() >= 1.0 {
-                continue;
-            }
-            sample_planar(alpha, 1, size, n, &mut a);
-            let mut m = a[0];
-            if let Some(seg) = seg {
-                m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
-            }
-            if m <= 0.0 {
-                continue;
-            }
-            sample_planar(gen, 3, size, n, &mut g);
-            let p = &mut row_px[(x - win.x1) as usize];
-            for k in 0..3 {
-                p[k] += (g[k] - p[k]) * m;
-            }
-        }
-        pixels::rgba_to_row(&row_px, &dl, dst);
-    }
+        Ok(())
+    };
+    ofx::plugin::run_threads(chunks.len() as u32, work)
 }
 
 /// Aligned-crop output: the generator's crop, over a region of definition of
 /// S×S canonical pixels at the origin.
-fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Option<&[f32]>, alpha: &[f32]) {
+fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Option<&[f32]>, _matte: &CropMatte) {
     let dl = out.layout();
     let win = window.intersect(&dl.bounds);
     let side = size as f64 * scale;
@@ -567,10 +677,7 @@ fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Opti
                 if let Some(g) = gen {
                     sample_planar(g, 3, size, n, &mut v);
                 }
-                let mut a = [0.0f32; 4];
-                sample_planar(alpha, 1, size, n, &mut a);
                 v[3] = 1.0;
-                let _ = a;
             }
             *p = v;
         }
@@ -581,7 +688,7 @@ fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Opti
 }
 
 /// Matte output: the paste-back matte (hull × segmentation), grey in RGB and A.
-fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, scale: f64, size: usize, alpha: &[f32], seg: Option<&Plane>) {
+fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, scale: f64, matte: &CropMatte, seg: Option<&Plane>) {
     let dl = out.layout();
     let win = window.intersect(&dl.bounds);
     let mut row_px = vec![[0.0f32; 4]; win.width()];
@@ -592,11 +699,8 @@ fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, scale: f64
         for (i, p) in row_px.iter_mut().enumerate() {
             let x = win.x1 + i as i32;
             let n = base.crop.to_normalised([(x as f64 + 0.5) / scale, (y as f64 + 0.5) / scale]);
-            let mut m = 0.0;
-            if n[0].abs() < 1.0 && n[1].abs() < 1.0 {
-                let mut a = [0.0f32; 4];
-                sample_planar(alpha, 1, size, n, &mut a);
-                m = a[0];
+            let mut m = matte.at(n);
+            if m > 0.0 {
                 if let Some(seg) = seg {
                     m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
                 }
