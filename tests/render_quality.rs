@@ -273,3 +273,41 @@ fn static_track_gives_identical_frames_and_untouched_background() {
     println!("gradient across the matte edge: mean output {mo:.4} / source {ms:.4}; 99th percentile output {go:.4} / source {gs:.4}");
     assert!(go <= gs * 1.1 + 1e-3, "a seam: the strongest edge gradients grew from {gs:.4} to {go:.4}");
 }
+
+#[test]
+fn rgba_source_keeps_its_alpha_and_short_depth_works() {
+    // The portrait with a radial alpha, rendered at 16 bits: the face moves,
+    // the alpha channel comes through untouched.
+    let mut src = astronaut();
+    src.components = Components::Rgba;
+    let (w, h) = (src.width as i32, src.height as i32);
+    for y in 0..h {
+        for x in 0..w {
+            let mut p = src.pixel(x, y).unwrap();
+            let r = (((x - w / 2) as f32).hypot((y - h / 2) as f32) / w as f32).min(1.0);
+            p[3] = ((1.0 - r) * 65535.0).round() / 65535.0;
+            src.set_pixel(x, y, p);
+        }
+    }
+    let src_lm = source_landmarks();
+    let mut open = src_lm;
+    for i in (5..12).chain(55..60).chain(64..68) {
+        open[i][1] += 0.25 * iod(&src_lm);
+    }
+    let track = write_track("rgba", vec![src_lm, open]);
+    runtime();
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, src.clone());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    let req = RenderRequest { depth: Depth::Short, components: Components::Rgba, ..RenderRequest::default() };
+    let out = inst.render_frame(2.0, &req).expect("render");
+    let mut moved = 0usize;
+    for (p, q) in src.pixels.chunks_exact(4).zip(out.pixels.chunks_exact(4)) {
+        assert_eq!(p[3], q[3], "alpha is preserved");
+        if (p[0] - q[0]).abs() > 0.01 {
+            moved += 1;
+        }
+    }
+    assert!(moved > 200, "the face moved ({moved} pixels changed)");
+}

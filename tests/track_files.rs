@@ -1,0 +1,135 @@
+//! Track files through the node: the project's JSON and OpenFace 2.x CSV drive
+//! the same animation; malformed files of each kind give a persistent message
+//! naming the problem and a failed render — never a panic or a hang.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use ofx::host::*;
+
+fn out_dir() -> PathBuf {
+    let d = installer::target_dir().join("test-output").join("track_files");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn demo_track() -> PathBuf {
+    installer::workspace_root().join("resources/demo/track.json")
+}
+
+fn instance(plugin: &Plugin, track: &std::path::Path) -> Instance {
+    let mut inst = instance_with(plugin, astronaut());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    inst
+}
+
+/// The demo track written as OpenFace 2.x CSV (frame, face_id, timestamp,
+/// confidence, success, x_0..x_67, y_0..y_67).
+fn as_openface_csv(path: &std::path::Path) -> PathBuf {
+    let t = living_portrait::face::track::LandmarkTrack::read(path).unwrap();
+    let mut s = String::from("frame, face_id, timestamp, confidence, success");
+    for i in 0..68 {
+        s += &format!(", x_{i}");
+    }
+    for i in 0..68 {
+        s += &format!(", y_{i}");
+    }
+    s.push('\n');
+    for f in &t.frames {
+        let l = f.landmarks.unwrap();
+        s += &format!("{}, 0, {:.3}, 0.98, 1", f.frame, f.frame as f64 / 24.0);
+        for p in l.iter() {
+            s += &format!(", {}", p[0]);
+        }
+        for p in l.iter() {
+            s += &format!(", {}", p[1]);
+        }
+        s.push('\n');
+    }
+    let out = out_dir().join("demo_openface.csv");
+    std::fs::write(&out, s).unwrap();
+    out
+}
+
+fn runtime() {
+    let files = installer::ensure_onnxruntime(false).unwrap();
+    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+}
+
+#[test]
+fn openface_csv_drives_the_same_frames_as_the_json_track() {
+    runtime();
+    let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
+    let frames = [1, 9, 30];
+    let mut a = instance(&plugin, &demo_track());
+    let json = a.render_sequence(&frames, 2, &RenderRequest::default()).expect("JSON track");
+    let mut b = instance(&plugin, &as_openface_csv(&demo_track()));
+    let csv = b.render_sequence(&frames, 2, &RenderRequest::default()).expect("OpenFace track");
+    for ((f, x), (_, y)) in json.iter().zip(csv.iter()) {
+        let (d, same) = max_diff(x, y);
+        assert!(same && d < 1e-6, "frame {f}: JSON and CSV renders differ by {d}");
+    }
+    // The animation really moves something at frame 9 (speech) but not at 1.
+    let (d1, _) = max_diff(&json[0].1, &astronaut());
+    let (d9, _) = max_diff(&json[1].1, &astronaut());
+    assert_eq!(d1, 0.0, "frame 1 is the reference frame: the portrait itself");
+    assert!(d9 > 0.1, "frame 9 is animated");
+}
+
+#[test]
+fn malformed_track_files_fail_with_a_message() {
+    runtime();
+    let dir = out_dir();
+    let good = std::fs::read_to_string(demo_track()).unwrap();
+    let csv = std::fs::read_to_string(as_openface_csv(&demo_track())).unwrap();
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated.json", good.as_bytes()[..good.len() / 2].to_vec(), "not usable"),
+        ("nan.json", good.replacen("[[", "[[NaN,", 1).into_bytes(), "not usable"),
+        ("wrong_version.json", good.replacen("\"version\":1", "\"version\":7", 1).into_bytes(), "version"),
+        ("duplicate.json", good.replacen("{\"frame\":2,", "{\"frame\":1,", 1).into_bytes(), "more than once"),
+        ("negative.json", good.replacen("{\"frame\":2,", "{\"frame\":-2,", 1).into_bytes(), "not usable"),
+        ("columns.csv", {
+            let mut c = csv.clone();
+            c.push_str("49, 0, 2.0\n");
+            c.into_bytes()
+        }, "columns"),
+        ("nan.csv", csv.replacen(", 0.98, 1, ", ", 0.98, 1, nan, ", 1).into_bytes(), "not usable"),
+        ("negative.csv", csv.replacen("\n1, ", "\n-1, ", 1).into_bytes(), "not a non-negative"),
+        ("duplicate.csv", csv.replacen("\n2, ", "\n1, ", 1).into_bytes(), "twice"),
+        ("binary.dat", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), "not"),
+        ("empty.json", Vec::new(), "not usable"),
+    ];
+    // 100 MB of junk: refused by size before it is read.
+    let big = dir.join("junk_100mb.json");
+    {
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(100 * 1024 * 1024).unwrap();
+    }
+    let (_h, plugin) = load(HostOptions::default());
+    let mut paths: Vec<(PathBuf, &str)> = cases
+        .drain(..)
+        .map(|(name, bytes, want)| {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            (p, want)
+        })
+        .collect();
+    paths.push((big.clone(), "larger than"));
+    paths.push((dir.join("does_not_exist.json"), "cannot read"));
+    for (path, want) in &paths {
+        let started = std::time::Instant::now();
+        let mut inst = instance(&plugin, path);
+        let err = inst.render_frame(2.0, &RenderRequest::default()).expect_err("a bad track fails the render");
+        assert!(err.to_string().contains("kOfxStatFailed"), "{}: {err}", path.display());
+        let msg = inst.persistent_message().unwrap_or_else(|| panic!("{}: no message", path.display()));
+        assert!(msg.text.contains(want) && msg.text.contains("frame 2"), "{}: message {:?} lacks {want:?}", path.display(), msg.text);
+        assert!(started.elapsed().as_secs() < 10, "{} took {:?}", path.display(), started.elapsed());
+        assert_eq!(inst.leaked_images(), 0);
+        // The parameters are intact after the failure.
+        assert_eq!(inst.param_value("trackFile", 2.0).unwrap(), ParamValue::String(path.display().to_string()));
+    }
+    std::fs::remove_file(&big).ok();
+}
