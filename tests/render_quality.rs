@@ -311,3 +311,54 @@ fn rgba_source_keeps_its_alpha_and_short_depth_works() {
     }
     assert!(moved > 200, "the face moved ({moved} pixels changed)");
 }
+
+#[test]
+fn the_reference_still_that_matches_the_mouth_is_chosen() {
+    // Reference 2 is the portrait with its mouth open (rendered by the node
+    // itself) and tinted red, so the output shows which reference was warped.
+    let src = astronaut();
+    let src_lm = source_landmarks();
+    let mut open = src_lm;
+    for i in (5..12).chain(55..60).chain(64..68) {
+        open[i][1] += 0.3 * iod(&src_lm);
+    }
+    let track = write_track("fewshot", vec![src_lm, open]);
+    let opened = render_track(&track, &[2], &[]).remove(0).1;
+    let mut tinted = opened.clone();
+    for p in tinted.pixels.chunks_exact_mut(4) {
+        p[0] = (p[0] + 0.25).min(1.0);
+    }
+    runtime();
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = plugin.create_instance(Context::Filter).unwrap();
+    let seq: std::collections::BTreeMap<i32, HostImage> = [(1, src.clone()), (2, tinted)].into_iter().collect();
+    inst.set_input("Source", ClipInput::Sequence(seq)).unwrap();
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    inst.set_param("referenceFirst", ParamValue::Int(1)).unwrap();
+    inst.set_param("referenceLast", ParamValue::Int(2)).unwrap();
+    // Mouth region (image pixels, origin top-left → HostImage rows bottom-up).
+    let (mx, my) = ((src_lm[48][0] + src_lm[54][0]) / 2.0, (src_lm[51][1] + src_lm[57][1]) / 2.0);
+    let red_shift = |img: &HostImage| {
+        let mut s = 0.0f32;
+        let mut n = 0;
+        for dy in -6..=6 {
+            for dx in -12..=12 {
+                let (x, y) = (mx as i32 + dx, 511 - (my as i32 + dy));
+                let (a, b) = (img.pixel(x, y).unwrap(), src.pixel(x, y).unwrap());
+                s += (a[0] - b[0]) - (a[1] - b[1]);
+                n += 1;
+            }
+        }
+        s / n as f32
+    };
+    let closed = inst.render_frame(1.0, &RenderRequest::default()).unwrap();
+    let opened = inst.render_frame(2.0, &RenderRequest::default()).unwrap();
+    let (c, o) = (red_shift(&closed), red_shift(&opened));
+    println!("red shift around the mouth: closed target {c:.3}, open target {o:.3}");
+    assert!(c.abs() < 0.02, "a closed mouth uses the closed-mouth reference");
+    assert!(o > 0.1, "an open mouth uses the open-mouth reference");
+    // Background from the first reference, untouched.
+    let corner = |img: &HostImage| img.pixel(5, 5).unwrap();
+    assert_eq!(corner(&opened), corner(&src));
+}
