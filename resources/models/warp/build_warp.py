@@ -450,7 +450,6 @@ def build() -> onnx.ModelProto:
     ux0, uy0 = (g.op("ReduceMin", g.concat([v, m], 0), keepdims=1) for v, m in ((lx0, mx0), (ly0, my0)))   # [1]
     ux1, uy1 = (g.op("ReduceMax", g.concat([v, m], 0), keepdims=1) for v, m in ((lx1, mx1), (ly1, my1)))
     # the MLS warp inside its box, as a change to the source over the union box
-    src_u = g.op("Slice", "source", g.concat([uy0, ux0], 0), g.concat([uy1, ux1], 0), g.i64([2, 3]))
     # padding 'zeros' with coordinates clamped to the outer pixel centres == padding 'border' (and is faster)
     warped_m = g.op("GridSample", "source", mls_grid(mx0, mx1, my0, my1), mode="bilinear", padding_mode="zeros",
                     align_corners=0)
@@ -458,7 +457,6 @@ def build() -> onnx.ModelProto:
     d_mls = g.op("Pad", g.sub(warped_m, src_m), g.concat([g.i64([0, 0]), g.sub(my0, uy0), g.sub(mx0, ux0),
                                                             g.i64([0, 0]), g.sub(uy1, my1), g.sub(ux1, mx1)], 0),
                  mode="constant")                                      # [1,3,uh,uw]
-    warped_u = g.add(src_u, d_mls)
     # how far each layer's landmarks moved (L1, pixels)
 
     def frame_scalars(f):
@@ -485,7 +483,10 @@ def build() -> onnx.ModelProto:
             self.Fm = mls_grid(self.x0, self.x1, self.y0, self.y1)              # [1,h,w,2]
             starts = g.concat([g.sub(self.y0, uy0), g.sub(self.x0, ux0)], 0)
             ends = g.concat([g.sub(self.y1, uy0), g.sub(self.x1, ux0)], 0)
-            self.warped = g.reshape(g.op("Slice", warped_u, starts, ends, g.i64([2, 3])), [3, 1, -1])   # [3,1,P]
+            src_w = g.op("Slice", "source", g.concat([self.y0, self.x0], 0), g.concat([self.y1, self.x1], 0),
+                         g.i64([2, 3]))
+            warped_w = g.add(src_w, g.op("Slice", d_mls, starts, ends, g.i64([2, 3])))   # the MLS result here
+            self.warped = g.reshape(warped_w, [3, 1, -1])                                # [3,1,P]
 
         def local(self, f):
             """(u, t) of the coarse points in frame f, [hc,wc] each"""
