@@ -49,6 +49,44 @@ pub fn verify_model_file(path: &Path) -> Result<Vec<u8>, InferenceError> {
     Ok(bytes)
 }
 
+/// Reads `path`, checks its size and that its SHA-256 is `expected` (64 hex digits, either case), and returns the
+/// bytes. For models whose digest comes from elsewhere than a `SHA256SUMS` beside them (a generator pack's
+/// manifest); the bytes returned are the ones hashed, as with `verify_model_file`.
+pub fn verify_model_digest(path: &Path, expected: &str) -> Result<Vec<u8>, InferenceError> {
+    let expected = expected.trim().to_ascii_lowercase();
+    if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(InferenceError::ChecksumUnknown {
+            path: path.to_path_buf(),
+            reason: format!("the expected digest '{expected}' is not 64 hexadecimal digits"),
+        });
+    }
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(InferenceError::ModelMissing { path: path.to_path_buf() })
+        }
+        Err(e) => return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: e.to_string() }),
+    };
+    if !meta.is_file() {
+        return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: "it is not a file".into() });
+    }
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(InferenceError::ModelTooLarge { path: path.to_path_buf(), size: meta.len() });
+    }
+    let bytes = read_bounded(path, MAX_MODEL_BYTES)
+        .map_err(|reason| InferenceError::ModelUnreadable { path: path.to_path_buf(), reason })?;
+    let actual = hex_digest(&bytes);
+    if actual != expected {
+        return Err(InferenceError::DigestMismatch {
+            path: path.to_path_buf(),
+            expected,
+            actual,
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
+}
+
 /// The digest `SHA256SUMS` lists for the file's name.
 fn expected_digest(path: &Path) -> Result<String, InferenceError> {
     let unknown = |reason: String| InferenceError::ChecksumUnknown { path: path.to_path_buf(), reason };
@@ -116,6 +154,11 @@ mod tests {
         assert!(err.to_string().contains("does not list c.onnx"), "{err}");
         let err = verify_model_file(&dir.join("d.onnx")).unwrap_err();
         assert!(matches!(err, InferenceError::ModelMissing { .. }), "{err}");
+        assert_eq!(verify_model_digest(&dir.join("a.onnx"), &abc.to_uppercase()).unwrap(), b"abc");
+        let err = verify_model_digest(&dir.join("b.onnx"), abc).unwrap_err();
+        assert!(matches!(err, InferenceError::DigestMismatch { .. }), "{err}");
+        let err = verify_model_digest(&dir.join("a.onnx"), "abc").unwrap_err();
+        assert!(matches!(err, InferenceError::ChecksumUnknown { .. }), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,9 +1,11 @@
 //! The inference engine: ONNX Runtime loaded once per process from the plugin's own bundle (`runtime`), the
 //! choice between CPU and CUDA with an explicit, reported fallback (`device`), model files checked against
-//! their `SHA256SUMS` before use (`integrity`), and pools of sessions shared by every instance that uses the
-//! same model on the same device (`pool`). Nothing here knows about faces or about the host: callers hand in
-//! float tensors by name and get float tensors back, and every failure is an `InferenceError` whose `Display`
-//! is a whole sentence that names the file or tensor at fault, fit to show a user.
+//! their `SHA256SUMS` (or against a digest the caller gives, for generator packs) before use (`integrity`), and
+//! pools of sessions shared by every instance that uses the same model on the same device (`pool`). Models are
+//! described in code (`ModelSpec`, static names) or at run time (`DescribedModel`, owned names read from a pack
+//! manifest). Nothing here knows about faces or about the host: callers hand in float tensors by name and get
+//! float tensors back, and every failure is an `InferenceError` whose `Display` is a whole sentence that names
+//! the file or tensor at fault, fit to show a user.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,8 +17,11 @@ mod runtime;
 pub mod sha256;
 
 pub use device::{Device, DeviceReport};
-pub use integrity::{verify_model_file, MAX_MODEL_BYTES};
-pub use pool::{ModelSpec, PooledSession, SessionPool, TensorInput, TensorOutput, TensorSpec};
+pub use integrity::{verify_model_digest, verify_model_file, MAX_MODEL_BYTES};
+pub use pool::{
+    DescribedModel, DescribedTensor, ModelSpec, ModelTensor, PooledSession, SessionPool, TensorInput, TensorOutput,
+    TensorSpec,
+};
 pub use runtime::{
     inference_settings, loaded_runtime, locate_runtime, models_dir, own_mapped_file, runtime, set_bundle_binary_dir,
     set_inference_settings, set_runtime_library, source_tree_models_dir, InferenceSettings, LoadedRuntime,
@@ -43,6 +48,8 @@ pub enum InferenceError {
     ChecksumUnknown { path: PathBuf, reason: String },
     /// The model's bytes are not the ones listed in `SHA256SUMS` (damaged, truncated or replaced).
     ChecksumMismatch { path: PathBuf, expected: String, actual: String, size: u64 },
+    /// The model's bytes do not have the SHA-256 its description (a pack manifest) gives.
+    DigestMismatch { path: PathBuf, expected: String, actual: String, size: u64 },
     /// ONNX Runtime refused the model.
     ModelInvalid { path: PathBuf, reason: String },
     /// The model's inputs or outputs are not the ones the code was written for.
@@ -92,6 +99,12 @@ impl fmt::Display for InferenceError {
                 f,
                 "The model file {} is damaged or was replaced: its SHA-256 is {actual} ({size} bytes) but SHA256SUMS \
                  lists {expected}; it was refused, reinstall the plugin.",
+                path.display()
+            ),
+            InferenceError::DigestMismatch { path, expected, actual, size } => write!(
+                f,
+                "The model file {} is damaged or was replaced: its SHA-256 is {actual} ({size} bytes) but {expected} \
+                 was expected; it was refused.",
                 path.display()
             ),
             InferenceError::ModelInvalid { path, reason } => {

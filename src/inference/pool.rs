@@ -3,7 +3,10 @@
 //! creates new ones lazily up to a bound, and the pools live in one process-wide registry so every instance of
 //! the node that uses the same model shares them. A session is lent as a `PooledSession` guard that puts it back
 //! when dropped, on every path (errors and panics included). The model is verified and its tensor names and
-//! shapes checked when the pool is made; the verified bytes are kept to build further sessions from.
+//! shapes checked when the pool is made; the verified bytes are kept to build further sessions from. A model is
+//! described either in code (`ModelSpec`, checked against `SHA256SUMS`) or at run time (`DescribedModel`: owned
+//! tensor names and shapes and the expected SHA-256, as a generator pack's manifest gives them); the pool also
+//! exposes the tensors the model itself declares, so such a caller can bind its own free dimensions.
 //! Host aborts: a run is refused when the host has already aborted, and a run that finishes after an abort is
 //! discarded. The abort check is the host's, callable only on the render thread, so nothing watches it during a
 //! run; our runs are milliseconds long. Each run has its own `RunOptions`, so a later `terminate` (a generator
@@ -20,7 +23,7 @@ use ort::value::TensorRef;
 use parking_lot::{Condvar, Mutex};
 
 use super::device::{build_session, Device, DeviceReport};
-use super::integrity::verify_model_file;
+use super::integrity::{verify_model_digest, verify_model_file};
 use super::runtime::inference_settings;
 use super::InferenceError;
 
@@ -39,6 +42,37 @@ pub struct ModelSpec {
     pub outputs: &'static [TensorSpec],
 }
 
+/// A tensor of a model described at run time: its name and shape (-1 for a free dimension).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DescribedTensor {
+    pub name: String,
+    pub shape: Vec<i64>,
+}
+
+/// A model described at run time rather than in code (a generator pack's manifest): its file, the SHA-256 its
+/// bytes must have, and the float tensors it must have. Only the listed outputs are returned by a run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DescribedModel {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub inputs: Vec<DescribedTensor>,
+    pub outputs: Vec<DescribedTensor>,
+}
+
+/// A tensor as the model file itself declares it, read from the first session built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelTensor {
+    pub name: String,
+    /// The declared shape; -1 for a dynamic dimension.
+    pub shape: Vec<i64>,
+    /// The name of each dynamic dimension ("" when it has none, or for a fixed dimension).
+    pub symbols: Vec<String>,
+    /// True for float32, the only element type our runs feed and read.
+    pub is_float32: bool,
+    /// The element type in words, for messages ("Float32", "Int64", or "not a tensor").
+    pub element: String,
+}
+
 /// An input for a run: a name, a shape and row-major f32 data borrowed from the caller.
 #[derive(Clone, Copy, Debug)]
 pub struct TensorInput<'a> {
@@ -55,9 +89,16 @@ pub struct TensorOutput {
     pub data: Vec<f32>,
 }
 
-type PoolKey = (PathBuf, Device);
+/// What a pool is for: a model checked against `SHA256SUMS`, or a described one. A described model is keyed by its
+/// whole description, so a file listed with another digest or other tensors never reuses a pool checked for
+/// something else.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum PoolKey {
+    Listed(PathBuf, Device),
+    Described(DescribedModel, Device),
+}
 
-/// The registry: one pool per (model path, requested device). The cell lets concurrent first users of a model
+/// The registry: one pool per (model, requested device). The cell lets concurrent first users of a model
 /// wait for one pool to be built instead of each building its own; a failed build leaves the cell empty so the
 /// next call tries again (after the user has reinstalled a model, say).
 static REGISTRY: Lazy<Mutex<HashMap<PoolKey, PoolCell>>> = Lazy::new(Default::default);
@@ -75,7 +116,11 @@ struct PoolState {
 pub struct SessionPool {
     path: PathBuf,
     label: String,
-    spec: ModelSpec,
+    /// The outputs a run returns, in this order.
+    output_names: Vec<String>,
+    /// The model's own declaration of its inputs and outputs.
+    model_inputs: Vec<ModelTensor>,
+    model_outputs: Vec<ModelTensor>,
     model_bytes: Arc<[u8]>,
     requested: Device,
     report: DeviceReport,
@@ -98,19 +143,49 @@ impl SessionPool {
         // Canonical paths make "models/x.onnx" and "./models/x.onnx" one pool; a missing file keeps its name
         // and fails in verification with that name.
         let path = std::fs::canonicalize(&path).unwrap_or(path);
-        let cell = REGISTRY.lock().entry((path.clone(), device)).or_default().clone();
-        cell.get_or_try_init(|| SessionPool::create(path, spec, device).map(Arc::new)).cloned()
+        let cell = REGISTRY.lock().entry(PoolKey::Listed(path.clone(), device)).or_default().clone();
+        cell.get_or_try_init(|| {
+            let bytes = verify_model_file(&path)?;
+            let expected = Expected { inputs: described(spec.inputs), outputs: described(spec.outputs) };
+            SessionPool::create(path, bytes, &expected, device).map(Arc::new)
+        })
+        .cloned()
     }
 
-    fn create(path: PathBuf, spec: ModelSpec, requested: Device) -> Result<SessionPool, InferenceError> {
-        let bytes = verify_model_file(&path)?;
+    /// The shared pool for a model described at run time, made on first use: the file's size is bounded, its
+    /// SHA-256 must be `model.sha256`, and the model must have every tensor listed (float32, same rank, equal
+    /// wherever both the description and the model fix a dimension). `model_inputs`/`model_outputs` then tell
+    /// the caller what the model fixes where the description left a dimension free.
+    pub fn get_described(model: &DescribedModel, device: Device) -> Result<Arc<SessionPool>, InferenceError> {
+        let mut model = model.clone();
+        model.path = std::fs::canonicalize(&model.path).unwrap_or(model.path);
+        model.sha256 = model.sha256.trim().to_ascii_lowercase();
+        let cell = REGISTRY.lock().entry(PoolKey::Described(model.clone(), device)).or_default().clone();
+        cell.get_or_try_init(|| {
+            let bytes = verify_model_digest(&model.path, &model.sha256)?;
+            let expected = Expected { inputs: model.inputs.clone(), outputs: model.outputs.clone() };
+            SessionPool::create(model.path.clone(), bytes, &expected, device).map(Arc::new)
+        })
+        .cloned()
+    }
+
+    fn create(
+        path: PathBuf,
+        bytes: Vec<u8>,
+        expected: &Expected,
+        requested: Device,
+    ) -> Result<SessionPool, InferenceError> {
         let (session, report) = build_session(&bytes, &path, requested)?;
-        check_tensors(&path, &spec, &session)?;
-        let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| spec.file.into());
+        let model_inputs: Vec<ModelTensor> = session.inputs().iter().map(model_tensor).collect();
+        let model_outputs: Vec<ModelTensor> = session.outputs().iter().map(model_tensor).collect();
+        check_tensors(&path, expected, &model_inputs, &model_outputs)?;
+        let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(SessionPool {
             path,
             label,
-            spec,
+            output_names: expected.outputs.iter().map(|t| t.name.clone()).collect(),
+            model_inputs,
+            model_outputs,
             model_bytes: bytes.into(),
             requested,
             report,
@@ -128,6 +203,16 @@ impl SessionPool {
     /// The model file this pool was built from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The inputs as the model file declares them.
+    pub fn model_inputs(&self) -> &[ModelTensor] {
+        &self.model_inputs
+    }
+
+    /// The outputs as the model file declares them.
+    pub fn model_outputs(&self) -> &[ModelTensor] {
+        &self.model_outputs
     }
 
     /// Lends a session: an idle one, a new one while fewer than the bound exist, or the next one returned.
@@ -218,18 +303,18 @@ impl PooledSession<'_> {
             values.push((input.name.to_string(), tensor.into()));
         }
         let options = RunOptions::new().map_err(|e| failed(e.to_string()))?;
-        let output_specs = self.pool.spec.outputs;
+        let output_names = &self.pool.output_names;
         let outputs = self
             .deref_mut()
             .run_with_options(values, &options)
             .map_err(|e| failed(super::device::tidy_ort_message(&e.to_string())))?;
-        let mut result = Vec::with_capacity(output_specs.len());
-        for spec in output_specs {
-            let value = outputs.get(spec.name).ok_or_else(|| failed(format!("no output '{}'", spec.name)))?;
+        let mut result = Vec::with_capacity(output_names.len());
+        for name in output_names {
+            let value = outputs.get(name.as_str()).ok_or_else(|| failed(format!("no output '{name}'")))?;
             let (shape, data) =
-                value.try_extract_tensor::<f32>().map_err(|e| failed(format!("output '{}': {e}", spec.name)))?;
+                value.try_extract_tensor::<f32>().map_err(|e| failed(format!("output '{name}': {e}")))?;
             result.push(TensorOutput {
-                name: spec.name.to_string(),
+                name: name.clone(),
                 shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
                 data: data.to_vec(),
             });
@@ -264,31 +349,66 @@ impl Drop for PooledSession<'_> {
     }
 }
 
-/// Checks that the model has every tensor the spec names, as f32 with compatible shapes.
-fn check_tensors(path: &Path, spec: &ModelSpec, session: &Session) -> Result<(), InferenceError> {
+/// The tensors a pool's model must have, whichever way it was described.
+struct Expected {
+    inputs: Vec<DescribedTensor>,
+    outputs: Vec<DescribedTensor>,
+}
+
+fn described(specs: &[TensorSpec]) -> Vec<DescribedTensor> {
+    specs.iter().map(|t| DescribedTensor { name: t.name.to_string(), shape: t.shape.to_vec() }).collect()
+}
+
+/// What the model declares for one of its inputs or outputs.
+fn model_tensor(outlet: &ort::value::Outlet) -> ModelTensor {
+    let dtype = outlet.dtype();
+    let (shape, symbols) = match dtype {
+        ort::value::ValueType::Tensor { shape, dimension_symbols, .. } => {
+            (shape.to_vec(), dimension_symbols.iter().map(|s| s.to_string()).collect())
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let element = match dtype.tensor_type() {
+        Some(t) => format!("{t:?}"),
+        None => "not a tensor".to_string(),
+    };
+    ModelTensor {
+        name: outlet.name().to_string(),
+        shape,
+        symbols,
+        is_float32: dtype.tensor_type() == Some(ort::value::TensorElementType::Float32),
+        element,
+    }
+}
+
+/// Checks that the model has every tensor expected, as f32 with compatible shapes (same rank; equal wherever
+/// both sides fix a dimension).
+fn check_tensors(
+    path: &Path,
+    expected: &Expected,
+    inputs: &[ModelTensor],
+    outputs: &[ModelTensor],
+) -> Result<(), InferenceError> {
     let mismatch = |tensor: &str, expected: String, found: String| InferenceError::TensorMismatch {
         path: path.to_path_buf(),
         tensor: tensor.to_string(),
         expected,
         found,
     };
-    let groups = [("input", spec.inputs, session.inputs()), ("output", spec.outputs, session.outputs())];
+    let groups = [("input", &expected.inputs, inputs), ("output", &expected.outputs, outputs)];
     for (kind, wanted, have) in groups {
         for want in wanted {
             let expected = format!("a float32 {kind} of shape {:?}", want.shape);
-            let Some(outlet) = have.iter().find(|o| o.name() == want.name) else {
-                let names: Vec<&str> = have.iter().map(|o| o.name()).collect();
-                return Err(mismatch(want.name, expected, format!("absent (the model's {kind}s are {names:?})")));
+            let Some(tensor) = have.iter().find(|t| t.name == want.name) else {
+                let names: Vec<&str> = have.iter().map(|t| t.name.as_str()).collect();
+                return Err(mismatch(&want.name, expected, format!("absent (the model's {kind}s are {names:?})")));
             };
-            let dtype = outlet.dtype();
-            let found = format!("{dtype:?}");
-            let Some(shape) = dtype.tensor_shape() else { return Err(mismatch(want.name, expected, found)) };
-            let is_f32 = dtype.tensor_type() == Some(ort::value::TensorElementType::Float32);
-            let shape_ok = shape.len() == want.shape.len()
-                && shape.iter().zip(want.shape).all(|(&have, &want)| have < 0 || want < 0 || have == want);
-            if !is_f32 || !shape_ok {
-                let found = format!("{} of shape {:?}", if is_f32 { "float32" } else { "not float32" }, &shape[..]);
-                return Err(mismatch(want.name, expected, found));
+            let shape_ok = tensor.shape.len() == want.shape.len()
+                && tensor.shape.iter().zip(&want.shape).all(|(&have, &want)| have < 0 || want < 0 || have == want);
+            if !tensor.is_float32 || !shape_ok {
+                let element = if tensor.is_float32 { "float32".to_string() } else { tensor.element.clone() };
+                let found = format!("{element} of shape {:?}", tensor.shape);
+                return Err(mismatch(&want.name, expected, found));
             }
         }
     }
