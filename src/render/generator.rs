@@ -124,3 +124,10 @@ impl WarpGenerator {
         }
     }
 }
+
+/// The generator of the model pack in `pack_dir`, or of the built-in warp pack for `None`, on `device`: checked
+/// and loaded on first use, then shared process-wide (see `crate::packs`). Packs of random-weight test models
+/// are refused unless `LIVING_PORTRAIT_ALLOW_TEST_PACKS=1`.
+pub fn load_generator(pack_dir: Option<&std::path::Path>, device: Device) -> Result<Arc<dyn Generator>, String> {
+    crate::packs::load_generator(pack_dir, device).map_err(|e| e.to_string())
+}
