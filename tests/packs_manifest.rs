@@ -339,3 +339,16 @@ fn a_failed_load_is_not_remembered() {
     std::fs::write(dir.path().join("manifest.json"), good).unwrap();
     packs::load_pack(dir.path(), Device::Cpu).expect("the repaired pack loads");
 }
+
+#[test]
+fn an_embedder_fixed_to_several_references_is_refused() {
+    // The model leaves K free; the manifest fixes it to 2, which the generator cannot honour with 1 to 32 stills.
+    let dir = copy_pack(&test_pack("mean_fewshot"), "k-fixed");
+    edit_manifest(dir.path(), |m| {
+        set(m, &["embedder", "inputs", "reference"], shape(&["2", "6", "64", "64"]));
+        remove(m, &["dims"]);
+    });
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, PackError::Unsupported { .. }), "{text}");
+    assert!(text.contains("embedder.onnx") && text.contains("\"K\" to 2"), "{text}");
+}
