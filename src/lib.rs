@@ -26,3 +26,5 @@ pub mod motion;
 pub mod track_import;
 pub mod render;
 pub mod params;
+pub mod expressions;
+pub mod smoothing;

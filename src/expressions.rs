@@ -1,0 +1,297 @@
+//! Expression controls: procedural, keyframable deformations of 68 landmarks,
+//! relative to the face's own proportions.
+//!
+//! Every control works in the face's frame: the origin between the eye
+//! centres, `u` along the eye line towards the subject's left eye, `v` towards
+//! the chin, unit = the distance between the eye centres (IOD). Left and right
+//! are the subject's own (as in ARKit's blend shapes): the left eye is iBUG
+//! 42–47, on the image's right in a frontal portrait.
+//!
+//! | control | range | 1 means |
+//! | --- | --- | --- |
+//! | `jawOpen` | 0…1 | chin down by 0.5 IOD, lower lip with it |
+//! | `smile` | −1…1 | mouth corners up 0.12 and out 0.10 IOD (negative: down) |
+//! | `mouthWide` | −1…1 | corners out 0.15 IOD each (negative: in) |
+//! | `pucker` | 0…1 | lips drawn towards the mouth centre by 35 % |
+//! | `blinkLeft`, `blinkRight` | 0…1 | upper lid on the lower lid (eye closed) |
+//! | `browRaiseLeft`, `browRaiseRight` | −1…1 | brow up 0.15 IOD (negative: down) |
+//! | `browFurrow` | 0…1 | inner brow ends together 0.08 and down 0.06 IOD |
+//! | `headYaw`, `headPitch`, `headRoll` | degrees | turn left (+, towards the subject's left), nod down (+), tilt (+, counter-clockwise on screen) |
+//!
+//! Yaw and pitch are 2-D approximations: each point gets a typical depth
+//! (nose forward, jaw line back) and is rotated about the vertical or
+//! horizontal axis through the face centre. All zero is exactly no change.
+
+use crate::render::geometry::Points;
+
+/// The expression control values at one time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Expressions {
+    pub jaw_open: f64,
+    pub smile: f64,
+    pub mouth_wide: f64,
+    pub pucker: f64,
+    pub blink_left: f64,
+    pub blink_right: f64,
+    pub brow_raise_left: f64,
+    pub brow_raise_right: f64,
+    pub brow_furrow: f64,
+    pub head_yaw: f64,
+    pub head_pitch: f64,
+    pub head_roll: f64,
+}
+
+/// Script names of the controls, in the order of [`Expressions::values`].
+pub const NAMES: [&str; 12] = [
+    "jawOpen", "smile", "mouthWide", "pucker", "blinkLeft", "blinkRight", "browRaiseLeft", "browRaiseRight",
+    "browFurrow", "headYaw", "headPitch", "headRoll",
+];
+
+/// Typical depth of each iBUG point towards the camera, in IOD units (a
+/// generic face: nose tip forward, the jaw line's ends behind the eyes).
+const DEPTH: [f64; 68] = {
+    let mut d = [0.0; 68];
+    let mut i = 0;
+    while i < 17 {
+        // Jaw: from -0.55 at the ears to +0.05 at the chin.
+        let t = if i <= 8 { i as f64 / 8.0 } else { (16 - i) as f64 / 8.0 };
+        d[i] = -0.55 + 0.6 * t;
+        i += 1;
+    }
+    let mut i = 17;
+    while i < 27 {
+        d[i] = 0.15;
+        i += 1;
+    }
+    d[27] = 0.25;
+    d[28] = 0.4;
+    d[29] = 0.55;
+    d[30] = 0.7;
+    let mut i = 31;
+    while i < 36 {
+        d[i] = 0.45;
+        i += 1;
+    }
+    d[33] = 0.55;
+    let mut i = 36;
+    while i < 48 {
+        d[i] = 0.05;
+        i += 1;
+    }
+    let mut i = 48;
+    while i < 68 {
+        d[i] = 0.4;
+        i += 1;
+    }
+    d[48] = 0.25;
+    d[54] = 0.25;
+    d[60] = 0.3;
+    d[64] = 0.3;
+    d
+};
+
+impl Expressions {
+    /// The values in the order of [`NAMES`].
+    pub fn values(&self) -> [f64; 12] {
+        [
+            self.jaw_open, self.smile, self.mouth_wide, self.pucker, self.blink_left, self.blink_right,
+            self.brow_raise_left, self.brow_raise_right, self.brow_furrow, self.head_yaw, self.head_pitch,
+            self.head_roll,
+        ]
+    }
+    /// From values in the order of [`NAMES`].
+    pub fn from_values(v: [f64; 12]) -> Expressions {
+        Expressions {
+            jaw_open: v[0], smile: v[1], mouth_wide: v[2], pucker: v[3], blink_left: v[4], blink_right: v[5],
+            brow_raise_left: v[6], brow_raise_right: v[7], brow_furrow: v[8], head_yaw: v[9], head_pitch: v[10],
+            head_roll: v[11],
+        }
+    }
+    /// Whether every control is zero (no change).
+    pub fn is_neutral(&self) -> bool {
+        self.values().iter().all(|v| *v == 0.0)
+    }
+
+    /// Apply to landmarks in canonical coordinates (y up).
+    pub fn apply(&self, l: &Points) -> Points {
+        if self.is_neutral() {
+            return *l;
+        }
+        let mean = |r: std::ops::Range<usize>| {
+            let n = r.len() as f64;
+            r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] / n, a[1] + l[i][1] / n])
+        };
+        let (re, le) = (mean(36..42), mean(42..48));
+        let origin = [(re[0] + le[0]) / 2.0, (re[1] + le[1]) / 2.0];
+        let d = [le[0] - re[0], le[1] - re[1]];
+        let iod = d[0].hypot(d[1]).max(1e-9);
+        let ex = [d[0] / iod, d[1] / iod];
+        let ey = [ex[1], -ex[0]]; // towards the chin in a y-up frame
+        let to_local = |p: [f64; 2]| {
+            let q = [p[0] - origin[0], p[1] - origin[1]];
+            [(q[0] * ex[0] + q[1] * ex[1]) / iod, (q[0] * ey[0] + q[1] * ey[1]) / iod]
+        };
+        let to_world = |u: [f64; 2]| [origin[0] + iod * (u[0] * ex[0] + u[1] * ey[0]), origin[1] + iod * (u[0] * ex[1] + u[1] * ey[1])];
+        let mut p: Vec<[f64; 2]> = l.iter().map(|q| to_local(*q)).collect();
+        let base = p.clone();
+
+        // Jaw: chin down, falling off towards the ears.
+        if self.jaw_open != 0.0 {
+            let j = self.jaw_open;
+            for i in 2..15 {
+                let w = (1.0 - (i as f64 - 8.0).abs() / 7.0).max(0.0);
+                p[i][1] += 0.5 * j * w;
+            }
+            for i in (55..60).chain(64..68) {
+                p[i][1] += 0.45 * j;
+            }
+            for i in [48, 54, 60, 64] {
+                p[i][1] += 0.15 * j;
+            }
+        }
+        // Smile and width: corners up/out, their neighbours half as much.
+        let corner = |p: &mut Vec<[f64; 2]>, i: usize, side: f64, du: f64, dv: f64| {
+            p[i][0] += side * du;
+            p[i][1] += dv;
+        };
+        for (i, side, k) in [(48, -1.0, 1.0), (60, -1.0, 0.8), (49, -1.0, 0.4), (59, -1.0, 0.4), (54, 1.0, 1.0), (64, 1.0, 0.8), (53, 1.0, 0.4), (55, 1.0, 0.4)] {
+            corner(&mut p, i, side, k * (0.10 * self.smile + 0.15 * self.mouth_wide), -k * 0.12 * self.smile);
+        }
+        if self.pucker != 0.0 {
+            let c = mean_local(&base, 48..60);
+            for i in 48..68 {
+                p[i][0] += (c[0] - base[i][0]) * 0.35 * self.pucker;
+                p[i][1] += (c[1] - base[i][1]) * 0.2 * self.pucker;
+            }
+        }
+        // Blinks: the upper lid onto the lower lid.
+        for (amount, pairs) in [(self.blink_left, [(43, 47), (44, 46)]), (self.blink_right, [(37, 41), (38, 40)])] {
+            if amount != 0.0 {
+                for (up, lo) in pairs {
+                    let a = amount.clamp(0.0, 1.0) * 0.95;
+                    p[up][0] += (base[lo][0] - base[up][0]) * a;
+                    p[up][1] += (base[lo][1] - base[up][1]) * a;
+                }
+            }
+        }
+        for (amount, range) in [(self.brow_raise_left, 22..27), (self.brow_raise_right, 17..22)] {
+            for i in range {
+                p[i][1] -= 0.15 * amount;
+            }
+        }
+        if self.brow_furrow != 0.0 {
+            let f = self.brow_furrow;
+            for (i, side, k) in [(21, 1.0, 1.0), (20, 1.0, 0.5), (22, -1.0, 1.0), (23, -1.0, 0.5)] {
+                p[i][0] += side * 0.08 * f * k;
+                p[i][1] += 0.06 * f * k;
+            }
+        }
+        // Head rotation about the face centre (between the eyes and the mouth).
+        let centre = mean_local(&base, 27..36);
+        if self.head_yaw != 0.0 || self.head_pitch != 0.0 {
+            let (sy, cy) = self.head_yaw.to_radians().sin_cos();
+            let (sp, cp) = self.head_pitch.to_radians().sin_cos();
+            for i in 0..68 {
+                let (u, v, z) = (p[i][0] - centre[0], p[i][1] - centre[1], DEPTH[i]);
+                let u2 = u * cy + z * sy;
+                let z2 = -u * sy + z * cy;
+                let v2 = v * cp + z2 * sp;
+                p[i] = [centre[0] + u2, centre[1] + v2];
+            }
+        }
+        if self.head_roll != 0.0 {
+            // Counter-clockwise on screen: in the (u right, v down) frame that
+            // is a negative rotation.
+            let (s, c) = (-self.head_roll).to_radians().sin_cos();
+            for q in p.iter_mut() {
+                let (u, v) = (q[0] - centre[0], q[1] - centre[1]);
+                *q = [centre[0] + c * u - s * v, centre[1] + s * u + c * v];
+            }
+        }
+        let mut out = *l;
+        for (o, q) in out.iter_mut().zip(p.iter()) {
+            *o = to_world(*q);
+        }
+        out
+    }
+}
+
+fn mean_local(p: &[[f64; 2]], r: std::ops::Range<usize>) -> [f64; 2] {
+    let n = r.len() as f64;
+    r.fold([0.0, 0.0], |a, i| [a[0] + p[i][0] / n, a[1] + p[i][1] / n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face() -> Points {
+        // A rough frontal face, y up, IOD 60.
+        let mut l = [[0.0; 2]; 68];
+        for i in 0..17 {
+            let a = std::f64::consts::PI * (i as f64 / 16.0);
+            l[i] = [200.0 - 70.0 * a.cos(), 300.0 - 90.0 * a.sin()];
+        }
+        for i in 17..27 {
+            l[i] = [150.0 + (i - 17) as f64 * 11.0, 330.0];
+        }
+        for i in 27..36 {
+            l[i] = [200.0, 310.0 - (i - 27) as f64 * 6.0];
+        }
+        for (k, i) in (36..42).enumerate() {
+            l[i] = [160.0 + k as f64 * 4.0, 315.0 + if (1..3).contains(&k) { 4.0 } else if k >= 4 { -4.0 } else { 0.0 }];
+        }
+        for (k, i) in (42..48).enumerate() {
+            l[i] = [220.0 + k as f64 * 4.0, 315.0 + if (1..3).contains(&k) { 4.0 } else if k >= 4 { -4.0 } else { 0.0 }];
+        }
+        for i in 48..68 {
+            let a = 2.0 * std::f64::consts::PI * (i - 48) as f64 / 20.0;
+            l[i] = [200.0 - 25.0 * a.cos(), 240.0 + 8.0 * a.sin()];
+        }
+        l
+    }
+
+    #[test]
+    fn neutral_is_exactly_no_change() {
+        let f = face();
+        assert_eq!(Expressions::default().apply(&f), f);
+    }
+
+    #[test]
+    fn each_control_moves_only_its_points() {
+        let f = face();
+        let moved = |e: Expressions| -> Vec<usize> {
+            let o = e.apply(&f);
+            (0..68).filter(|&i| (o[i][0] - f[i][0]).hypot(o[i][1] - f[i][1]) > 1e-9).collect()
+        };
+        assert_eq!(moved(Expressions { blink_left: 1.0, ..Default::default() }), vec![43, 44]);
+        assert_eq!(moved(Expressions { blink_right: 1.0, ..Default::default() }), vec![37, 38]);
+        assert_eq!(moved(Expressions { brow_raise_right: 1.0, ..Default::default() }), (17..22).collect::<Vec<_>>());
+        assert_eq!(moved(Expressions { brow_furrow: 1.0, ..Default::default() }), vec![20, 21, 22, 23]);
+        let jaw = moved(Expressions { jaw_open: 1.0, ..Default::default() });
+        assert!(jaw.contains(&8) && jaw.contains(&57) && !jaw.contains(&51) && !jaw.contains(&30));
+        // Everything but a point that sits on the rotation centre.
+        assert!(moved(Expressions { head_roll: 5.0, ..Default::default() }).len() >= 67);
+    }
+
+    #[test]
+    fn directions_are_the_documented_ones() {
+        let f = face();
+        // Jaw down = y decreasing (y up); 0.5 IOD = 30 px at the chin.
+        let j = Expressions { jaw_open: 1.0, ..Default::default() }.apply(&f);
+        assert!((f[8][1] - j[8][1] - 30.0).abs() < 1e-6);
+        // Blink closes the lid onto the lower lid.
+        let b = Expressions { blink_left: 1.0, ..Default::default() }.apply(&f);
+        assert!((b[44][1] - f[46][1]).abs() < (f[44][1] - f[46][1]).abs() * 0.1);
+        // Yaw to the subject's left moves the nose tip towards the image's right.
+        let y = Expressions { head_yaw: 20.0, ..Default::default() }.apply(&f);
+        assert!(y[30][0] > f[30][0] + 5.0);
+        // Smile raises the corners.
+        let s = Expressions { smile: 1.0, ..Default::default() }.apply(&f);
+        assert!(s[48][1] > f[48][1] && s[54][1] > f[54][1]);
+        // Roll is counter-clockwise on screen for positive degrees: the
+        // subject's left eye (image right) goes up.
+        let r = Expressions { head_roll: 10.0, ..Default::default() }.apply(&f);
+        assert!(r[45][1] > f[45][1]);
+    }
+}
