@@ -84,8 +84,16 @@ impl Effect for LivingPortrait {
     }
 
     fn instance_changed(&self, effect: &EffectHandle, args: &InstanceChangedArgs) -> Result<()> {
-        if args.is_param && args.name == params::DEVICE {
-            self.update_device_line(effect, args.time);
+        if !args.is_param {
+            return Ok(());
+        }
+        match args.name.as_str() {
+            params::DEVICE => self.update_device_line(effect, args.time),
+            params::BAKE_KEYS => self.bake_keys(effect, args)?,
+            params::CLEAR_KEYS => self.clear_keys(effect)?,
+            params::DETECT_SOURCE => self.detect_source(effect, args)?,
+            params::BROWSE_TRACK => self.browse_track(effect)?,
+            _ => {}
         }
         Ok(())
     }
@@ -131,6 +139,81 @@ impl Effect for LivingPortrait {
 }
 
 impl LivingPortrait {
+    /// "Bake to keyframes": the current track's targets become keys of
+    /// lm00…lm67 at every tracked frame, in one undoable edit; then the drive
+    /// mode switches to Keyframes.
+    fn bake_keys(&self, effect: &EffectHandle, args: &InstanceChangedArgs) -> Result<()> {
+        let settings = Settings::read(effect, args.time)?;
+        let progress_on = effect.progress_start("Living Portrait: baking landmark keys");
+        let result = self.renderer.bake(effect, args.time, args.render_scale.0.max(1e-6), &settings, &|done, total| {
+            !progress_on || effect.progress_update(done as f64 / total.max(1) as f64)
+        });
+        if progress_on {
+            effect.progress_end();
+        }
+        let keys = result?;
+        if keys.is_empty() {
+            return Err(Error::Failed("the track has no frames to bake".into()));
+        }
+        let p = effect.params()?;
+        let handles: Vec<Double2DParam> = (0..68).map(|i| p.double2d(&params::lm_name(i))).collect::<Result<_>>()?;
+        p.edit_block("Bake landmark keys", || {
+            for h in &handles {
+                h.0.delete_all_keys()?;
+            }
+            for (t, pts) in &keys {
+                for (h, q) in handles.iter().zip(pts.iter()) {
+                    h.set_at(*t, q[0], q[1])?;
+                }
+            }
+            p.choice(params::DRIVE_MODE)?.set(0)
+        })?;
+        effect.message(MessageLevel::Message, &format!("Living Portrait: baked {} frames into lm00…lm67; Drive mode is now Keyframes.", keys.len())).ok();
+        Ok(())
+    }
+
+    /// "Clear keys": remove every key of lm00…lm67 and reset them, in one edit
+    /// (the node then passes the portrait through in Keyframes mode).
+    fn clear_keys(&self, effect: &EffectHandle) -> Result<()> {
+        let p = effect.params()?;
+        p.edit_block("Clear landmark keys", || {
+            for i in 0..68 {
+                let h = p.double2d(&params::lm_name(i))?;
+                h.0.delete_all_keys()?;
+                h.set(0.0, 0.0)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// "Detect": the portrait's detected landmarks into srcLm00…srcLm67.
+    fn detect_source(&self, effect: &EffectHandle, args: &InstanceChangedArgs) -> Result<()> {
+        let settings = Settings::read(effect, args.time)?;
+        let pts = self.renderer.source_landmarks(effect, args.time, args.render_scale.0.max(1e-6), &settings)?;
+        let p = effect.params()?;
+        p.edit_block("Detect portrait landmarks", || {
+            for (i, q) in pts.iter().enumerate() {
+                p.double2d(&params::src_lm_name(i))?.set(q[0], q[1])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// "Browse…": a file dialog for the track file. OFX has no file dialog, so
+    /// this runs the platform's own (zenity or kdialog on Linux, osascript on
+    /// macOS, PowerShell on Windows); `LIVING_PORTRAIT_BROWSE_COMMAND` replaces
+    /// it (a command whose first output line is the path).
+    fn browse_track(&self, effect: &EffectHandle) -> Result<()> {
+        match crate::browse::choose_file("Choose a landmark track") {
+            Ok(Some(path)) => effect.params()?.string(params::TRACK_FILE)?.set(&path),
+            Ok(None) => Ok(()),
+            Err(e) => {
+                effect.message(MessageLevel::Warning, &format!("Living Portrait: {e}. Type the track file's path into Track file instead.")).ok();
+                Ok(())
+            }
+        }
+    }
+
     /// Load the runtime for the chosen device and show what runs in the
     /// read-only device line; warn once (persistently) when GPU was asked for
     /// and cannot run.

@@ -28,3 +28,4 @@ pub mod render;
 pub mod params;
 pub mod expressions;
 pub mod smoothing;
+pub mod browse;

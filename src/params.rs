@@ -36,12 +36,35 @@ pub const REFERENCE_FIRST: &str = "referenceFirst";
 pub const REFERENCE_LAST: &str = "referenceLast";
 /// Use `srcLm00…srcLm67` instead of the detected portrait landmarks (`overrideSource`).
 pub const OVERRIDE_SOURCE: &str = "overrideSource";
+/// Track frames without a face: hold or interpolate (`missingFrames`).
+pub const MISSING_FRAMES: &str = "missingFrames";
+/// Smooth the driving landmarks (`smooth`).
+pub const SMOOTH: &str = "smooth";
+/// One Euro minimum cut-off, Hz (`smoothMinCutoff`).
+pub const SMOOTH_MIN_CUTOFF: &str = "smoothMinCutoff";
+/// One Euro speed coefficient (`smoothBeta`).
+pub const SMOOTH_BETA: &str = "smoothBeta";
+/// Button: write the current track into lm00…lm67 (`bakeKeys`).
+pub const BAKE_KEYS: &str = "bakeKeys";
+/// Button: remove the keys of lm00…lm67 (`clearKeys`).
+pub const CLEAR_KEYS: &str = "clearKeys";
+/// Button: detect the portrait's landmarks into srcLm00…srcLm67 (`detectSource`).
+pub const DETECT_SOURCE: &str = "detectSource";
+/// Button: choose the track file with a file dialog (`browseTrack`).
+pub const BROWSE_TRACK: &str = "browseTrack";
+/// Overlay: draw the landmarks in the viewer (`showOverlay`).
+pub const SHOW_OVERLAY: &str = "showOverlay";
+/// Overlay: also draw the portrait's own landmarks (`showSourceLandmarks`).
+pub const SHOW_SOURCE_LANDMARKS: &str = "showSourceLandmarks";
 
 // Choice options: (script name, label). Labels are the script names in words,
 // so that hosts and scripts that match options by label (ofx-render, Natron's
 // Python) accept the script name: "trackFile" matches "Track file".
 /// Drive mode options, in their stable order.
-pub const DRIVE_MODES: [(&str, &str); 3] = [("keyframes", "Keyframes"), ("trackFile", "Track file"), ("driver", "Driver")];
+pub const DRIVE_MODES: [(&str, &str); 4] =
+    [("keyframes", "Keyframes"), ("trackFile", "Track file"), ("driver", "Driver"), ("expressions", "Expressions")];
+/// What to do at track frames without a face.
+pub const MISSING_FRAME_MODES: [(&str, &str); 2] = [("hold", "Hold"), ("interpolate", "Interpolate")];
 /// Motion options.
 pub const MOTIONS: [(&str, &str); 2] = [("relative", "Relative"), ("absolute", "Absolute")];
 /// Working resolutions.
@@ -69,6 +92,8 @@ pub enum DriveMode {
     TrackFile,
     /// The `Driver` clip, tracked frame by frame.
     Driver,
+    /// Only the expression controls move the portrait's own landmarks.
+    Expressions,
 }
 
 /// What the node outputs.
@@ -100,13 +125,17 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
     let p = desc.params()?;
     p.define(ParamKind::Group, "driveGroup")?.label("Drive")?;
     choice(&p, DRIVE_MODE, "Drive mode", &DRIVE_MODES, 0,
-        "What moves the face. Keyframes: the keyframed landmarks lm00…lm67 (while none is keyed the node passes the portrait through untouched), Track file: a landmark track (Living Portrait JSON or OpenFace 2.x CSV). Driver: the Driver clip (general context), tracked frame by frame.", "driveGroup")?;
+        "What moves the face. Keyframes: the keyframed landmarks lm00…lm67 (while none is keyed the node passes the portrait through untouched). Track file: a landmark track (Living Portrait JSON, OpenFace 2.x CSV, iBUG .pts files, MediaPipe 468-point JSON). Driver: the Driver clip (general context), tracked frame by frame. Expressions: only the expression controls, which also add on top of every other mode.", "driveGroup")?;
     p.define(ParamKind::String, TRACK_FILE)?
         .label("Track file")?
         .hint("Path of a landmark track: the JSON that `living-portrait track` writes, or an OpenFace 2.x CSV (x_0…x_67, y_0…y_67 in image pixels, frame counted from 1).")?
         .file_path(true)?
         .default_string("")?
         .animates(false)?
+        .parent("driveGroup")?;
+    p.define(ParamKind::PushButton, BROWSE_TRACK)?
+        .label("Browse…")?
+        .hint("Choose the track file with a file dialog (zenity or kdialog on Linux, the system dialog on macOS and Windows). Hosts without a file widget, such as Resolve, need this.")?
         .parent("driveGroup")?;
     p.define(ParamKind::Int, TRACK_FRAME_OFFSET)?
         .label("Track frame offset")?
@@ -124,6 +153,51 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .range_int(-1, 10_000_000)?
         .animates(false)?
         .parent("driveGroup")?;
+
+    choice(&p, MISSING_FRAMES, "Missing frames", &MISSING_FRAME_MODES, 0,
+        "Track frames without a face: Hold keeps the nearest earlier face; Interpolate blends linearly between the faces before and after.", "driveGroup")?;
+    p.define(ParamKind::Bool, SMOOTH)?
+        .label("Smooth")?
+        .hint("Smooth the driving landmarks with a One Euro filter (computed from the track alone, so any render order gives the same frames).")?
+        .default_int(0)?
+        .animates(false)?
+        .parent("driveGroup")?;
+    p.define(ParamKind::Double, SMOOTH_MIN_CUTOFF)?
+        .label("Smooth min cut-off")?
+        .hint("One Euro minimum cut-off frequency in Hz: lower removes more jitter at rest, with more lag.")?
+        .default_doubles(&[1.0])?
+        .range_doubles(&[0.01], &[30.0])?
+        .display_range_doubles(&[0.05], &[10.0])?
+        .animates(false)?
+        .parent("driveGroup")?;
+    p.define(ParamKind::Double, SMOOTH_BETA)?
+        .label("Smooth speed")?
+        .hint("One Euro speed coefficient (beta): higher reduces lag in fast motion.")?
+        .default_doubles(&[0.0])?
+        .range_doubles(&[0.0], &[10.0])?
+        .display_range_doubles(&[0.0], &[1.0])?
+        .animates(false)?
+        .parent("driveGroup")?;
+    p.define(ParamKind::PushButton, BAKE_KEYS)?
+        .label("Bake to keyframes")?
+        .hint("Write the current track (file or Driver clip, after motion transfer and smoothing) into lm00…lm67 as a key at every tracked frame, in one undoable edit, then switch Drive mode to Keyframes.")?
+        .parent("driveGroup")?;
+    p.define(ParamKind::PushButton, CLEAR_KEYS)?
+        .label("Clear keys")?
+        .hint("Remove every key of lm00…lm67 (one undoable edit).")?
+        .parent("driveGroup")?;
+
+    p.define(ParamKind::Group, "expressionGroup")?.label("Expressions")?;
+    for (name, (label, lo, hi, hint)) in crate::expressions::NAMES.iter().zip(EXPRESSION_UI) {
+        p.define(ParamKind::Double, name)?
+            .label(label)?
+            .hint(hint)?
+            .default_doubles(&[0.0])?
+            .range_doubles(&[lo], &[hi])?
+            .display_range_doubles(&[lo], &[hi])?
+            .animates(true)?
+            .parent("expressionGroup")?;
+    }
 
     p.define(ParamKind::Group, "sourceGroup")?.label("Portrait")?;
     p.define(ParamKind::Int, REFERENCE_FIRST)?
@@ -145,6 +219,10 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .hint("Use srcLm00…srcLm67 instead of the landmarks detected on the portrait.")?
         .default_int(0)?
         .animates(false)?
+        .parent("sourceGroup")?;
+    p.define(ParamKind::PushButton, DETECT_SOURCE)?
+        .label("Detect")?
+        .hint("Detect the portrait's landmarks now and fill srcLm00…srcLm67 (one undoable edit), as a start for placing them by hand.")?
         .parent("sourceGroup")?;
     p.define(ParamKind::Group, "sourceLandmarks")?.label("Portrait landmarks")?.parent("sourceGroup")?;
     for i in 0..68 {
@@ -175,6 +253,21 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .animates(false)?
         .parent("outputGroup")?;
 
+    p.define(ParamKind::Bool, SHOW_OVERLAY)?
+        .label("Show landmarks")?
+        .hint("Draw the 68 target landmarks and the face parts in the viewer; drag a point to key it at the current time. (In Resolve, turn on the OpenFX overlay.)")?
+        .default_int(1)?
+        .animates(false)?
+        .evaluate_on_change(false)?
+        .parent("outputGroup")?;
+    p.define(ParamKind::Bool, SHOW_SOURCE_LANDMARKS)?
+        .label("Show portrait landmarks")?
+        .hint("Also draw the portrait's own landmarks, in another colour.")?
+        .default_int(0)?
+        .animates(false)?
+        .evaluate_on_change(false)?
+        .parent("outputGroup")?;
+
     p.define(ParamKind::Group, "inferenceGroup")?.label("Inference")?;
     choice(&p, DEVICE, "Device", &DEVICES, 0,
         "Where ONNX inference runs. Auto and GPU use CUDA when this machine's runtime has it; when GPU was asked and cannot run, the node says why and renders on the CPU.", "inferenceGroup")?;
@@ -200,6 +293,23 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
     Ok(())
 }
 
+/// Label, range and hint of each expression control, in the order of
+/// [`crate::expressions::NAMES`].
+const EXPRESSION_UI: [(&str, f64, f64, &str); 12] = [
+    ("Jaw open", 0.0, 1.0, "0…1: 1 drops the chin by half the eye distance, the lower lip with it."),
+    ("Smile", -1.0, 1.0, "−1…1: 1 lifts the mouth corners by 0.12 and moves them out by 0.10 eye distances; negative turns them down."),
+    ("Mouth wide", -1.0, 1.0, "−1…1: 1 moves each mouth corner out by 0.15 eye distances; negative narrows."),
+    ("Pucker", 0.0, 1.0, "0…1: draws the lips towards the mouth centre (35 % across, 20 % up and down)."),
+    ("Blink left", 0.0, 1.0, "0…1: the subject's left upper lid onto the lower lid (1: closed)."),
+    ("Blink right", 0.0, 1.0, "0…1: the subject's right upper lid onto the lower lid (1: closed)."),
+    ("Brow raise left", -1.0, 1.0, "−1…1: the subject's left brow up by 0.15 eye distances (negative: down)."),
+    ("Brow raise right", -1.0, 1.0, "−1…1: the subject's right brow up by 0.15 eye distances (negative: down)."),
+    ("Brow furrow", 0.0, 1.0, "0…1: inner brow ends together by 0.08 and down by 0.06 eye distances."),
+    ("Head yaw", -30.0, 30.0, "Degrees: turn towards the subject's left (positive) or right (a 2-D approximation with a generic face depth)."),
+    ("Head pitch", -30.0, 30.0, "Degrees: nod down (positive) or up (a 2-D approximation)."),
+    ("Head roll", -45.0, 45.0, "Degrees: tilt counter-clockwise on screen (positive) or clockwise."),
+];
+
 /// Everything a render reads from the parameters at its time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -219,6 +329,12 @@ pub struct Settings {
     pub source_override: Option<[[f64; 2]; 68]>,
     /// Keyframed targets at this time (canonical, y up), when any is set.
     pub keyframes: Option<[[f64; 2]; 68]>,
+    /// Interpolate over track frames without a face (else hold).
+    pub interpolate_missing: bool,
+    /// One Euro smoothing, when on.
+    pub smoothing: Option<crate::smoothing::OneEuro>,
+    /// The expression controls at this time.
+    pub expressions: crate::expressions::Expressions,
 }
 
 fn points(set: &ParamSet, name: fn(usize) -> String, time: f64) -> Result<Option<[[f64; 2]; 68]>> {
@@ -239,7 +355,21 @@ impl Settings {
         let drive = match p.choice(DRIVE_MODE)?.value_at(time)? {
             0 => DriveMode::Keyframes,
             2 => DriveMode::Driver,
+            3 => DriveMode::Expressions,
             _ => DriveMode::TrackFile,
+        };
+        let mut ex = [0.0; 12];
+        for (v, name) in ex.iter_mut().zip(crate::expressions::NAMES) {
+            *v = p.double(name)?.value_at(time)?;
+        }
+        let smoothing = if p.boolean(SMOOTH)?.value_at(time)? {
+            Some(crate::smoothing::OneEuro {
+                min_cutoff: p.double(SMOOTH_MIN_CUTOFF)?.value_at(time)?,
+                beta: p.double(SMOOTH_BETA)?.value_at(time)?,
+                d_cutoff: 1.0,
+            })
+        } else {
+            None
         };
         let output = match p.choice(OUTPUT_MODE)?.value_at(time)? {
             1 => OutputMode::Crop,
@@ -272,6 +402,9 @@ impl Settings {
             reference_last: p.int(REFERENCE_LAST)?.value_at(time)?,
             source_override: if override_on { points(&p, src_lm_name, time)? } else { None },
             keyframes: if drive == DriveMode::Keyframes { points(&p, lm_name, time)? } else { None },
+            interpolate_missing: p.choice(MISSING_FRAMES)?.value_at(time)? == 1,
+            smoothing,
+            expressions: crate::expressions::Expressions::from_values(ex),
         })
     }
 }

@@ -19,7 +19,7 @@ pub const DETECTOR_MODEL: ModelSpec = ModelSpec {
     ],
 };
 
-const INPUT_SIZE: u32 = 128;
+pub(crate) const INPUT_SIZE: u32 = 128;
 const NUM_ANCHORS: usize = 896;
 const NUM_COORDS: usize = 16;
 /// Keypoints per detection: right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion
@@ -30,7 +30,7 @@ const SCORE_CLIP: f32 = 100.0;
 /// Detections below this probability are dropped (the graph's min_score_thresh).
 pub const MIN_SCORE: f32 = 0.5;
 /// Boxes overlapping the best one by more than this IoU are merged into it.
-const NMS_IOU: f32 = 0.3;
+pub(crate) const NMS_IOU: f32 = 0.3;
 
 /// An axis-aligned box in image pixels, origin top-left.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -122,12 +122,31 @@ pub(crate) fn input_tensor(data: &[f32]) -> TensorInput<'_> {
 
 /// Decodes the raw outputs into detections in image pixels, best first.
 pub(crate) fn decode(img: &FaceImage, regressors: &[f32], classificators: &[f32]) -> Vec<FaceDetection> {
+    let merged = weighted_nms(candidates(regressors, classificators));
+    // Letterbox removal: normalised tensor position t → image position centre + (t − 0.5)·side.
+    let (_, side) = letterbox(img);
+    let side = side as f32;
+    let (cx, cy) = (img.width as f32 / 2.0, img.height as f32 / 2.0);
+    let to_x = |t: f32| cx + (t - 0.5) * side;
+    let to_y = |t: f32| cy + (t - 0.5) * side;
+    merged
+        .into_iter()
+        .map(|d| FaceDetection {
+            bbox: FaceBox { x: to_x(d.bbox.x), y: to_y(d.bbox.y), w: d.bbox.w * side, h: d.bbox.h * side },
+            score: d.score,
+            keypoints: d.keypoints.map(|[x, y]| [to_x(x), to_y(y)]),
+        })
+        .collect()
+}
+
+/// Every anchor's detection above the score threshold, in normalised tensor coordinates (0–1 across the
+/// 128-pixel input), in anchor order, not yet merged. Empty when the outputs have the wrong size.
+pub(crate) fn candidates(regressors: &[f32], classificators: &[f32]) -> Vec<FaceDetection> {
     if regressors.len() != NUM_ANCHORS * NUM_COORDS || classificators.len() != NUM_ANCHORS {
         return Vec::new();
     }
     let anchors = anchors();
     let scale = INPUT_SIZE as f32;
-    // Candidates in normalised tensor coordinates.
     let mut candidates: Vec<FaceDetection> = Vec::new();
     for (i, anchor) in anchors.iter().enumerate() {
         let logit = classificators[i];
@@ -152,27 +171,26 @@ pub(crate) fn decode(img: &FaceImage, regressors: &[f32], classificators: &[f32]
         }
         candidates.push(FaceDetection { bbox: FaceBox { x: cx - w / 2.0, y: cy - h / 2.0, w, h }, score, keypoints });
     }
-    let merged = weighted_nms(candidates);
-    // Letterbox removal: normalised tensor position t → image position centre + (t − 0.5)·side.
-    let (_, side) = letterbox(img);
-    let side = side as f32;
-    let (cx, cy) = (img.width as f32 / 2.0, img.height as f32 / 2.0);
-    let to_x = |t: f32| cx + (t - 0.5) * side;
-    let to_y = |t: f32| cy + (t - 0.5) * side;
-    merged
-        .into_iter()
-        .map(|d| FaceDetection {
-            bbox: FaceBox { x: to_x(d.bbox.x), y: to_y(d.bbox.y), w: d.bbox.w * side, h: d.bbox.h * side },
-            score: d.score,
-            keypoints: d.keypoints.map(|[x, y]| [to_x(x), to_y(y)]),
-        })
-        .collect()
+    candidates
+}
+
+/// A detection in normalised tensor coordinates mapped into the image through `map` (tensor pixel → image
+/// position), which must be axis-aligned with a positive scale, as a tile's is.
+pub(crate) fn map_detection(d: &FaceDetection, map: &Affine) -> FaceDetection {
+    let n = INPUT_SIZE as f64;
+    let at = |p: [f32; 2]| {
+        let (x, y) = map.apply(p[0] as f64 * n, p[1] as f64 * n);
+        [x as f32, y as f32]
+    };
+    let [x, y] = at([d.bbox.x, d.bbox.y]);
+    let [x1, y1] = at([d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h]);
+    FaceDetection { bbox: FaceBox { x, y, w: x1 - x, h: y1 - y }, score: d.score, keypoints: d.keypoints.map(at) }
 }
 
 /// MediaPipe's weighted non-maximum suppression: take the best remaining detection, average it with every
 /// remaining one that overlaps it by more than the IoU threshold (weighted by score; box and keypoints), keep
 /// the best one's score, and repeat on what did not overlap.
-fn weighted_nms(mut candidates: Vec<FaceDetection>) -> Vec<FaceDetection> {
+pub(crate) fn weighted_nms(mut candidates: Vec<FaceDetection>) -> Vec<FaceDetection> {
     // Stable sort: equal scores keep anchor order, so the result does not depend on sort internals.
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut out = Vec::new();

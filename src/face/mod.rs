@@ -20,16 +20,18 @@ mod image;
 pub mod json;
 mod matte;
 mod mesh;
+mod search;
 pub mod track;
 
 pub use self::analyzer::{
-    AbortCheck, AnalyzedFace, FaceAnalysis, FaceAnalyzer, ANALYSIS_CACHE_ENTRIES, MATTE_CACHE_ENTRIES,
+    AbortCheck, AnalyzedFace, FaceAnalysis, FaceAnalyzer, ANALYSIS_CACHE_ENTRIES, CONFIDENT_SCORE, MATTE_CACHE_ENTRIES,
 };
 pub use self::detect::{FaceBox, FaceDetection, DETECTOR_MODEL, MIN_SCORE, NUM_KEYPOINTS};
 pub use self::ibug::{landmarks68, Landmarks68, Mesh68Table, IBUG_POINTS};
 pub use self::image::{warp_rgb, Affine, Border, ContentKey, FaceImage, MAX_IMAGE_SIDE};
 pub use self::matte::{Matte, MATTE_MODEL};
 pub use self::mesh::{FaceCrop, FaceMesh, MESH_MODEL, MESH_POINTS, MIN_PRESENCE};
+pub use self::search::{MAX_DETECTOR_RUNS, MIN_TILE_SIDE};
 pub use self::track::{LandmarkTrack, TrackError, TrackFrame};
 use crate::inference::{Device, InferenceError};
 

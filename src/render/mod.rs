@@ -339,34 +339,30 @@ impl Renderer {
         Ok(points)
     }
 
-    /// Target landmarks at `time` (canonical, y up).
-    fn targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Points> {
+    /// Target landmarks at `time` (canonical, y up), before the expression
+    /// controls.
+    #[allow(clippy::too_many_arguments)]
+    fn drive_targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Points> {
         match s.drive {
             DriveMode::Keyframes => Ok(s.keyframes.unwrap_or(base.landmarks)),
+            DriveMode::Expressions => Ok(base.landmarks),
             DriveMode::TrackFile => {
                 let track = self.load_track(s, base.image_size)?;
-                let frame = (time.round() as i64 + s.track_frame_offset as i64).max(0) as u32;
-                let Some(now) = held_frame(&track, frame) else {
-                    return Err(fail(format!("the track file {} has no frame with a face", s.track_file)));
-                };
-                let flip = |l: &crate::face::Landmarks68| -> Points {
-                    let mut p = to_f64(l);
-                    for q in p.iter_mut() {
-                        q[1] = -q[1];
-                    }
-                    p
-                };
+                let frame = time.round() as i64 + s.track_frame_offset as i64;
+                let now = track_target(&track, frame, s)
+                    .ok_or_else(|| fail(format!("the track file {} has no frame with a face", s.track_file)))?;
                 if s.relative {
                     let reference = if s.motion_reference_frame >= 0 {
-                        held_frame(&track, s.motion_reference_frame as u32)
+                        track_points(&track, s.motion_reference_frame as i64, s.interpolate_missing)
                     } else {
-                        track.frames.iter().find_map(|f| f.landmarks.as_ref())
+                        track.frames.iter().find_map(|f| f.landmarks.as_ref()).map(to_f64)
                     }
                     .ok_or_else(|| fail("the track has no frame with a face to measure motion from"))?;
-                    Ok(transfer_relative(&base.landmarks, &flip(reference), &flip(now)))
+                    Ok(transfer_relative(&base.landmarks, &flip_y(&reference), &flip_y(&now)))
                 } else {
-                    // Absolute: the track's points are portrait pixels (origin top-left).
-                    let mut p = to_f64(now);
+                    // Absolute: the track's points are portrait pixels (origin top-left,
+                    // pixel centres at integers).
+                    let mut p = now;
                     for q in p.iter_mut() {
                         *q = [q[0] + 0.5, source_rod_height - (q[1] + 0.5)];
                     }
@@ -374,7 +370,24 @@ impl Renderer {
                 }
             }
             DriveMode::Driver => {
-                let Some(now) = self.driver_points(effect, time, scale, analyzer, abort)? else {
+                let now = match s.smoothing {
+                    None => self.driver_points(effect, time, scale, analyzer, abort)?,
+                    Some(filter) => {
+                        let fps = effect.properties().get_double(c"OfxImageEffectPropFrameRate", 0).unwrap_or(24.0).max(1.0);
+                        let first = effect.clip(clips::DRIVER)?.frame_range().map(|r| r.0).unwrap_or(time);
+                        let mut samples = Vec::new();
+                        let start = (time - crate::smoothing::WINDOW as f64 + 1.0).max(first);
+                        let mut t = start;
+                        while t <= time + 1e-9 {
+                            if let Some(p) = self.driver_points(effect, t, scale, analyzer, abort)? {
+                                samples.push((t / fps, p));
+                            }
+                            t += 1.0;
+                        }
+                        filter.filter_last(&samples)
+                    }
+                };
+                let Some(now) = now else {
                     return Ok(base.landmarks);
                 };
                 if !s.relative {
@@ -393,6 +406,71 @@ impl Renderer {
         }
     }
 
+    /// Target landmarks at `time`: the drive, then the expression controls.
+    #[allow(clippy::too_many_arguments)]
+    fn targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Points> {
+        let t = self.drive_targets(effect, time, s, base, source_rod_height, scale, analyzer, abort)?;
+        Ok(s.expressions.apply(&t))
+    }
+
+    /// The portrait (the Source at `time`, or the first reference frame)
+    /// analysed at render scale `scale`: its landmarks in canonical
+    /// coordinates. For the Detect button and baking.
+    pub fn source_landmarks(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings) -> Result<Points> {
+        let clip = effect.clip(clips::SOURCE)?;
+        let t = if s.reference_first == s.reference_last { time } else { s.reference_first.min(s.reference_last) as f64 };
+        let img = clip.image(t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
+        let abort = || false;
+        let mut detect_only = s.clone();
+        detect_only.source_override = None;
+        let p = self.prepare(&img, scale, s.resolution, &detect_only, &self.analyzer(s.device), &abort, "Source image")?;
+        Ok(p.landmarks)
+    }
+
+    /// The driving targets (before the expression controls) at every frame the
+    /// current track covers, as (timeline time, landmarks in canonical
+    /// coordinates): what "Bake to keyframes" writes. `progress(done, total)`
+    /// returns false to stop.
+    pub fn bake(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings, progress: &dyn Fn(usize, usize) -> bool) -> Result<Vec<(f64, Points)>> {
+        let clip = effect.clip(clips::SOURCE)?;
+        let t = if s.reference_first == s.reference_last { time } else { s.reference_first.min(s.reference_last) as f64 };
+        let img = clip.image(t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
+        let analyzer = self.analyzer(s.device);
+        let abort = || false;
+        let base = self.prepare(&img, scale, s.resolution, s, &analyzer, &abort, "Source image")?;
+        let rod_h = clip.region_of_definition(t).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
+        drop(img);
+        let times: Vec<f64> = match s.drive {
+            DriveMode::TrackFile => {
+                let track = self.load_track(s, base.image_size)?;
+                track.frames.iter().map(|f| f.frame as f64 - s.track_frame_offset as f64).collect()
+            }
+            DriveMode::Driver => {
+                let (a, b) = effect
+                    .clip(clips::DRIVER)
+                    .ok()
+                    .and_then(|c| c.frame_range())
+                    .ok_or_else(|| fail("the Driver clip has no frame range to bake"))?;
+                let mut v = Vec::new();
+                let mut f = a.ceil();
+                while f <= b + 1e-9 {
+                    v.push(f);
+                    f += 1.0;
+                }
+                v
+            }
+            _ => return Err(fail("Bake to keyframes needs Drive mode \"Track file\" or \"Driver\"")),
+        };
+        let mut out = Vec::with_capacity(times.len());
+        for (i, &t) in times.iter().enumerate() {
+            if !progress(i, times.len()) {
+                return Err(Error::Aborted);
+            }
+            out.push((t, self.drive_targets(effect, t, s, &base, rod_h, scale, &analyzer, &abort)?));
+        }
+        Ok(out)
+    }
+
     /// Render one window of one frame.
     pub fn render(&self, effect: &EffectHandle, args: &RenderArgs, s: &Settings) -> Result<()> {
         let scale = args.render_scale.0.max(1e-6);
@@ -400,7 +478,12 @@ impl Renderer {
         let mut timer = StageTimer::new();
         let source_clip = effect.clip(clips::SOURCE)?;
         let out_clip = effect.clip(clips::OUTPUT)?;
-        if s.drive == DriveMode::Keyframes && s.keyframes.is_none() && s.output == OutputMode::Full {
+        let undriven = match s.drive {
+            DriveMode::Keyframes => s.keyframes.is_none(),
+            DriveMode::Expressions => true,
+            _ => false,
+        };
+        if undriven && s.expressions.is_neutral() && s.output == OutputMode::Full {
             // Nothing drives the face yet (a new node): the portrait, untouched.
             let mut out = out_clip
                 .image(args.time, None)?
@@ -532,15 +615,63 @@ impl Renderer {
     }
 }
 
-/// The track frame to use at `frame`: itself when it has a face, else the
-/// nearest earlier frame with one, else the nearest later one (hold).
-fn held_frame(track: &LandmarkTrack, frame: u32) -> Option<&crate::face::Landmarks68> {
-    let idx = track.frames.partition_point(|f| f.frame <= frame);
-    track.frames[..idx]
-        .iter()
-        .rev()
-        .find_map(|f| f.landmarks.as_ref())
-        .or_else(|| track.frames[idx..].iter().find_map(|f| f.landmarks.as_ref()))
+/// Mirror y (image rows down → a y-up frame) for relative motion, whose
+/// maths needs a consistent orientation, not a particular origin.
+fn flip_y(l: &Points) -> Points {
+    let mut p = *l;
+    for q in p.iter_mut() {
+        q[1] = -q[1];
+    }
+    p
+}
+
+/// The track's landmarks at `frame` (image pixels, origin top-left): the
+/// frame's own when it has a face; otherwise, with `interpolate`, linear
+/// between the nearest faces before and after, else the nearest earlier face
+/// (hold), else the nearest later one.
+pub fn track_points(track: &LandmarkTrack, frame: i64, interpolate: bool) -> Option<Points> {
+    let f = frame.clamp(0, u32::MAX as i64) as u32;
+    let idx = track.frames.partition_point(|x| x.frame < f);
+    if let Some(x) = track.frames.get(idx) {
+        if x.frame == f && frame >= 0 {
+            if let Some(l) = &x.landmarks {
+                return Some(to_f64(l));
+            }
+        }
+    }
+    let before = track.frames[..idx].iter().rev().find_map(|x| x.landmarks.as_ref().map(|l| (x.frame, l)));
+    let after = track.frames[idx..].iter().find_map(|x| x.landmarks.as_ref().map(|l| (x.frame, l)));
+    match (before, after) {
+        (Some((fa, a)), Some((fb, b))) if interpolate && fb > fa => {
+            let t = (frame as f64 - fa as f64) / (fb as f64 - fa as f64);
+            let (a, b) = (to_f64(a), to_f64(b));
+            let mut out = a;
+            for i in 0..68 {
+                for k in 0..2 {
+                    out[i][k] = a[i][k] + (b[i][k] - a[i][k]) * t;
+                }
+            }
+            Some(out)
+        }
+        (Some((_, a)), _) => Some(to_f64(a)),
+        (None, Some((_, b))) => Some(to_f64(b)),
+        (None, None) => None,
+    }
+}
+
+/// The driving landmarks of a track at `frame`, smoothed when asked: the One
+/// Euro filter runs over the window of frames before (a pure function of the
+/// track).
+pub fn track_target(track: &LandmarkTrack, frame: i64, s: &Settings) -> Option<Points> {
+    let Some(filter) = s.smoothing else {
+        return track_points(track, frame, s.interpolate_missing);
+    };
+    let fps = track.fps.unwrap_or(24.0);
+    let first = track.frames.first()?.frame as i64;
+    let start = (frame - crate::smoothing::WINDOW as i64 + 1).max(first).min(frame);
+    let samples: Vec<(f64, Points)> =
+        (start..=frame).filter_map(|f| track_points(track, f, s.interpolate_missing).map(|p| (f as f64 / fps, p))).collect();
+    filter.filter_last(&samples)
 }
 
 /// Bilinear sample of a planar S×S image at normalised crop coordinates.
@@ -747,4 +878,31 @@ fn pass_through(src: Option<&Image>, out: &mut Image, window: RectI, effect: &Ef
         pixels::convert_row(&srow[s_off..], &sl, &mut dst[d_off..], &dst_layout, &mut scratch, span.width());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::track::TrackFrame;
+
+    fn track() -> LandmarkTrack {
+        let l = |v: f32| Some([[v, 2.0 * v]; 68]);
+        let frames = vec![
+            TrackFrame { frame: 1, landmarks: l(10.0) },
+            TrackFrame { frame: 2, landmarks: None },
+            TrackFrame { frame: 3, landmarks: None },
+            TrackFrame { frame: 4, landmarks: l(40.0) },
+        ];
+        LandmarkTrack::new([100, 100], Some(24.0), frames).unwrap()
+    }
+
+    #[test]
+    fn missing_frames_hold_or_interpolate() {
+        let t = track();
+        assert_eq!(track_points(&t, 1, false).unwrap()[0], [10.0, 20.0]);
+        assert_eq!(track_points(&t, 3, false).unwrap()[0], [10.0, 20.0], "hold");
+        assert_eq!(track_points(&t, 3, true).unwrap()[0], [30.0, 60.0], "interpolate");
+        assert_eq!(track_points(&t, 9, true).unwrap()[0], [40.0, 80.0], "after the end: hold the last");
+        assert_eq!(track_points(&t, -5, true).unwrap()[0], [10.0, 20.0], "before the start: the first");
+    }
 }

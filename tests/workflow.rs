@@ -1,0 +1,143 @@
+//! The artist workflow through the C entry points: bake a track into keys and
+//! render the same frames; clear keys; detect the portrait's landmarks into the
+//! override; browse for a track; expression controls; smoothing and missing
+//! frames; the same frames in any order and on any number of threads.
+
+mod common;
+
+use common::*;
+use ofx::host::*;
+
+fn runtime() {
+    let files = installer::ensure_onnxruntime(false).unwrap();
+    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+}
+
+fn demo_track() -> String {
+    installer::workspace_root().join("resources/demo/track.json").display().to_string()
+}
+
+fn with_track(plugin: &Plugin) -> Instance {
+    let mut inst = instance_with(plugin, astronaut());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(demo_track())).unwrap();
+    inst
+}
+
+#[test]
+fn bake_round_trip_renders_the_same_frames_then_clear_keys_passes_through() {
+    runtime();
+    let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
+    let frames = [1, 8, 16, 30, 48];
+    let mut inst = with_track(&plugin);
+    let from_file = inst.render_sequence(&frames, 2, &RenderRequest::default()).unwrap();
+    let blocks = inst.edit_blocks();
+    inst.press("bakeKeys").unwrap();
+    assert_eq!(inst.edit_blocks(), blocks + 1, "one undoable edit");
+    assert_eq!(inst.param_value("driveMode", 1.0).unwrap(), ParamValue::Choice(0), "switched to Keyframes");
+    let keys = inst.param_keys("lm30").unwrap();
+    assert_eq!(keys.len(), 48, "a key at every tracked frame");
+    assert_eq!((keys[0], keys[47]), (1.0, 48.0));
+    let from_keys = inst.render_sequence(&frames, 2, &RenderRequest::default()).unwrap();
+    for ((f, a), (_, b)) in from_file.iter().zip(from_keys.iter()) {
+        assert_eq!(max_diff(a, b), (0.0, true), "frame {f}: baked keys render exactly like the file");
+    }
+    inst.press("clearKeys").unwrap();
+    assert!(inst.param_keys("lm30").unwrap().is_empty());
+    let cleared = inst.render_frame(16.0, &RenderRequest::default()).unwrap();
+    assert_eq!(max_diff(&cleared, &astronaut()), (0.0, true), "no keys: the portrait untouched");
+    assert_eq!(inst.leaked_images(), 0);
+}
+
+#[test]
+fn detect_fills_the_override_and_the_override_drives_the_warp() {
+    runtime();
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = with_track(&plugin);
+    inst.press("detectSource").unwrap();
+    let p = match inst.param_value("srcLm30", 1.0).unwrap() {
+        ParamValue::Double2D(x, y) => (x, y),
+        other => panic!("{other:?}"),
+    };
+    // The nose tip of the astronaut: about (226, 512 - 128) in canonical y-up.
+    assert!((p.0 - 226.0).abs() < 6.0 && (p.1 - 384.0).abs() < 10.0, "nose tip at {p:?}");
+    let auto = inst.render_frame(9.0, &RenderRequest::default()).unwrap();
+    inst.set_param("overrideSource", ParamValue::Bool(true)).unwrap();
+    let same = inst.render_frame(9.0, &RenderRequest::default()).unwrap();
+    let (d, _) = max_diff(&auto, &same);
+    assert!(d < 0.02, "the detected override renders like detection ({d})");
+    // The override frames the aligned crop: moving its eye points moves it.
+    inst.set_param("outputMode", ParamValue::ChoiceByOption("crop".into())).unwrap();
+    let crop = inst.render_frame(9.0, &RenderRequest::default()).unwrap();
+    for i in 36..48 {
+        if let ParamValue::Double2D(x, y) = inst.param_value(&format!("srcLm{i}"), 1.0).unwrap() {
+            inst.set_param(&format!("srcLm{i}"), ParamValue::Double2D(x + 12.0, y)).unwrap();
+        }
+    }
+    let moved = inst.render_frame(9.0, &RenderRequest::default()).unwrap();
+    assert!(max_diff(&crop, &moved).0 > 0.05, "the crop follows the override");
+}
+
+#[test]
+fn browse_sets_the_track_file_from_the_dialog_command() {
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, astronaut());
+    std::env::set_var("LIVING_PORTRAIT_BROWSE_COMMAND", format!("echo '{}'", demo_track()));
+    inst.press("browseTrack").unwrap();
+    assert_eq!(inst.param_value("trackFile", 1.0).unwrap(), ParamValue::String(demo_track()));
+    std::env::set_var("LIVING_PORTRAIT_BROWSE_COMMAND", "exit 1");
+    inst.press("browseTrack").unwrap();
+    assert_eq!(inst.param_value("trackFile", 1.0).unwrap(), ParamValue::String(demo_track()), "cancel keeps the path");
+    std::env::remove_var("LIVING_PORTRAIT_BROWSE_COMMAND");
+}
+
+#[test]
+fn frames_are_identical_in_any_order_and_on_any_number_of_threads() {
+    runtime();
+    let frames: Vec<i32> = (1..=12).collect();
+    let (_h1, p1) = load(HostOptions { threads: 1, ..HostOptions::default() });
+    let mut a = with_track(&p1);
+    a.set_param("smooth", ParamValue::Bool(true)).unwrap();
+    let forward = a.render_sequence(&frames, 1, &RenderRequest::default()).unwrap();
+    let (_h4, p4) = load(HostOptions { threads: 4, ..HostOptions::default() });
+    let mut b = with_track(&p4);
+    b.set_param("smooth", ParamValue::Bool(true)).unwrap();
+    let reversed: Vec<i32> = frames.iter().rev().copied().collect();
+    let req = RenderRequest { split_bands: 3, ..RenderRequest::default() };
+    let backward = b.render_sequence(&reversed, 4, &req).unwrap();
+    for (f, img) in &backward {
+        let (_, r) = forward.iter().find(|(g, _)| g == f).unwrap();
+        assert_eq!(max_diff(r, img), (0.0, true), "frame {f}");
+    }
+}
+
+#[test]
+fn smoothing_changes_a_jittery_track_and_missing_frames_hold_or_interpolate() {
+    runtime();
+    // The demo track with every other frame missing.
+    let t = living_portrait::face::track::LandmarkTrack::read(std::path::Path::new(&demo_track())).unwrap();
+    let frames: Vec<_> = t
+        .frames
+        .iter()
+        .map(|f| living_portrait::face::track::TrackFrame { frame: f.frame, landmarks: if f.frame % 2 == 0 { None } else { f.landmarks } })
+        .collect();
+    let holey = living_portrait::face::track::LandmarkTrack::new(t.image_size, t.fps, frames).unwrap();
+    let dir = installer::target_dir().join("test-output").join("workflow");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("holey.json");
+    holey.write(&path).unwrap();
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, astronaut());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(path.display().to_string())).unwrap();
+    let held = inst.render_frame(8.0, &RenderRequest::default()).unwrap();
+    let seven = inst.render_frame(7.0, &RenderRequest::default()).unwrap();
+    assert_eq!(max_diff(&held, &seven), (0.0, true), "hold: frame 8 shows frame 7");
+    inst.set_param("missingFrames", ParamValue::ChoiceByOption("interpolate".into())).unwrap();
+    let interp = inst.render_frame(8.0, &RenderRequest::default()).unwrap();
+    assert!(max_diff(&interp, &seven).0 > 0.0, "interpolate: frame 8 lies between 7 and 9");
+    inst.set_param("smooth", ParamValue::Bool(true)).unwrap();
+    inst.set_param("smoothMinCutoff", ParamValue::Double(0.3)).unwrap();
+    let smooth = inst.render_frame(8.0, &RenderRequest::default()).unwrap();
+    assert!(max_diff(&interp, &smooth).0 > 0.0, "smoothing changes the frame");
+}
