@@ -376,11 +376,7 @@ impl FaceAnalyzer {
 }
 
 /// Runs the detector once on a prepared input; its two raw outputs (regressors, classificators).
-fn run_detector(
-    pool: &SessionPool,
-    input: &[f32],
-    abort: AbortCheck<'_>,
-) -> Result<(Vec<f32>, Vec<f32>), FaceError> {
+fn run_detector(pool: &SessionPool, input: &[f32], abort: AbortCheck<'_>) -> Result<(Vec<f32>, Vec<f32>), FaceError> {
     let out = pool.run(&[detect::input_tensor(input)], abort)?;
     match <[_; 2]>::try_from(out) {
         Ok([regressors, classificators]) => Ok((regressors.data, classificators.data)),
@@ -413,7 +409,7 @@ fn add_detections(list: &mut Vec<FaceDetection>, found: Vec<FaceDetection>, conf
 /// With `LIVING_PORTRAIT_PROFILE=1`, one line on stderr per uncached detection or analysis: its cost and where
 /// the face was found.
 fn profile(img: &FaceImage, what: &str, runs: usize, mesh_runs: usize, side: Option<u32>, found: bool, t: Instant) {
-    if !std::env::var_os("LIVING_PORTRAIT_PROFILE").is_some_and(|v| v == "1") {
+    if std::env::var_os("LIVING_PORTRAIT_PROFILE").is_none_or(|v| v != "1") {
         return;
     }
     let place = match (found, side) {

@@ -179,8 +179,10 @@ mod tests {
             let total: usize = plan(w, h, MAX_DETECTOR_RUNS - 1).iter().map(|s| s.origins.len()).sum();
             assert!(total < MAX_DETECTOR_RUNS, "{w}×{h}: {total}");
         }
-        // Small images get no tiles: the whole-image pass already sees them at tile scale.
-        assert!(plan(512, 512, 95).is_empty());
+        // Tiles are at most half the letterbox: small images get none, the whole-image pass sees them at that
+        // scale already.
+        assert_eq!(plan(512, 512, 95).iter().map(|s| (s.side, s.origins.len())).collect::<Vec<_>>(), vec![(256, 9)]);
+        assert!(plan(500, 500, 95).is_empty());
         assert!(plan(300, 37, 95).is_empty());
         assert!(plan(3840, 2160, 10).is_empty());
     }
