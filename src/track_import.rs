@@ -1,6 +1,19 @@
-//! Reading landmark tracks from files, whatever the format: the project's own
-//! JSON track (see [`crate::face::track`]) and OpenFace 2.x CSV, detected by
-//! content, not by extension.
+//! Reading landmark tracks from files, whatever the format, detected by
+//! content, not by extension:
+//!
+//! * the project's own JSON track (see [`crate::face::track`]);
+//! * OpenFace 2.x CSV (below);
+//! * iBUG 300-W / dlib `.pts` files, one per frame: `trackFile` names a
+//!   folder (every `*.pts` in it), a pattern with `%04d`, or one file; the
+//!   frame number is the last number in each file name. A `.pts` file is
+//!   `version: 1`, `n_points: 68`, then 68 `x y` lines (image pixels) between
+//!   `{` and `}`;
+//! * MediaPipe 468-point JSON: `{"image_size": [w, h], "frames": [{"frame": n,
+//!   "landmarks": [[x, y, z] × 468]}]}` (or the frame list alone; a frame may
+//!   also be `{"frame": n, "missing": true}`); coordinates in pixels, or
+//!   normalised 0…1 (MediaPipe's own output) when `"normalized": true` —
+//!   which needs `image_size`. The 468 points become the 68 with the table in
+//!   `resources/models/mesh68.json`.
 //!
 //! OpenFace 2.x (`FeatureExtraction -2Dfp`) writes one row per frame and face
 //! with the columns `frame, face_id, timestamp, confidence, success, …, x_0 …
@@ -29,6 +42,11 @@ impl std::error::Error for TrackLoadError {}
 /// that do not record it (OpenFace CSV): the size of the driving footage, which
 /// relative motion does not need, so the portrait's size is a fine default.
 pub fn load_track(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, TrackLoadError> {
+    let name = path.to_string_lossy();
+    if path.is_dir() || name.contains('%') || name.to_ascii_lowercase().ends_with(".pts") {
+        return load_pts_sequence(path, image_size)
+            .map_err(|e| TrackLoadError(format!("the track {} is not usable: {e}", path.display())));
+    }
     let meta = std::fs::metadata(path)
         .map_err(|e| TrackLoadError(format!("cannot read the track file {}: {e}", path.display())))?;
     if !meta.is_file() {
@@ -47,11 +65,176 @@ pub fn load_track(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, Tr
         .map_err(|_| TrackLoadError(format!("the track file {} is not text (not UTF-8)", path.display())))?;
     let first = text.trim_start().chars().next();
     let r = match first {
+        Some('{') | Some('[') if is_mediapipe_json(&text) => parse_mediapipe_json(&text, image_size),
         Some('{') => LandmarkTrack::parse(&text).map_err(|e| e.to_string()),
+        Some(_) if text.trim_start().starts_with("version:") => {
+            parse_pts(&text).map(|l| LandmarkTrack::new(image_size, None, vec![TrackFrame { frame: 1, landmarks: Some(l) }])).and_then(|r| r.map_err(|e| e.to_string()))
+        }
         Some(_) if looks_like_openface(&text) => parse_openface_csv(&text, image_size),
-        _ => Err("it is neither a Living Portrait JSON track nor an OpenFace 2.x CSV file".to_string()),
+        _ => Err("it is not a Living Portrait JSON track, an OpenFace 2.x CSV file, an iBUG .pts file or MediaPipe 468-point JSON".to_string()),
     };
     r.map_err(|e| TrackLoadError(format!("the track file {} is not usable: {e}", path.display())))
+}
+
+/// One iBUG `.pts` file's 68 points.
+pub fn parse_pts(text: &str) -> Result<Landmarks68, String> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut n_points = None;
+    for line in lines.by_ref() {
+        if line == "{" {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("n_points:") {
+            n_points = v.trim().parse::<usize>().ok();
+        } else if !line.starts_with("version:") {
+            return Err(format!("unexpected header line \"{line}\" (a .pts file starts with version:, n_points: and {{)"));
+        }
+    }
+    if n_points != Some(68) {
+        return Err(format!("n_points is {n_points:?}; only the 68-point iBUG layout is supported"));
+    }
+    let mut out = [[0.0f32; 2]; 68];
+    let mut count = 0;
+    for line in lines {
+        if line == "}" {
+            break;
+        }
+        let mut it = line.split_whitespace();
+        let (Some(x), Some(y), None) = (it.next(), it.next(), it.next()) else {
+            return Err(format!("point line \"{line}\" is not \"x y\""));
+        };
+        let (x, y): (f32, f32) = match (x.parse(), y.parse()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => return Err(format!("point line \"{line}\" has a value that is not a number")),
+        };
+        if !x.is_finite() || !y.is_finite() {
+            return Err(format!("point line \"{line}\" is not finite"));
+        }
+        if count == 68 {
+            return Err("more than 68 points".into());
+        }
+        out[count] = [x, y];
+        count += 1;
+    }
+    if count != 68 {
+        return Err(format!("{count} points instead of 68"));
+    }
+    Ok(out)
+}
+
+/// The frame number in a file name: its last run of digits.
+fn frame_number(path: &Path) -> Option<u32> {
+    let stem = path.file_stem()?.to_string_lossy().into_owned();
+    let digits: String = stem.chars().rev().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+/// A track from `.pts` files: a folder, a `%0Nd` pattern, or one file.
+fn load_pts_sequence(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, String> {
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        let mut v: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| format!("the folder cannot be read ({e})"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pts")))
+            .collect();
+        v.sort();
+        v
+    } else if path.to_string_lossy().contains('%') {
+        let s = path.to_string_lossy().into_owned();
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (pre, post) = name.split_once('%').ok_or("the pattern has no %")?;
+        let post = post.trim_start_matches(|c: char| c.is_ascii_digit()).strip_prefix('d').ok_or_else(|| format!("{s}: the pattern must be like name_%04d.pts"))?;
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| format!("the folder {} cannot be read ({e})", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                n.len() > pre.len() + post.len() && n.starts_with(pre) && n.ends_with(post) && n[pre.len()..n.len() - post.len()].chars().all(|c| c.is_ascii_digit())
+            })
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    if files.is_empty() {
+        return Err("no .pts files were found".into());
+    }
+    let mut frames = Vec::with_capacity(files.len());
+    let mut total = 0u64;
+    for (i, f) in files.iter().enumerate() {
+        let len = std::fs::metadata(f).map(|m| m.len()).map_err(|e| format!("{} cannot be read ({e})", f.display()))?;
+        total += len;
+        if len > 1024 * 1024 || total > MAX_TRACK_BYTES {
+            return Err(format!("{} is too large for a .pts file", f.display()));
+        }
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{} cannot be read ({e})", f.display()))?;
+        let l = parse_pts(&text).map_err(|e| format!("{}: {e}", f.display()))?;
+        let frame = if files.len() == 1 { frame_number(f).unwrap_or(1) } else { frame_number(f).ok_or_else(|| format!("{} has no frame number in its name", f.display()))? };
+        let _ = i;
+        frames.push(TrackFrame { frame, landmarks: Some(l) });
+    }
+    LandmarkTrack::new(image_size, None, frames).map_err(|e| e.to_string())
+}
+
+fn is_mediapipe_json(text: &str) -> bool {
+    // Cheap check before parsing: a 468-point list has this many numbers.
+    !text.contains("living-portrait-track") && (text.contains("\"landmarks\"") || text.starts_with('[')) && text.matches(',').count() > 900
+}
+
+/// MediaPipe 468-point JSON → a 68-point track.
+pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<LandmarkTrack, String> {
+    use crate::face::json::Json;
+    let root = Json::parse(text).map_err(|e| format!("it is not JSON ({e})"))?;
+    let size = root.get("image_size").and_then(Json::as_array).and_then(|a| {
+        Some([a.first()?.as_f64()? as u32, a.get(1)?.as_f64()? as u32])
+    });
+    let normalized = root.get("normalized").and_then(Json::as_bool).unwrap_or(false);
+    if normalized && size.is_none() {
+        return Err("\"normalized\": true needs \"image_size\": [width, height]".into());
+    }
+    let frames_json = match root.as_array() {
+        Some(a) => a,
+        None => root.get("frames").and_then(Json::as_array).ok_or("there is no \"frames\" list")?,
+    };
+    let table = crate::face::Mesh68Table::builtin().map_err(|e| e.to_string())?;
+    let mut frames = Vec::with_capacity(frames_json.len());
+    for (k, f) in frames_json.iter().enumerate() {
+        let frame = f.get("frame").and_then(Json::as_f64).ok_or_else(|| format!("frame entry {k} has no \"frame\" number"))?;
+        if frame < 0.0 || frame.fract() != 0.0 || frame > u32::MAX as f64 {
+            return Err(format!("frame entry {k}: frame {frame} is not a non-negative whole number"));
+        }
+        if f.get("missing").and_then(Json::as_bool) == Some(true) {
+            frames.push(TrackFrame { frame: frame as u32, landmarks: None });
+            continue;
+        }
+        let pts = f.get("landmarks").and_then(Json::as_array).ok_or_else(|| format!("frame {frame} has no \"landmarks\""))?;
+        if pts.len() != 468 {
+            return Err(format!("frame {frame} has {} landmarks instead of 468", pts.len()));
+        }
+        let (sx, sy) = match (normalized, size) {
+            (true, Some(s)) => (s[0] as f64, s[1] as f64),
+            _ => (1.0, 1.0),
+        };
+        let mut mesh = Vec::with_capacity(468);
+        for (i, p) in pts.iter().enumerate() {
+            let a = p.as_array().ok_or_else(|| format!("frame {frame} point {i} is not [x, y, z]"))?;
+            let x = a.first().and_then(Json::as_f64).ok_or_else(|| format!("frame {frame} point {i} has no x"))?;
+            let y = a.get(1).and_then(Json::as_f64).ok_or_else(|| format!("frame {frame} point {i} has no y"))?;
+            if !x.is_finite() || !y.is_finite() {
+                return Err(format!("frame {frame} point {i} is not finite"));
+            }
+            mesh.push([(x * sx) as f32, (y * sy) as f32]);
+        }
+        let mut l = [[0.0f32; 2]; 68];
+        for (o, idx) in l.iter_mut().zip(&table.mesh_indices) {
+            let n = idx.len() as f32;
+            *o = idx.iter().fold([0.0, 0.0], |a, &i| [a[0] + mesh[i][0] / n, a[1] + mesh[i][1] / n]);
+        }
+        frames.push(TrackFrame { frame: frame as u32, landmarks: Some(l) });
+    }
+    LandmarkTrack::new(size.unwrap_or(image_size), None, frames).map_err(|e| e.to_string())
 }
 
 fn looks_like_openface(text: &str) -> bool {
@@ -137,6 +320,43 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pts_text(shift: f32) -> String {
+        let mut s = String::from("version: 1\nn_points:  68\n{\n");
+        for i in 0..68 {
+            s += &format!("{} {}\n", 10.0 + i as f32 + shift, 20.0 + i as f32);
+        }
+        s + "}\n"
+    }
+
+    #[test]
+    fn reads_pts_files_from_a_folder_and_a_pattern() {
+        let dir = std::env::temp_dir().join(format!("lp-pts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [3u32, 1, 2] {
+            std::fs::write(dir.join(format!("face_{f:04}.pts")), pts_text(f as f32)).unwrap();
+        }
+        let t = load_track(&dir, [100, 100]).unwrap();
+        assert_eq!(t.frames.iter().map(|f| f.frame).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(t.frame(2).unwrap().landmarks.unwrap()[0], [12.0, 20.0]);
+        let t = load_track(&dir.join("face_%04d.pts"), [100, 100]).unwrap();
+        assert_eq!(t.frames.len(), 3);
+        std::fs::write(dir.join("face_0004.pts"), pts_text(0.0).replace("n_points:  68", "n_points: 5")).unwrap();
+        assert!(load_track(&dir, [1, 1]).unwrap_err().0.contains("face_0004.pts"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn reads_mediapipe_json_normalised_or_in_pixels() {
+        let mesh: Vec<String> = (0..468).map(|i| format!("[{}, {}, 0.0]", (i % 20) as f64 / 40.0, (i / 20) as f64 / 60.0)).collect();
+        let text = format!("{{\"image_size\": [200, 100], \"normalized\": true, \"frames\": [{{\"frame\": 5, \"landmarks\": [{}]}}, {{\"frame\": 6, \"missing\": true}}]}}", mesh.join(", "));
+        let t = parse_mediapipe_json(&text, [1, 1]).unwrap();
+        assert_eq!(t.image_size, [200, 100]);
+        assert!(t.frame(6).unwrap().landmarks.is_none());
+        let l = t.frame(5).unwrap().landmarks.unwrap();
+        assert!(l.iter().all(|p| (0.0..=100.0).contains(&p[0]) && (0.0..=40.0).contains(&p[1])));
+        assert!(parse_mediapipe_json(&text.replace("\"image_size\": [200, 100], ", ""), [1, 1]).is_err());
+    }
 
     fn csv(rows: &[(u32, u32, f64)]) -> String {
         let mut h = vec!["frame".to_string(), " face_id".into(), " timestamp".into(), " confidence".into(), " success".into()];
