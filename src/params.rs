@@ -52,6 +52,8 @@ pub const CLEAR_KEYS: &str = "clearKeys";
 pub const DETECT_SOURCE: &str = "detectSource";
 /// Button: choose the track file with a file dialog (`browseTrack`).
 pub const BROWSE_TRACK: &str = "browseTrack";
+/// Generator model pack folder; empty: the built-in warp (`modelPack`).
+pub const MODEL_PACK: &str = "modelPack";
 /// Overlay: draw the landmarks in the viewer (`showOverlay`).
 pub const SHOW_OVERLAY: &str = "showOverlay";
 /// Overlay: also draw the portrait's own landmarks (`showSourceLandmarks`).
@@ -269,6 +271,13 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .parent("outputGroup")?;
 
     p.define(ParamKind::Group, "inferenceGroup")?.label("Inference")?;
+    p.define(ParamKind::String, MODEL_PACK)?
+        .label("Model pack")?
+        .hint("Folder of a generator model pack (manifest.json + ONNX files, see resources/models/README.md). Empty: the built-in landmark warp.")?
+        .file_path(true)?
+        .default_string("")?
+        .animates(false)?
+        .parent("inferenceGroup")?;
     choice(&p, DEVICE, "Device", &DEVICES, 0,
         "Where ONNX inference runs. Auto and GPU use CUDA when this machine's runtime has it; when GPU was asked and cannot run, the node says why and renders on the CPU.", "inferenceGroup")?;
     p.define(ParamKind::String, DEVICE_INFO)?
@@ -335,6 +344,8 @@ pub struct Settings {
     pub smoothing: Option<crate::smoothing::OneEuro>,
     /// The expression controls at this time.
     pub expressions: crate::expressions::Expressions,
+    /// Generator pack folder (None: the built-in warp).
+    pub model_pack: Option<std::path::PathBuf>,
 }
 
 fn points(set: &ParamSet, name: fn(usize) -> String, time: f64) -> Result<Option<[[f64; 2]; 68]>> {
@@ -405,6 +416,7 @@ impl Settings {
             interpolate_missing: p.choice(MISSING_FRAMES)?.value_at(time)? == 1,
             smoothing,
             expressions: crate::expressions::Expressions::from_values(ex),
+            model_pack: Some(p.string(MODEL_PACK)?.value_at(time)?).filter(|s| !s.trim().is_empty()).map(|s| s.trim().into()),
         })
     }
 }

@@ -31,7 +31,7 @@ use crate::inference::{Device, DeviceReport};
 use crate::motion::{to_f64, transfer_relative};
 use crate::params::{DriveMode, OutputMode, Settings};
 use crate::pixels;
-use generator::{Generator, Reference, WarpGenerator};
+use generator::{Generator, Reference};
 use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
 use plane::{image_key, Plane};
 
@@ -194,7 +194,7 @@ struct TrackKey {
 /// The render state of one node instance: caches only.
 pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
-    generators: Mutex<HashMap<Device, Arc<dyn Generator>>>,
+    generators: Mutex<HashMap<(Device, Option<PathBuf>), Arc<dyn Generator>>>,
     sources: Mutex<Lru<(u128, Option<[u64; 2]>, usize), Arc<PreparedSource>>>,
     drivers: Mutex<Lru<u128, Option<Points>>>,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
@@ -232,19 +232,21 @@ impl Renderer {
         self.analyzers.lock().entry(device).or_insert_with(|| Arc::new(FaceAnalyzer::new(device))).clone()
     }
 
-    /// The generator for a device (loaded on first use).
-    pub fn generator(&self, device: Device) -> Result<Arc<dyn Generator>> {
-        if let Some(g) = self.generators.lock().get(&device) {
+    /// The generator of a model pack (None: the built-in warp) on a device,
+    /// loaded and validated on first use.
+    pub fn generator(&self, device: Device, pack: Option<&std::path::Path>) -> Result<Arc<dyn Generator>> {
+        let key = (device, pack.map(|p| p.to_path_buf()));
+        if let Some(g) = self.generators.lock().get(&key) {
             return Ok(g.clone());
         }
-        let g: Arc<dyn Generator> = Arc::new(WarpGenerator::load(device).map_err(fail)?);
-        self.generators.lock().insert(device, g.clone());
+        let g = generator::load_generator(pack, device).map_err(|e| fail(format!("the generator cannot be used: {e}")))?;
+        self.generators.lock().insert(key, g.clone());
         Ok(g)
     }
 
-    /// Which device inference runs on (loads the runtime and the generator).
+    /// Which device inference runs on (loads the runtime and the built-in generator).
     pub fn device_report(&self, device: Device) -> Result<DeviceReport> {
-        Ok(self.generator(device)?.device_report().clone())
+        Ok(self.generator(device, None)?.device_report().clone())
     }
 
     /// Analyse (or take from the cache) one reference image.
@@ -549,7 +551,7 @@ impl Renderer {
                 .enumerate()
                 .map(|(i, r)| Reference { crop: &r.pixels, landmarks: &ref_lms[i], key: r.key })
                 .collect();
-            let generator = self.generator(s.device)?;
+            let generator = self.generator(s.device, s.model_pack.as_deref())?;
             self.warn_device_once(effect, generator.device_report());
             let mut g = generator.generate(size, &references, chosen, &target_n, Some(&abort)).map_err(|e| {
                 if abort() {
