@@ -200,3 +200,43 @@ fn expression_controls_move_the_landmarks_they_document() {
     println!("headRoll 8: eye line turned {turned:.1}° counter-clockwise");
     assert!((turned - 8.0).abs() < 2.5);
 }
+
+#[test]
+fn driver_clip_made_from_the_portrait_is_tracked() {
+    runtime();
+    let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
+    // The driver: the portrait animated by the demo track (frames 1, 9, 12).
+    let mut maker = with_track(&plugin);
+    let frames = [1, 9, 12];
+    let driver: std::collections::BTreeMap<i32, HostImage> = maker.render_sequence(&frames, 2, &RenderRequest::default()).unwrap().into_iter().collect();
+    let mut inst = plugin.create_instance(Context::General).unwrap();
+    inst.set_input("Source", ClipInput::Still(astronaut())).unwrap();
+    inst.set_input("Driver", ClipInput::Sequence(driver.clone())).unwrap();
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("driver".into())).unwrap();
+    let out = inst.render_sequence(&frames, 2, &RenderRequest::default()).unwrap();
+    assert_eq!(max_diff(&out[0].1, &astronaut()), (0.0, true), "frame 1: the driver's reference pose is the portrait's");
+    for (f, img) in &out[1..] {
+        let (a, b) = (detect(img), detect(&driver[f]));
+        let err: f32 = (0..68).map(|i| (a[i][0] - b[i][0]).hypot(a[i][1] - b[i][1])).sum::<f32>() / 68.0;
+        println!("driver frame {f}: mean landmark distance to the driver {err:.2} px");
+        assert!(err < 2.5, "frame {f}: the output follows the driver ({err:.2} px)");
+    }
+    // Filter context: the same drive mode is a clear error.
+    let mut filter = instance_with(&plugin, astronaut());
+    filter.set_param("driveMode", ParamValue::ChoiceByOption("driver".into())).unwrap();
+    filter.render_frame(1.0, &RenderRequest::default()).expect_err("no Driver input");
+    assert!(filter.persistent_message().unwrap().text.contains("general context"));
+}
+
+#[test]
+fn host_abort_stops_the_render_cleanly() {
+    runtime();
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = with_track(&plugin);
+    inst.request_abort(true);
+    let r = inst.render_frame(9.0, &RenderRequest::default());
+    assert!(r.is_err(), "an aborted render reports failure, not a half frame");
+    assert_eq!(inst.leaked_images(), 0);
+    inst.request_abort(false);
+    inst.render_frame(9.0, &RenderRequest::default()).expect("renders after the abort");
+}
