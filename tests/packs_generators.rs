@@ -1,5 +1,5 @@
 //! Pack generators on the real ONNX Runtime (CPU): the built-in warp pack reproduces its source when the target
-//! is the source (and matches the render's own `WarpGenerator` on any target); the random-weight few-shot pack
+//! is the source; the random-weight few-shot pack
 //! runs end to end with one and three references at the pack's side and at others; the embedding is computed once
 //! per reference set (counted through the embedder's run counter), also when threads race for it; the tiny packs
 //! of `tests/data/packs` check the plumbing exactly (crop and sketch channels, the mean over references whether
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use living_portrait::inference::Device;
 use living_portrait::packs::{self, sketch, FewShotGenerator, EMBEDDING_CACHE_ENTRIES};
-use living_portrait::render::generator::{load_generator, Generator, Reference, WarpGenerator};
+use living_portrait::render::generator::{load_generator, Generator, Reference};
 use support::*;
 
 /// Reference stills: crops, landmarks and keys kept together so `Reference`s can borrow them.
@@ -62,19 +62,13 @@ fn builtin_warp_identity_returns_the_source() {
 }
 
 #[test]
-fn builtin_warp_matches_the_render_warp_generator() {
+fn builtin_warp_animates_and_is_what_the_plugin_loads() {
     runtime();
     let size = 256;
     let stills = Stills::new(size, &[3]);
     let target = expressive(0.08);
     let ours =
         packs::load(&builtin_warp(), Device::Cpu).unwrap().generate(size, &stills.refs(), 0, &target, None).unwrap();
-    let theirs = WarpGenerator::load(Device::Cpu)
-        .unwrap()
-        .run(size, &stills.crops[0], &stills.landmarks[0], &target, None)
-        .unwrap();
-    assert_eq!(max_diff(&ours.rgb, &theirs.rgb), 0.0);
-    assert_eq!(max_diff(&ours.changed, &theirs.changed), 0.0);
     // And the target really moved something.
     assert!(max_diff(&ours.rgb, &stills.crops[0]) > 0.01);
     assert!(ours.changed.iter().any(|&c| c > 0.5));

@@ -93,6 +93,7 @@ pub fn status_name(status: OfxStatus) -> &'static str {
         kOfxStatReplyYes => "kOfxStatReplyYes",
         kOfxStatReplyNo => "kOfxStatReplyNo",
         kOfxStatReplyDefault => "kOfxStatReplyDefault",
+        kOfxStatUnlicensed => "kOfxStatUnlicensed",
         kOfxStatErrImageFormat => "kOfxStatErrImageFormat",
         _ => "an unknown status",
     }

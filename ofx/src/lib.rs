@@ -34,7 +34,7 @@ mod error;
 pub mod plugin;
 pub mod host;
 
-pub use error::{Error, Result};
+pub use error::{status_name, Error, Result};
 
 /// The raw OFX C bindings this crate is written against (re-exported for the
 /// export macro and for tests; effects never need them).

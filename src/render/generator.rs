@@ -1,10 +1,12 @@
-//! The generator stage: an ONNX model that turns (source crop, source
+//! The generator stage: a model pack that turns (reference crops with their
 //! landmarks, target landmarks) into the animated crop and a soft mask of what
-//! changed. The built-in `warp` pack's graph is in `resources/models/warp/`.
+//! changed. The packs themselves (the built-in `warp` in
+//! `resources/models/warp/`, few-shot packs) are loaded and validated by
+//! [`crate::packs`].
 
 use std::sync::Arc;
 
-use crate::inference::{models_dir, Device, DeviceReport, ModelSpec, SessionPool, TensorInput, TensorSpec};
+use crate::inference::{Device, DeviceReport};
 
 /// What a generator produces for one frame.
 #[derive(Clone, Debug)]
@@ -43,86 +45,6 @@ pub trait Generator: Send + Sync {
     ) -> Result<GeneratedCrop, String>;
     /// Which device runs it.
     fn device_report(&self) -> &DeviceReport;
-}
-
-impl Generator for WarpGenerator {
-    fn generate(
-        &self,
-        size: usize,
-        references: &[Reference<'_>],
-        chosen: usize,
-        target: &[[f32; 2]; 68],
-        abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<GeneratedCrop, String> {
-        let r = references.get(chosen).ok_or("no reference still to animate")?;
-        self.run(size, r.crop, r.landmarks, target, abort)
-    }
-    fn device_report(&self) -> &DeviceReport {
-        self.pool.device_report()
-    }
-}
-
-/// The warp generator's tensors (`resources/models/warp/README.md`).
-pub const WARP_SPEC: ModelSpec = ModelSpec {
-    file: "warp_generator.onnx",
-    inputs: &[
-        TensorSpec { name: "source", shape: &[1, 3, -1, -1] },
-        TensorSpec { name: "source_landmarks", shape: &[1, 68, 2] },
-        TensorSpec { name: "target_landmarks", shape: &[1, 68, 2] },
-    ],
-    outputs: &[
-        TensorSpec { name: "output", shape: &[1, 3, -1, -1] },
-        TensorSpec { name: "changed", shape: &[1, 1, -1, -1] },
-    ],
-};
-
-/// The built-in landmark-driven warp.
-pub struct WarpGenerator {
-    pool: Arc<SessionPool>,
-}
-
-impl WarpGenerator {
-    /// The warp pack from the models folder, on `device`.
-    pub fn load(device: Device) -> Result<WarpGenerator, String> {
-        let dir = models_dir().join("warp");
-        let pool = SessionPool::get(&dir, WARP_SPEC, device).map_err(|e| e.to_string())?;
-        Ok(WarpGenerator { pool })
-    }
-
-    /// Animate one crop. `source` is planar RGB S×S; landmarks are normalised
-    /// crop coordinates.
-    pub fn run(
-        &self,
-        size: usize,
-        source: &[f32],
-        source_landmarks: &[[f32; 2]; 68],
-        target_landmarks: &[[f32; 2]; 68],
-        abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<GeneratedCrop, String> {
-        let src_lm: Vec<f32> = source_landmarks.iter().flatten().copied().collect();
-        let tgt_lm: Vec<f32> = target_landmarks.iter().flatten().copied().collect();
-        let shape_img = [1, 3, size, size];
-        let shape_lm = [1, 68, 2];
-        let inputs = [
-            TensorInput { name: "source", shape: &shape_img, data: source },
-            TensorInput { name: "source_landmarks", shape: &shape_lm, data: &src_lm },
-            TensorInput { name: "target_landmarks", shape: &shape_lm, data: &tgt_lm },
-        ];
-        let outputs = self.pool.run(&inputs, abort).map_err(|e| e.to_string())?;
-        let mut rgb = None;
-        let mut changed = None;
-        for o in outputs {
-            match o.name.as_str() {
-                "output" if o.data.len() == 3 * size * size => rgb = Some(o.data),
-                "changed" if o.data.len() == size * size => changed = Some(o.data),
-                _ => {}
-            }
-        }
-        match (rgb, changed) {
-            (Some(rgb), Some(changed)) => Ok(GeneratedCrop { size, rgb, changed }),
-            _ => Err(format!("the warp generator did not return a {size}×{size} output and mask")),
-        }
-    }
 }
 
 /// The generator of the model pack in `pack_dir`, or of the built-in warp pack for `None`, on `device`: checked

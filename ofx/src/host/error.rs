@@ -5,8 +5,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use openfx::sys::generic::core::*;
-use openfx::sys::image_effect_v1::image_effect::kOfxStatErrImageFormat;
 
 /// Everything that can go wrong while hosting a plugin.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,29 +75,9 @@ pub enum HostError {
     Other(String),
 }
 
-/// The C name of an OFX status, for messages.
-pub fn status_name(status: i32) -> &'static str {
-    match status {
-        kOfxStatOK => "kOfxStatOK",
-        kOfxStatFailed => "kOfxStatFailed",
-        kOfxStatErrFatal => "kOfxStatErrFatal",
-        kOfxStatErrUnknown => "kOfxStatErrUnknown",
-        kOfxStatErrMissingHostFeature => "kOfxStatErrMissingHostFeature",
-        kOfxStatErrUnsupported => "kOfxStatErrUnsupported",
-        kOfxStatErrExists => "kOfxStatErrExists",
-        kOfxStatErrFormat => "kOfxStatErrFormat",
-        kOfxStatErrMemory => "kOfxStatErrMemory",
-        kOfxStatErrBadHandle => "kOfxStatErrBadHandle",
-        kOfxStatErrBadIndex => "kOfxStatErrBadIndex",
-        kOfxStatErrValue => "kOfxStatErrValue",
-        kOfxStatReplyYes => "kOfxStatReplyYes",
-        kOfxStatReplyNo => "kOfxStatReplyNo",
-        kOfxStatReplyDefault => "kOfxStatReplyDefault",
-        kOfxStatUnlicensed => "kOfxStatUnlicensed",
-        kOfxStatErrImageFormat => "kOfxStatErrImageFormat",
-        _ => "an unknown status",
-    }
-}
+/// The C name of an OFX status, for messages (one table for both halves of
+/// the crate).
+pub use crate::error::status_name;
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
