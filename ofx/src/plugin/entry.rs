@@ -64,6 +64,12 @@ fn instance<E: Effect>(h: &EffectHandle) -> Result<&'static InstanceBox<E>> {
     Ok(unsafe { &*(p as *const InstanceBox<E>) })
 }
 
+/// The state of an effect instance (created now for a host that skipped
+/// create-instance), for the overlay interact of the same effect.
+pub(crate) fn effect_instance<E: Effect>(h: &EffectHandle) -> Result<&'static E> {
+    instance::<E>(h).map(|b| &b.effect)
+}
+
 fn create<E: Effect>(h: &EffectHandle) -> Result<()> {
     let effect = E::create_instance(h)?;
     let b = Box::new(InstanceBox { effect, error_posted: false.into() });
@@ -77,6 +83,8 @@ fn create<E: Effect>(h: &EffectHandle) -> Result<()> {
 }
 
 fn destroy<E: Effect>(h: &EffectHandle) -> Result<()> {
+    // Its overlays cannot be asked to redraw any more.
+    super::interact::forget_effect(h.handle);
     let p = h.props.get_pointer(kOfxPropInstanceData, 0)?;
     if p.is_null() {
         return Ok(());
@@ -348,4 +356,20 @@ macro_rules! export_effect {
             }
         };
     };
+}
+
+/// The `OfxPlugin` of one effect type as a `&'static OfxPlugin`, without
+/// exporting any symbol: for hosting the effect in-process, e.g. in a test with
+/// `ofx::host::Host::load_linked(ofx::effect_plugin!(MyEffect, "org.example.MyEffect", 1, 0))`.
+#[macro_export]
+macro_rules! effect_plugin {
+    ($effect:ty, $id:literal, $major:literal, $minor:literal) => {{
+        const __OFX_ID: &::std::ffi::CStr = match ::std::ffi::CStr::from_bytes_with_nul(concat!($id, "\0").as_bytes()) {
+            Ok(c) => c,
+            Err(_) => panic!("plugin identifier contains a NUL byte"),
+        };
+        static __OFX_PLUGIN: $crate::sys::OfxPlugin =
+            $crate::plugin::entry::plugin_struct::<$effect>(__OFX_ID, $major, $minor);
+        &__OFX_PLUGIN
+    }};
 }

@@ -2,10 +2,10 @@
 //!
 //! Mandatory suites (property, image effect, parameter) must be present with
 //! every function we call, or load fails with `kOfxStatErrMissingHostFeature`.
-//! Optional suites (message v1/v2, multithread, progress, memory, timeline) are
-//! `None` when absent, and each of their function pointers is checked at the
-//! call site, because real hosts ship partial suites (Resolve's message suite v2
-//! may lack `setPersistentMessage`).
+//! Optional suites (message v1/v2, multithread, progress, memory, timeline,
+//! interact, draw) are `None` when absent, and each of their function pointers
+//! is checked at the call site, because real hosts ship partial suites
+//! (Resolve's message suite v2 may lack `setPersistentMessage`).
 
 use std::ffi::{c_void, CStr};
 
@@ -13,6 +13,8 @@ use parking_lot::RwLock;
 
 use crate::error::{Error, Result};
 use crate::sys::*;
+use openfx::sys::image_effect_v1::draw_suite::{kOfxDrawSuite, OfxDrawSuiteV1};
+use openfx::sys::image_effect_v1::interact::{kOfxInteractSuite, OfxInteractSuiteV1};
 
 /// Every suite the plugin layer uses. Stored for the life of the process.
 #[derive(Debug)]
@@ -31,6 +33,10 @@ pub struct Suites {
     pub(crate) memory: Option<OfxMemorySuiteV1>,
     #[allow(dead_code)]
     pub(crate) timeline: Option<OfxTimeLineSuiteV1>,
+    /// Interact suite (overlay redraws, interact properties).
+    pub(crate) interact: Option<OfxInteractSuiteV1>,
+    /// OFX 1.5 Draw Suite (overlays drawn without OpenGL).
+    pub(crate) draw: Option<OfxDrawSuiteV1>,
 }
 
 // SAFETY: the suites are tables of C function pointers and one host property
@@ -124,6 +130,8 @@ pub(crate) fn load() -> Result<&'static Suites> {
         progress_v2: fetch(host, kOfxProgressSuite, 2),
         memory: fetch(host, kOfxMemorySuite, 1),
         timeline: fetch(host, kOfxTimeLineSuite, 1),
+        interact: fetch(host, kOfxInteractSuite, 1),
+        draw: fetch(host, kOfxDrawSuite, 1),
     };
     let leaked: &'static Suites = Box::leak(Box::new(suites));
     *SUITES.write() = Some(leaked);
