@@ -88,6 +88,10 @@ pub struct HostOptions {
     /// Ask `kOfxImageEffectActionIsIdentity` before rendering and copy the
     /// input when the plugin says so.
     pub call_is_identity: bool,
+    /// Overlays are shown (`kOfxImageEffectPropSupportsOverlays`), so
+    /// [`Instance::overlay`](super::Instance::overlay) creates the effect's
+    /// interact. Off imitates DaVinci Resolve with its OpenFX overlay toggle off.
+    pub overlays_enabled: bool,
 }
 
 impl Default for HostOptions {
@@ -101,6 +105,7 @@ impl Default for HostOptions {
             frame_rate: 25.0,
             echo_messages: false,
             call_is_identity: true,
+            overlays_enabled: true,
         }
     }
 }
@@ -236,7 +241,7 @@ fn host_descriptor(o: &HostOptions) -> PropertySet {
     p.define(kOfxPropAPIVersion, PropValue::Int(vec![1, 5]));
     p.define(kOfxPropHostOSHandle, pptr(0));
     p.define(kOfxImageEffectHostPropIsBackground, pint(1));
-    p.define(kOfxImageEffectPropSupportsOverlays, pint(0));
+    p.define(kOfxImageEffectPropSupportsOverlays, pint(o.overlays_enabled as i32));
     p.define(kOfxImageEffectPropSupportsMultiResolution, pint(1));
     p.define(kOfxImageEffectPropSupportsTiles, pint(1));
     p.define(kOfxImageEffectPropTemporalClipAccess, pint(1));

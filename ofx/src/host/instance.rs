@@ -35,6 +35,8 @@ pub struct Instance {
     pub(crate) last_rois: Mutex<BTreeMap<String, OfxRectD>>,
     pub(crate) time: f64,
     created: bool,
+    /// The overlay interact, once [`Instance::overlay`] created it.
+    pub(crate) overlay: once_cell::sync::OnceCell<super::interact::Overlay>,
 }
 
 impl Instance {
@@ -94,6 +96,7 @@ impl Instance {
             last_rois: Mutex::new(BTreeMap::new()),
             time: 0.0,
             created: false,
+            overlay: once_cell::sync::OnceCell::new(),
         };
         inst.action(kOfxActionCreateInstance, None, None, None, None)?;
         inst.created = true;
@@ -495,6 +498,8 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        // The overlay goes first, as a viewer closes before its node.
+        self.close_overlay();
         if self.created {
             // As in real hosts the result of destroy is moot.
             let _ = self.action(kOfxActionDestroyInstance, None, None, None, None);

@@ -2,8 +2,9 @@
 //! without a GUI application (the `ofx-render` command is built on it). It
 //! talks to plugins only through the C API: it loads `*.ofx.bundle` binaries,
 //! serves the property, parameter, image effect, memory, multithread, message
-//! (V1, V2), progress (V1, V2) and timeline suites, and drives the actions in
-//! the order real hosts use. Quirk modes imitate DaVinci Resolve and Natron.
+//! (V1, V2), progress (V1, V2), timeline, interact and draw suites, and drives
+//! the actions in the order real hosts use (overlay interacts included, see
+//! [`interact`]). Quirk modes imitate DaVinci Resolve and Natron.
 //!
 //! ```no_run
 //! use ofx::host::*;
@@ -34,6 +35,7 @@ pub mod error;
 pub mod host;
 pub mod image;
 pub mod instance;
+pub mod interact;
 pub mod json;
 pub mod loader;
 pub mod param_defaults;
@@ -50,6 +52,7 @@ pub use error::{HostError, HostResult};
 pub use host::{Host, HostMessage, HostOptions, HostQuirks, MessageKind, PluginInfo};
 pub use image::{Components, Depth, HostImage, RectI};
 pub use instance::Instance;
+pub use interact::{DrawCommand, DrawPrimitive, Overlay, OverlayView};
 pub use loader::Bundle;
 pub use params::{ParamType, ParamValue};
 pub use plugin::{DescriptorProps, Plugin};

@@ -9,6 +9,7 @@
 //! dynamic symbol table of a binary that links this crate.
 
 pub mod effect;
+pub mod interact;
 pub mod message;
 pub mod misc;
 pub mod param;
@@ -22,7 +23,9 @@ use std::sync::Once;
 
 use openfx::sys::generic::core::*;
 use openfx::sys::generic::property::kOfxPropertySuite;
+use openfx::sys::image_effect_v1::draw_suite::kOfxDrawSuite;
 use openfx::sys::image_effect_v1::image_effect::kOfxImageEffectSuite;
+use openfx::sys::image_effect_v1::interact::kOfxInteractSuite;
 use openfx::sys::image_effect_v1::memory::kOfxMemorySuite;
 use openfx::sys::image_effect_v1::message::kOfxMessageSuite;
 use openfx::sys::image_effect_v1::multi_thread::kOfxMultiThreadSuite;
@@ -127,6 +130,10 @@ pub(crate) unsafe extern "C" fn fetch_suite(host: OfxPropertySetHandle, name: *c
             &misc::PROGRESS_SUITE_V2 as *const _ as *const c_void
         } else if is(kOfxTimeLineSuite) && version == 1 {
             &misc::TIMELINE_SUITE as *const _ as *const c_void
+        } else if is(kOfxInteractSuite) && version == 1 {
+            &interact::SUITE as *const _ as *const c_void
+        } else if is(kOfxDrawSuite) && version == 1 {
+            &interact::DRAW_SUITE as *const _ as *const c_void
         } else {
             std::ptr::null()
         };

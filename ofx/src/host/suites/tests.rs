@@ -226,7 +226,7 @@ fn resolve_serves_v2_without_persistent_messages_and_unknown_suites_are_null() {
     let v2: &OfxMessageSuiteV2 = suite(&host, kOfxMessageSuite, 2).unwrap();
     assert!(v2.message.is_some());
     assert!(v2.setPersistentMessage.is_none() && v2.clearPersistentMessage.is_none());
-    assert!(suite::<u8>(&host, c"OfxInteractSuite", 1).is_none());
+    assert!(suite::<u8>(&host, c"OfxInteractSuite", 2).is_none());
     assert!(suite::<u8>(&host, kOfxParameterSuite, 2).is_none());
     assert_eq!(host.descriptor().get("OfxPropName"), Some(&PropValue::String(vec!["DaVinciResolve".into()])));
     let served: Vec<bool> = host.fetched_suites().iter().map(|(_, _, s)| *s).collect();
