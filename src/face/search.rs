@@ -115,11 +115,12 @@ pub(crate) fn shrink(img: &FaceImage, f: u32) -> FaceImage {
         let y1 = (y0 + f).min(h);
         for y in y0..y1 {
             let row = &img.rgb[y * w * 3..(y + 1) * w * 3];
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                let o = (x / f) * 3;
-                sums[o] += px[0] as u32;
-                sums[o + 1] += px[1] as u32;
-                sums[o + 2] += px[2] as u32;
+            for (block, sum) in row.chunks(f * 3).zip(sums.chunks_exact_mut(3)) {
+                for px in block.chunks_exact(3) {
+                    sum[0] += px[0] as u32;
+                    sum[1] += px[1] as u32;
+                    sum[2] += px[2] as u32;
+                }
             }
         }
         let rows = (y1 - y0) as u32;
