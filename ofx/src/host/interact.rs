@@ -531,3 +531,85 @@ impl Drop for Overlay {
         unregister(&self.descriptor);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::suites::interact::{DRAW_SUITE, SUITE};
+    use openfx::sys::image_effect_v1::draw_suite::*;
+    use openfx::sys::image_effect_v1::pixels::OfxRGBAColourF;
+
+    #[test]
+    fn draw_suite_records_only_inside_a_draw_and_checks_arguments() {
+        let ctx = Arc::new(DrawContextObj { commands: Mutex::new(Vec::new()) });
+        let h = Arc::as_ptr(&ctx) as usize;
+        LIVE_DRAW_CONTEXTS.lock().insert(h, ctx.clone());
+        let c = h as OfxDrawContextHandle;
+        let s = &DRAW_SUITE;
+        let two = [OfxPointD { x: 1.0, y: 2.0 }, OfxPointD { x: 3.0, y: 4.0 }];
+        let three = [OfxPointD { x: 0.0, y: 0.0 }, OfxPointD { x: 1.0, y: 0.0 }, OfxPointD { x: 1.0, y: 1.0 }];
+        // SAFETY: the suite's own functions called as a plugin would, with a live
+        // context and valid (or deliberately invalid, checked) arguments.
+        unsafe {
+            let colour = OfxRGBAColourF { r: 0.5, g: 0.25, b: 1.0, a: 1.0 };
+            assert_eq!(s.setColour.unwrap()(c, &colour), kOfxStatOK);
+            assert_eq!(s.setColour.unwrap()(c, std::ptr::null()), kOfxStatErrValue);
+            assert_eq!(s.setLineWidth.unwrap()(c, 1.5), kOfxStatOK);
+            assert_eq!(s.setLineWidth.unwrap()(c, f32::NAN), kOfxStatErrValue);
+            assert_eq!(s.setLineStipple.unwrap()(c, kOfxDrawLineStipplePatternDash), kOfxStatOK);
+            assert_eq!(s.setLineStipple.unwrap()(c, 77), kOfxStatErrValue);
+            assert_eq!(s.draw.unwrap()(c, kOfxDrawPrimitiveEllipse, two.as_ptr(), 2), kOfxStatOK);
+            assert_eq!(s.draw.unwrap()(c, kOfxDrawPrimitiveRectangle, three.as_ptr(), 3), kOfxStatErrValue);
+            assert_eq!(s.draw.unwrap()(c, kOfxDrawPrimitiveLines, three.as_ptr(), 3), kOfxStatErrValue);
+            assert_eq!(s.draw.unwrap()(c, kOfxDrawPrimitivePolygon, three.as_ptr(), 3), kOfxStatOK);
+            assert_eq!(s.draw.unwrap()(c, 42, two.as_ptr(), 2), kOfxStatErrValue);
+            assert_eq!(s.draw.unwrap()(c, kOfxDrawPrimitiveLineStrip, std::ptr::null(), 2), kOfxStatErrValue);
+            assert_eq!(s.draw.unwrap()(c, kOfxDrawPrimitiveLineStrip, two.as_ptr(), -1), kOfxStatErrValue);
+            assert_eq!(s.drawText.unwrap()(c, c"hi".as_ptr(), &two[0], kOfxDrawTextAlignmentLeft as i32), kOfxStatOK);
+            assert_eq!(s.drawText.unwrap()(c, std::ptr::null(), &two[0], 0), kOfxStatErrValue);
+            let mut got = OfxRGBAColourF { r: 0.0, g: 0.0, b: 0.0, a: 0.0 };
+            assert_eq!(s.getColour.unwrap()(c, kOfxStandardColourOverlaySelected, &mut got), kOfxStatOK);
+            assert_eq!((got.r, got.g, got.b, got.a), (1.0, 1.0, 0.0, 1.0));
+            assert_eq!(s.getColour.unwrap()(c, 99, &mut got), kOfxStatErrValue);
+        }
+        LIVE_DRAW_CONTEXTS.lock().remove(&h);
+        // SAFETY: as above; the context is no longer live, which the suite checks.
+        unsafe {
+            assert_eq!(s.setLineWidth.unwrap()(c, 1.0), kOfxStatFailed);
+            assert_eq!(s.draw.unwrap()(c, kOfxDrawPrimitiveLineLoop, two.as_ptr(), 2), kOfxStatFailed);
+        }
+        assert_eq!(
+            *ctx.commands.lock(),
+            vec![
+                DrawCommand::Colour([0.5, 0.25, 1.0, 1.0]),
+                DrawCommand::LineWidth(1.5),
+                DrawCommand::LineStipple(kOfxDrawLineStipplePatternDash),
+                DrawCommand::Primitive { kind: DrawPrimitive::Ellipse, points: vec![(1.0, 2.0), (3.0, 4.0)] },
+                DrawCommand::Primitive { kind: DrawPrimitive::Polygon, points: vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)] },
+                DrawCommand::Text { text: "hi".into(), position: (1.0, 2.0), alignment: kOfxDrawTextAlignmentLeft as i32 },
+            ]
+        );
+    }
+
+    #[test]
+    fn interact_suite_counts_requests_and_refuses_unknown_handles() {
+        let obj = register(PropertySet::new("interact instance", false));
+        let h = obj.handle() as OfxInteractHandle;
+        let mut props: OfxPropertySetHandle = std::ptr::null_mut();
+        // SAFETY: the suite's own functions called with a live handle, then a
+        // dead and a bogus one, which the suite looks up rather than trusts.
+        unsafe {
+            assert_eq!(SUITE.interactRedraw.unwrap()(h), kOfxStatOK);
+            assert_eq!(SUITE.interactRedraw.unwrap()(h), kOfxStatOK);
+            assert_eq!(SUITE.interactSwapBuffers.unwrap()(h), kOfxStatOK);
+            assert_eq!(SUITE.interactGetPropertySet.unwrap()(h, &mut props), kOfxStatOK);
+            assert_eq!(props, obj.props.handle());
+            assert_eq!(SUITE.interactGetPropertySet.unwrap()(h, std::ptr::null_mut()), kOfxStatErrValue);
+            assert_eq!(SUITE.interactRedraw.unwrap()(8 as OfxInteractHandle), kOfxStatErrBadHandle);
+        }
+        assert_eq!((obj.redraws.load(Ordering::Relaxed), obj.swaps.load(Ordering::Relaxed)), (2, 1));
+        unregister(&obj);
+        // SAFETY: as above.
+        assert_eq!(unsafe { SUITE.interactRedraw.unwrap()(h) }, kOfxStatErrBadHandle);
+    }
+}
