@@ -298,7 +298,9 @@ impl FaceAnalyzer {
     }
 
     /// Detection, mesh and 68 points of the best face, cached by image content: a still source is analysed
-    /// once. An image without a face gives an analysis with `face: None` (also cached).
+    /// once. An image without a face gives an analysis with `face: None` (also cached). When the whole image
+    /// gives no face the mesh model confirms, the tile search looks for a small one (at most
+    /// `MAX_DETECTOR_RUNS` detector runs, the abort check consulted before each).
     pub fn analyze(&self, img: &FaceImage) -> Result<Arc<FaceAnalysis>, FaceError> {
         self.analyze_abortable(img, None)
     }

@@ -2,7 +2,8 @@
 //! mesh to one (`face_landmarks`), reduce it to the 68 iBUG points the rest of the plugin works with
 //! (`landmarks68`), and matte the person (`portrait_matte`). The models are MediaPipe's (Apache-2.0, converted
 //! to ONNX, see `resources/models/README.md`) and the pre- and post-processing reproduces MediaPipe's graphs, so
-//! results match MediaPipe's own to a small fraction of a pixel. Coordinates are image pixels, origin at the
+//! results match MediaPipe's own to a small fraction of a pixel. Faces too small for the detector in the whole
+//! image (a 300-pixel face in a 4K frame) are searched for in tiles at finer scales (`search`). Coordinates are image pixels, origin at the
 //! top-left corner, x right, y down. `FaceAnalyzer` holds the models of one folder on one device and caches
 //! results per image content; the free functions use a shared CPU analyzer on the default models folder. The
 //! landmark track file format lives in `track`. Every failure is a `FaceError` whose `Display` is a sentence; an
