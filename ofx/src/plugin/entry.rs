@@ -137,6 +137,8 @@ fn dispatch<E: Effect>(
         return Ok(());
     }
     if is(action, kOfxActionUnload) {
+        // Interacts a host failed to destroy must not outlive it.
+        super::interact::forget_all();
         return Ok(());
     }
     let suites: &'static Suites = suites::suites()?;

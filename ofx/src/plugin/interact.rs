@@ -26,7 +26,8 @@
 //!    `kOfxInteractActionLoseFocus` and unknown actions answer
 //!    `kOfxStatReplyDefault`.
 //! 5. `kOfxActionDestroyInstance`: the interact is forgotten. Destroying the
-//!    effect instance also forgets its interacts, for hosts that skip this.
+//!    effect instance (or unloading the plugin) also forgets its interacts, for
+//!    hosts that skip this.
 //!
 //! Every call goes through the same guard as the effect's `main_entry`: null
 //! checks, `catch_unwind`, statuses through [`Error::status`].
@@ -151,6 +152,11 @@ static INTERACTS: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 /// Forget the interacts of an effect instance being destroyed.
 pub(crate) fn forget_effect(effect: OfxImageEffectHandle) {
     INTERACTS.lock().retain(|(e, _)| *e != effect as usize);
+}
+
+/// Forget every interact (the plugin is being unloaded).
+pub(crate) fn forget_all() {
+    INTERACTS.lock().clear();
 }
 
 impl EffectHandle {
