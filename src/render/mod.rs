@@ -867,10 +867,16 @@ fn pass_through(src: Option<&Image>, out: &mut Image, window: RectI, effect: &Ef
         let dpb = dst_layout.pixel_bytes();
         let dst_off = (win.x1 - dst_layout.bounds.x1) as usize * dpb;
         let dst = &mut row[dst_off..dst_off + win.width() * dpb];
-        pixels::rgba_to_row(&zero, &dst_layout, dst);
-        let (Some(s), Some(sl)) = (src, src_layout) else { continue };
-        let Some(srow) = s.row(y) else { continue };
-        let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+        let srow = src.and_then(|s| s.row(y));
+        let span = match (srow.is_some(), src_layout) {
+            (true, Some(sl)) => win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 }),
+            _ => RectI::default(),
+        };
+        if span.width() != win.width() {
+            // Transparent black where the source has no pixels.
+            pixels::rgba_to_row(&zero, &dst_layout, dst);
+        }
+        let (Some(srow), Some(sl)) = (srow, src_layout) else { continue };
         if span.is_empty() {
             continue;
         }

@@ -111,6 +111,9 @@ pub struct BenchReport {
     pub first_frame_ms: f64,
     /// Per-frame render times after the first frame (None without such frames).
     pub steady: Option<Stats>,
+    /// Of those, the time inside the plugin's render actions (frames rendered
+    /// one at a time only): the rest is the host's image handling.
+    pub plugin_steady: Option<Stats>,
     /// Wall-clock time of the steady-state passes, saving excluded (see `frames_per_second`).
     pub steady_wall_ms: f64,
     /// Frames rendered in `steady_wall_ms` (passes that saved frames on
@@ -159,6 +162,10 @@ impl BenchReport {
                 rows.push(("steady state per frame, max".into(), ms(s.max)));
                 if let Some(fps) = self.frames_per_second() {
                     rows.push(("steady state throughput (wall clock)".into(), format!("{fps:.2} frames/s")));
+                }
+                if let Some(p) = &self.plugin_steady {
+                    rows.push(("  inside the plugin's render action, mean".into(), ms(p.mean)));
+                    rows.push(("  inside the plugin's render action, median".into(), ms(p.median)));
                 }
             }
             None => rows.push(("steady state per frame".into(), "n/a (one frame rendered)".into())),
@@ -257,6 +264,14 @@ impl BenchReport {
             }
             None => {
                 let _ = writeln!(o, "  \"steady\": null,");
+            }
+        }
+        match &self.plugin_steady {
+            Some(p) => {
+                let _ = writeln!(o, "  \"plugin_render_action\": {{\"samples\": {}, \"mean_ms\": {}, \"median_ms\": {}}},", p.count, num(p.mean), num(p.median));
+            }
+            None => {
+                let _ = writeln!(o, "  \"plugin_render_action\": null,");
             }
         }
         match (self.before, self.after) {

@@ -663,6 +663,7 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
     // that save nothing, and a saving pass only when frames render one at a
     // time (its saving time is then simply subtracted).
     let mut samples = Vec::new();
+    let mut plugin_samples = Vec::new();
     let (mut steady_wall_ms, mut steady_wall_frames) = (0.0, 0);
     for pass in 0..args.repeat {
         let frames = if pass == 0 { &args.frames[1..] } else { &args.frames[..] };
@@ -671,10 +672,15 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
         }
         let saves = pass == 0 && args.out.is_some();
         let times = parking_lot::Mutex::new(Vec::with_capacity(frames.len()));
+        let plugin_times = parking_lot::Mutex::new(Vec::with_capacity(frames.len()));
         let saving = parking_lot::Mutex::new(Duration::ZERO);
+        let clock = inst.render_action_clock();
+        let _ = clock.take();
         let t = Instant::now();
         inst.render_sequence_timed(frames, frame_threads, &req, |f, img, took| {
             times.lock().push(ms(took));
+            // One frame at a time: the counter holds exactly this frame's render actions.
+            plugin_times.lock().push(ms(clock.take()));
             if saves {
                 let s = Instant::now();
                 let r = saver.save(f, &img);
@@ -689,6 +695,9 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
             steady_wall_frames += frames.len();
         }
         samples.extend(times.into_inner());
+        if frame_threads == 1 {
+            plugin_samples.extend(plugin_times.into_inner());
+        }
     }
     let after = bench::memory_status();
     if let Some(p) = &args.save_params {
@@ -712,6 +721,7 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
         setup_ms,
         first_frame_ms,
         steady: Stats::of(&samples),
+        plugin_steady: Stats::of(&plugin_samples),
         steady_wall_ms,
         steady_wall_frames,
         before,

@@ -138,6 +138,9 @@ pub struct InstanceRuntime {
     pub abort: AtomicBool,
     /// Project frame range for the timeline suite.
     pub frame_range: Mutex<(f64, f64)>,
+    /// Time spent inside the plugin's render actions (ns), for benchmarks
+    /// that separate the plugin's cost from the host's own image handling.
+    pub render_action_nanos: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// An effect descriptor or instance. `#[repr(C)]` keeps the tag first.

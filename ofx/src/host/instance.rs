@@ -69,6 +69,7 @@ impl Instance {
             progress: Mutex::new(Vec::new()),
             abort: AtomicBool::new(false),
             frame_range: Mutex::new((0.0, 0.0)),
+            render_action_nanos: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         };
         let effect = EffectObj::new(plugin.host.clone(), props, params, Some(rt));
         for c in desc.clips.read().iter() {
@@ -460,6 +461,13 @@ impl Instance {
 
     /// What the image effect suite's `abort` answers from now on (a user
     /// pressing "stop"); cleared when the instance is destroyed.
+    /// A clock of the time spent inside the plugin's render actions, summed
+    /// over every band and thread; usable while the instance renders.
+    pub fn render_action_clock(&self) -> RenderActionClock {
+        RenderActionClock(self.rt().render_action_nanos.clone())
+    }
+
+    /// Make the `abort` suite function answer `abort` from now on.
     pub fn request_abort(&self, abort: bool) {
         self.rt().abort.store(abort, Ordering::Relaxed);
     }
@@ -531,4 +539,15 @@ fn pick_components(wanted: Components, supported: &[String]) -> Components {
         .into_iter()
         .find(|c| ok(*c))
         .unwrap_or(wanted)
+}
+
+/// See [`Instance::render_action_clock`].
+#[derive(Clone, Debug)]
+pub struct RenderActionClock(Arc<std::sync::atomic::AtomicU64>);
+
+impl RenderActionClock {
+    /// Time since the last call (the clock restarts from zero).
+    pub fn take(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.0.swap(0, Ordering::Relaxed))
+    }
 }

@@ -338,7 +338,12 @@ impl Instance {
         a.define(kOfxImageEffectPropSequentialRenderStatus, pint(sequential as i32));
         a.define(kOfxImageEffectPropInteractiveRenderStatus, pint(0));
         a.define(kOfxImageEffectPropRenderQualityDraft, pint(0));
-        let call = || self.action(kOfxImageEffectActionRender, Some(&a), None, Some(time), Some(s)).map(|_| ());
+        let call = || {
+            let started = Instant::now();
+            let r = self.action(kOfxImageEffectActionRender, Some(&a), None, Some(time), Some(s)).map(|_| ());
+            self.rt().render_action_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            r
+        };
         match self.safety() {
             Safety::Unsafe => {
                 let _g = GLOBAL_RENDER_LOCK.lock();
