@@ -124,7 +124,11 @@ impl Effect for LivingPortrait {
 
     fn render(&self, effect: &EffectHandle, args: &RenderArgs) -> Result<()> {
         Self::injected_fault()?;
+        let started = std::time::Instant::now();
         let settings = Settings::read(effect, args.time)?;
+        if std::env::var_os("LIVING_PORTRAIT_PROFILE").is_some_and(|v| v == "1") {
+            eprintln!("living-portrait profile frame {}: parameters {:.2} ms", args.time, started.elapsed().as_secs_f64() * 1e3);
+        }
         if settings.drive == params::DriveMode::Driver && self.context != Context::General {
             return Err(Error::Failed(
                 "Drive mode is \"Driver clip\", but this node was created in the filter context, which has no Driver input; create it in the general context".into(),

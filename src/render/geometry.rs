@@ -221,11 +221,36 @@ pub fn convex_signed_distance(poly: &[[f64; 2]], p: [f64; 2]) -> f64 {
 pub fn hull_matte(poly: &[[f64; 2]], size: usize, feather: f64) -> Vec<f32> {
     let mut out = vec![0.0f32; size * size];
     let f = feather.max(1e-6);
+    // Each edge as a line n·p = c with the outward unit normal n: the signed
+    // distance of p is then the largest n·p − c (see convex_signed_distance).
+    let edges: Vec<[f64; 3]> = (0..poly.len())
+        .filter_map(|i| {
+            let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+            let e = [b[0] - a[0], b[1] - a[1]];
+            let len = e[0].hypot(e[1]);
+            (len > 1e-12).then(|| {
+                let n = [e[1] / len, -e[0] / len];
+                [n[0], n[1], n[0] * a[0] + n[1] * a[1]]
+            })
+        })
+        .collect();
+    if edges.len() < 3 {
+        return out;
+    }
     for v in 0..size {
         let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
         for u in 0..size {
             let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
-            let sd = convex_signed_distance(poly, [nx, ny]);
+            let mut sd = f64::MIN;
+            for e in &edges {
+                sd = sd.max(e[0] * nx + e[1] * ny - e[2]);
+                if sd >= f {
+                    break;
+                }
+            }
+            if sd >= f {
+                continue;
+            }
             let a = ((f - sd) / f).clamp(0.0, 1.0);
             // The matte must reach 0 before the crop's edge, or the edge of
             // the crop would show as a seam.

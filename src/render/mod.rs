@@ -69,54 +69,119 @@ impl StageTimer {
 /// and 16× cheaper than working resolution).
 pub const HULL_RES: usize = 128;
 
-/// The paste-back matte in crop space: the feathered hull (coarse grid) times
-/// the generator's "changed" mask (working resolution).
+/// The paste-back matte in crop space, on the S×S grid of the generator's
+/// output: the feathered hull (computed on a coarse grid) times the
+/// generator's "changed" mask, made once per frame so that a pixel costs one
+/// bilinear tap.
 pub struct CropMatte {
-    hull: Vec<f32>,
-    changed: Option<Vec<f32>>,
+    alpha: Vec<f32>,
     size: usize,
-    /// Normalised bounding box of the hull's non-zero part: [x1, y1, x2, y2].
+    /// Normalised bounding box of the matte's non-zero part: [x1, y1, x2, y2].
     pub bbox: [f64; 4],
+}
+
+/// A bilinear tap on an S×S grid: the top-left cell, the steps to its right
+/// and lower neighbours (0 at the edge), and the weights. One tap serves the
+/// matte and the three colour planes.
+#[derive(Clone, Copy)]
+struct Tap {
+    i: usize,
+    dx: usize,
+    dy: usize,
+    tx: f32,
+    ty: f32,
+}
+
+impl Tap {
+    #[inline]
+    fn at(size: usize, n: [f64; 2]) -> Tap {
+        let max = (size - 1) as f32;
+        let fx = (((n[0] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
+        let fy = (((n[1] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
+        let (x0, y0) = (fx as usize, fy as usize);
+        Tap {
+            i: y0 * size + x0,
+            dx: usize::from(x0 + 1 < size),
+            dy: if y0 + 1 < size { size } else { 0 },
+            tx: fx - x0 as f32,
+            ty: fy - y0 as f32,
+        }
+    }
+    #[inline]
+    fn sample(&self, p: &[f32]) -> f32 {
+        let a = p[self.i] + (p[self.i + self.dx] - p[self.i]) * self.tx;
+        let b = p[self.i + self.dy] + (p[self.i + self.dy + self.dx] - p[self.i + self.dy]) * self.tx;
+        a + (b - a) * self.ty
+    }
 }
 
 impl CropMatte {
     fn new(hull: Vec<f32>, changed: Option<Vec<f32>>, size: usize) -> CropMatte {
-        let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-        let h = HULL_RES;
-        for v in 0..h {
-            for u in 0..h {
-                if hull[v * h + u] > 0.0 {
-                    // One grid cell of margin: bilinear sampling reaches that far.
-                    let (x0, x1) = ((2 * u) as f64 / h as f64 - 1.0, (2 * u + 2) as f64 / h as f64 - 1.0);
-                    let (y0, y1) = ((2 * v) as f64 / h as f64 - 1.0, (2 * v + 2) as f64 / h as f64 - 1.0);
-                    b = [b[0].min(x0 - 2.0 / h as f64), b[1].min(y0 - 2.0 / h as f64), b[2].max(x1 + 2.0 / h as f64), b[3].max(y1 + 2.0 / h as f64)];
+        let hb = nonzero_box(&hull, HULL_RES);
+        // The matte is the product: its support is the intersection of the
+        // hull's and the changed mask's (often much smaller: only what moved).
+        let b = match &changed {
+            Some(c) => {
+                let cb = nonzero_box(c, size);
+                [hb[0].max(cb[0]), hb[1].max(cb[1]), hb[2].min(cb[2]), hb[3].min(cb[3])]
+            }
+            None => hb,
+        };
+        let b = if b[0] >= b[2] || b[1] >= b[3] { [0.0; 4] } else { b };
+        let mut alpha = vec![0.0f32; size * size];
+        if b[2] > b[0] {
+            let cell = |c: f64| (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size);
+            let (u0, u1) = (cell(b[0]), (cell(b[2]) + 1).min(size));
+            let (v0, v1) = (cell(b[1]), (cell(b[3]) + 1).min(size));
+            for v in v0..v1 {
+                let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
+                for u in u0..u1 {
+                    let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
+                    let h = Tap::at(HULL_RES, [nx, ny]).sample(&hull);
+                    let c = changed.as_ref().map(|c| c[v * size + u].clamp(0.0, 1.0)).unwrap_or(1.0);
+                    alpha[v * size + u] = h * c;
                 }
             }
         }
-        if b[0] > b[2] {
-            b = [0.0; 4];
+        CropMatte { alpha, size, bbox: b }
+    }
+
+    /// The tap for a point, or None outside the matte's box.
+    #[inline]
+    fn tap(&self, n: [f64; 2]) -> Option<Tap> {
+        if n[0] <= self.bbox[0] || n[0] >= self.bbox[2] || n[1] <= self.bbox[1] || n[1] >= self.bbox[3] {
+            return None;
         }
-        CropMatte { hull, changed, size, bbox: [b[0].max(-1.0), b[1].max(-1.0), b[2].min(1.0), b[3].min(1.0)] }
+        Some(Tap::at(self.size, n))
     }
 
     /// The matte at normalised crop coordinates.
     #[inline]
     pub fn at(&self, n: [f64; 2]) -> f32 {
-        if n[0] <= self.bbox[0] || n[0] >= self.bbox[2] || n[1] <= self.bbox[1] || n[1] >= self.bbox[3] {
-            return 0.0;
-        }
-        let mut a = [0.0f32; 4];
-        sample_planar(&self.hull, 1, HULL_RES, n, &mut a);
-        if a[0] <= 0.0 {
-            return 0.0;
-        }
-        if let Some(c) = &self.changed {
-            let mut m = [0.0f32; 4];
-            sample_planar(c, 1, self.size, n, &mut m);
-            return a[0] * m[0].clamp(0.0, 1.0);
-        }
-        a[0]
+        self.tap(n).map(|t| t.sample(&self.alpha)).unwrap_or(0.0)
     }
+}
+
+/// Normalised bounding box [x1, y1, x2, y2] of the non-zero cells of an
+/// n×n grid, grown by two cells (bilinear sampling reaches one cell), clamped
+/// to the crop; an empty box when all are zero.
+fn nonzero_box(grid: &[f32], n: usize) -> [f64; 4] {
+    let (mut u0, mut v0, mut u1, mut v1) = (usize::MAX, usize::MAX, 0, 0);
+    for v in 0..n {
+        let row = &grid[v * n..(v + 1) * n];
+        let Some(first) = row.iter().position(|a| *a > 0.0) else { continue };
+        let last = row.iter().rposition(|a| *a > 0.0).unwrap_or(first);
+        u0 = u0.min(first);
+        u1 = u1.max(last);
+        v0 = v0.min(v);
+        v1 = v1.max(v);
+    }
+    if u0 == usize::MAX {
+        return [0.0; 4];
+    }
+    let c = |i: usize| (2 * i) as f64 / n as f64 - 1.0;
+    let m = 4.0 / n as f64;
+    [(c(u0) - m).max(-1.0), (c(v0) - m).max(-1.0), (c(u1 + 1) + m).min(1.0), (c(v1 + 1) + m).min(1.0)]
 }
 
 /// Most reference stills used (as in the seed paper: one to 32).
@@ -763,22 +828,24 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, sca
                 let o = (span.x1 - win.x1) as usize;
                 pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + span.width()]);
             }
-            let mut g = [0.0f32; 4];
+            let plane = size * size;
             let fy = y as f64;
             let fx = face.x1 as f64;
             let mut n = [n0[0] + dx[0] * fx + dy[0] * fy, n0[1] + dx[1] * fx + dy[1] * fy];
             for x in face.x1..face.x2 {
-                let mut m = matte.at(n);
-                if m > 0.0 {
-                    if let Some(seg) = seg {
-                        m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
+                if let Some(tap) = matte.tap(n) {
+                    let mut m = tap.sample(&matte.alpha);
+                    if m > 0.0 {
+                        if let Some(seg) = seg {
+                            m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
+                        }
                     }
-                }
-                if m > 0.0 {
-                    sample_planar(gen, 3, size, n, &mut g);
-                    let p = &mut row_px[(x - win.x1) as usize];
-                    for k in 0..3 {
-                        p[k] += (g[k] - p[k]) * m;
+                    if m > 0.0 {
+                        let p = &mut row_px[(x - win.x1) as usize];
+                        for k in 0..3 {
+                            let g = tap.sample(&gen[k * plane..(k + 1) * plane]);
+                            p[k] += (g - p[k]) * m;
+                        }
                     }
                 }
                 n[0] += dx[0];

@@ -342,10 +342,22 @@ impl Instance {
                 "false" | "0" | "no" | "off" => ParamValue::Bool(false),
                 _ => return Err(bad("a boolean (true/false/1/0)")),
             },
-            ParamType::Choice => match text.trim().parse::<i32>() {
-                Ok(i) => ParamValue::Choice(i),
-                Err(_) => ParamValue::ChoiceByOption(text.to_string()),
-            },
+            // An option whose label is the text wins over an index: a menu of
+            // "256 / 512 / 1024" takes `512` as the option, not index 512.
+            ParamType::Choice => {
+                let labels = self
+                    .param_props(name)
+                    .and_then(|p| match p.get("OfxParamPropChoiceOption") {
+                        Some(PropValue::String(v)) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                match text.trim().parse::<i32>() {
+                    Ok(_) if labels.iter().any(|l| l == text.trim()) => ParamValue::ChoiceByOption(text.trim().to_string()),
+                    Ok(i) => ParamValue::Choice(i),
+                    Err(_) => ParamValue::ChoiceByOption(text.to_string()),
+                }
+            }
             ParamType::StrChoice => ParamValue::ChoiceByOption(text.to_string()),
             ParamType::String | ParamType::Custom => ParamValue::String(text.to_string()),
             _ => return Err(bad("accepted: this parameter has no value")),
