@@ -28,7 +28,9 @@ pub mod clips {
 /// The effect instance.
 pub struct LivingPortrait {
     context: Context,
-    renderer: Renderer,
+    pub(crate) renderer: Renderer,
+    /// The overlay's drag in progress (UI thread only).
+    pub(crate) drag: parking_lot::Mutex<Option<crate::overlay::Drag>>,
 }
 
 impl LivingPortrait {
@@ -57,6 +59,7 @@ impl Effect for LivingPortrait {
         desc.set_contexts(&[Context::Filter, Context::General])?;
         desc.set_depths(&[BitDepth::Byte, BitDepth::Short, BitDepth::Float])?;
         desc.set_render_capabilities(ThreadSafety::FullySafe, true, true, true, true)?;
+        desc.set_overlay::<Self>()?;
         // The bundle path, so the runtime and models are found beside the
         // binary even when the host loaded it through a symlink.
         if let Ok(path) = desc.properties().get_string(c"OfxPluginPropFilePath", 0) {
@@ -78,7 +81,7 @@ impl Effect for LivingPortrait {
     }
 
     fn create_instance(effect: &EffectHandle) -> Result<Self> {
-        let me = LivingPortrait { context: effect.context(), renderer: Renderer::default() };
+        let me = LivingPortrait { context: effect.context(), renderer: Renderer::default(), drag: Default::default() };
         me.update_device_line(effect, 0.0);
         Ok(me)
     }

@@ -29,3 +29,4 @@ pub mod params;
 pub mod expressions;
 pub mod smoothing;
 pub mod browse;
+pub mod overlay;

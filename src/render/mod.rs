@@ -265,6 +265,10 @@ pub struct Renderer {
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<Plane>>>,
     device_warned: std::sync::atomic::AtomicBool,
+    /// Targets of recently rendered frames, by time, for the overlay.
+    drawn_targets: Mutex<Lru<u64, Points>>,
+    /// The portrait's landmarks of the last render, for the overlay.
+    drawn_source: Mutex<Option<Points>>,
 }
 
 impl Default for Renderer {
@@ -277,6 +281,8 @@ impl Default for Renderer {
             track: Mutex::new(None),
             mattes: Mutex::new(Lru::new(4)),
             device_warned: false.into(),
+            drawn_targets: Mutex::new(Lru::new(64)),
+            drawn_source: Mutex::new(None),
         }
     }
 }
@@ -480,6 +486,16 @@ impl Renderer {
         Ok(s.expressions.apply(&t))
     }
 
+    /// Targets the last render at `time` computed (for the overlay).
+    pub fn last_targets(&self, time: f64) -> Option<Points> {
+        self.drawn_targets.lock().get(&time.to_bits())
+    }
+
+    /// The portrait's landmarks of the last render (for the overlay).
+    pub fn last_source(&self) -> Option<Points> {
+        *self.drawn_source.lock()
+    }
+
     /// The portrait (the Source at `time`, or the first reference frame)
     /// analysed at render scale `scale`: its landmarks in canonical
     /// coordinates. For the Detect button and baking.
@@ -591,6 +607,8 @@ impl Renderer {
             return Err(Error::Aborted);
         }
         timer.mark("targets");
+        self.drawn_targets.lock().put(args.time.to_bits(), targets);
+        *self.drawn_source.lock() = Some(base.landmarks);
         let size = s.resolution;
         let target_n = base.crop.normalise_points(&targets);
         let source_n = base.crop.normalise_points(&base.landmarks);

@@ -271,6 +271,26 @@ impl ParamSet {
         self.param(name).map(StringParam)
     }
 
+    /// Open an undoable edit that spans several actions (a drag from pen
+    /// down to pen up); close it with [`ParamSet::end_edit`].
+    pub fn begin_edit(&self, label: &str) -> Result<()> {
+        let l = cstring(label)?;
+        if let Some(begin) = self.suites.param.paramEditBegin {
+            // SAFETY: valid param set handle and label.
+            Error::check("paramEditBegin", unsafe { begin(self.handle, l.as_ptr()) })?;
+        }
+        Ok(())
+    }
+
+    /// Close the edit opened by [`ParamSet::begin_edit`].
+    pub fn end_edit(&self) -> Result<()> {
+        if let Some(end) = self.suites.param.paramEditEnd {
+            // SAFETY: valid param set handle.
+            Error::check("paramEditEnd", unsafe { end(self.handle) })?;
+        }
+        Ok(())
+    }
+
     /// Group several parameter changes into one undoable edit.
     pub fn edit_block<T>(&self, label: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let l = cstring(label)?;
@@ -294,6 +314,11 @@ macro_rules! pfn {
 }
 
 impl Param {
+    /// Whether a key sits at `time` (within a thousandth of a frame).
+    pub fn has_key_at(&self, time: f64) -> Result<bool> {
+        Ok(self.key_times()?.iter().any(|t| (t - time).abs() < 1e-3))
+    }
+
     /// Property set of the parameter instance.
     pub fn properties(&self) -> Result<PropertySet> {
         let f = pfn!(self, paramGetPropertySet);
