@@ -293,7 +293,7 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
     for i in 0..68 {
         let d = p.define(ParamKind::Double2D, &lm_name(i))?;
         d.label(&format!("Landmark {i}"))?
-            .hint("Target landmark (iBUG 300-W order), canonical coordinates: full-resolution pixels, origin bottom-left. Used when Drive mode is Landmark keyframes and at least one landmark is set.")?
+            .hint("Target landmark (iBUG 300-W order), canonical coordinates: full-resolution pixels, origin bottom-left. Used when Drive mode is Keyframes; a landmark left at (0, 0) follows the portrait's own, so only the points that move need keys.")?
             .xy_absolute_canonical()?
             .default_doubles(&[0.0, 0.0])?
             .animates(true)?

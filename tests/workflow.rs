@@ -240,3 +240,44 @@ fn host_abort_stops_the_render_cleanly() {
     inst.request_abort(false);
     inst.render_frame(9.0, &RenderRequest::default()).expect("renders after the abort");
 }
+
+#[test]
+fn keys_on_a_few_points_interpolate_and_the_rest_follow_the_portrait() {
+    runtime();
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, astronaut());
+    inst.press("detectSource").unwrap();
+    let chin = match inst.param_value("srcLm08", 1.0).unwrap() {
+        ParamValue::Double2D(x, y) => (x, y),
+        other => panic!("{other:?}"),
+    };
+    // Key only the chin: at rest on frame 1, 20 px lower (y up) on frame 11.
+    inst.set_param_key("lm08", 1.0, ParamValue::Double2D(chin.0, chin.1)).unwrap();
+    inst.set_param_key("lm08", 11.0, ParamValue::Double2D(chin.0, chin.1 - 20.0)).unwrap();
+    match inst.param_value("lm08", 6.0).unwrap() {
+        ParamValue::Double2D(x, y) => assert!((x - chin.0).abs() < 1e-9 && (y - (chin.1 - 10.0)).abs() < 1e-6, "linear between keys: {y}"),
+        other => panic!("{other:?}"),
+    }
+    let f1 = inst.render_frame(1.0, &RenderRequest::default()).unwrap();
+    let (d1, _) = max_diff(&f1, &astronaut());
+    assert!(d1 < 0.02, "at rest the portrait is (almost) untouched: {d1}");
+    let f6 = inst.render_frame(6.0, &RenderRequest::default()).unwrap();
+    let f11 = inst.render_frame(11.0, &RenderRequest::default()).unwrap();
+    let (d6, d11) = (max_diff(&f6, &astronaut()).0, max_diff(&f11, &astronaut()).0);
+    assert!(d11 > d6 && d6 > 0.02, "the chin moves more at 11 than at 6: {d6} {d11}");
+    // The change is at the chin, not at the eyes (canonical y up: the chin
+    // is at `chin.1`, the eyes about 75 px higher).
+    let region = |img: &HostImage, cx: f64, cy: f64| -> f32 {
+        let src = astronaut();
+        let mut m = 0.0f32;
+        for y in (cy as i32 - 12)..(cy as i32 + 12) {
+            for x in (cx as i32 - 12)..(cx as i32 + 12) {
+                let (a, b) = (img.pixel(x, y).unwrap(), src.pixel(x, y).unwrap());
+                m = m.max((0..3).map(|c| (a[c] - b[c]).abs()).fold(0.0, f32::max));
+            }
+        }
+        m
+    };
+    let (at_chin, at_eye) = (region(&f11, chin.0, chin.1 - 10.0), region(&f11, chin.0 - 25.0, chin.1 + 78.0));
+    assert!(at_chin > 0.1 && at_eye == 0.0, "change at the chin {at_chin}, at the eye {at_eye}");
+}

@@ -417,7 +417,19 @@ impl Renderer {
     #[allow(clippy::too_many_arguments)]
     fn drive_targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Points> {
         match s.drive {
-            DriveMode::Keyframes => Ok(s.keyframes.unwrap_or(base.landmarks)),
+            DriveMode::Keyframes => {
+                // Landmarks never set (still at the origin) follow the
+                // portrait, so an artist can key only the points that move.
+                let mut t = base.landmarks;
+                if let Some(k) = s.keyframes {
+                    for (o, p) in t.iter_mut().zip(k.iter()) {
+                        if p[0] != 0.0 || p[1] != 0.0 {
+                            *o = *p;
+                        }
+                    }
+                }
+                Ok(t)
+            }
             DriveMode::Expressions => Ok(base.landmarks),
             DriveMode::TrackFile => {
                 let track = self.load_track(s, base.image_size)?;

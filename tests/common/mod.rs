@@ -19,28 +19,36 @@ pub fn profile_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("profile dir").to_path_buf()
 }
 
+/// Build the plugin cdylib and `ofx-render` for this test run's profile, once
+/// per test process. `cargo test` builds the library only as an rlib for the
+/// tests, so without this the tests would load a stale (or missing) plugin.
+fn build_artifacts() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let profile_args: &[&str] = if profile_dir().ends_with("release") { &["--release"] } else { &[] };
+        let st = std::process::Command::new(cargo)
+            .args(["build", "-p", "living-portrait", "--lib", "-p", "ofx", "--bin", "ofx-render"])
+            .args(profile_args)
+            .current_dir(installer::workspace_root())
+            .status()
+            .expect("run cargo build for the plugin and ofx-render");
+        assert!(st.success(), "could not build the plugin and ofx-render");
+    });
+}
+
 /// The plugin cdylib built for this test run.
 pub fn cdylib() -> PathBuf {
+    build_artifacts();
     let p = profile_dir().join(installer::cdylib_file_name());
-    assert!(p.is_file(), "the plugin library {} was not built; run `cargo test --workspace`", p.display());
+    assert!(p.is_file(), "the plugin library {} was not built", p.display());
     p
 }
 
 /// The `ofx-render` executable built for this test run.
 pub fn ofx_render() -> PathBuf {
-    let p = profile_dir().join(format!("ofx-render{}", std::env::consts::EXE_SUFFIX));
-    if !p.is_file() {
-        // `cargo test -p living-portrait` alone does not build the ofx crate's binary.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let profile_args: &[&str] = if profile_dir().ends_with("release") { &["--release"] } else { &[] };
-        let st = std::process::Command::new(cargo)
-            .args(["build", "-p", "ofx", "--bin", "ofx-render"])
-            .args(profile_args)
-            .status()
-            .expect("run cargo build for ofx-render");
-        assert!(st.success(), "could not build ofx-render");
-    }
-    p
+    build_artifacts();
+    profile_dir().join(format!("ofx-render{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A folder holding a freshly assembled `LivingPortrait.ofx.bundle` made from the
