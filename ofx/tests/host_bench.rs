@@ -248,6 +248,7 @@ fn report() -> BenchReport {
         setup_ms: 0.25,
         first_frame_ms: 800.0,
         steady: Stats::of(&[10.0, 20.0, 30.0]),
+        plugin_steady: Stats::of(&[4.0, 5.0, 6.0]),
         steady_wall_ms: 60.0,
         steady_wall_frames: 3,
         before: Some(MemoryStatus { rss_kib: 100 << 10, peak_kib: 120 << 10 }),
