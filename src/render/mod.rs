@@ -820,11 +820,11 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, sca
     let (dx, dy) = ([nx[0] - n0[0], nx[1] - n0[1]], [ny[0] - n0[0], ny[1] - n0[1]]);
     let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= win.y1 && *y < win.y2).collect();
     let threads = if face.is_empty() { 1 } else { 2usize.min(rows.len().max(1)) };
-    let per = rows.len().div_ceil(threads).max(1);
-    let mut chunks: Vec<Mutex<Vec<(i32, &mut [u8])>>> = Vec::new();
-    let mut it = rows.into_iter().peekable();
-    while it.peek().is_some() {
-        chunks.push(Mutex::new(it.by_ref().take(per).collect()));
+    // Blocks of 8 rows dealt out in turn, so that the face rows (the costly
+    // ones, often all in one half of the frame) are shared evenly.
+    let mut chunks: Vec<Mutex<Vec<(i32, &mut [u8])>>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
+    for (i, r) in rows.into_iter().enumerate() {
+        chunks[(i / 8) % threads].get_mut().push(r);
     }
     let work = |index: u32, _count: u32| -> Result<()> {
         let Some(chunk) = chunks.get(index as usize) else { return Ok(()) };
