@@ -22,6 +22,9 @@
 //! (nose forward, jaw line back) and is rotated about the vertical or
 //! horizontal axis through the face centre. All zero is exactly no change.
 
+// Loops over iBUG index ranges (36..42 is the right eye) say what they mean.
+#![allow(clippy::needless_range_loop)]
+
 use crate::render::geometry::Points;
 
 /// The expression control values at one time.

@@ -9,6 +9,9 @@
 //! and y towards the chin (down), the convention of ONNX GridSample with
 //! `align_corners = 0`: crop pixel `u` of `S` has its centre at `(2u+1)/S - 1`.
 
+// Loops over iBUG index ranges (36..42 is the right eye) say what they mean.
+#![allow(clippy::needless_range_loop)]
+
 use crate::motion::inter_ocular;
 
 /// 68 points, f64.

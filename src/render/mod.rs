@@ -256,11 +256,18 @@ struct TrackKey {
     size: [u32; 2],
 }
 
+/// Generators by (device, pack folder; None: the built-in warp).
+type GeneratorCache = HashMap<(Device, Option<PathBuf>), Arc<dyn Generator>>;
+/// Analysed sources by (image content, override of the landmarks, working size).
+type SourceCache = Lru<(u128, Option<[u64; 2]>, usize), Arc<PreparedSource>>;
+/// Output rows (y, bytes) handed to one thread.
+type RowChunk<'a> = Mutex<Vec<(i32, &'a mut [u8])>>;
+
 /// The render state of one node instance: caches only.
 pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
-    generators: Mutex<HashMap<(Device, Option<PathBuf>), Arc<dyn Generator>>>,
-    sources: Mutex<Lru<(u128, Option<[u64; 2]>, usize), Arc<PreparedSource>>>,
+    generators: Mutex<GeneratorCache>,
+    sources: Mutex<SourceCache>,
     drivers: Mutex<Lru<u128, Option<Points>>>,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<Plane>>>,
@@ -822,7 +829,7 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, sca
     let threads = if face.is_empty() { 1 } else { 2usize.min(rows.len().max(1)) };
     // Blocks of 8 rows dealt out in turn, so that the face rows (the costly
     // ones, often all in one half of the frame) are shared evenly.
-    let mut chunks: Vec<Mutex<Vec<(i32, &mut [u8])>>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
+    let mut chunks: Vec<RowChunk<'_>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
     for (i, r) in rows.into_iter().enumerate() {
         chunks[(i / 8) % threads].get_mut().push(r);
     }
