@@ -7,6 +7,7 @@
 //! LIVING_PORTRAIT_INTRA_THREADS=2 cargo test -p living-portrait --release --test packs_bench -- --ignored --nocapture
 //! ```
 
+mod face_common;
 #[path = "data/packs/support.rs"]
 mod support;
 

@@ -5,6 +5,7 @@
 //! of `tests/data/packs` check the plumbing exactly (crop and sketch channels, the mean over references whether
 //! the embedder takes K or one reference at a time, resizing to a pack's fixed side).
 
+mod face_common;
 #[path = "data/packs/support.rs"]
 mod support;
 

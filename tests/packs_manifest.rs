@@ -3,6 +3,7 @@
 //! a missing role, a shape the model does not have, a free dimension bound twice) and checks that loading fails
 //! with the matching `PackError` whose sentence names the pack folder and the file, field or tensor at fault.
 
+mod face_common;
 #[path = "data/packs/support.rs"]
 mod support;
 

@@ -2,6 +2,7 @@
 //! drawn) while open parts are not; the inside of an eye stays black; each part has its own colour; lines are
 //! 2 px thick; points outside the crop or not finite do no harm.
 
+mod face_common;
 #[path = "data/packs/support.rs"]
 mod support;
 

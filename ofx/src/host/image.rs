@@ -5,84 +5,16 @@
 //! and the conversions between the two, including the render-scale resampling
 //! of inputs and file I/O through the `image` crate (PNG 8/16 bit, OpenEXR).
 
-use std::ffi::CStr;
 use std::path::Path;
 
 use image::{DynamicImage, ImageBuffer};
 use openfx::sys::generic::core::*;
-use openfx::sys::image_effect_v1::image_effect::*;
 
 use super::error::{HostError, HostResult};
 
-/// Sample type of an OFX image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Depth {
-    /// 8-bit unsigned.
-    Byte,
-    /// 16-bit unsigned.
-    Short,
-    /// 32-bit float.
-    Float,
-}
-
-impl Depth {
-    /// Bytes per sample.
-    pub fn bytes(self) -> usize {
-        match self {
-            Depth::Byte => 1,
-            Depth::Short => 2,
-            Depth::Float => 4,
-        }
-    }
-    /// The `kOfxBitDepth*` string.
-    pub fn ofx_name(self) -> &'static CStr {
-        match self {
-            Depth::Byte => kOfxBitDepthByte,
-            Depth::Short => kOfxBitDepthShort,
-            Depth::Float => kOfxBitDepthFloat,
-        }
-    }
-    /// Parses a `kOfxBitDepth*` string.
-    pub fn from_ofx(s: &str) -> Option<Depth> {
-        [Depth::Byte, Depth::Short, Depth::Float].into_iter().find(|d| d.ofx_name().to_str() == Ok(s))
-    }
-}
-
-/// Channels of an OFX image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Components {
-    /// Red, green, blue, alpha.
-    Rgba,
-    /// Red, green, blue.
-    Rgb,
-    /// Alpha only.
-    Alpha,
-}
-
-impl Components {
-    /// Channels per pixel.
-    pub fn count(self) -> usize {
-        match self {
-            Components::Rgba => 4,
-            Components::Rgb => 3,
-            Components::Alpha => 1,
-        }
-    }
-    /// The `kOfxImageComponent*` string.
-    pub fn ofx_name(self) -> &'static CStr {
-        match self {
-            Components::Rgba => kOfxImageComponentRGBA,
-            Components::Rgb => kOfxImageComponentRGB,
-            Components::Alpha => kOfxImageComponentAlpha,
-        }
-    }
-    /// Parses a `kOfxImageComponent*` string.
-    pub fn from_ofx(s: &str) -> Option<Components> {
-        [Components::Rgba, Components::Rgb, Components::Alpha]
-            .into_iter()
-            .find(|c| c.ofx_name().to_str() == Ok(s))
-    }
-}
+/// Sample type and channels of an OFX image: the same types the plugin side
+/// uses (`ofx::plugin::BitDepth` is the host's `Depth`).
+pub use crate::plugin::image::{BitDepth as Depth, Components};
 
 /// An integer pixel rectangle, x1 <= x < x2, y1 <= y < y2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -6,28 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use living_portrait::face::json::{write_string, Json};
-use living_portrait::inference::{self, ORT_LIB_ENV};
 
-/// Points ONNX Runtime at the CPU runtime (the env override when set, else the installer's cache, fetched and
-/// verified on first use), before the first inference call.
+/// Points ONNX Runtime at the CPU runtime before the first inference call
+/// (the face tests' helper: the env override, else the installer's cache).
 pub fn runtime() -> PathBuf {
-    static FOUND: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            if let Some(v) = std::env::var_os(ORT_LIB_ENV).filter(|v| !v.is_empty()) {
-                return PathBuf::from(v);
-            }
-            let files = installer::ensure_onnxruntime(false)
-                .unwrap_or_else(|e| panic!("the pack tests need ONNX Runtime: {e}"));
-            inference::set_runtime_library(files.runtime.clone());
-            files.runtime
-        })
-        .clone()
+    crate::face_common::runtime_library()
 }
 
-pub fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+pub use crate::face_common::workspace;
 
 /// The built-in warp pack of the source tree.
 pub fn builtin_warp() -> PathBuf {
