@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::ort::{ensure_onnxruntime, RuntimeFiles};
-use crate::util::{copy_file, copy_tree, list_files, replace_dir, TempDir};
+use crate::util::{copy_file, copy_tree, copy_tree_filtered, list_files, replace_dir, TempDir};
 use crate::{
     arch_dir, cdylib_file_name, InstallError, BINARY_NAME, BUNDLE_NAME, PLUGIN_ID, PLUGIN_NAME,
     VERSION,
@@ -220,7 +220,7 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
 
     let models = resources.join("models");
     if models.is_dir() {
-        copy_tree(&models, &res_dir.join("models")).map_err(|e| {
+        copy_tree_filtered(&models, &res_dir.join("models"), &is_runtime_model_file).map_err(|e| {
             InstallError::io(format!("copy {} into the bundle", models.display()), e)
         })?;
         copy_model_licenses(&models, &licenses)?;
@@ -274,6 +274,21 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
         )
     })?;
     Ok(dest)
+}
+
+/// What of `resources/models/` the plugin needs at run time: the ONNX files, their checksums, the pack
+/// manifests and tables (JSON), the READMEs and the licence notices — not the conversion and check scripts,
+/// their requirement lists or the check images, which stay in the source tree; nor the random-weight test
+/// pack `fewshot_test/` (the plugin refuses it anyway).
+pub fn is_runtime_model_file(rel: &Path) -> bool {
+    if rel.starts_with("fewshot_test") {
+        return false;
+    }
+    let name = rel.file_name().map(|n| n.to_string_lossy().to_ascii_uppercase()).unwrap_or_default();
+    let ext = rel.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    matches!(ext.as_str(), "onnx" | "json" | "md")
+        || name == "SHA256SUMS"
+        || ["LICENSE", "LICENCE", "NOTICE", "COPYING"].iter().any(|p| name.starts_with(p))
 }
 
 /// Licence files shipped with the models (LICENSE*, LICENCE*, NOTICE*, COPYING*) are also gathered under

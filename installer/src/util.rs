@@ -100,6 +100,29 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Like [`copy_tree`], but only the files for which `keep(relative path)` is
+/// true (folders are created as needed; folders with nothing kept are not).
+pub fn copy_tree_filtered(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) -> io::Result<()> {
+    for rel in list_files(from)? {
+        if rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) || !keep(&rel) {
+            continue;
+        }
+        let src = from.join(&rel);
+        if fs::symlink_metadata(&src)?.file_type().is_symlink() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is a symbolic link; resource folders must hold real files", src.display()),
+            ));
+        }
+        let dst = to.join(&rel);
+        if let Some(parent) = dst.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        copy_file(&src, &dst)?;
+    }
+    Ok(())
+}
+
 /// Every file (not folder) under `root`, as paths relative to `root`, sorted; links are reported as files.
 pub fn list_files(root: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();

@@ -527,3 +527,24 @@ fn crate_licence_notices_are_collected() {
         "workspace members are covered by our own LICENSE"
     );
 }
+
+#[test]
+fn only_runtime_model_files_go_into_the_bundle() {
+    use std::path::Path;
+    for (p, keep) in [
+        ("face_mesh.onnx", true),
+        ("SHA256SUMS", true),
+        ("mesh68.json", true),
+        ("warp/manifest.json", true),
+        ("README.md", true),
+        ("LICENSE-mediapipe.txt", true),
+        ("NOTICE", true),
+        ("convert.py", false),
+        ("requirements-convert.txt", false),
+        ("warp/check/jaw.png", false),
+        ("warp/build_warp.py", false),
+        ("fewshot_test/embedder.onnx", false),
+    ] {
+        assert_eq!(installer::is_runtime_model_file(Path::new(p)), keep, "{p}");
+    }
+}
