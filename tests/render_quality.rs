@@ -362,3 +362,46 @@ fn the_reference_still_that_matches_the_mouth_is_chosen() {
     let corner = |img: &HostImage| img.pixel(5, 5).unwrap();
     assert_eq!(corner(&opened), corner(&src));
 }
+
+#[test]
+fn a_small_face_in_a_4k_still_is_animated_and_the_rest_is_untouched() {
+    // A 3840×2160 grey frame with the portrait scaled 2× (a ~300 px face) off
+    // centre; the relative demo track (made on the 512 px portrait) drives it.
+    runtime();
+    let src = astronaut();
+    let (w, h) = (3840u32, 2160u32);
+    // Byte-exact values, so the 8-bit output can be compared exactly.
+    let mut big = HostImage::filled(w, h, [115.0 / 255.0, 120.0 / 255.0, 128.0 / 255.0, 1.0]);
+    big.components = Components::Rgb;
+    let (ox, oy) = (2500i32, 700i32);
+    for y in 0..1024 {
+        for x in 0..1024 {
+            let p = src.pixel(x / 2, y / 2).unwrap();
+            big.set_pixel(ox + x, oy + y, p);
+        }
+    }
+    let (_h, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, big.clone());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    let track = installer::workspace_root().join("resources/demo/track.json");
+    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    let req = RenderRequest { depth: Depth::Byte, components: Components::Rgb, ..RenderRequest::default() };
+    let out = inst.render_frame(30.0, &req).unwrap_or_else(|e| panic!("{e}: {:?}", inst.messages()));
+    assert_eq!((out.width, out.height), (w, h));
+    let (mut changed, mut outside) = (0usize, 0usize);
+    for y in 0..h as i32 {
+        for x in 0..w as i32 {
+            let (a, b) = (out.pixel(x, y).unwrap(), big.pixel(x, y).unwrap());
+            let d = (0..3).map(|c| (a[c] - b[c]).abs()).fold(0.0f32, f32::max);
+            if d > 0.0 {
+                if x < ox || x >= ox + 1024 || y < oy || y >= oy + 1024 {
+                    outside += 1;
+                }
+                changed += 1;
+            }
+        }
+    }
+    println!("4K still, 300 px face: {changed} pixels animated, {outside} outside the portrait's square");
+    assert!(changed > 5_000, "the face moves");
+    assert_eq!(outside, 0, "nothing outside the portrait changes");
+}
