@@ -405,3 +405,45 @@ fn a_small_face_in_a_4k_still_is_animated_and_the_rest_is_untouched() {
     assert!(changed > 5_000, "the face moves");
     assert_eq!(outside, 0, "nothing outside the portrait changes");
 }
+
+#[test]
+fn anamorphic_pixels_render_like_square_ones() {
+    // The portrait squeezed 2:1 (pixel aspect 2) must animate like the square
+    // portrait, squeezed: the face is analysed unsqueezed, the warp works in
+    // canonical (square) coordinates, the paste-back maps back to pixels.
+    runtime();
+    let src = astronaut();
+    let squeeze = |img: &HostImage| {
+        let mut out = HostImage::new(img.width / 2, img.height, img.components);
+        for y in 0..img.height as i32 {
+            for x in 0..(img.width / 2) as i32 {
+                let (a, b) = (img.pixel(2 * x, y).unwrap(), img.pixel(2 * x + 1, y).unwrap());
+                out.set_pixel(x, y, [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0, (a[2] + b[2]) / 2.0, (a[3] + b[3]) / 2.0]);
+            }
+        }
+        out
+    };
+    let track = installer::workspace_root().join("resources/demo/track.json");
+    let render = |img: HostImage, par: f64, frame: f64| {
+        let (_h, plugin) = load(HostOptions { pixel_aspect: par, ..HostOptions::default() });
+        let mut inst = instance_with(&plugin, img);
+        inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+        inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+        inst.render_frame(frame, &RenderRequest::default()).unwrap_or_else(|e| panic!("{e}: {:?}", inst.messages()))
+    };
+    let thin = squeeze(&src);
+    assert_eq!(max_diff(&render(thin.clone(), 2.0, 1.0), &thin), (0.0, true), "frame 1: the squeezed portrait itself");
+    let square = squeeze(&render(src.clone(), 1.0, 30.0));
+    let anamorphic = render(thin.clone(), 2.0, 30.0);
+    assert_eq!((anamorphic.width, anamorphic.height), (256, 512));
+    let (mut sum, mut moved) = (0.0f64, 0usize);
+    for ((a, b), t) in anamorphic.pixels.chunks_exact(4).zip(square.pixels.chunks_exact(4)).zip(thin.pixels.chunks_exact(4)) {
+        if (0..3).any(|c| (b[c] - t[c]).abs() > 0.02) {
+            sum += (0..3).map(|c| (a[c] - b[c]).abs() as f64).sum::<f64>() / 3.0;
+            moved += 1;
+        }
+    }
+    let mean = sum / moved.max(1) as f64;
+    println!("pixel aspect 2: {moved} animated pixels, mean difference to the squeezed square render {mean:.4}");
+    assert!(moved > 500 && mean < 0.04, "anamorphic render differs from the square one by {mean:.4} on {moved} pixels");
+}

@@ -202,17 +202,42 @@ pub struct PreparedSource {
     pub key: u128,
     /// Size of the image in pixels at the render scale.
     pub image_size: [u32; 2],
+    /// Its pixel aspect ratio.
+    pub par: f64,
 }
 
-/// Sample the planar RGB crop of `size` from a plane at render scale `scale`.
-fn crop_pixels(plane: &Plane, crop: &FaceCrop, scale: f64, size: usize) -> Vec<f32> {
+/// How an image's pixels map to canonical coordinates: `canonical x = pixel
+/// x / sx`, `canonical y = pixel y / sy`, with `sx = render scale / pixel
+/// aspect ratio` and `sy = render scale` (OFX: canonical coordinates are
+/// square, full-resolution pixels).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelMap {
+    pub sx: f64,
+    pub sy: f64,
+    pub par: f64,
+}
+
+impl PixelMap {
+    /// The map of an image at render scale `scale` with pixel aspect `par`.
+    pub fn of(scale: f64, par: f64) -> PixelMap {
+        let par = if par.is_finite() && (0.1..=10.0).contains(&par) { par } else { 1.0 };
+        PixelMap { sx: scale / par, sy: scale, par }
+    }
+    /// The map of a host image at the render's scale.
+    pub fn of_image(img: &Image, scale: f64) -> PixelMap {
+        PixelMap::of(scale, img.pixel_aspect())
+    }
+}
+
+/// Sample the planar RGB crop of `size` from a plane.
+fn crop_pixels(plane: &Plane, crop: &FaceCrop, map: PixelMap, size: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; 3 * size * size];
     for v in 0..size {
         let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
         for u in 0..size {
             let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
             let c = crop.to_canonical([nx, ny]);
-            let px = plane.sample(c[0] * scale, c[1] * scale);
+            let px = plane.sample(c[0] * map.sx, c[1] * map.sy);
             for k in 0..3 {
                 out[k * size * size + v * size + u] = px[k].clamp(0.0, 1.0);
             }
@@ -299,9 +324,33 @@ fn fail(s: impl Into<String>) -> Error {
 }
 
 /// Pixel coordinates of the face analysis (origin top-left, pixel centres at
-/// integers, in the pixels of `bounds` at scale `s`) → canonical (y up).
-fn analysis_to_canonical(p: [f32; 2], bounds: RectI, s: f64) -> [f64; 2] {
-    [(bounds.x1 as f64 + p[0] as f64 + 0.5) / s, (bounds.y2 as f64 - (p[1] as f64 + 0.5)) / s]
+/// integers, in the square-pixel image [`analysis_image`] made from a plane
+/// with `bounds`) → canonical (y up).
+fn analysis_to_canonical(p: [f32; 2], bounds: RectI, map: PixelMap) -> [f64; 2] {
+    [(bounds.x1 as f64 + (p[0] as f64 + 0.5) / map.par) / map.sx, (bounds.y2 as f64 - (p[1] as f64 + 0.5)) / map.sy]
+}
+
+/// The image the face models see: 8-bit RGB, top row first, with square
+/// pixels (non-square pixels are resampled to their displayed shape, or the
+/// face would look squeezed to the detector).
+fn analysis_image(plane: &Plane, map: PixelMap) -> std::result::Result<FaceImage, crate::face::FaceError> {
+    if (map.par - 1.0).abs() < 1e-6 {
+        return FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down());
+    }
+    let (w, h) = (((plane.width() as f64 * map.par).round() as usize).max(1), plane.height());
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    let b = plane.bounds;
+    for row in 0..h {
+        let y = b.y2 as f64 - row as f64 - 0.5;
+        for u in 0..w {
+            let x = b.x1 as f64 + (u as f64 + 0.5) / map.par;
+            let p = plane.sample(x, y);
+            for &v in &p[..3] {
+                rgb.push(if v.is_nan() { 0 } else { (v.clamp(0.0, 1.0) * 255.0).round() as u8 });
+            }
+        }
+    }
+    FaceImage::new(w as u32, h as u32, rgb)
 }
 
 impl Renderer {
@@ -330,7 +379,8 @@ impl Renderer {
     /// Analyse (or take from the cache) one reference image.
     #[allow(clippy::too_many_arguments)]
     fn prepare(&self, img: &Image, scale: f64, size: usize, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, what: &str) -> Result<Arc<PreparedSource>> {
-        let key = image_key(img, scale.to_bits());
+        let map = PixelMap::of_image(img, scale);
+        let key = image_key(img, scale.to_bits() ^ map.par.to_bits().rotate_left(17));
         let override_key = settings.source_override.map(|o| {
             let mut h = [0u64; 2];
             for (i, p) in o.iter().enumerate() {
@@ -346,8 +396,7 @@ impl Renderer {
         let (landmarks, detected) = match settings.source_override {
             Some(l) => (l, false),
             None => {
-                let face_img = FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down())
-                    .map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
+                let face_img = analysis_image(&plane, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
                 let analysis = analyzer.analyze_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
                 let face = analysis.face.as_ref().ok_or_else(|| {
                     fail(format!(
@@ -356,7 +405,7 @@ impl Renderer {
                 })?;
                 let mut l = [[0.0; 2]; 68];
                 for (o, p) in l.iter_mut().zip(face.landmarks68.iter()) {
-                    *o = analysis_to_canonical(*p, plane.bounds, scale);
+                    *o = analysis_to_canonical(*p, plane.bounds, map);
                 }
                 (l, true)
             }
@@ -365,11 +414,12 @@ impl Renderer {
         let _ = detected;
         let prepared = Arc::new(PreparedSource {
             state: FaceState::of(&landmarks),
-            pixels: Arc::new(crop_pixels(&plane, &crop, scale, size)),
+            pixels: Arc::new(crop_pixels(&plane, &crop, map, size)),
             crop,
             landmarks,
             key,
             image_size: [plane.width() as u32, plane.height() as u32],
+            par: map.par,
         });
         self.sources.lock().put(cache_key, prepared.clone());
         Ok(prepared)
@@ -399,19 +449,19 @@ impl Renderer {
             return Err(fail("Drive mode is \"Driver clip\" but nothing is connected to the Driver input"));
         }
         let Some(img) = clip.image(time, None)? else { return Ok(None) };
-        let key = image_key(&img, scale.to_bits());
+        let map = PixelMap::of_image(&img, scale);
+        let key = image_key(&img, scale.to_bits() ^ map.par.to_bits().rotate_left(17));
         if let Some(p) = self.drivers.lock().get(&key) {
             return Ok(p);
         }
         let plane = Plane::from_image(&img);
         drop(img);
-        let face_img = FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down())
-            .map_err(|e| fail(format!("the Driver frame {time} cannot be analysed: {e}")))?;
+        let face_img = analysis_image(&plane, map).map_err(|e| fail(format!("the Driver frame {time} cannot be analysed: {e}")))?;
         let analysis = analyzer.analyze_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
         let points = analysis.face.as_ref().map(|f| {
             let mut l = [[0.0; 2]; 68];
             for (o, p) in l.iter_mut().zip(f.landmarks68.iter()) {
-                *o = analysis_to_canonical(*p, plane.bounds, scale);
+                *o = analysis_to_canonical(*p, plane.bounds, map);
             }
             l
         });
@@ -456,7 +506,7 @@ impl Renderer {
                     // pixel centres at integers).
                     let mut p = now;
                     for q in p.iter_mut() {
-                        *q = [q[0] + 0.5, source_rod_height - (q[1] + 0.5)];
+                        *q = [(q[0] + 0.5) * base.par, source_rod_height - (q[1] + 0.5)];
                     }
                     Ok(p)
                 }
@@ -677,10 +727,11 @@ impl Renderer {
             .image(args.time, None)?
             .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
         timer.mark("output image");
+        let out_map = PixelMap::of_image(&out, scale);
         match s.output {
-            OutputMode::Crop => write_crop(&mut out, args.window, scale, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha),
-            OutputMode::Matte => write_matte(&mut out, args.window, &base, scale, &alpha, seg.as_deref()),
-            OutputMode::Full => paste(&mut out, &base_image, args.window, &base, scale, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha, seg.as_deref())?,
+            OutputMode::Crop => write_crop(&mut out, args.window, out_map, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha),
+            OutputMode::Matte => write_matte(&mut out, args.window, &base, PixelMap::of_image(&base_image, scale), &alpha, seg.as_deref()),
+            OutputMode::Full => paste(&mut out, &base_image, args.window, &base, PixelMap::of_image(&base_image, scale), size, gen.as_ref().map(|g| &g.rgb[..]), &alpha, seg.as_deref())?,
         }
         timer.mark("write");
         timer.report(args.time);
@@ -801,7 +852,7 @@ fn sample_planar(img: &[f32], planes: usize, size: usize, n: [f64; 2], out: &mut
 /// the matte is above zero. Everywhere else the source bytes are copied as they
 /// are (exact). Rows are shared out among the host's threads.
 #[allow(clippy::too_many_arguments)]
-fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, scale: f64, size: usize, gen: Option<&[f32]>, matte: &CropMatte, seg: Option<&Plane>) -> Result<()> {
+fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map: PixelMap, size: usize, gen: Option<&[f32]>, matte: &CropMatte, seg: Option<&Plane>) -> Result<()> {
     let dl = out.layout();
     let sl = src.layout();
     let win = window.intersect(&dl.bounds);
@@ -812,18 +863,18 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, sca
     let corners = [[matte.bbox[0], matte.bbox[1]], [matte.bbox[2], matte.bbox[1]], [matte.bbox[2], matte.bbox[3]], [matte.bbox[0], matte.bbox[3]]]
         .map(|n| base.crop.to_canonical(n));
     let face = RectI {
-        x1: (corners.iter().map(|c| c[0]).fold(f64::MAX, f64::min) * scale).floor() as i32 - 1,
-        y1: (corners.iter().map(|c| c[1]).fold(f64::MAX, f64::min) * scale).floor() as i32 - 1,
-        x2: (corners.iter().map(|c| c[0]).fold(f64::MIN, f64::max) * scale).ceil() as i32 + 1,
-        y2: (corners.iter().map(|c| c[1]).fold(f64::MIN, f64::max) * scale).ceil() as i32 + 1,
+        x1: (corners.iter().map(|c| c[0]).fold(f64::MAX, f64::min) * map.sx).floor() as i32 - 1,
+        y1: (corners.iter().map(|c| c[1]).fold(f64::MAX, f64::min) * map.sy).floor() as i32 - 1,
+        x2: (corners.iter().map(|c| c[0]).fold(f64::MIN, f64::max) * map.sx).ceil() as i32 + 1,
+        y2: (corners.iter().map(|c| c[1]).fold(f64::MIN, f64::max) * map.sy).ceil() as i32 + 1,
     }
     .intersect(&win);
     let dpb = dl.pixel_bytes();
     let spb = sl.pixel_bytes();
     // Normalised coordinates are affine in pixel coordinates: step them.
-    let n0 = base.crop.to_normalised([0.5 / scale, 0.5 / scale]);
-    let nx = base.crop.to_normalised([1.5 / scale, 0.5 / scale]);
-    let ny = base.crop.to_normalised([0.5 / scale, 1.5 / scale]);
+    let n0 = base.crop.to_normalised([0.5 / map.sx, 0.5 / map.sy]);
+    let nx = base.crop.to_normalised([1.5 / map.sx, 0.5 / map.sy]);
+    let ny = base.crop.to_normalised([0.5 / map.sx, 1.5 / map.sy]);
     let (dx, dy) = ([nx[0] - n0[0], nx[1] - n0[1]], [ny[0] - n0[0], ny[1] - n0[1]]);
     let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= win.y1 && *y < win.y2).collect();
     let threads = if face.is_empty() { 1 } else { 2usize.min(rows.len().max(1)) };
@@ -897,10 +948,10 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, sca
 
 /// Aligned-crop output: the generator's crop, over a region of definition of
 /// S×S canonical pixels at the origin.
-fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Option<&[f32]>, _matte: &CropMatte) {
+fn write_crop(out: &mut Image, window: RectI, map: PixelMap, size: usize, gen: Option<&[f32]>, _matte: &CropMatte) {
     let dl = out.layout();
     let win = window.intersect(&dl.bounds);
-    let side = size as f64 * scale;
+    let (side_x, side_y) = (size as f64 * map.sx, size as f64 * map.sy);
     let mut row_px = vec![[0.0f32; 4]; win.width()];
     for (y, row) in out.rows_mut() {
         if y < win.y1 || y >= win.y2 {
@@ -908,7 +959,7 @@ fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Opti
         }
         for (i, p) in row_px.iter_mut().enumerate() {
             let x = win.x1 + i as i32;
-            let n = [2.0 * (x as f64 + 0.5) / side - 1.0, 1.0 - 2.0 * (y as f64 + 0.5) / side];
+            let n = [2.0 * (x as f64 + 0.5) / side_x - 1.0, 1.0 - 2.0 * (y as f64 + 0.5) / side_y];
             let mut v = [0.0f32; 4];
             if n[0].abs() < 1.0 && n[1].abs() < 1.0 {
                 if let Some(g) = gen {
@@ -925,7 +976,7 @@ fn write_crop(out: &mut Image, window: RectI, scale: f64, size: usize, gen: Opti
 }
 
 /// Matte output: the paste-back matte (hull × segmentation), grey in RGB and A.
-fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, scale: f64, matte: &CropMatte, seg: Option<&Plane>) {
+fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, map: PixelMap, matte: &CropMatte, seg: Option<&Plane>) {
     let dl = out.layout();
     let win = window.intersect(&dl.bounds);
     let mut row_px = vec![[0.0f32; 4]; win.width()];
@@ -935,7 +986,7 @@ fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, scale: f64
         }
         for (i, p) in row_px.iter_mut().enumerate() {
             let x = win.x1 + i as i32;
-            let n = base.crop.to_normalised([(x as f64 + 0.5) / scale, (y as f64 + 0.5) / scale]);
+            let n = base.crop.to_normalised([(x as f64 + 0.5) / map.sx, (y as f64 + 0.5) / map.sy]);
             let mut m = matte.at(n);
             if m > 0.0 {
                 if let Some(seg) = seg {

@@ -326,9 +326,11 @@ impl ClipObj {
             .unwrap_or(Components::Rgba)
     }
 
-    /// Canonical region of definition of an input at `time`.
+    /// Canonical region of definition of an input at `time` (x scaled by the
+    /// pixel aspect ratio: canonical coordinates have square pixels).
     pub fn input_rod(&self, time: f64) -> Option<OfxRectD> {
-        self.input.read().as_ref()?.canonical_rod(time)
+        let par = self.effect.upgrade().map(|e| e.host.options.pixel_aspect).unwrap_or(1.0);
+        self.input.read().as_ref()?.canonical_rod(time).map(|r| OfxRectD { x1: r.x1 * par, y1: r.y1, x2: r.x2 * par, y2: r.y2 })
     }
 
     /// `clipGetImage`.
@@ -384,7 +386,7 @@ impl ClipObj {
         // render action's scale.
         let reported = if effect.quirks() == HostQuirks::Resolve { 1.0 } else { scale };
         props.define(kOfxImageEffectPropRenderScale, PropValue::Double(vec![reported, reported]));
-        props.define(kOfxImagePropPixelAspectRatio, pdbl(1.0));
+        props.define(kOfxImagePropPixelAspectRatio, pdbl(effect.host.options.pixel_aspect));
         props.define(kOfxImagePropData, pptr(pb.data_ptr() as usize));
         props.define(kOfxImagePropBounds, PropValue::Int(pb.bounds.to_ofx().to_vec()));
         props.define(kOfxImagePropRegionOfDefinition, PropValue::Int(rod.to_ofx().to_vec()));

@@ -83,6 +83,9 @@ pub struct HostOptions {
     pub project_size: (f64, f64),
     /// Frame rate reported on clips and the instance.
     pub frame_rate: f64,
+    /// Pixel aspect ratio of every image (1 = square pixels; 2 = anamorphic
+    /// 2:1, canonical x = pixel x × 2).
+    pub pixel_aspect: f64,
     /// Print plugin messages to stderr as they arrive.
     pub echo_messages: bool,
     /// Ask `kOfxImageEffectActionIsIdentity` before rendering and copy the
@@ -103,6 +106,7 @@ impl Default for HostOptions {
             pad_output_bounds: 0,
             project_size: (1920.0, 1080.0),
             frame_rate: 25.0,
+            pixel_aspect: 1.0,
             echo_messages: false,
             call_is_identity: true,
             overlays_enabled: true,

@@ -52,7 +52,7 @@ impl Instance {
         props.set(kOfxImageEffectPropProjectSize, PropValue::Double(vec![w, h]));
         props.set(kOfxImageEffectPropProjectExtent, PropValue::Double(vec![w, h]));
         props.set(kOfxImageEffectPropProjectOffset, PropValue::Double(vec![0.0, 0.0]));
-        props.set(kOfxImageEffectPropProjectPixelAspectRatio, pdbl(1.0));
+        props.set(kOfxImageEffectPropProjectPixelAspectRatio, pdbl(opts.pixel_aspect));
         props.set(kOfxImageEffectInstancePropEffectDuration, pdbl(1.0));
         props.set(kOfxImageEffectPropFrameRate, pdbl(opts.frame_rate));
         props.set(kOfxImageEffectFrameVarying, pint(0));
@@ -80,7 +80,7 @@ impl Instance {
             p.set(kOfxImageClipPropUnmappedPixelDepth, pstr(kOfxBitDepthFloat));
             p.set(kOfxImageClipPropUnmappedComponents, pstr(kOfxImageComponentRGBA));
             p.set(kOfxImageEffectPropPreMultiplication, pstr(kOfxImagePreMultiplied));
-            p.set(kOfxImagePropPixelAspectRatio, pdbl(1.0));
+            p.set(kOfxImagePropPixelAspectRatio, pdbl(opts.pixel_aspect));
             p.set(kOfxImageEffectPropFrameRate, pdbl(opts.frame_rate));
             p.set(kOfxImageEffectPropUnmappedFrameRate, pdbl(opts.frame_rate));
             p.set(kOfxImageEffectPropFrameRange, PropValue::Double(vec![0.0, 0.0]));

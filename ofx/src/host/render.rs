@@ -242,7 +242,9 @@ impl Instance {
             )));
         }
         let rod = self.clamp_infinite(self.region_of_definition(time, s)?);
-        let rod_px = RectI::from_canonical(&rod, s);
+        // Pixels are `pixel_aspect` canonical units wide.
+        let par = self.effect.host.options.pixel_aspect;
+        let rod_px = RectI::from_canonical(&OfxRectD { x1: rod.x1 / par, y1: rod.y1, x2: rod.x2 / par, y2: rod.y2 }, s);
         let wanted = req.window.unwrap_or(rod_px);
         // Without tile support the plugin must get whole frames: render the
         // full region of definition and crop to the window afterwards.
@@ -359,7 +361,9 @@ impl Instance {
 
     /// kOfxImageEffectActionGetRegionsOfInterest; the answers are recorded.
     fn regions_of_interest(&self, time: f64, s: f64, window: RectI) -> HostResult<()> {
+        let par = self.effect.host.options.pixel_aspect;
         let roi = window.to_canonical(s);
+        let roi = OfxRectD { x1: roi.x1 * par, y1: roi.y1, x2: roi.x2 * par, y2: roi.y2 };
         let rect = |r: &OfxRectD| PropValue::Double(vec![r.x1, r.y1, r.x2, r.y2]);
         let a = PropertySet::new_read_only("regions of interest inArgs");
         a.define(kOfxPropTime, pdbl(time));
