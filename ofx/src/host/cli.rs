@@ -45,6 +45,7 @@ usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ...
   --host standard|resolve|natron  host to imitate (default standard)
   --negative-row-bytes     give the plugin images with negative row bytes
   --pad-output N           output image bounds larger than the render window by N pixels
+  --pixel-aspect R         pixel aspect ratio of the inputs and output (default 1; 2 = anamorphic 2:1)
   --save-params FILE.json  write every parameter (value and keys) after rendering
   --timeout SECS           give up after SECS seconds (default 3600)
 
@@ -111,6 +112,8 @@ pub struct CliArgs {
     pub negative_row_bytes: bool,
     /// `--pad-output`.
     pub pad_output: u32,
+    /// `--pixel-aspect R`: pixel aspect ratio of every image.
+    pub pixel_aspect: f64,
     /// `--save-params`.
     pub save_params: Option<PathBuf>,
     /// `--timeout`.
@@ -240,6 +243,7 @@ impl CliArgs {
             quirks: HostQuirks::Standard,
             negative_row_bytes: false,
             pad_output: 0,
+            pixel_aspect: 1.0,
             save_params: None,
             timeout: Duration::from_secs(3600),
             help: false,
@@ -338,6 +342,14 @@ impl CliArgs {
                 "--threads" => a.threads = parse_count(&value(&flag)?, "thread count")?,
                 "--bands" => a.bands = parse_count(&value(&flag)?, "band count")?.max(1),
                 "--pad-output" => a.pad_output = parse_count(&value(&flag)?, "padding")? as u32,
+                "--pixel-aspect" => {
+                    let v = value(&flag)?;
+                    a.pixel_aspect = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite() && (0.1..=10.0).contains(r))
+                        .ok_or_else(|| usage_err(format!("The pixel aspect ratio '{v}' is not a number in [0.1, 10]")))?;
+                }
                 "--context" => {
                     a.context = Some(match value(&flag)?.to_ascii_lowercase().as_str() {
                         "filter" => Context::Filter,
@@ -481,6 +493,7 @@ fn make_host(args: &CliArgs, inputs: &[(String, ClipInput)], threads: usize) -> 
         threads,
         negative_row_bytes: args.negative_row_bytes,
         pad_output_bounds: args.pad_output,
+        pixel_aspect: args.pixel_aspect,
         project_size,
         echo_messages: true,
         ..HostOptions::default()
