@@ -133,6 +133,7 @@ fn dispatch<E: Effect>(
     out_args: OfxPropertySetHandle,
 ) -> Result<()> {
     if is(action, kOfxActionLoad) {
+        super::pin::pin_self();
         suites::load()?;
         return Ok(());
     }

@@ -11,6 +11,7 @@ pub mod entry;
 pub mod image;
 pub mod interact;
 pub mod params;
+mod pin;
 pub mod props;
 pub mod suites;
 
