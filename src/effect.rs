@@ -129,7 +129,7 @@ impl Effect for LivingPortrait {
         Self::injected_fault()?;
         let started = std::time::Instant::now();
         let settings = Settings::read(effect, args.time)?;
-        if std::env::var_os("LIVING_PORTRAIT_PROFILE").is_some_and(|v| v == "1") {
+        if crate::render::profiling() {
             eprintln!("living-portrait profile frame {}: parameters {:.2} ms", args.time, started.elapsed().as_secs_f64() * 1e3);
         }
         if settings.drive == params::DriveMode::Driver && self.context != Context::General {

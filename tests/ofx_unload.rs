@@ -17,8 +17,7 @@ use ofx::host::*;
 
 #[test]
 fn threads_that_used_an_unloaded_plugin_exit_cleanly() {
-    let files = installer::ensure_onnxruntime(false).unwrap();
-    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+    test_env();
     let track = installer::workspace_root().join("resources/demo/track.json");
     for round in 0..6 {
         let track = track.clone();

@@ -11,8 +11,7 @@ use ofx::host::*;
 use ofx::host::interact::{DrawCommand, DrawPrimitive};
 
 fn runtime() {
-    let files = installer::ensure_onnxruntime(false).unwrap();
-    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+    test_env();
 }
 
 fn baked(plugin: &Plugin) -> Instance {

@@ -8,9 +8,9 @@ use ofx::host::*;
 
 #[test]
 fn fewshot_pack_renders_and_a_bad_pack_is_named() {
-    let files = installer::ensure_onnxruntime(false).unwrap();
-    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+    // One test in this process: set before anything is loaded.
     std::env::set_var("LIVING_PORTRAIT_ALLOW_TEST_PACKS", "1");
+    test_env();
     let (_h, plugin) = load(HostOptions::default());
     let mut inst = instance_with(&plugin, astronaut());
     inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();

@@ -64,8 +64,7 @@ fn parameter_names_types_and_options_are_stable() {
 
 #[test]
 fn gpu_requested_here_reports_cpu_with_a_reason() {
-    let files = installer::ensure_onnxruntime(false).unwrap();
-    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+    test_env();
     let (_h, plugin) = load(HostOptions::default());
     let mut inst = instance_with(&plugin, astronaut());
     let line = |inst: &Instance| match inst.param_value("deviceInfo", 0.0).unwrap() {

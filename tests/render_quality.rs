@@ -18,11 +18,7 @@ use ofx::host::*;
 
 /// Point both this process's ONNX Runtime and the plugin's at the cached runtime.
 fn runtime() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let files = installer::ensure_onnxruntime(false).expect("ONNX Runtime");
-        std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
-    });
+    test_env();
 }
 
 fn analyzer() -> FaceAnalyzer {

@@ -55,8 +55,7 @@ fn as_openface_csv(path: &std::path::Path) -> PathBuf {
 }
 
 fn runtime() {
-    let files = installer::ensure_onnxruntime(false).unwrap();
-    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+    test_env();
 }
 
 #[test]

@@ -9,8 +9,7 @@ use common::*;
 use ofx::host::*;
 
 fn runtime() {
-    let files = installer::ensure_onnxruntime(false).unwrap();
-    std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+    test_env();
 }
 
 fn demo_track() -> String {
@@ -82,13 +81,13 @@ fn detect_fills_the_override_and_the_override_drives_the_warp() {
 fn browse_sets_the_track_file_from_the_dialog_command() {
     let (_h, plugin) = load(HostOptions::default());
     let mut inst = instance_with(&plugin, astronaut());
-    std::env::set_var("LIVING_PORTRAIT_BROWSE_COMMAND", format!("echo '{}'", demo_track()));
+    // The dialog stand-in (see common::test_env) answers from a file.
+    std::fs::write(browse_answer_file(), format!("{}\n", demo_track())).unwrap();
     inst.press("browseTrack").unwrap();
     assert_eq!(inst.param_value("trackFile", 1.0).unwrap(), ParamValue::String(demo_track()));
-    std::env::set_var("LIVING_PORTRAIT_BROWSE_COMMAND", "exit 1");
+    std::fs::write(browse_answer_file(), "").unwrap();
     inst.press("browseTrack").unwrap();
     assert_eq!(inst.param_value("trackFile", 1.0).unwrap(), ParamValue::String(demo_track()), "cancel keeps the path");
-    std::env::remove_var("LIVING_PORTRAIT_BROWSE_COMMAND");
 }
 
 #[test]

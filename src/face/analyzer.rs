@@ -411,7 +411,7 @@ fn add_detections(list: &mut Vec<FaceDetection>, found: Vec<FaceDetection>, conf
 /// With `LIVING_PORTRAIT_PROFILE=1`, one line on stderr per uncached detection or analysis: its cost and where
 /// the face was found.
 fn profile(img: &FaceImage, what: &str, runs: usize, mesh_runs: usize, side: Option<u32>, found: bool, t: Instant) {
-    if std::env::var_os("LIVING_PORTRAIT_PROFILE").is_none_or(|v| v != "1") {
+    if !crate::render::profiling() {
         return;
     }
     let place = match (found, side) {

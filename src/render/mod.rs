@@ -35,6 +35,14 @@ use generator::{Generator, Reference};
 use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
 use plane::{image_key, Plane};
 
+/// Whether `LIVING_PORTRAIT_PROFILE=1`, read once per process (renders must
+/// not read the environment: a host may change it on another thread).
+pub fn profiling() -> bool {
+    static ON: once_cell::sync::Lazy<bool> =
+        once_cell::sync::Lazy::new(|| std::env::var_os("LIVING_PORTRAIT_PROFILE").is_some_and(|v| v == "1"));
+    *ON
+}
+
 /// Per-stage timings on stderr when `LIVING_PORTRAIT_PROFILE=1` (benchmarks).
 struct StageTimer {
     on: bool,
@@ -46,7 +54,7 @@ struct StageTimer {
 impl StageTimer {
     fn new() -> Self {
         let now = std::time::Instant::now();
-        let on = std::env::var_os("LIVING_PORTRAIT_PROFILE").is_some_and(|v| v == "1");
+        let on = profiling();
         StageTimer { on, start: now, last: now, parts: Vec::new() }
     }
     fn mark(&mut self, name: &'static str) {

@@ -80,8 +80,36 @@ pub fn bundle() -> PathBuf {
     plugin_dir().join("LivingPortrait.ofx.bundle")
 }
 
+/// The file whose first line the Browse button's dialog command prints (a
+/// missing or empty file is a cancelled dialog).
+pub fn browse_answer_file() -> PathBuf {
+    installer::target_dir().join("test-output").join(format!("browse-answer-{}.txt", std::process::id()))
+}
+
+/// The environment the plugin reads, set once per test process before any
+/// plugin is loaded: the cached ONNX Runtime (fetched on first use) and a
+/// Browse dialog stand-in that answers from [`browse_answer_file`]. Setting
+/// variables while plugin threads read the environment would race (the
+/// plugin has its own copy of the standard library's environment lock), so
+/// tests change files, never variables, after this.
+pub fn test_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let files = installer::ensure_onnxruntime(false).unwrap_or_else(|e| panic!("the tests need ONNX Runtime: {e}"));
+        let answer = browse_answer_file();
+        std::fs::create_dir_all(answer.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&answer);
+        std::env::set_var("LIVING_PORTRAIT_ORT_LIB", &files.runtime);
+        std::env::set_var(
+            "LIVING_PORTRAIT_BROWSE_COMMAND",
+            format!("f='{}'; test -s \"$f\" && head -n 1 \"$f\" || exit 1", answer.display()),
+        );
+    });
+}
+
 /// A host with the given options, the plugin loaded.
 pub fn load(options: HostOptions) -> (Host, Plugin) {
+    test_env();
     let host = Host::new(options);
     let plugin = host.load(&bundle(), ID).unwrap_or_else(|e| panic!("load failed: {e}"));
     (host, plugin)
