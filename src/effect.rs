@@ -112,13 +112,8 @@ impl Effect for LivingPortrait {
 
     fn region_of_definition(&self, effect: &EffectHandle, args: &RegionOfDefinitionArgs) -> Result<RectD> {
         let p = effect.params()?;
-        let mode = p.choice(params::OUTPUT_MODE)?.value_at(args.time)?;
-        if mode == 1 {
-            let side = match p.choice(params::WORKING_RESOLUTION)?.value_at(args.time)? {
-                0 => 256.0,
-                2 => 1024.0,
-                _ => 512.0,
-            };
+        if params::output_mode(&p, args.time)? == OutputMode::Crop {
+            let side = params::working_resolution(&p, args.time)? as f64;
             return Ok(RectD { x1: 0.0, y1: 0.0, x2: side, y2: side });
         }
         // Not the union with the Driver: the output is the portrait's frame.
@@ -137,7 +132,6 @@ impl Effect for LivingPortrait {
                 "Drive mode is \"Driver clip\", but this node was created in the filter context, which has no Driver input; create it in the general context".into(),
             ));
         }
-        let _ = OutputMode::Full;
         self.renderer.render(effect, args, &settings).map_err(|e| match e {
             Error::Failed(m) => Error::Failed(format!("frame {}: {m}", args.time)),
             other => other,
@@ -226,11 +220,7 @@ impl LivingPortrait {
     /// and cannot run.
     fn update_device_line(&self, effect: &EffectHandle, time: f64) {
         let Ok(p) = effect.params() else { return };
-        let device = match p.choice(params::DEVICE).and_then(|c| c.value_at(time)) {
-            Ok(1) => crate::inference::Device::Gpu,
-            Ok(2) => crate::inference::Device::Cpu,
-            _ => crate::inference::Device::Auto,
-        };
+        let device = params::device(&p, time).unwrap_or_default();
         let line = match self.renderer.device_report(device) {
             Ok(r) => {
                 if r.is_gpu_fallback() {

@@ -319,6 +319,33 @@ const EXPRESSION_UI: [(&str, f64, f64, &str); 12] = [
     ("Head roll", -45.0, 45.0, "Degrees: tilt counter-clockwise on screen (positive) or clockwise."),
 ];
 
+/// The `outputMode` option at `time`.
+pub fn output_mode(p: &ParamSet, time: f64) -> Result<OutputMode> {
+    Ok(match p.choice(OUTPUT_MODE)?.value_at(time)? {
+        1 => OutputMode::Crop,
+        2 => OutputMode::Matte,
+        _ => OutputMode::Full,
+    })
+}
+
+/// The `workingResolution` option at `time`, in pixels.
+pub fn working_resolution(p: &ParamSet, time: f64) -> Result<usize> {
+    Ok(match p.choice(WORKING_RESOLUTION)?.value_at(time)? {
+        0 => 256,
+        2 => 1024,
+        _ => 512,
+    })
+}
+
+/// The `device` option at `time`.
+pub fn device(p: &ParamSet, time: f64) -> Result<crate::inference::Device> {
+    Ok(match p.choice(DEVICE)?.value_at(time)? {
+        1 => crate::inference::Device::Gpu,
+        2 => crate::inference::Device::Cpu,
+        _ => crate::inference::Device::Auto,
+    })
+}
+
 /// Everything a render reads from the parameters at its time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -382,21 +409,9 @@ impl Settings {
         } else {
             None
         };
-        let output = match p.choice(OUTPUT_MODE)?.value_at(time)? {
-            1 => OutputMode::Crop,
-            2 => OutputMode::Matte,
-            _ => OutputMode::Full,
-        };
-        let resolution = match p.choice(WORKING_RESOLUTION)?.value_at(time)? {
-            0 => 256,
-            2 => 1024,
-            _ => 512,
-        };
-        let device = match p.choice(DEVICE)?.value_at(time)? {
-            1 => crate::inference::Device::Gpu,
-            2 => crate::inference::Device::Cpu,
-            _ => crate::inference::Device::Auto,
-        };
+        let output = output_mode(&p, time)?;
+        let resolution = working_resolution(&p, time)?;
+        let device = device(&p, time)?;
         let override_on = p.boolean(OVERRIDE_SOURCE)?.value_at(time)?;
         Ok(Settings {
             drive,

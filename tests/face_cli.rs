@@ -78,7 +78,7 @@ fn missing_runtime_is_one_clear_sentence() {
 
 #[test]
 fn unloadable_runtime_is_one_clear_sentence() {
-    let dir = TempDir::new("badlib");
+    let dir = TempDir::new("badlib").expect("a temporary folder");
     let fake = dir.path().join("libonnxruntime.so.1.31.1");
     std::fs::write(&fake, b"not a shared library").unwrap();
     let out = cli(&["info"], &fake);
@@ -91,7 +91,7 @@ fn unreadable_image_and_no_face_are_errors() {
     let out = cli(&["detect", "/nonexistent/portrait.png"], &ort);
     assert_one_sentence_failure(&out, &["/nonexistent/portrait.png", "could not be read"]);
 
-    let dir = TempDir::new("noface");
+    let dir = TempDir::new("noface").expect("a temporary folder");
     let blank = dir.path().join("blank.png");
     image::RgbImage::from_pixel(320, 240, image::Rgb([90, 90, 90])).save(&blank).unwrap();
     let out = cli(&["detect", &blank.display().to_string()], &ort);
@@ -106,7 +106,7 @@ fn unreadable_image_and_no_face_are_errors() {
 #[test]
 fn track_marks_frames_without_a_face_missing() {
     let ort = runtime_library();
-    let dir = TempDir::new("track");
+    let dir = TempDir::new("track").expect("a temporary folder");
     let astronaut = workspace().join("resources/demo/astronaut.png");
     std::fs::copy(&astronaut, dir.path().join("f_0001.png")).unwrap();
     image::RgbImage::from_pixel(512, 512, image::Rgb([0, 0, 0])).save(dir.path().join("f_0002.png")).unwrap();
@@ -135,7 +135,7 @@ fn track_marks_frames_without_a_face_missing() {
 
 #[test]
 fn matte_writes_an_image_of_the_input_size() {
-    let dir = TempDir::new("matte");
+    let dir = TempDir::new("matte").expect("a temporary folder");
     let out_path = dir.path().join("matte.png");
     let out = cli(&["matte", &astronaut_path(), "--out", &out_path.display().to_string()], &runtime_library());
     assert!(out.status.success(), "{}", stderr(&out));

@@ -218,7 +218,7 @@ fn missing_role_is_refused() {
 
 #[test]
 fn missing_folder_and_manifest_are_named() {
-    let dir = TempDir::new("empty");
+    let dir = TempDir::new("empty").expect("a temporary folder");
     let (err, text) = load_err(dir.path());
     assert!(matches!(err, PackError::Unreadable { .. }) && text.contains("manifest.json"), "{text}");
     let gone = dir.path().join("nothing-here");

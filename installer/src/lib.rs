@@ -144,23 +144,7 @@ pub fn target_dir() -> PathBuf {
 
 /// The OFX architecture folder inside `Contents/` for the platform this installer was built for.
 pub fn arch_dir() -> &'static str {
-    if cfg!(target_os = "macos") {
-        // Universal or single-arch Mach-O binaries all live in MacOS/.
-        "MacOS"
-    } else if cfg!(target_os = "windows") {
-        if cfg!(target_pointer_width = "64") {
-            "Win64"
-        } else {
-            "Win32"
-        }
-    } else if cfg!(target_arch = "x86_64") {
-        "Linux-x86-64"
-    } else if cfg!(target_arch = "aarch64") {
-        // Not in the OFX 1.4 list; the name hosts that support ARM Linux use.
-        "Linux-arm64"
-    } else {
-        "Linux-x86"
-    }
+    ofx::ARCH_DIR
 }
 
 /// The file name cargo gives the plugin's cdylib on this platform.

@@ -36,6 +36,25 @@ pub mod host;
 
 pub use error::{status_name, Error, Result};
 
+/// The folder inside a bundle's `Contents/` that holds the binary for the
+/// platform this crate is built for (OFX packaging: `Linux-x86-64`, `MacOS`,
+/// `Win64`, ...; `Linux-arm64` is the name hosts that support ARM Linux use).
+pub const ARCH_DIR: &str = if cfg!(target_os = "macos") {
+    "MacOS"
+} else if cfg!(target_os = "windows") {
+    if cfg!(target_pointer_width = "64") {
+        "Win64"
+    } else {
+        "Win32"
+    }
+} else if cfg!(target_arch = "x86_64") {
+    "Linux-x86-64"
+} else if cfg!(target_arch = "aarch64") {
+    "Linux-arm64"
+} else {
+    "Linux-x86"
+};
+
 /// The raw OFX C bindings this crate is written against (re-exported for the
 /// export macro and for tests; effects never need them).
 #[doc(hidden)]

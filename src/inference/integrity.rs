@@ -21,22 +21,9 @@ const MAX_SUMS_BYTES: u64 = 1024 * 1024;
 
 /// Reads `path`, checks its size and its SHA-256 against `SHA256SUMS` in the same folder, and returns the bytes.
 pub fn verify_model_file(path: &Path) -> Result<Vec<u8>, InferenceError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(InferenceError::ModelMissing { path: path.to_path_buf() })
-        }
-        Err(e) => return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: e.to_string() }),
-    };
-    if !meta.is_file() {
-        return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: "it is not a file".into() });
-    }
-    if meta.len() > MAX_MODEL_BYTES {
-        return Err(InferenceError::ModelTooLarge { path: path.to_path_buf(), size: meta.len() });
-    }
+    check_model_file(path)?;
     let expected = expected_digest(path)?;
-    let bytes = read_bounded(path, MAX_MODEL_BYTES)
-        .map_err(|reason| InferenceError::ModelUnreadable { path: path.to_path_buf(), reason })?;
+    let bytes = read_model(path)?;
     let actual = hex_digest(&bytes);
     if actual != expected {
         return Err(InferenceError::ChecksumMismatch {
@@ -60,6 +47,22 @@ pub fn verify_model_digest(path: &Path, expected: &str) -> Result<Vec<u8>, Infer
             reason: format!("the expected digest '{expected}' is not 64 hexadecimal digits"),
         });
     }
+    check_model_file(path)?;
+    let bytes = read_model(path)?;
+    let actual = hex_digest(&bytes);
+    if actual != expected {
+        return Err(InferenceError::DigestMismatch {
+            path: path.to_path_buf(),
+            expected,
+            actual,
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
+}
+
+/// The model file exists, is a file, and is not larger than any model we could ship.
+fn check_model_file(path: &Path) -> Result<(), InferenceError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -73,18 +76,12 @@ pub fn verify_model_digest(path: &Path, expected: &str) -> Result<Vec<u8>, Infer
     if meta.len() > MAX_MODEL_BYTES {
         return Err(InferenceError::ModelTooLarge { path: path.to_path_buf(), size: meta.len() });
     }
-    let bytes = read_bounded(path, MAX_MODEL_BYTES)
-        .map_err(|reason| InferenceError::ModelUnreadable { path: path.to_path_buf(), reason })?;
-    let actual = hex_digest(&bytes);
-    if actual != expected {
-        return Err(InferenceError::DigestMismatch {
-            path: path.to_path_buf(),
-            expected,
-            actual,
-            size: bytes.len() as u64,
-        });
-    }
-    Ok(bytes)
+    Ok(())
+}
+
+/// The model's bytes, bounded (the file could grow between the check and the read).
+fn read_model(path: &Path) -> Result<Vec<u8>, InferenceError> {
+    read_bounded(path, MAX_MODEL_BYTES).map_err(|reason| InferenceError::ModelUnreadable { path: path.to_path_buf(), reason })
 }
 
 /// The digest `SHA256SUMS` lists for the file's name.

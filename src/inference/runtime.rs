@@ -94,21 +94,7 @@ pub fn set_bundle_binary_dir(path: PathBuf) {
 }
 
 /// The OFX architecture folder inside `Contents/` for this build.
-pub const OFX_ARCH_DIR: &str = if cfg!(target_os = "macos") {
-    "MacOS"
-} else if cfg!(target_os = "windows") {
-    if cfg!(target_pointer_width = "64") {
-        "Win64"
-    } else {
-        "Win32"
-    }
-} else if cfg!(target_arch = "x86_64") {
-    "Linux-x86-64"
-} else if cfg!(target_arch = "aarch64") {
-    "Linux-arm64"
-} else {
-    "Linux-x86"
-};
+pub const OFX_ARCH_DIR: &str = ofx::ARCH_DIR;
 
 /// The folder holding the plugin binary, from a bundle, `Contents`, architecture folder or binary path.
 fn binary_dir_of(path: &Path) -> PathBuf {

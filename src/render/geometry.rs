@@ -193,30 +193,6 @@ pub fn convex_hull(mut pts: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
     lower
 }
 
-/// Signed distance from `p` to a convex polygon (negative inside). Exact
-/// inside; outside it is the largest distance to an edge's line, which is what
-/// a feathered edge needs.
-pub fn convex_signed_distance(poly: &[[f64; 2]], p: [f64; 2]) -> f64 {
-    if poly.len() < 3 {
-        return f64::INFINITY;
-    }
-    let mut best = f64::MIN;
-    for i in 0..poly.len() {
-        let a = poly[i];
-        let b = poly[(i + 1) % poly.len()];
-        let e = [b[0] - a[0], b[1] - a[1]];
-        let len = e[0].hypot(e[1]);
-        if len <= 1e-12 {
-            continue;
-        }
-        // Counter-clockwise hull (in the math orientation of the coordinates):
-        // the outward normal is (e.y, -e.x).
-        let d = ((p[0] - a[0]) * e[1] - (p[1] - a[1]) * e[0]) / len;
-        best = best.max(d);
-    }
-    best
-}
-
 /// The feathered hull matte on the S×S crop grid: 1 inside the hull, ramping
 /// to 0 over `feather` (normalised units) outside it, so that every landmark
 /// inside the hull moves fully and the ramp lies on skin or background that
@@ -224,8 +200,11 @@ pub fn convex_signed_distance(poly: &[[f64; 2]], p: [f64; 2]) -> f64 {
 pub fn hull_matte(poly: &[[f64; 2]], size: usize, feather: f64) -> Vec<f32> {
     let mut out = vec![0.0f32; size * size];
     let f = feather.max(1e-6);
-    // Each edge as a line n·p = c with the outward unit normal n: the signed
-    // distance of p is then the largest n·p − c (see convex_signed_distance).
+    // Each edge as a line n·p = c with the outward unit normal n (vertices are
+    // counter-clockwise): the signed distance of p to the convex polygon,
+    // negative inside, is the largest n·p − c — exact inside; outside it is
+    // the distance to the farthest edge line, which is what a feathered edge
+    // needs.
     let edges: Vec<[f64; 3]> = (0..poly.len())
         .filter_map(|i| {
             let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
@@ -302,10 +281,10 @@ mod tests {
     fn hull_matte_is_one_inside_zero_outside() {
         let sq = convex_hull(vec![[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [0.0, 0.0]]);
         assert_eq!(sq.len(), 4);
-        assert!(convex_signed_distance(&sq, [0.0, 0.0]) < 0.0);
-        assert!(convex_signed_distance(&sq, [0.9, 0.0]) > 0.0);
         let m = hull_matte(&sq, 64, 0.1);
         assert_eq!(m[32 * 64 + 32], 1.0);
+        // (0.9, 0) lies outside the hull and beyond the feather: 0.
+        assert_eq!(m[32 * 64 + 60], 0.0);
         // Just inside the edge (x = 0.48): still 1; past edge + feather: 0.
         assert_eq!(m[32 * 64 + 47], 1.0);
         assert_eq!(m[0], 0.0);

@@ -577,14 +577,20 @@ impl Renderer {
     /// analysed at render scale `scale`: its landmarks in canonical
     /// coordinates. For the Detect button and baking.
     pub fn source_landmarks(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings) -> Result<Points> {
-        let clip = effect.clip(clips::SOURCE)?;
-        let t = if s.reference_first == s.reference_last { time } else { s.reference_first.min(s.reference_last) as f64 };
-        let img = clip.image(t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
-        let abort = || false;
         let mut detect_only = s.clone();
         detect_only.source_override = None;
-        let p = self.prepare(&img, scale, s.resolution, &detect_only, &self.analyzer(s.device), &abort, "Source image")?;
-        Ok(p.landmarks)
+        Ok(self.base_source(effect, time, scale, &detect_only)?.0.landmarks)
+    }
+
+    /// The base reference still analysed, and the Source's height in
+    /// canonical units (for absolute tracks, origin top-left).
+    fn base_source(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings) -> Result<(Arc<PreparedSource>, f64)> {
+        let clip = effect.clip(clips::SOURCE)?;
+        let t = reference_times(s, time)[0];
+        let img = clip.image(t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
+        let base = self.prepare(&img, scale, s.resolution, s, &self.analyzer(s.device), &|| false, "Source image")?;
+        let rod_h = clip.region_of_definition(t).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
+        Ok((base, rod_h))
     }
 
     /// The driving targets (before the expression controls) at every frame the
@@ -592,14 +598,9 @@ impl Renderer {
     /// coordinates): what "Bake to keyframes" writes. `progress(done, total)`
     /// returns false to stop.
     pub fn bake(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings, progress: &dyn Fn(usize, usize) -> bool) -> Result<Vec<(f64, Points)>> {
-        let clip = effect.clip(clips::SOURCE)?;
-        let t = if s.reference_first == s.reference_last { time } else { s.reference_first.min(s.reference_last) as f64 };
-        let img = clip.image(t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
+        let (base, rod_h) = self.base_source(effect, time, scale, s)?;
         let analyzer = self.analyzer(s.device);
         let abort = || false;
-        let base = self.prepare(&img, scale, s.resolution, s, &analyzer, &abort, "Source image")?;
-        let rod_h = clip.region_of_definition(t).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
-        drop(img);
         let times: Vec<f64> = match s.drive {
             DriveMode::TrackFile => {
                 let track = self.load_track(s, base.image_size)?;
@@ -654,12 +655,7 @@ impl Renderer {
         let analyzer = self.analyzer(s.device);
         // References: one still (the Source at the render time), or frames
         // first..=last of Source with the background from the first.
-        let (first, last) = (s.reference_first.min(s.reference_last), s.reference_first.max(s.reference_last));
-        let ref_times: Vec<f64> = if first == last {
-            vec![args.time]
-        } else {
-            (first..=last).take(MAX_REFERENCES).map(|f| f as f64).collect()
-        };
+        let ref_times = reference_times(s, args.time);
         let mut refs: Vec<Arc<PreparedSource>> = Vec::with_capacity(ref_times.len());
         let mut base_image: Option<Image> = None;
         for (i, t) in ref_times.iter().enumerate() {
@@ -678,7 +674,7 @@ impl Renderer {
         let base_image = base_image.ok_or_else(|| fail("no Source image"))?;
         timer.mark("sources");
         let base = refs[0].clone();
-        let rod_h = source_clip.region_of_definition(args.time).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
+        let rod_h = source_clip.region_of_definition(ref_times[0]).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
         let targets = self.targets(effect, args.time, s, &base, rod_h, scale, &analyzer, &abort)?;
         if abort() {
             return Err(Error::Aborted);
@@ -775,6 +771,18 @@ impl Renderer {
                 &format!("Living Portrait: GPU was requested but inference runs on {}: {}", report.used, report.reason.clone().unwrap_or_default()),
             );
         }
+    }
+}
+
+/// The Source frames used as reference stills, the base (background) first:
+/// one still (the Source at the render time), or frames first..=last (at most
+/// [`MAX_REFERENCES`]).
+fn reference_times(s: &Settings, time: f64) -> Vec<f64> {
+    let (first, last) = (s.reference_first.min(s.reference_last), s.reference_first.max(s.reference_last));
+    if first == last {
+        vec![time]
+    } else {
+        (first..=last).take(MAX_REFERENCES).map(|f| f as f64).collect()
     }
 }
 

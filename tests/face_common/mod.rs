@@ -86,33 +86,12 @@ pub fn reference() -> Reference {
     }
 }
 
-/// A fresh, empty temporary folder, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("lp-face-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// A fresh, empty temporary folder, removed when dropped (the installer's).
+pub use installer::util::TempDir;
 
 /// Copies the three models and their SHA256SUMS into a temporary folder, to be damaged by a test.
 pub fn copy_models(tag: &str) -> TempDir {
-    let dir = TempDir::new(tag);
+    let dir = TempDir::new(tag).expect("a temporary folder");
     for name in ["face_detector.onnx", "face_mesh.onnx", "selfie_segmentation.onnx", "SHA256SUMS"] {
         std::fs::copy(models_dir().join(name), dir.path().join(name)).unwrap();
     }

@@ -15,22 +15,7 @@ use super::error::{HostError, HostResult};
 use super::host::PluginInfo;
 
 /// Name of the per-platform binary directory inside a bundle.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-pub const ARCH_DIR: &str = "Linux-x86-64";
-#[cfg(all(target_os = "linux", target_arch = "x86"))]
-pub const ARCH_DIR: &str = "Linux-x86";
-#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
-pub const ARCH_DIR: &str = "Linux-aarch64";
-#[cfg(target_os = "macos")]
-pub const ARCH_DIR: &str = "MacOS";
-#[cfg(target_os = "windows")]
-pub const ARCH_DIR: &str = "Win64";
-#[cfg(not(any(
-    all(target_os = "linux", any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")),
-    target_os = "macos",
-    target_os = "windows"
-)))]
-pub const ARCH_DIR: &str = "Unknown";
+pub use crate::ARCH_DIR;
 
 /// Bundle discovery helpers.
 pub struct Bundle;

@@ -30,33 +30,12 @@ pub fn test_pack(name: &str) -> PathBuf {
     workspace().join("tests/data/packs").join(name)
 }
 
-/// A fresh, empty temporary folder, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("lp-packs-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// A fresh, empty temporary folder, removed when dropped (the installer's).
+pub use installer::util::TempDir;
 
 /// Copies the files of a pack folder into a new temporary folder (a pack of its own: its own cache entry).
 pub fn copy_pack(src: &Path, tag: &str) -> TempDir {
-    let dir = TempDir::new(tag);
+    let dir = TempDir::new(tag).expect("a temporary folder");
     for entry in std::fs::read_dir(src).unwrap() {
         let entry = entry.unwrap();
         if entry.file_type().unwrap().is_file() {
