@@ -4,21 +4,24 @@
 Sources: three ``.tflite`` files inside the PyPI wheel ``mediapipe==0.10.14`` (Apache-2.0):
 
     mediapipe/modules/face_detection/face_detection_short_range.tflite  -> face_detector.onnx
-    mediapipe/modules/face_landmark/face_landmark.tflite                -> face_mesh.onnx
+    mediapipe/modules/face_landmark/face_landmark_with_attention.tflite -> face_mesh_attention.onnx
     mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite    -> selfie_segmentation.onnx
 
 Steps for each model:
  1. ``python -m tf2onnx.convert --tflite SRC --output TMP --opset N`` (N = 13, or 14 for the segmentation model).
- 2. Selfie segmentation only: replace MediaPipe's custom op ``Convolution2DTransposeBias`` (which tf2onnx leaves
-    as an unknown node) by a standard ``ConvTranspose`` with bias. Padding and strides are read from the op's
-    custom options in the .tflite file; the kernel goes from TFLite's OHWI to ONNX's IOHW layout.
+ 2. Replace MediaPipe's custom ops (which tf2onnx leaves as unknown ``TFL_*`` nodes) by standard ONNX ops; their
+    options are read from the op's custom options in the .tflite file. Selfie segmentation:
+    ``Convolution2DTransposeBias`` -> ``ConvTranspose`` with bias (kernel OHWI -> IOHW). Face mesh with attention:
+    ``Landmarks2TransformMatrix``, ``TransformTensorBilinear``, ``TransformLandmarks`` -> small subgraphs of
+    standard ops (``mediapipe_attention_ops.py``, opset 16 for ``GridSample``).
  3. Canonicalise: deterministic node order and tensor names, fixed doc strings, so that a re-run gives the same
     bytes (tf2onnx numbers its generated names differently on every run).
  4. Check the ONNX model with onnx.checker and compare it with the TFLite model on the demo portrait
-    (max abs difference of every output). The segmentation model cannot run in TensorFlow's TFLite interpreter
-    (custom op); it is compared with MediaPipe's own selfie-segmentation graph when ``--mediapipe-python`` names
-    a Python interpreter where ``import mediapipe`` works (see README.md: mediapipe 0.10.14 needs protobuf<5,
-    TensorFlow 2.21 needs protobuf>=6, so they live in two virtual environments).
+    (max abs difference of every output). The segmentation and attention mesh models cannot run in TensorFlow's
+    TFLite interpreter (custom ops); they are compared with MediaPipe itself (its selfie-segmentation graph, and
+    its InferenceCalculator with MediaPipe's custom-op resolver) when ``--mediapipe-python`` names a Python
+    interpreter where ``import mediapipe`` works (see README.md: mediapipe 0.10.14 needs protobuf<5, TensorFlow
+    2.21 needs protobuf>=6, so they live in two virtual environments).
  5. Write SHA256SUMS.
 
 Usage (in a virtualenv made from requirements-convert.txt, plus ``pip install --no-deps mediapipe==0.10.14``):
@@ -53,9 +56,10 @@ MODELS = [
         "opset": 13,
     },
     {
-        "name": "face_mesh",
-        "src": "modules/face_landmark/face_landmark.tflite",
-        "opset": 13,
+        "name": "face_mesh_attention",
+        "src": "modules/face_landmark/face_landmark_with_attention.tflite",
+        "opset": 16,
+        "structural_names": True,
     },
     {
         "name": "selfie_segmentation",
@@ -106,7 +110,9 @@ def run_tf2onnx(src: Path, dst: Path, opset: int) -> None:
 
 
 def tflite_custom_ops(src: Path) -> dict[str, dict]:
-    """Custom ops of a .tflite file: output tensor name -> {code, options (int32 words)}."""
+    """Custom ops of a .tflite file: output tensor name -> {code, version, options (int32 words), input_shapes,
+    flex (decoded flexbuffer map, or None)}."""
+    from flatbuffers import flexbuffers
     from tf2onnx.tflite.Model import Model  # the flatbuffer schema bundled with tf2onnx
 
     buf = src.read_bytes()
@@ -121,11 +127,16 @@ def tflite_custom_ops(src: Path) -> dict[str, dict]:
                 continue
             out_name = sg.Tensors(op.Outputs(0)).Name().decode()
             raw = op.CustomOptionsAsNumpy()
-            if isinstance(raw, np.ndarray) and raw.size % 4 == 0:
-                words = np.frombuffer(raw.astype(np.uint8).tobytes(), dtype="<i4").tolist()
-            else:
-                words = []
-            found[out_name] = {"code": code.decode(), "options": words}
+            raw_bytes = raw.astype(np.uint8).tobytes() if isinstance(raw, np.ndarray) else b""
+            words = np.frombuffer(raw_bytes, dtype="<i4").tolist() if len(raw_bytes) % 4 == 0 else []
+            try:
+                flex = flexbuffers.Loads(raw_bytes) if raw_bytes else None
+            except Exception:  # noqa: BLE001 - not every custom op uses flexbuffer options
+                flex = None
+            version = model.OperatorCodes(op.OpcodeIndex()).Version()
+            in_shapes = [sg.Tensors(op.Inputs(k)).ShapeAsNumpy().tolist() for k in range(op.InputsLength())]
+            found[out_name] = {"code": code.decode(), "version": version, "options": words, "input_shapes": in_shapes,
+                               "flex": flex if isinstance(flex, dict) else None}
     return found
 
 
@@ -219,13 +230,15 @@ def replace_transpose_conv_bias(model: onnx.ModelProto, custom_ops: dict[str, di
 _GENERATED = re.compile(r"__\d+")
 
 
-def canonicalize(model: onnx.ModelProto, doc: str) -> None:
+def canonicalize(model: onnx.ModelProto, doc: str, structural_names: bool = False) -> None:
     """Deterministic node order and names.
 
     tf2onnx gives generated tensors names with global counters ("Transpose__307:0", "const_fold_opt__538") that
     change from run to run. Nodes are put in a topological order found by a depth-first walk from the graph
     outputs (inputs visited in order), which depends only on the graph's structure; then every generated name
-    is renumbered in that order. Names that come from the TFLite model (like "conv2d_21") are kept.
+    is renumbered in that order. Names that come from the TFLite model (like "conv2d_21") are kept, except with
+    ``structural_names`` (the attention mesh, where tf2onnx merges duplicate nodes and keeps a random one of their
+    names): then every inner tensor is named after its producer's type (or a constant after its first use).
     """
     g = model.graph
     producers = {o: n for n in g.node for o in n.output}
@@ -251,13 +264,18 @@ def canonicalize(model: onnx.ModelProto, doc: str) -> None:
     rename: dict[str, str] = {}
     counter = 0
 
-    def new_name(old: str) -> str:
+    def new_name(old: str, use: tuple | None = None) -> str:
         nonlocal counter
         if old in keep or old == "":
             return old
         if old not in rename:
-            if _GENERATED.search(old) or old in init_names:
+            if _GENERATED.search(old) or old in init_names or structural_names:
                 base = _GENERATED.sub("", old).replace(":0", "")
+                if structural_names:
+                    # tf2onnx merges equal constants and equal nodes and keeps one of their names at random
+                    # ("const_ends__107" one run, "new_shape__107" the next; "reshape" or "reshape_5"): name
+                    # constants after their first use and tensors after their producer's type instead
+                    base = f"{use[0].op_type}_input{use[1]}" if use is not None else producers[old].op_type
                 rename[old] = f"{base}__{counter}"
                 counter += 1
             else:
@@ -267,10 +285,12 @@ def canonicalize(model: onnx.ModelProto, doc: str) -> None:
     node_names: set[str] = set()
     for n in order:
         for k, i in enumerate(n.input):
-            n.input[k] = new_name(i)
+            n.input[k] = new_name(i, (n, k))
         for k, o in enumerate(n.output):
             n.output[k] = new_name(o)
         nm = _GENERATED.sub("", n.name) if _GENERATED.search(n.name) else n.name
+        if structural_names:
+            nm = n.output[0]
         if not nm or nm in node_names:
             nm = f"{nm or n.op_type}__n{len(node_names)}"
         node_names.add(nm)
@@ -373,6 +393,28 @@ def report_diff(tag: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) ->
     return res
 
 
+ATTENTION_OUTPUTS = ["output_mesh_identity", "output_lips", "output_left_eye", "output_right_eye",
+                     "output_left_iris", "output_right_iris", "conv_faceflag"]
+
+
+def mediapipe_model_outputs(mp_python: str, tflite: Path, img192: np.ndarray):
+    """The attention mesh model's outputs from MediaPipe's InferenceCalculator (with its custom-op resolver), and
+    the exact input tensor it was fed (mediapipe_landmark_tensors.py)."""
+    with tempfile.TemporaryDirectory() as td:
+        inp, outp = Path(td) / "in.npy", Path(td) / "out.npz"
+        np.save(inp, img192)
+        helper_script = HERE / "mediapipe_landmark_tensors.py"
+        proc = subprocess.run([mp_python, str(helper_script), str(tflite), str(inp), str(outp),
+                               str(len(ATTENTION_OUTPUTS))], capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr[-4000:])
+            sys.exit(f"{helper_script.name} failed under {mp_python}")
+        got = np.load(outp)
+        x = got["input"].astype(np.float32)
+        outs = {name: got[f"out{k}"].reshape(1, 1, 1, -1) for k, name in enumerate(ATTENTION_OUTPUTS)}
+    return outs, x
+
+
 def check_segmentation_with_mediapipe(mp_python: str, onnx_path: Path, img256: np.ndarray) -> float:
     with tempfile.TemporaryDirectory() as td:
         inp, outp = Path(td) / "in.npy", Path(td) / "mask.npy"
@@ -437,12 +479,17 @@ def main() -> None:
             custom = tflite_custom_ops(src)
             if custom:
                 n = replace_transpose_conv_bias(model, custom)
+                from mediapipe_attention_ops import replace_attention_ops
+
+                counts = replace_attention_ops(model, custom)
+                n += sum(counts.values())
                 print(f"    replaced {n} custom op(s)")
             leftovers = [n.op_type for n in model.graph.node if n.op_type.startswith("TFL_")]
             if leftovers:
                 sys.exit(f"unconverted ops left: {leftovers}")
             canonicalize(
                 model,
+                structural_names=spec.get("structural_names", False),
                 doc=f"Converted from mediapipe {version}: mediapipe/{spec['src']} "
                 f"(Apache-2.0, MediaPipe authors) with tf2onnx {tf2onnx.__version__}, opset {spec['opset']}",
             )
@@ -472,12 +519,15 @@ def main() -> None:
     report["face_detector"] = report_diff("face_detector", a, b)
     best = int(np.argmax(b["classificators"][0, :, 0]))
     print(f"    best anchor {best}: score {1 / (1 + np.exp(-b['classificators'][0, best, 0])):.4f}")
-    # mesh: face crop, 192x192, [0, 1]
-    x = (face_crop_for_mesh(img, b).astype(np.float32) / 255.0)[None]
-    a = tflite_run(results["face_mesh"]["src"], x)
-    b = onnx_run(results["face_mesh"]["dst"], x)
-    report["face_mesh"] = report_diff("face_mesh", a, b)
-    print(f"    face presence {1 / (1 + np.exp(-float(b['conv2d_31'].ravel()[0]))):.4f}")
+    # mesh with attention: face crop, 192x192, [0, 1]; custom ops, so MediaPipe's own InferenceCalculator
+    crop = face_crop_for_mesh(img, b)
+    if args.mediapipe_python:
+        a, x = mediapipe_model_outputs(args.mediapipe_python, results["face_mesh_attention"]["src"], crop)
+        b = onnx_run(results["face_mesh_attention"]["dst"], x)
+        report["face_mesh_attention"] = report_diff("face_mesh_attention (MediaPipe)", a, b)
+        print(f"    face presence {1 / (1 + np.exp(-float(b['conv_faceflag'].ravel()[0]))):.4f}")
+    else:
+        print("    face_mesh_attention: skipped (pass --mediapipe-python to compare with MediaPipe's interpreter)")
     # segmentation: no TFLite interpreter with MediaPipe's custom op here
     img256 = resize(img, 256)
     if args.mediapipe_python:
