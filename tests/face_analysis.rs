@@ -175,9 +175,9 @@ fn wrong_checksum_list_is_refused() {
 
     // A model with other tensors than the code expects: the tensor is named.
     let err = damaged_model_error("swapped", |dir| {
-        std::fs::copy(dir.join("face_mesh.onnx"), dir.join("face_detector.onnx")).unwrap();
+        std::fs::copy(dir.join("face_mesh_attention.onnx"), dir.join("face_detector.onnx")).unwrap();
         let text = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
-        let mesh_sum = text.lines().find(|l| l.ends_with("face_mesh.onnx")).unwrap()[..64].to_string();
+        let mesh_sum = text.lines().find(|l| l.ends_with("face_mesh_attention.onnx")).unwrap()[..64].to_string();
         let fixed: String = text
             .lines()
             .map(|l| {

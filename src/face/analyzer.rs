@@ -264,11 +264,15 @@ impl FaceAnalyzer {
         }
         let input = mesh::mesh_input(img, &crop);
         let out = pool.run(&[mesh::input_tensor(&input)], abort)?;
-        let [points, presence] = out.as_slice() else {
+        let [points, lips, left_eye, right_eye, presence] = out.as_slice() else {
             return Err(FaceError::ModelOutput("the face mesh model gave an unexpected number of outputs".into()));
         };
+        let mut points = points.data.clone();
+        if !mesh::refine(&mut points, &lips.data, &left_eye.data, &right_eye.data) {
+            return Err(FaceError::ModelOutput("the face mesh model gave refined contours of the wrong size".into()));
+        }
         let logit = presence.data.first().copied().unwrap_or(f32::NEG_INFINITY);
-        mesh::decode(&crop, &points.data, logit)
+        mesh::decode(&crop, &points, logit)
             .ok_or_else(|| FaceError::ModelOutput("the face mesh model gave non-finite or missing points".into()))
     }
 

@@ -2,23 +2,54 @@
 //! detection: the crop is centred on the detection box, rotated so the line from keypoint 0 (right eye) to
 //! keypoint 1 (left eye) becomes horizontal, made square on the box's long side and enlarged 1.5 times
 //! (DetectionsToRectsCalculator + RectTransformationCalculator); it is resampled to 192×192 in [0, 1] with the
-//! edge pixels repeated outside the image. The model gives 468 × (x, y, z) in crop pixels and a face-presence
-//! logit; points go back to the image through the same rotation and scale (LandmarkProjectionCalculator), and
-//! z, relative depth, is scaled like x.
+//! edge pixels repeated outside the image. The model is MediaPipe's face mesh *with attention* (the one behind
+//! `refine_landmarks=True`): it gives 468 × (x, y, z) in crop pixels, refined contours of the lips (80 points)
+//! and of each eye with its brow (71 points), the irises (5 points each, not used here) and a face-presence
+//! logit. As MediaPipe's LandmarksRefinementCalculator does, the refined x, y replace those of the mesh points
+//! they belong to (z stays the mesh's); points go back to the image through the same rotation and scale
+//! (LandmarkProjectionCalculator), and z, relative depth, is scaled like x.
 
 use super::detect::FaceDetection;
 use super::image::{to_tensor, warp_rgb, Affine, Border, FaceImage};
 use crate::inference::{ModelSpec, TensorInput, TensorSpec};
 
-/// The mesh model and its tensors.
+/// The mesh model and its tensors (the irises' outputs, `output_left_iris` / `output_right_iris`, are not read).
 pub const MESH_MODEL: ModelSpec = ModelSpec {
-    file: "face_mesh.onnx",
+    file: "face_mesh_attention.onnx",
     inputs: &[TensorSpec { name: "input_1", shape: &[1, 192, 192, 3] }],
     outputs: &[
-        TensorSpec { name: "conv2d_21", shape: &[1, 1, 1, 1404] },
-        TensorSpec { name: "conv2d_31", shape: &[1, 1, 1, 1] },
+        TensorSpec { name: "output_mesh_identity", shape: &[1, 1, 1, 1404] },
+        TensorSpec { name: "output_lips", shape: &[1, 1, 1, 160] },
+        TensorSpec { name: "output_left_eye", shape: &[1, 1, 1, 142] },
+        TensorSpec { name: "output_right_eye", shape: &[1, 1, 1, 142] },
+        TensorSpec { name: "conv_faceflag", shape: &[1, 1, 1, 1] },
     ],
 };
+
+// Which mesh point each refined point replaces: the `indexes_mapping` of MediaPipe 0.10.14's
+// TensorsToFaceLandmarksWithAttention subgraph (its LandmarksRefinementCalculator options), the same
+// lists as the model's own Landmarks2TransformMatrix subsets. "Left eye" is MediaPipe's name for the eye on the
+// image's left (the subject's right, mesh points 33…133).
+/// `output_lips` (80 × x, y).
+const LIPS_REFINEMENT: [u16; 80] = [
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409, 78, 95, 88, 178, 87, 14,
+    317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415, 76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306,
+    184, 74, 73, 72, 11, 302, 303, 304, 408, 62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292, 183, 42, 41, 38, 12,
+    268, 271, 272, 407,
+];
+/// `output_left_eye` (71 × x, y): the eye on the image's left and its brow.
+const LEFT_EYE_REFINEMENT: [u16; 71] = [
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110, 24, 23, 22, 26, 112,
+    243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224, 223, 222, 221, 189,
+    35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245, 156, 70, 63, 105, 66, 107, 55, 193,
+];
+/// `output_right_eye` (71 × x, y): the eye on the image's right and its brow.
+const RIGHT_EYE_REFINEMENT: [u16; 71] = [
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255, 339, 254, 253, 252, 256,
+    341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449, 450, 451, 452, 453, 464, 342, 445, 444, 443, 442,
+    441, 413, 265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465, 383, 300, 293, 334, 296, 336,
+    285, 417,
+];
 
 /// Points in the mesh.
 pub const MESH_POINTS: usize = 468;
@@ -95,6 +126,27 @@ pub(crate) fn input_tensor(data: &[f32]) -> TensorInput<'_> {
     TensorInput { name: "input_1", shape: &[1, 192, 192, 3], data }
 }
 
+/// Replaces the x, y of the mesh points (468 × x, y, z in crop pixels) by the refined lip and eye contours (each
+/// n × x, y in crop pixels), as MediaPipe's LandmarksRefinementCalculator does; z stays the mesh's. False when an
+/// output has the wrong length.
+pub(crate) fn refine(mesh: &mut [f32], lips: &[f32], left_eye: &[f32], right_eye: &[f32]) -> bool {
+    if mesh.len() != MESH_POINTS * 3 {
+        return false;
+    }
+    let parts: [(&[f32], &[u16]); 3] =
+        [(lips, &LIPS_REFINEMENT), (left_eye, &LEFT_EYE_REFINEMENT), (right_eye, &RIGHT_EYE_REFINEMENT)];
+    if parts.iter().any(|(values, map)| values.len() != map.len() * 2) {
+        return false;
+    }
+    for (values, map) in parts {
+        for (xy, &i) in values.chunks_exact(2).zip(map) {
+            mesh[i as usize * 3] = xy[0];
+            mesh[i as usize * 3 + 1] = xy[1];
+        }
+    }
+    true
+}
+
 /// Projects the model's output back into the image.
 pub(crate) fn decode(crop: &FaceCrop, landmarks: &[f32], presence_logit: f32) -> Option<FaceMesh> {
     if landmarks.len() != MESH_POINTS * 3 || landmarks.iter().any(|v| !v.is_finite()) {
@@ -157,5 +209,22 @@ mod tests {
         assert!((mesh.points468[0][2] - 0.1 * crop.size).abs() < 1e-4);
         assert!(mesh.presence > 0.95);
         assert!(decode(&crop, &raw[3..], 0.0).is_none());
+    }
+
+    #[test]
+    fn refinement_replaces_x_and_y_of_the_mapped_points() {
+        let mut mesh = vec![-1.0f32; MESH_POINTS * 3];
+        let lips: Vec<f32> = (0..160).map(|k| k as f32).collect();
+        let left: Vec<f32> = (0..142).map(|k| 1000.0 + k as f32).collect();
+        let right: Vec<f32> = (0..142).map(|k| 2000.0 + k as f32).collect();
+        assert!(refine(&mut mesh, &lips, &left, &right));
+        // lips[0] → point 61 (left mouth corner), left eye[8] → 133 (inner corner), right eye[0] → 263
+        assert_eq!(&mesh[61 * 3..61 * 3 + 3], &[0.0, 1.0, -1.0]);
+        assert_eq!(&mesh[133 * 3..133 * 3 + 3], &[1016.0, 1017.0, -1.0]);
+        assert_eq!(&mesh[263 * 3..263 * 3 + 3], &[2000.0, 2001.0, -1.0]);
+        // 80 + 71 + 71 distinct points, every other point untouched
+        let changed = mesh.chunks_exact(3).filter(|p| p[0] != -1.0).count();
+        assert_eq!(changed, 80 + 71 + 71);
+        assert!(!refine(&mut mesh, &lips[2..], &left, &right));
     }
 }

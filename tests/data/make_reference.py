@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Reference face landmarks for the demo portrait, made with MediaPipe's own Python solutions.
+"""Reference face landmarks for the demo portrait, made with MediaPipe's own Python solutions (face mesh with
+attention, refine_landmarks=True, as the plugin uses).
 
 Writes tests/data/astronaut_reference.json and the visual check tests/data/astronaut_68_check.png.
 
@@ -65,7 +66,7 @@ def main() -> None:
     # 2. face mesh: the FaceMesh solution's graph and settings, also observing its detection and crop rectangle
     graph = SolutionBase(
         binary_graph_path="mediapipe/modules/face_landmark/face_landmark_front_cpu.binarypb",
-        side_inputs={"num_faces": 1, "with_attention": False, "use_prev_landmarks": False},
+        side_inputs={"num_faces": 1, "with_attention": True, "use_prev_landmarks": False},
         calculator_params={
             "facedetectionshortrangecpu__facedetectionshortrange__facedetection__TensorsToDetectionsCalculator"
             ".min_score_thresh": 0.5,
@@ -75,14 +76,16 @@ def main() -> None:
     )
     res = graph.process(input_data={"image": img})
     graph.close()
-    lms = res.multi_face_landmarks[0].landmark
+    # with attention (refine_landmarks=True) MediaPipe gives 478 points: the 468 mesh points with refined lips and
+    # eyes, then 10 iris points (not used by the plugin, left out here)
+    lms = res.multi_face_landmarks[0].landmark[:468]
     mesh = np.array([[p.x * w, p.y * h, p.z * w] for p in lms], dtype=np.float64)
     roi = res.face_rects_from_detections[0]
     mesh_det = res.face_detections[0]
 
     # the same numbers through the public FaceMesh class (must agree with the graph above)
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False) as fm:
-        lms2 = fm.process(img).multi_face_landmarks[0].landmark
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as fm:
+        lms2 = fm.process(img).multi_face_landmarks[0].landmark[:468]
     mesh2 = np.array([[p.x * w, p.y * h, p.z * w] for p in lms2])
     if np.max(np.abs(mesh2 - mesh)) > 1e-3:
         raise SystemExit("FaceMesh class and its graph disagree")
@@ -118,7 +121,8 @@ def main() -> None:
             "rotation": r(roi.rotation, 6),
         },
         "mesh": {
-            "settings": "mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False)",
+            "settings": "mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)"
+            " (model face_landmark_with_attention.tflite), the first 468 of its 478 points (the irises left out)",
             "count": len(mesh),
             "points_xyz": [[r(x), r(y), r(z)] for x, y, z in mesh],
         },

@@ -92,7 +92,7 @@ pub use installer::util::TempDir;
 /// Copies the three models and their SHA256SUMS into a temporary folder, to be damaged by a test.
 pub fn copy_models(tag: &str) -> TempDir {
     let dir = TempDir::new(tag).expect("a temporary folder");
-    for name in ["face_detector.onnx", "face_mesh.onnx", "selfie_segmentation.onnx", "SHA256SUMS"] {
+    for name in ["face_detector.onnx", "face_mesh_attention.onnx", "selfie_segmentation.onnx", "SHA256SUMS"] {
         std::fs::copy(models_dir().join(name), dir.path().join(name)).unwrap();
     }
     dir
