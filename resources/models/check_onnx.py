@@ -3,7 +3,8 @@
 
 This is the executable form of the "Pipeline recipe" in README.md, for whoever re-implements it (the Rust
 plugin): face detection (letterbox, anchors, decoding, weighted NMS), the rotated landmark crop, the face mesh
-and the projection of its 468 points back to the image. It needs numpy, onnxruntime and Pillow only (no
+with attention (refined lips and eyes, as refine_landmarks=True) and the projection of its 468 points back to the
+image. It needs numpy, onnxruntime and Pillow only (no
 MediaPipe, no OpenCV) and compares with tests/data/astronaut_reference.json, made by MediaPipe 0.10.14.
 
     python resources/models/check_onnx.py [--image resources/demo/astronaut.png] [--json OUT.json]
@@ -29,7 +30,16 @@ SEG_SIZE = 256
 MIN_SCORE = 0.5  # TensorsToDetections min_score_thresh (= the solutions' min_detection_confidence)
 NMS_IOU = 0.3  # NonMaxSuppression min_suppression_threshold, weighted, IoU
 ROI_SCALE = 1.5  # RectTransformation scale_x = scale_y, square_long
-PRESENCE = 0.5  # face presence threshold (sigmoid of conv2d_31)
+PRESENCE = 0.5  # face presence threshold (sigmoid of conv_faceflag)
+
+
+# Mesh points replaced by the attention model's refined outputs: the indexes_mapping of MediaPipe 0.10.14's
+# TensorsToFaceLandmarksWithAttention subgraph (LandmarksRefinementCalculator); the irises (468-477) are not used.
+REFINEMENT = {
+    "lips": [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409, 78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415, 76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306, 184, 74, 73, 72, 11, 302, 303, 304, 408, 62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292, 183, 42, 41, 38, 12, 268, 271, 272, 407],
+    "left_eye": [33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110, 24, 23, 22, 26, 112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224, 223, 222, 221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245, 156, 70, 63, 105, 66, 107, 55, 193],
+    "right_eye": [263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255, 339, 254, 253, 252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449, 450, 451, 452, 453, 464, 342, 445, 444, 443, 442, 441, 413, 265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465, 383, 300, 293, 334, 296, 336, 285, 417],
+}
 
 
 # ---------------------------------------------------------------------------------------------- sampling
@@ -136,7 +146,7 @@ class Models:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         mk = lambda n: ort.InferenceSession(str(HERE / n), so, providers=["CPUExecutionProvider"])  # noqa: E731
-        self.det, self.mesh, self.seg = mk("face_detector.onnx"), mk("face_mesh.onnx"), mk("selfie_segmentation.onnx")
+        self.det, self.mesh, self.seg = mk("face_detector.onnx"), mk("face_mesh_attention.onnx"), mk("selfie_segmentation.onnx")
 
 
 def detect(models: Models, img: np.ndarray):
@@ -176,10 +186,15 @@ def face_mesh(models: Models, img: np.ndarray, roi):
     crop = warp_affine_bilinear(img, m, MESH_SIZE, MESH_SIZE, "replicate")
     tensor = crop.astype(np.float32) / 255.0
     t = time.perf_counter()
-    pts, flag = models.mesh.run(["conv2d_21", "conv2d_31"], {"input_1": tensor[None]})
+    pts, lips, left_eye, right_eye, flag = models.mesh.run(
+        ["output_mesh_identity", "output_lips", "output_left_eye", "output_right_eye", "conv_faceflag"],
+        {"input_1": tensor[None]})
     dt = time.perf_counter() - t
     presence = 1.0 / (1.0 + math.exp(-float(flag.ravel()[0])))
     raw = pts.reshape(468, 3).astype(np.float64)
+    # LandmarksRefinementCalculator: the refined contours' x, y replace their mesh points' (z stays the mesh's)
+    for part, values in (("lips", lips), ("left_eye", left_eye), ("right_eye", right_eye)):
+        raw[REFINEMENT[part], :2] = values.reshape(-1, 2)
     # crop pixels -> image pixels: p = centre + R(rot) * (raw / 192 - 0.5) * side ; z scaled like x
     n = raw[:, :2] / MESH_SIZE - 0.5
     c, s = math.cos(rot), math.sin(rot)
