@@ -30,7 +30,7 @@ use crate::inference::{models_dir, Device, DeviceReport, InferenceError, ModelSp
 pub const ANALYSIS_CACHE_ENTRIES: usize = 64;
 /// Mattes kept per analyzer (each is a full-size float image: 8 MB at 1080p).
 pub const MATTE_CACHE_ENTRIES: usize = 4;
-/// Most mesh runs spent confirming detections found in tiles (about 7 ms each on a CPU core).
+/// Most mesh runs spent confirming detections found in tiles (about 10 ms each on a CPU core).
 const MAX_TILE_MESH_RUNS: usize = 6;
 /// `detect_faces` searches tiles unless the whole image gives a detection at least this sure (a clear portrait
 /// scores about 0.9; false detections seen on backgrounds and clothing score just above the 0.5 threshold).
