@@ -273,12 +273,12 @@ fn free_dimension_bound_twice_is_refused() {
     let dir = copy_pack(&builtin_warp(), "symbol");
     edit_manifest(dir.path(), |m| {
         set(m, &["generator", "inputs", "source"], shape(&["1", "3", "256", "256"]));
-        set(m, &["generator", "outputs", "output"], shape(&["1", "3", "512", "512"]));
+        set(m, &["generator", "outputs", "grid"], shape(&["1", "2", "512", "512"]));
     });
     let (err, text) = load_err(dir.path());
     assert!(matches!(err, PackError::Symbol { .. }), "{text}");
     assert!(
-        text.contains("'output'") && text.contains("\"S\"") && text.contains("512") && text.contains("256"),
+        text.contains("'grid'") && text.contains("\"S\"") && text.contains("512") && text.contains("256"),
         "{text}"
     );
 
@@ -352,4 +352,24 @@ fn an_embedder_fixed_to_several_references_is_refused() {
     let (err, text) = load_err(dir.path());
     assert!(matches!(err, PackError::Unsupported { .. }), "{text}");
     assert!(text.contains("embedder.onnx") && text.contains("\"K\" to 2"), "{text}");
+}
+
+#[test]
+fn a_warp_pack_declares_one_output_set() {
+    // The built-in warp returns a resampling (grid, overlay, changed).
+    runtime();
+    let pack = packs::load_pack(&builtin_warp(), Device::Cpu).unwrap();
+    let names: Vec<&str> = pack.manifest.models[0].outputs.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["grid", "overlay", "changed"]);
+    // Adding the pixel form's `output` to it mixes the two sets: refused, naming both.
+    let dir = copy_pack(&builtin_warp(), "mixed-outputs");
+    edit_manifest(dir.path(), |m| set(m, &["generator", "outputs", "output"], shape(&["1", "3", "S", "S"])));
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, PackError::Manifest { .. }), "{text}");
+    assert!(text.contains(r#"["output", "changed"] or ["grid", "overlay", "changed"]"#), "{text}");
+    // A resampling without its overlay is incomplete.
+    let dir = copy_pack(&builtin_warp(), "no-overlay");
+    edit_manifest(dir.path(), |m| remove(m, &["generator", "outputs", "overlay"]));
+    let (_, text) = load_err(dir.path());
+    assert!(text.contains("overlay") && text.contains("missing"), "{text}");
 }

@@ -532,7 +532,7 @@ fn crate_licence_notices_are_collected() {
 fn only_runtime_model_files_go_into_the_bundle() {
     use std::path::Path;
     for (p, keep) in [
-        ("face_mesh.onnx", true),
+        ("face_mesh_attention.onnx", true),
         ("SHA256SUMS", true),
         ("mesh68.json", true),
         ("warp/manifest.json", true),

@@ -16,7 +16,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use crate::render::generator::{GeneratedCrop, Generator, Reference};
+use crate::render::generator::{CropPixels, GeneratedCrop, Generator, Reference};
 
 use super::manifest::{Bindings, DimBounds, Manifest, SYMBOL_REFERENCES};
 use super::resample::resize_planar;
@@ -207,7 +207,7 @@ impl Generator for FewShotGenerator {
             *v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
         }
         let rgb = if side == size { rgb.data } else { resize_planar(&rgb.data, 3, side, size) };
-        Ok(GeneratedCrop { size, rgb, changed: vec![1.0; size * size] })
+        Ok(GeneratedCrop { size, pixels: CropPixels::Rgb(rgb), changed: vec![1.0; size * size], reference: 0 })
     }
 
     fn device_report(&self) -> &DeviceReport {

@@ -39,7 +39,8 @@ const MAX_SIDE: usize = 8192;
 /// What a pack's models do, which fixes its roles and their tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PackKind {
-    /// One model: (source crop, source landmarks, target landmarks) → (crop, changed mask).
+    /// One model: (source crop, source landmarks, target landmarks) → (crop, changed mask), or → (resampling
+    /// grid, overlay, changed mask), which the plugin evaluates on the full-resolution reference image.
     Warp,
     /// The seed's architecture: an embedder of K references and a generator driven by a landmark sketch.
     FewShot,
@@ -85,6 +86,30 @@ pub struct RoleContract {
     pub role: &'static str,
     pub inputs: &'static [TensorContract],
     pub outputs: &'static [TensorContract],
+    /// Another accepted set of outputs (empty: none).
+    pub alt_outputs: &'static [TensorContract],
+}
+
+impl RoleContract {
+    /// The output set that `names` (a manifest's or a model's output names) select: the first accepted set that
+    /// holds every one of them.
+    pub fn outputs_for<'a>(&self, names: impl IntoIterator<Item = &'a str> + Clone) -> &'static [TensorContract] {
+        [self.outputs, self.alt_outputs]
+            .into_iter()
+            .filter(|set| !set.is_empty())
+            .find(|set| names.clone().into_iter().all(|n| set.iter().any(|t| t.name == n)))
+            .unwrap_or(self.outputs)
+    }
+
+    /// The accepted output sets, for messages: `[output, changed] or [grid, overlay, changed]`.
+    fn outputs_text(&self) -> String {
+        let text = |set: &[TensorContract]| format!("{:?}", set.iter().map(|t| t.name).collect::<Vec<_>>());
+        if self.alt_outputs.is_empty() {
+            text(self.outputs)
+        } else {
+            format!("{} or {}", text(self.outputs), text(self.alt_outputs))
+        }
+    }
 }
 
 use ContractDim::{Fixed, Free};
@@ -97,6 +122,7 @@ pub const SYMBOL_REFERENCES: &str = "K";
 pub const SYMBOL_EMBEDDING: &str = "E";
 
 const CROP: &[ContractDim] = &[Fixed(1), Fixed(3), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)];
+const MASK: &[ContractDim] = &[Fixed(1), Fixed(1), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)];
 const POINTS: &[ContractDim] = &[Fixed(1), Fixed(68), Fixed(2)];
 const EMBEDDING: &[ContractDim] = &[Fixed(1), Free(SYMBOL_EMBEDDING)];
 
@@ -107,9 +133,11 @@ const WARP_ROLES: [RoleContract; 1] = [RoleContract {
         TensorContract { name: "source_landmarks", dims: POINTS },
         TensorContract { name: "target_landmarks", dims: POINTS },
     ],
-    outputs: &[
-        TensorContract { name: "output", dims: CROP },
-        TensorContract { name: "changed", dims: &[Fixed(1), Fixed(1), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)] },
+    outputs: &[TensorContract { name: "output", dims: CROP }, TensorContract { name: "changed", dims: MASK }],
+    alt_outputs: &[
+        TensorContract { name: "grid", dims: &[Fixed(1), Fixed(2), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)] },
+        TensorContract { name: "overlay", dims: &[Fixed(1), Fixed(4), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)] },
+        TensorContract { name: "changed", dims: MASK },
     ],
 }];
 
@@ -121,11 +149,13 @@ const FEWSHOT_ROLES: [RoleContract; 2] = [
             dims: &[Free(SYMBOL_REFERENCES), Fixed(6), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)],
         }],
         outputs: &[TensorContract { name: "embedding", dims: EMBEDDING }],
+        alt_outputs: &[],
     },
     RoleContract {
         role: "generator",
         inputs: &[TensorContract { name: "sketch", dims: CROP }, TensorContract { name: "embedding", dims: EMBEDDING }],
         outputs: &[TensorContract { name: "output", dims: CROP }],
+        alt_outputs: &[],
     },
 ];
 
@@ -456,8 +486,12 @@ impl Reader<'_> {
             }
             Some(other) => return Err(self.error(&field("bytes"), format!("is {}, not a number", other.kind()))),
         }
-        let inputs = self.tensors(role, "inputs", entry.get("inputs"), contract.inputs)?;
-        let outputs = self.tensors(role, "outputs", entry.get("outputs"), contract.outputs)?;
+        let inputs = self.tensors(role, "inputs", entry.get("inputs"), contract.inputs, None)?;
+        let declared = entry.get("outputs");
+        let names: Vec<&str> =
+            declared.and_then(Json::as_object).map(|m| m.iter().map(|(n, _)| n.as_str()).collect()).unwrap_or_default();
+        let set = contract.outputs_for(names.iter().copied());
+        let outputs = self.tensors(role, "outputs", declared, set, Some(contract.outputs_text()))?;
         Ok(ModelEntry { role, file, path, sha256, bytes, inputs, outputs })
     }
 
@@ -468,6 +502,7 @@ impl Reader<'_> {
         group: &str,
         value: Option<&Json>,
         contract: &[TensorContract],
+        accepted: Option<String>,
     ) -> Result<Vec<TensorDecl>, PackError> {
         let field = format!("{role}.{group}");
         let members = match value {
@@ -480,7 +515,10 @@ impl Reader<'_> {
             if !names.contains(&name.as_str()) {
                 return Err(self.error(
                     &format!("{field}.{name}"),
-                    format!("is not a tensor of the {role} role (its {group} are {names:?})"),
+                    format!(
+                        "is not a tensor of the {role} role (its {group} are {})",
+                        accepted.clone().unwrap_or_else(|| format!("{names:?}"))
+                    ),
                 ));
             }
         }
@@ -733,7 +771,7 @@ pub fn bind(manifest: &Manifest, declared: &[(&str, &[ModelTensor], &[ModelTenso
         let (_, model_inputs, model_outputs) =
             declared.iter().find(|(r, _, _)| *r == contract.role).copied().unwrap_or((contract.role, &[], &[]));
         let groups =
-            [(contract.inputs, &entry.inputs, model_inputs), (contract.outputs, &entry.outputs, model_outputs)];
+            [(contract.inputs, &entry.inputs, model_inputs), (contract.outputs_for(entry.outputs.iter().map(|t| t.name.as_str())), &entry.outputs, model_outputs)];
         for (rules, decls, model) in groups {
             for (rule, decl) in rules.iter().zip(decls.iter()) {
                 let model_shape = model.iter().find(|t| t.name == decl.name).map(|t| t.shape.as_slice());

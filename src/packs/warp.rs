@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use crate::render::generator::{GeneratedCrop, Generator, Reference};
+use crate::render::generator::{CropPixels, GeneratedCrop, Generator, Reference};
 
 use super::manifest::{Bindings, Manifest};
 use super::resample::resize_planar;
@@ -56,26 +56,36 @@ impl WarpPackGenerator {
             TensorInput { name: "target_landmarks", shape: &shape_lm, data: &tgt_lm },
         ];
         let outputs = self.pool.run(&inputs, abort).map_err(|e| e.to_string())?;
-        let mut rgb = None;
-        let mut changed = None;
-        for o in outputs {
-            match o.name.as_str() {
-                "output" if o.data.len() == 3 * side * side => rgb = Some(o.data),
-                "changed" if o.data.len() == side * side => changed = Some(o.data),
-                _ => {}
-            }
-        }
-        let (Some(rgb), Some(changed)) = (rgb, changed) else {
-            return Err(format!("the warp generator did not return a {side}×{side} output and mask"));
+        let n = side * side;
+        let mut outputs = outputs;
+        let mut take = |name: &str, planes: usize| {
+            let i = outputs.iter().position(|o| o.name == name && o.data.len() == planes * n)?;
+            Some(outputs.swap_remove(i).data)
         };
+        let changed = take("changed", 1);
+        let pixels = match (take("output", 3), take("grid", 2), take("overlay", 4)) {
+            (Some(rgb), _, _) => Some(CropPixels::Rgb(rgb)),
+            (None, Some(grid), Some(overlay)) => Some(CropPixels::Resample { grid, overlay }),
+            _ => None,
+        };
+        let (Some(pixels), Some(changed)) = (pixels, changed) else {
+            return Err(format!(
+                "the warp generator did not return a {side}×{side} output (or grid and overlay) and changed mask"
+            ));
+        };
+        let (pixels, changed) = sanitise(side, pixels, changed);
         if side == size {
-            return Ok(GeneratedCrop { size, rgb, changed });
+            return Ok(GeneratedCrop { size, pixels, changed, reference: 0 });
         }
-        Ok(GeneratedCrop {
-            size,
-            rgb: resize_planar(&rgb, 3, side, size),
-            changed: resize_planar(&changed, 1, side, size),
-        })
+        let pixels = match pixels {
+            CropPixels::Rgb(rgb) => CropPixels::Rgb(resize_planar(&rgb, 3, side, size)),
+            // Normalised coordinates do not depend on the side: the grid resizes like an image.
+            CropPixels::Resample { grid, overlay } => CropPixels::Resample {
+                grid: resize_planar(&grid, 2, side, size),
+                overlay: resize_planar(&overlay, 4, side, size),
+            },
+        };
+        Ok(GeneratedCrop { size, pixels, changed: resize_planar(&changed, 1, side, size), reference: 0 })
     }
 }
 
@@ -89,10 +99,39 @@ impl Generator for WarpPackGenerator {
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, String> {
         let r = references.get(chosen).ok_or("no reference still to animate")?;
-        self.run(size, r.crop, r.landmarks, target, abort)
+        let mut out = self.run(size, r.crop, r.landmarks, target, abort)?;
+        out.reference = chosen;
+        Ok(out)
     }
 
     fn device_report(&self) -> &DeviceReport {
         self.pool.device_report()
     }
+}
+
+/// A pack's outputs made safe to composite: colours, coverage and the mask in [0, 1], grid points finite (a
+/// non-finite one samples the pixel itself), so that a model's NaN never reaches the host's image.
+fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixels, Vec<f32>) {
+    let unit = |v: &mut f32| *v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
+    changed.iter_mut().for_each(unit);
+    let pixels = match pixels {
+        CropPixels::Rgb(mut rgb) => {
+            rgb.iter_mut().for_each(unit);
+            CropPixels::Rgb(rgb)
+        }
+        CropPixels::Resample { mut grid, mut overlay } => {
+            let n = side * side;
+            for (i, v) in grid.iter_mut().enumerate() {
+                if !v.is_finite() {
+                    let (axis, p) = (i / n, i % n);
+                    let k = if axis == 0 { p % side } else { p / side };
+                    *v = (2 * k + 1) as f32 / side as f32 - 1.0;
+                }
+            }
+            overlay.iter_mut().for_each(|v| *v = if v.is_finite() { *v } else { 0.0 });
+            overlay[3 * n..].iter_mut().for_each(unit);
+            CropPixels::Resample { grid, overlay }
+        }
+    };
+    (pixels, changed)
 }

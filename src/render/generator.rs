@@ -13,10 +13,49 @@ use crate::inference::{Device, DeviceReport};
 pub struct GeneratedCrop {
     /// Side of the crop.
     pub size: usize,
-    /// RGB, planar (NCHW), [0, 1].
-    pub rgb: Vec<f32>,
+    /// The crop's pixels, or how to make them from the reference.
+    pub pixels: CropPixels,
     /// Where the output differs from the source, [0, 1], S×S.
     pub changed: Vec<f32>,
+    /// The reference still a resampling refers to.
+    pub reference: usize,
+}
+
+/// A generated crop's pixels.
+#[derive(Clone, Debug)]
+pub enum CropPixels {
+    /// RGB, planar (NCHW), [0, 1].
+    Rgb(Vec<f32>),
+    /// A resampling of the reference still: `grid` (planar x, y, S×S each) says where every crop pixel takes its
+    /// colour from, in the reference crop's normalised coordinates; `overlay` (planar premultiplied R, G, B and
+    /// coverage a) is colour that is no plain resampling (a mouth cavity, soft lid and lip edges). The crop is
+    /// `(1 − a) · sample(reference, grid) + overlay.rgb`; the render evaluates it on the full-resolution
+    /// reference image, so the face keeps the plate's resolution and is resampled once.
+    Resample { grid: Vec<f32>, overlay: Vec<f32> },
+}
+
+impl GeneratedCrop {
+    /// The crop as planar RGB at its own resolution (a resampling is evaluated on the reference crop).
+    pub fn rgb<'a>(&'a self, references: &[Reference<'_>]) -> std::borrow::Cow<'a, [f32]> {
+        match &self.pixels {
+            CropPixels::Rgb(rgb) => std::borrow::Cow::Borrowed(rgb),
+            CropPixels::Resample { grid, overlay } => {
+                let n = self.size * self.size;
+                let mut out = vec![0.0f32; 3 * n];
+                let Some(r) = references.get(self.reference).filter(|r| r.crop.len() == 3 * n) else {
+                    return std::borrow::Cow::Owned(out);
+                };
+                for i in 0..n {
+                    let tap = crate::render::Tap::at(self.size, [grid[i] as f64, grid[n + i] as f64]);
+                    let keep = 1.0 - overlay[3 * n + i];
+                    for k in 0..3 {
+                        out[k * n + i] = keep * tap.sample(&r.crop[k * n..(k + 1) * n]) + overlay[k * n + i];
+                    }
+                }
+                std::borrow::Cow::Owned(out)
+            }
+        }
+    }
 }
 
 /// One reference still as the generator sees it.

@@ -31,9 +31,9 @@ use crate::inference::{Device, DeviceReport};
 use crate::motion::{to_f64, transfer_relative};
 use crate::params::{DriveMode, OutputMode, Settings};
 use crate::pixels;
-use generator::{Generator, Reference};
+use generator::{CropPixels, Generator, Reference};
 use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
-use plane::{image_key, Plane};
+use plane::{image_key, Plane, Region};
 
 /// Whether `LIVING_PORTRAIT_PROFILE=1`, read once per process (renders must
 /// not read the environment: a host may change it on another thread).
@@ -92,7 +92,7 @@ pub struct CropMatte {
 /// and lower neighbours (0 at the edge), and the weights. One tap serves the
 /// matte and the three colour planes.
 #[derive(Clone, Copy)]
-struct Tap {
+pub(crate) struct Tap {
     i: usize,
     dx: usize,
     dy: usize,
@@ -102,7 +102,7 @@ struct Tap {
 
 impl Tap {
     #[inline]
-    fn at(size: usize, n: [f64; 2]) -> Tap {
+    pub(crate) fn at(size: usize, n: [f64; 2]) -> Tap {
         let max = (size - 1) as f32;
         let fx = (((n[0] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
         let fy = (((n[1] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
@@ -116,10 +116,22 @@ impl Tap {
         }
     }
     #[inline]
-    fn sample(&self, p: &[f32]) -> f32 {
+    pub(crate) fn sample(&self, p: &[f32]) -> f32 {
         let a = p[self.i] + (p[self.i + self.dx] - p[self.i]) * self.tx;
         let b = p[self.i + self.dy] + (p[self.i + self.dy + self.dx] - p[self.i + self.dy]) * self.tx;
         a + (b - a) * self.ty
+    }
+    /// The same tap on four interleaved channels.
+    #[inline]
+    fn sample4(&self, p: &[[f32; 4]]) -> [f32; 4] {
+        let (c00, c10, c01, c11) = (p[self.i], p[self.i + self.dx], p[self.i + self.dy], p[self.i + self.dy + self.dx]);
+        let mut out = [0.0f32; 4];
+        for k in 0..4 {
+            let a = c00[k] + (c10[k] - c00[k]) * self.tx;
+            let b = c01[k] + (c11[k] - c01[k]) * self.tx;
+            out[k] = a + (b - a) * self.ty;
+        }
+        out
     }
 }
 
@@ -293,6 +305,8 @@ struct TrackKey {
 type GeneratorCache = HashMap<(Device, Option<PathBuf>), Arc<dyn Generator>>;
 /// Analysed sources by (image content, override of the landmarks, working size).
 type SourceCache = Lru<(u128, Option<[u64; 2]>, usize), Arc<PreparedSource>>;
+/// Face regions of reference images by (image content, pixel rectangle).
+type RegionCache = Lru<(u128, [i32; 4]), Arc<Region>>;
 /// Output rows (y, bytes) handed to one thread.
 type RowChunk<'a> = Mutex<Vec<(i32, &'a mut [u8])>>;
 
@@ -304,6 +318,9 @@ pub struct Renderer {
     drivers: Mutex<Lru<u128, Option<Points>>>,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<Plane>>>,
+    /// Face regions of reference stills at full resolution, by (image
+    /// content, pixel rectangle).
+    regions: Mutex<RegionCache>,
     device_warned: std::sync::atomic::AtomicBool,
     /// Targets of recently rendered frames, by time, for the overlay.
     drawn_targets: Mutex<Lru<u64, Points>>,
@@ -320,6 +337,7 @@ impl Default for Renderer {
             drivers: Mutex::new(Lru::new(256)),
             track: Mutex::new(None),
             mattes: Mutex::new(Lru::new(4)),
+            regions: Mutex::new(Lru::new(3)),
             device_warned: false.into(),
             drawn_targets: Mutex::new(Lru::new(64)),
             drawn_source: Mutex::new(None),
@@ -657,6 +675,7 @@ impl Renderer {
         // first..=last of Source with the background from the first.
         let ref_times = reference_times(s, args.time);
         let mut refs: Vec<Arc<PreparedSource>> = Vec::with_capacity(ref_times.len());
+        let mut refs_at: Vec<f64> = Vec::with_capacity(ref_times.len());
         let mut base_image: Option<Image> = None;
         for (i, t) in ref_times.iter().enumerate() {
             let img = source_clip
@@ -666,6 +685,7 @@ impl Renderer {
             let prepared = self.prepare(&img, scale, s.resolution, s, &analyzer, &abort, &what)?;
             if !refs.iter().any(|r| r.key == prepared.key) {
                 refs.push(prepared);
+                refs_at.push(*t);
             }
             if i == 0 {
                 base_image = Some(img);
@@ -690,6 +710,12 @@ impl Renderer {
         let hull_m = hull_matte(&hull, HULL_RES, feather);
         timer.mark("hull");
 
+        let ref_lms: Vec<[[f32; 2]; 68]> = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
+        let references: Vec<Reference<'_>> = refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Reference { crop: &r.pixels, landmarks: &ref_lms[i], key: r.key })
+            .collect();
         // Matte mode needs no generator.
         let (gen, alpha) = if s.output == OutputMode::Matte {
             (None, CropMatte::new(hull_m, None, size))
@@ -701,12 +727,6 @@ impl Renderer {
                 .min_by(|a, b| a.1.state.distance(&state).total_cmp(&b.1.state.distance(&state)))
                 .map(|(i, _)| i)
                 .unwrap_or(0);
-            let ref_lms: Vec<[[f32; 2]; 68]> = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
-            let references: Vec<Reference<'_>> = refs
-                .iter()
-                .enumerate()
-                .map(|(i, r)| Reference { crop: &r.pixels, landmarks: &ref_lms[i], key: r.key })
-                .collect();
             let generator = self.generator(s.device, s.model_pack.as_deref())?;
             self.warn_device_once(effect, generator.device_report());
             let mut g = generator.generate(size, &references, chosen, &target_n, Some(&abort)).map_err(|e| {
@@ -732,14 +752,73 @@ impl Renderer {
             .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
         timer.mark("output image");
         let out_map = PixelMap::of_image(&out, scale);
+        let base_map = PixelMap::of_image(&base_image, scale);
         match s.output {
-            OutputMode::Crop => write_crop(&mut out, args.window, out_map, size, gen.as_ref().map(|g| &g.rgb[..]), &alpha),
-            OutputMode::Matte => write_matte(&mut out, args.window, &base, PixelMap::of_image(&base_image, scale), &alpha, seg.as_deref()),
-            OutputMode::Full => paste(&mut out, &base_image, args.window, &base, PixelMap::of_image(&base_image, scale), size, gen.as_ref().map(|g| &g.rgb[..]), &alpha, seg.as_deref())?,
+            OutputMode::Crop => {
+                let rgb = gen.as_ref().map(|g| g.rgb(&references));
+                write_crop(&mut out, args.window, out_map, size, rgb.as_deref(), &alpha)
+            }
+            OutputMode::Matte => write_matte(&mut out, args.window, &base, base_map, &alpha, seg.as_deref()),
+            OutputMode::Full => {
+                // A resampling is evaluated on the chosen reference's own image (the base's, or fetched).
+                let other_image = match gen.as_ref().map(|g| (&g.pixels, g.reference)) {
+                    Some((CropPixels::Resample { .. }, r)) if r > 0 => {
+                        let t = *refs_at.get(r).ok_or_else(|| fail("the generator named an unknown reference"))?;
+                        Some(
+                            source_clip
+                                .image(t, None)?
+                                .ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?,
+                        )
+                    }
+                    _ => None,
+                };
+                let face = match gen.as_ref() {
+                    None => Face::None,
+                    Some(g) => match &g.pixels {
+                        CropPixels::Rgb(rgb) => Face::Rgb(rgb),
+                        CropPixels::Resample { grid, overlay } => {
+                            let image = other_image.as_ref().unwrap_or(&base_image);
+                            let r = refs.get(g.reference).unwrap_or(&base);
+                            let to_pixels = crop_to_pixels(&r.crop, PixelMap::of_image(image, scale));
+                            // Crop pixels per image pixel, along the crop's x axis.
+                            let fine = size as f64 / 2.0 / to_pixels[0].hypot(to_pixels[3]).max(1e-9);
+                            Face::Resample(Resampling {
+                                cells: Resampling::cells(size, &alpha, grid, overlay, to_pixels),
+                                overlay,
+                                region: self.region(r, image, scale),
+                                geometric: other_image.is_none(),
+                                supersample: (fine.ceil() as usize).clamp(1, 4),
+                            })
+                        }
+                    },
+                };
+                paste(&mut out, &base_image, args.window, &base, base_map, size, &face, &alpha, seg.as_deref())?
+            }
         }
         timer.mark("write");
         timer.report(args.time);
         Ok(())
+    }
+
+    /// The part of a reference's image under its face crop (plus a pixel),
+    /// as float RGB: what a generator's resampling reads.
+    fn region(&self, r: &PreparedSource, image: &Image, scale: f64) -> Arc<Region> {
+        let map = PixelMap::of_image(image, scale);
+        let b = r.crop.bounds();
+        let rect = RectI {
+            x1: (b[0] * map.sx).floor() as i32 - 2,
+            y1: (b[1] * map.sy).floor() as i32 - 2,
+            x2: (b[2] * map.sx).ceil() as i32 + 2,
+            y2: (b[3] * map.sy).ceil() as i32 + 2,
+        }
+        .intersect(&image.bounds());
+        let key = (r.key, [rect.x1, rect.y1, rect.x2, rect.y2]);
+        if let Some(region) = self.regions.lock().get(&key) {
+            return region;
+        }
+        let region = Arc::new(Region::from_image(image, rect));
+        self.regions.lock().put(key, region.clone());
+        region
     }
 
     fn segmentation(&self, base: &PreparedSource, image: &Image, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Arc<Plane>> {
@@ -864,11 +943,136 @@ fn sample_planar(img: &[f32], planes: usize, size: usize, n: [f64; 2], out: &mut
     }
 }
 
+/// The generated face as the paste-back reads it.
+enum Face<'a> {
+    /// Nothing generated (matte output).
+    None,
+    /// A planar RGB crop.
+    Rgb(&'a [f32]),
+    /// A resampling grid and overlay, evaluated on a reference's host image.
+    Resample(Resampling<'a>),
+}
+
+/// A generator's resampling of a reference still, evaluated at full resolution.
+struct Resampling<'a> {
+    /// Per crop cell, interleaved for one tap: the paste matte, the pixel
+    /// position (x, y) in the reference image the cell takes its colour from,
+    /// and the overlay's coverage.
+    cells: Vec<[f32; 4]>,
+    overlay: &'a [f32],
+    region: Arc<Region>,
+    /// The reference is the base still: the matte then blends positions, not
+    /// colours (a warp faded out geometrically shows no double edges).
+    geometric: bool,
+    /// Sub-samples per side where the overlay shows (1: none): where the crop
+    /// is finer than the image, its sharp lid and lip edges would alias.
+    supersample: usize,
+}
+
+impl Resampling<'_> {
+    /// The cells of a generator's grid and overlay under a paste matte;
+    /// `to_pixels` maps the reference crop's normalised coordinates to its
+    /// image's pixel coordinates.
+    fn cells(size: usize, matte: &CropMatte, grid: &[f32], overlay: &[f32], to_pixels: [f64; 6]) -> Vec<[f32; 4]> {
+        let plane = size * size;
+        let a = to_pixels;
+        let mut cells = vec![[0.0f32; 4]; plane];
+        // Outside the matte's box no pixel is pasted: those cells stay 0.
+        let cell = |c: f64| (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size);
+        let (u0, u1) = (cell(matte.bbox[0]).saturating_sub(1), (cell(matte.bbox[2]) + 2).min(size));
+        let (v0, v1) = (cell(matte.bbox[1]).saturating_sub(1), (cell(matte.bbox[3]) + 2).min(size));
+        for v in v0..v1 {
+            for u in u0..u1 {
+                let i = v * size + u;
+                let (gx, gy) = (grid[i] as f64, grid[plane + i] as f64);
+                cells[i] = [
+                    matte.alpha[i],
+                    (a[0] * gx + a[1] * gy + a[2]) as f32,
+                    (a[3] * gx + a[4] * gy + a[5]) as f32,
+                    overlay[3 * plane + i],
+                ];
+            }
+        }
+        cells
+    }
+
+    /// Blend the face into pixel `p` at normalised crop position `n` (one
+    /// pixel step `step` = (along x, along y)); `c` is the tap of the cells
+    /// there, `m` the matte (with the segmentation) and `own` the pixel's
+    /// position in the image.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn blend(&self, size: usize, c: [f32; 4], n: [f64; 2], step: [[f64; 2]; 2], m: f32, own: [f32; 2], p: &mut [f32; 4]) {
+        let plane = size * size;
+        let mut pos = [c[1], c[2]];
+        if self.geometric {
+            pos = [own[0] + (pos[0] - own[0]) * m, own[1] + (pos[1] - own[1]) * m];
+        }
+        let s = self.region.sample(pos[0], pos[1]);
+        let mut cover = c[3];
+        // Coverage is never negative, so 0 means no overlay at any of the
+        // tap's cells (and the premultiplied colour is 0 there too).
+        let mut ov = [0.0f32; 3];
+        if cover > 0.0 {
+            let ov_at = |t: &Tap| [0, 1, 2, 3].map(|k| t.sample(&self.overlay[k * plane..(k + 1) * plane]));
+            if self.supersample < 2 {
+                let o = ov_at(&Tap::at(size, n));
+                ov = [o[0], o[1], o[2]];
+            } else {
+                // The overlay's edges (lids, lips, the cavity) are sharp in crop pixels: average them over the
+                // image pixel's footprint. The source itself is sampled once, unblurred.
+                let k = self.supersample;
+                let mut sum = [0.0f32; 4];
+                for j in 0..k {
+                    let v = (j as f64 + 0.5) / k as f64 - 0.5;
+                    for i in 0..k {
+                        let u = (i as f64 + 0.5) / k as f64 - 0.5;
+                        let ns = [n[0] + step[0][0] * u + step[1][0] * v, n[1] + step[0][1] * u + step[1][1] * v];
+                        let o = ov_at(&Tap::at(size, ns));
+                        for q in 0..4 {
+                            sum[q] += o[q];
+                        }
+                    }
+                }
+                let w = 1.0 / (k * k) as f32;
+                ov = [sum[0] * w, sum[1] * w, sum[2] * w];
+                cover = sum[3] * w;
+            }
+        }
+        if self.geometric {
+            for k in 0..3 {
+                p[k] = (1.0 - m * cover) * s[k] + m * ov[k];
+            }
+        } else {
+            for k in 0..3 {
+                p[k] += ((1.0 - cover) * s[k] + ov[k] - p[k]) * m;
+            }
+        }
+    }
+}
+
+/// The affine map from a crop's normalised coordinates to an image's pixel
+/// coordinates (centres at +0.5): `[a, b, c, d, e, f]` with x = a·u + b·v + c,
+/// y = d·u + e·v + f.
+fn crop_to_pixels(crop: &FaceCrop, map: PixelMap) -> [f64; 6] {
+    let o = crop.to_canonical([0.0, 0.0]);
+    let u = crop.to_canonical([1.0, 0.0]);
+    let v = crop.to_canonical([0.0, 1.0]);
+    [
+        (u[0] - o[0]) * map.sx,
+        (v[0] - o[0]) * map.sx,
+        o[0] * map.sx,
+        (u[1] - o[1]) * map.sy,
+        (v[1] - o[1]) * map.sy,
+        o[1] * map.sy,
+    ]
+}
+
 /// Full-frame output: the base image, with the generated face blended in where
 /// the matte is above zero. Everywhere else the source bytes are copied as they
 /// are (exact). Rows are shared out among the host's threads.
 #[allow(clippy::too_many_arguments)]
-fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map: PixelMap, size: usize, gen: Option<&[f32]>, matte: &CropMatte, seg: Option<&Plane>) -> Result<()> {
+fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map: PixelMap, size: usize, face_px: &Face<'_>, matte: &CropMatte, seg: Option<&Plane>) -> Result<()> {
     let dl = out.layout();
     let sl = src.layout();
     let win = window.intersect(&dl.bounds);
@@ -904,58 +1108,73 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
         let Some(chunk) = chunks.get(index as usize) else { return Ok(()) };
         let mut chunk = chunk.lock();
         let mut scratch = Vec::new();
-        let mut row_px = vec![[0.0f32; 4]; win.width()];
-        let gen = gen.unwrap_or(&[]);
+        let mut row_px = vec![[0.0f32; 4]; face.width()];
+        let zeros = vec![[0.0f32; 4]; win.width()];
         for (y, row) in chunk.iter_mut() {
             let y = *y;
             let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
             let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
             let srow = if span.is_empty() { None } else { src.row(y) };
-            let touches_face = y >= face.y1 && y < face.y2 && !gen.is_empty();
-            if !touches_face {
-                // Exact copy path (transparent black where the source has none).
-                if span.width() != win.width() {
-                    pixels::rgba_to_row(&vec![[0.0f32; 4]; win.width()], &dl, dst);
-                }
-                if let Some(sr) = srow {
-                    let so = (span.x1 - sl.bounds.x1) as usize * spb;
-                    let dofs = (span.x1 - win.x1) as usize * dpb;
-                    pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
-                }
-                continue;
-            }
-            for p in row_px.iter_mut() {
-                *p = [0.0; 4];
+            // The exact copy (transparent black where the source has none).
+            if span.width() != win.width() {
+                pixels::rgba_to_row(&zeros, &dl, dst);
             }
             if let Some(sr) = srow {
                 let so = (span.x1 - sl.bounds.x1) as usize * spb;
-                let o = (span.x1 - win.x1) as usize;
-                pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + span.width()]);
+                let dofs = (span.x1 - win.x1) as usize * dpb;
+                pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
             }
-            let plane = size * size;
+            if y < face.y1 || y >= face.y2 || matches!(face_px, Face::None) {
+                continue;
+            }
+            // The face's span of the row, in float RGBA, blended, written back.
+            for p in row_px.iter_mut() {
+                *p = [0.0; 4];
+            }
+            let fspan = face.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+            if let (Some(sr), false) = (srow, fspan.is_empty()) {
+                let so = (fspan.x1 - sl.bounds.x1) as usize * spb;
+                let o = (fspan.x1 - face.x1) as usize;
+                pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + fspan.width()]);
+            }
             let fy = y as f64;
             let fx = face.x1 as f64;
             let mut n = [n0[0] + dx[0] * fx + dy[0] * fy, n0[1] + dx[1] * fx + dy[1] * fy];
-            for x in face.x1..face.x2 {
+            for (i, p) in row_px.iter_mut().enumerate() {
                 if let Some(tap) = matte.tap(n) {
-                    let mut m = tap.sample(&matte.alpha);
+                    let x = face.x1 + i as i32;
+                    let (mut m, cells) = match face_px {
+                        Face::Resample(r) => {
+                            let c = tap.sample4(&r.cells);
+                            (c[0], Some(c))
+                        }
+                        _ => (tap.sample(&matte.alpha), None),
+                    };
                     if m > 0.0 {
                         if let Some(seg) = seg {
                             m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
                         }
                     }
                     if m > 0.0 {
-                        let p = &mut row_px[(x - win.x1) as usize];
-                        for k in 0..3 {
-                            let g = tap.sample(&gen[k * plane..(k + 1) * plane]);
-                            p[k] += (g - p[k]) * m;
+                        match (face_px, cells) {
+                            (Face::Resample(r), Some(c)) => {
+                                r.blend(size, c, n, [dx, dy], m, [x as f32 + 0.5, y as f32 + 0.5], p)
+                            }
+                            (Face::Rgb(rgb), _) => {
+                                let plane = size * size;
+                                for k in 0..3 {
+                                    p[k] += (tap.sample(&rgb[k * plane..(k + 1) * plane]) - p[k]) * m;
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
                 n[0] += dx[0];
                 n[1] += dx[1];
             }
-            pixels::rgba_to_row(&row_px, &dl, dst);
+            let dofs = (face.x1 - win.x1) as usize * dpb;
+            pixels::rgba_to_row(&row_px, &dl, &mut dst[dofs..dofs + face.width() * dpb]);
         }
         Ok(())
     };

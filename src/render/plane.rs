@@ -133,3 +133,97 @@ pub fn image_key(img: &Image, extra: u64) -> u128 {
     let b = fin(lanes[1] ^ lanes[3].rotate_left(41));
     (a as u128) << 64 | b as u128
 }
+
+/// A rectangle of a host image as float RGB (any depth and components),
+/// read once and sampled many times: the part of a reference still its face
+/// crop covers, which the paste-back resamples at full resolution. Compact
+/// rows keep the samples in cache, and the region is cached across frames.
+pub struct Region {
+    /// Pixel rectangle held (inside the image's bounds).
+    pub rect: RectI,
+    /// RGB, rows bottom-up, `rect.width() * rect.height() * 3` values.
+    data: Vec<f32>,
+    /// Lower-left corner shifted by the half-pixel centre; last column and row.
+    origin: [f32; 2],
+    last_f: [f32; 2],
+    last: [usize; 2],
+}
+
+impl Region {
+    /// The pixels of `img` inside `rect` (clipped to the image's bounds).
+    pub fn from_image(img: &Image, rect: RectI) -> Region {
+        let layout = img.layout();
+        let r = rect.intersect(&layout.bounds);
+        let (w, h) = (r.width(), r.height());
+        let mut data = vec![0.0f32; w * h * 3];
+        let mut px = vec![[0.0f32; 4]; w];
+        let pb = layout.pixel_bytes();
+        for (j, y) in (r.y1..r.y2).enumerate() {
+            let Some(row) = img.row(y) else { continue };
+            let o = (r.x1 - layout.bounds.x1) as usize * pb;
+            pixels::row_to_rgba(&row[o..], &layout, &mut px);
+            for (i, p) in px.iter().enumerate() {
+                data[(j * w + i) * 3..(j * w + i) * 3 + 3].copy_from_slice(&p[..3]);
+            }
+        }
+        let last = [w.max(1) - 1, h.max(1) - 1];
+        Region {
+            rect: r,
+            data,
+            origin: [r.x1 as f32 + 0.5, r.y1 as f32 + 0.5],
+            last_f: [last[0] as f32, last[1] as f32],
+            last,
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+
+    /// Bilinear RGB at continuous pixel coordinates (centres at +0.5),
+    /// clamped to the region's edge pixels; black for an empty region.
+    #[inline]
+    pub fn sample(&self, x: f32, y: f32) -> [f32; 3] {
+        if self.last[0] == 0 || self.last[1] == 0 {
+            return self.sample_thin(x, y);
+        }
+        let (fx, fy) = (x - self.origin[0], y - self.origin[1]);
+        // Clamped to the edge pixels (NaN goes to the first); the cell is
+        // never the last column or row, so the four taps need no checks.
+        let fx = if fx > 0.0 { fx.min(self.last_f[0]) } else { 0.0 };
+        let fy = if fy > 0.0 { fy.min(self.last_f[1]) } else { 0.0 };
+        let (x0, y0) = ((fx as usize).min(self.last[0] - 1), (fy as usize).min(self.last[1] - 1));
+        let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
+        let w3 = (self.last[0] + 1) * 3;
+        let i = y0 * w3 + x0 * 3;
+        let (lo, hi) = (&self.data[i..i + 6], &self.data[i + w3..i + w3 + 6]);
+        let mut out = [0.0; 3];
+        for k in 0..3 {
+            let a = lo[k] + (lo[k + 3] - lo[k]) * tx;
+            let c = hi[k] + (hi[k + 3] - hi[k]) * tx;
+            out[k] = a + (c - a) * ty;
+        }
+        out
+    }
+
+    /// [`Region::sample`] for regions one pixel wide or high (or empty).
+    fn sample_thin(&self, x: f32, y: f32) -> [f32; 3] {
+        if self.data.is_empty() {
+            return [0.0; 3];
+        }
+        let (fx, fy) = (x - self.origin[0], y - self.origin[1]);
+        let fx = if fx > 0.0 { fx.min(self.last_f[0]) } else { 0.0 };
+        let fy = if fy > 0.0 { fy.min(self.last_f[1]) } else { 0.0 };
+        let (x0, y0) = (fx as usize, fy as usize);
+        let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
+        let w = self.last[0] + 1;
+        let at = |x: usize, y: usize, k: usize| self.data[(y.min(self.last[1]) * w + x.min(self.last[0])) * 3 + k];
+        [0, 1, 2].map(|k| {
+            let a = at(x0, y0, k) + (at(x0 + 1, y0, k) - at(x0, y0, k)) * tx;
+            let c = at(x0, y0 + 1, k) + (at(x0 + 1, y0 + 1, k) - at(x0, y0 + 1, k)) * tx;
+            a + (c - a) * ty
+        })
+    }
+}
+

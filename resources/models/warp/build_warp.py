@@ -12,8 +12,14 @@ Contract (keep in sync with README.md and manifest.json):
     inputs  source            float32 [1,3,S,S]  RGB in [0,1], the aligned face crop (S = 256, 512 or 1024)
             source_landmarks  float32 [1,68,2]   iBUG-68 points of the portrait, normalised crop coordinates
             target_landmarks  float32 [1,68,2]   driving iBUG-68 points, same frame
-    outputs output            float32 [1,3,S,S]  animated crop, RGB in [0,1]
-            changed           float32 [1,1,S,S]  soft mask in [0,1] of where `output` differs from `source`
+    outputs grid              float32 [1,2,S,S]  for every output pixel, where it takes its colour from in `source`
+                                                 (x, y normalised; the identity where nothing moves)
+            overlay           float32 [1,4,S,S]  premultiplied RGB and coverage a of colour that is not a plain
+                                                 resampling (mouth cavity, soft lid and lip edges); 0 elsewhere
+            changed           float32 [1,1,S,S]  soft mask in [0,1] of where the result differs from `source`
+    The animated crop is  (1 - a) * sample(source, grid) + overlay.rgb;  the plugin evaluates it on the
+    full-resolution reference image instead of `source`, so the face keeps the plate's resolution and is
+    resampled once.
 Normalised coordinates: x right, y down, in [-1,1], GridSample's align_corners=0 convention (pixel i has its
 centre at (2i+1)/S - 1).
 """
@@ -222,7 +228,8 @@ def build() -> onnx.ModelProto:
         helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, [1, 68, 2]),
     ]
     outputs = [
-        helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "S", "S"]),
+        helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 2, "S", "S"]),
+        helper.make_tensor_value_info("overlay", TensorProto.FLOAT, [1, 4, "S", "S"]),
         helper.make_tensor_value_info("changed", TensorProto.FLOAT, [1, 1, "S", "S"]),
     ]
 
@@ -328,22 +335,6 @@ def build() -> onnx.ModelProto:
         d = g.op("Slice", disp_full, g.concat([y0, x0], 0), g.concat([y1, x1], 0), g.i64([2, 3]))
         return g.op("Transpose", g.clip(g.add(ident, d), neg_edge, edge), perm=[0, 2, 3, 1])
 
-    # the box where the MLS moves anything (from the coarse grid, 2 cells of margin: Resize and MaxPool reach)
-    nz = g.reshape(g.op("Sign", mag_c), g.concat([G_i, G_i], 0))      # [G,G] 0/1
-    rows_any = g.op("ReduceMax", nz, axes=[1], keepdims=0)
-    cols_any = g.op("ReduceMax", nz, axes=[0], keepdims=0)
-
-    def span(v):
-        anything = g.op("Cast", g.op("ReduceMax", v, keepdims=1), to=TensorProto.INT64)    # [1] 0 or 1
-        first = g.mul(g.reshape(g.op("ArgMax", v, axis=0, keepdims=1), [1]), anything)
-        last = g.mul(g.reshape(g.op("ArgMax", v, axis=0, keepdims=1, select_last_index=1), [1]), anything)
-        a0 = g.op("Mul", g.op("Max", g.op("Sub", first, g.i64([2])), g.i64([0])), g.i64([GRID_DIVISOR]))
-        a1 = g.op("Mul", g.op("Min", g.op("Add", last, g.i64([3])), G_i), g.i64([GRID_DIVISOR]))
-        return a0, a1                                                  # nothing moves: a 24-pixel corner box
-
-    mx0, mx1 = span(cols_any)
-    my0, my1 = span(rows_any)
-
     chg_c = g.clip01(g.mul(mag_c, g.mul(half_S, 1.0 / CHANGED_PX)))
     chg_c = g.op("MaxPool", g.reshape(chg_c, g.concat([one_i, one_i, G_i, G_i], 0)),
                  kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])
@@ -447,18 +438,6 @@ def build() -> onnx.ModelProto:
     # union of the three boxes: the layers are summed there, and only that sum is padded to the full crop
     lx0, ly0 = (g.op("ReduceMin", v, keepdims=1) for v in (bx0, by0))  # [1] the layers' union box
     lx1, ly1 = (g.op("ReduceMax", v, keepdims=1) for v in (bx1, by1))
-    ux0, uy0 = (g.op("ReduceMin", g.concat([v, m], 0), keepdims=1) for v, m in ((lx0, mx0), (ly0, my0)))   # [1]
-    ux1, uy1 = (g.op("ReduceMax", g.concat([v, m], 0), keepdims=1) for v, m in ((lx1, mx1), (ly1, my1)))
-    # the MLS warp inside its box, as a change to the source over the union box
-    # padding 'zeros' with coordinates clamped to the outer pixel centres == padding 'border' (and is faster)
-    warped_m = g.op("GridSample", "source", mls_grid(mx0, mx1, my0, my1), mode="bilinear", padding_mode="zeros",
-                    align_corners=0)
-    src_m = g.op("Slice", "source", g.concat([my0, mx0], 0), g.concat([my1, mx1], 0), g.i64([2, 3]))
-    d_mls = g.op("Pad", g.sub(warped_m, src_m), g.concat([g.i64([0, 0]), g.sub(my0, uy0), g.sub(mx0, ux0),
-                                                            g.i64([0, 0]), g.sub(uy1, my1), g.sub(ux1, mx1)], 0),
-                 mode="constant")                                      # [1,3,uh,uw]
-    # how far each layer's landmarks moved (L1, pixels)
-
     def frame_scalars(f):
         return g.split(g.take(FP, [f], 0), 6, 1)                       # cx, cy, ax, ay, h, 1/h  ([1,1] each)
 
@@ -481,12 +460,7 @@ def build() -> onnx.ModelProto:
             self.xc = g.reshape(coarse(self.wc, self.w_i, self.x0), [1, -1])     # [1,wc]
             self.yc = g.reshape(coarse(self.hc, self.h_i, self.y0), [-1, 1])     # [hc,1]
             self.Fm = mls_grid(self.x0, self.x1, self.y0, self.y1)              # [1,h,w,2]
-            starts = g.concat([g.sub(self.y0, uy0), g.sub(self.x0, ux0)], 0)
-            ends = g.concat([g.sub(self.y1, uy0), g.sub(self.x1, ux0)], 0)
-            src_w = g.op("Slice", "source", g.concat([self.y0, self.x0], 0), g.concat([self.y1, self.x1], 0),
-                         g.i64([2, 3]))
-            warped_w = g.add(src_w, g.op("Slice", d_mls, starts, ends, g.i64([2, 3])))   # the MLS result here
-            self.warped = g.reshape(warped_w, [3, 1, -1])                                # [3,1,P]
+            self.Fm_planar = g.reshape(g.op("Transpose", self.Fm, perm=[3, 0, 1, 2]), [2, 1, -1])   # [2,1,P]
 
         def local(self, f):
             """(u, t) of the coarse points in frame f, [hc,wc] each"""
@@ -532,9 +506,21 @@ def build() -> onnx.ModelProto:
             pl = g.reshape(pl, g.concat([g.i64([1, 2, 2]), self.h_i, self.w_i], 0))
             return g.op("Transpose", pl, perm=[0, 1, 3, 4, 2])
 
-        def to_union(self, delta, chg):
-            """[3,1,P] colour change and [1,1,P] changed -> [1,4,lh,lw] over the layers' box (zero elsewhere)"""
-            t4 = g.reshape(g.concat([delta, chg], 0), g.concat([g.i64([1, 4]), self.h_i, self.w_i], 0))
+        def warped(self):
+            """the MLS result in the window, [3,1,P] (the crop-resolution colour the mouth blends with)"""
+            w = g.op("GridSample", "source", self.Fm, mode="bilinear", padding_mode="zeros", align_corners=0)
+            return g.reshape(w, [3, 1, -1])
+
+        def grid_pair(self, grid5):
+            """grid5 [1,2,h,w,2] normalised -> the two candidate grids, planar [2,1,P] each (x, y)"""
+            pl = g.op("Transpose", g.clip(grid5, neg_edge, edge), perm=[0, 1, 4, 2, 3])    # [1,2,2,h,w]
+            a, b = g.split(g.reshape(pl, [2, 2, 1, -1]), 2, 0)
+            return g.reshape(a, [2, 1, -1]), g.reshape(b, [2, 1, -1])
+
+        def to_union(self, dgrid, overlay, chg):
+            """[2,1,P] grid change, [4,1,P] overlay and [1,1,P] changed -> [1,7,lh,lw] over the layers' box (zero
+            elsewhere)"""
+            t4 = g.reshape(g.concat([dgrid, overlay, chg], 0), g.concat([g.i64([1, 7]), self.h_i, self.w_i], 0))
             pads = g.concat([g.i64([0, 0]), g.sub(self.y0, ly0), g.sub(self.x0, lx0), g.i64([0, 0]),
                              g.sub(ly1, self.y1), g.sub(lx1, self.x1)], 0)
             return g.op("Pad", t4, pads, mode="constant")
@@ -578,13 +564,21 @@ def build() -> onnx.ModelProto:
         s_lv = step_level(g.mul(g.sub(Ut, t), th))                     # > 0.5 above the target upper lid
         R = win.upsample([g.mul(cu, dtx), g.mul(cu, dty), g.mul(cl, dtx), g.mul(cl, dty), s_lv, alpha])
         corr = win.planar_to_grid(g.op("Slice", R, g.i64([0]), g.i64([4]), g.i64([1])))
-        c_up, c_lo = win.sample_pair(g.add(corr, g.op("Unsqueeze", win.Fm, g.i64([1]))))
+        F5 = g.add(corr, g.op("Unsqueeze", win.Fm, g.i64([1])))
+        c_up, c_lo = win.sample_pair(F5)
+        g_up, g_lo = win.grid_pair(F5)
         s, a = g.split(win.channels(R, 4, 6), 2, 0)                     # [1,1,P]
-        col = g.add(c_lo, g.mul(g.clip01(s), g.sub(c_up, c_lo)))
+        s = g.clip01(s)                                                 # weight of the upper candidate
         m, mv = moved(LAYER_POINTS[layer])
-        delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
+        gate = g.mul(g.op("Ceil", a), mv)
+        # the output: the dominant candidate as a resampling of the source, the other one's share as overlay
+        k = g.op("Cast", g.op("GreaterOrEqual", s, g.const(0.5)), to=TensorProto.FLOAT)
+        w_star = g.add(g.mul(k, s), g.mul(g.sub(1.0, k), g.sub(1.0, s)))
+        c_other = g.add(c_up, g.mul(k, g.sub(c_lo, c_up)))
+        dgrid = g.mul(gate, g.sub(g.add(g_lo, g.mul(k, g.sub(g_up, g_lo))), win.Fm_planar))
+        ov_a = g.mul(gate, g.sub(1.0, w_star))
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
-        return win.to_union(delta, chg)
+        return win.to_union(dgrid, g.concat([g.mul(ov_a, c_other), ov_a], 0), chg)
 
     # ---- mouth -----------------------------------------------------------------------------------------------------
     def mouth_layer():
@@ -663,9 +657,12 @@ def build() -> onnx.ModelProto:
                          g.concat([g.i64([1, 2, 2]), win.h_i, win.w_i], 0))
         a5 = g.op("Unsqueeze", g.op("Slice", R, g.i64([4]), g.i64([5]), g.i64([1])), g.i64([1]))   # [1,1,1,h,w]
         F5 = g.add(Fm_pl, g.mul(a5, g.sub(F_ab, Fm_pl)))
-        c_up, c_lo = win.sample_pair(g.op("Transpose", F5, perm=[0, 1, 3, 4, 2]))
+        F5 = g.op("Transpose", F5, perm=[0, 1, 3, 4, 2])
+        c_up, c_lo = win.sample_pair(F5)
+        g_up, g_lo = win.grid_pair(F5)
         a = win.channels(R, 4, 5)
         sU, sL, pu, va, vl = g.split(g.clip01(win.channels(R, 5, 10)), 5, 0)   # [1,1,P] each
+        warped = win.warped()
         cav_c = win.channels(R, 10, 13)                                 # [3,1,P]
         cg = win.channels(R, 13, 14)
         one_m = lambda x: g.sub(1.0, x)
@@ -674,23 +671,45 @@ def build() -> onnx.ModelProto:
         w_none = g.mul(one_m(va), one_m(vl))
         w_cav = g.mul(w_none, cg)
         inside = g.relu(g.sub(one_m(sU), sL))
-        interior = g.add(g.add(g.mul(w_up, c_up), g.mul(w_lo, c_lo)),
-                         g.add(g.mul(w_cav, cav_c), g.mul(g.sub(w_none, w_cav), win.warped)))
-        col = g.add(g.add(g.mul(sU, c_up), g.mul(sL, c_lo)), g.mul(inside, interior))
-        col = g.div(col, g.max(g.add(sU, sL), 1.0))
+        # weights of the three source samples (upper map, lower map, MLS) and of the cavity colour
+        inv_n = g.div(1.0, g.max(g.add(sU, sL), 1.0))
+        W_up = g.mul(g.add(sU, g.mul(inside, w_up)), inv_n)
+        W_lo = g.mul(g.add(sL, g.mul(inside, w_lo)), inv_n)
+        W_m = g.mul(g.mul(inside, g.sub(w_none, w_cav)), inv_n)
+        W_c = g.mul(g.mul(inside, w_cav), inv_n)
+        col = g.add(g.add(g.mul(W_up, c_up), g.mul(W_lo, c_lo)), g.add(g.mul(W_m, warped), g.mul(W_c, cav_c)))
         m, mv = moved(LAYER_POINTS[2])
-        delta = g.mul(g.sub(col, win.warped), g.mul(g.op("Ceil", a), mv))
+        gate = g.mul(g.op("Ceil", a), mv)
+        # the dominant sample becomes the output's resampling grid; the rest of the colour is overlay
+        ge = lambda x, y: g.op("Cast", g.op("GreaterOrEqual", x, y), to=TensorProto.FLOAT)
+        k_up = g.mul(ge(W_up, W_lo), ge(W_up, W_m))
+        k_lo = g.mul(one_m(k_up), ge(W_lo, W_m))
+        k_m = g.sub(one_m(k_up), k_lo)
+        g_sel = g.add(g.add(g.mul(k_up, g_up), g.mul(k_lo, g_lo)), g.mul(k_m, win.Fm_planar))
+        w_star = g.add(g.add(g.mul(k_up, W_up), g.mul(k_lo, W_lo)), g.mul(k_m, W_m))
+        c_star = g.add(g.add(g.mul(k_up, c_up), g.mul(k_lo, c_lo)), g.mul(k_m, warped))
+        dgrid = g.mul(gate, g.sub(g_sel, win.Fm_planar))
+        ov_rgb = g.mul(gate, g.sub(col, g.mul(w_star, c_star)))
+        ov_a = g.mul(gate, g.sub(1.0, w_star))
         chg = g.max(g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), g.mul(w_cav, inside))
-        return win.to_union(delta, chg)
+        return win.to_union(dgrid, g.concat([ov_rgb, ov_a], 0), chg)
 
-    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,4,lh,lw]
-    L = g.op("Pad", L, g.concat([g.i64([0, 0]), g.sub(ly0, uy0), g.sub(lx0, ux0), g.i64([0, 0]),
-                                 g.sub(uy1, ly1), g.sub(ux1, lx1)], 0), mode="constant")      # [1,4,uh,uw]
-    pads = g.concat([g.i64([0, 0]), uy0, ux0, g.i64([0, 0]), g.sub(S_i, uy1), g.sub(S_i, ux1)], 0)
-    dcol = g.op("Pad", g.add(d_mls, g.op("Slice", L, g.i64([0]), g.i64([3]), g.i64([1]))), pads, mode="constant")
-    dchg = g.op("Pad", g.op("Slice", L, g.i64([3]), g.i64([4]), g.i64([1])), pads, mode="constant")
-    g.op("Clip", g.add("source", dcol), g.const(0.0), g.const(1.0), name="output")
-    g.op("Clip", g.max(chg_full, dchg), g.const(0.0), g.const(1.0), name="changed")
+    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,7,lh,lw]
+    pads = g.concat([g.i64([0, 0]), ly0, lx0, g.i64([0, 0]), g.sub(S_i, ly1), g.sub(S_i, lx1)], 0)
+
+    def part(a, b):
+        """channels a..b-1 of the layers, padded from their union box to the whole crop"""
+        return g.op("Pad", g.op("Slice", L, g.i64([a]), g.i64([b]), g.i64([1])), pads, mode="constant")
+
+    full = centres(S_i, S_f)
+    ident = g.concat([g.op("Expand", g.reshape(full, [1, 1, 1, -1]), e1S),
+                      g.op("Expand", g.reshape(full, [1, 1, -1, 1]), e1S)], 1)   # [1,2,S,S] pixel centres
+    g.op("Add", g.add(ident, disp_full), part(0, 2), name="grid")
+    # layers whose windows overlap (only for degenerate landmarks) add up: scale their overlay back to coverage 1
+    cover = g.op("Slice", L, g.i64([5]), g.i64([6]), g.i64([1]))
+    ov = g.mul(g.op("Slice", L, g.i64([2]), g.i64([6]), g.i64([1])), g.op("Reciprocal", g.max(cover, 1.0)))
+    g.op("Pad", ov, pads, mode="constant", name="overlay")
+    g.op("Clip", g.max(chg_full, part(6, 7)), g.const(0.0), g.const(1.0), name="changed")
 
     graph = helper.make_graph(g.nodes, "living_portrait_warp", inputs, outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -715,7 +734,7 @@ def manifest(data: bytes, file_name: str) -> dict:
             "bytes": len(data),
             "opset": OPSET,
             "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2]},
-            "outputs": {"output": [1, 3, "S", "S"], "changed": [1, 1, "S", "S"]},
+            "outputs": {"grid": [1, 2, "S", "S"], "overlay": [1, 4, "S", "S"], "changed": [1, 1, "S", "S"]},
         },
         "dims": {"S": {"values": [256, 512, 1024]}},
         "resolutions": [256, 512, 1024],
