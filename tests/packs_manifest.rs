@@ -273,7 +273,7 @@ fn free_dimension_bound_twice_is_refused() {
     let dir = copy_pack(&builtin_warp(), "symbol");
     edit_manifest(dir.path(), |m| {
         set(m, &["generator", "inputs", "source"], shape(&["1", "3", "256", "256"]));
-        set(m, &["generator", "outputs", "grid"], shape(&["1", "2", "512", "512"]));
+        set(m, &["generator", "outputs", "grid"], shape(&["1", "4", "512", "512"]));
     });
     let (err, text) = load_err(dir.path());
     assert!(matches!(err, PackError::Symbol { .. }), "{text}");

@@ -135,8 +135,8 @@ const WARP_ROLES: [RoleContract; 1] = [RoleContract {
     ],
     outputs: &[TensorContract { name: "output", dims: CROP }, TensorContract { name: "changed", dims: MASK }],
     alt_outputs: &[
-        TensorContract { name: "grid", dims: &[Fixed(1), Fixed(2), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)] },
-        TensorContract { name: "overlay", dims: &[Fixed(1), Fixed(4), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)] },
+        TensorContract { name: "grid", dims: &[Fixed(1), Fixed(4), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)] },
+        TensorContract { name: "overlay", dims: &[Fixed(1), Fixed(5), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)] },
         TensorContract { name: "changed", dims: MASK },
     ],
 }];

@@ -63,7 +63,7 @@ impl WarpPackGenerator {
             Some(outputs.swap_remove(i).data)
         };
         let changed = take("changed", 1);
-        let pixels = match (take("output", 3), take("grid", 2), take("overlay", 4)) {
+        let pixels = match (take("output", 3), take("grid", 4), take("overlay", 5)) {
             (Some(rgb), _, _) => Some(CropPixels::Rgb(rgb)),
             (None, Some(grid), Some(overlay)) => Some(CropPixels::Resample { grid, overlay }),
             _ => None,
@@ -81,8 +81,8 @@ impl WarpPackGenerator {
             CropPixels::Rgb(rgb) => CropPixels::Rgb(resize_planar(&rgb, 3, side, size)),
             // Normalised coordinates do not depend on the side: the grid resizes like an image.
             CropPixels::Resample { grid, overlay } => CropPixels::Resample {
-                grid: resize_planar(&grid, 2, side, size),
-                overlay: resize_planar(&overlay, 4, side, size),
+                grid: resize_planar(&grid, 4, side, size),
+                overlay: resize_planar(&overlay, 5, side, size),
             },
         };
         Ok(GeneratedCrop { size, pixels, changed: resize_planar(&changed, 1, side, size), reference: 0 })
@@ -124,12 +124,21 @@ fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixe
             for (i, v) in grid.iter_mut().enumerate() {
                 if !v.is_finite() {
                     let (axis, p) = (i / n, i % n);
-                    let k = if axis == 0 { p % side } else { p / side };
+                    let k = if axis % 2 == 0 { p % side } else { p / side };
                     *v = (2 * k + 1) as f32 / side as f32 - 1.0;
                 }
             }
             overlay.iter_mut().for_each(|v| *v = if v.is_finite() { *v } else { 0.0 });
             overlay[3 * n..].iter_mut().for_each(unit);
+            // The weights of A, B and the painted colour must add up to one.
+            for i in 0..n {
+                let total = overlay[3 * n + i] + overlay[4 * n + i];
+                if total > 1.0 {
+                    for k in 0..5 {
+                        overlay[k * n + i] /= total;
+                    }
+                }
+            }
             CropPixels::Resample { grid, overlay }
         }
     };

@@ -26,11 +26,12 @@ pub struct GeneratedCrop {
 pub enum CropPixels {
     /// RGB, planar (NCHW), [0, 1].
     Rgb(Vec<f32>),
-    /// A resampling of the reference still: `grid` (planar x, y, S×S each) says where every crop pixel takes its
-    /// colour from, in the reference crop's normalised coordinates; `overlay` (planar premultiplied R, G, B and
-    /// coverage a) is colour that is no plain resampling (a mouth cavity, soft lid and lip edges). The crop is
-    /// `(1 − a) · sample(reference, grid) + overlay.rgb`; the render evaluates it on the full-resolution
-    /// reference image, so the face keeps the plate's resolution and is resampled once.
+    /// A resampling of the reference still: `grid` (planar x_A, y_A, x_B, y_B, S×S each) gives every crop pixel
+    /// two points it takes its colour from, in the reference crop's normalised coordinates; `overlay` (planar
+    /// premultiplied R, G, B, their coverage a, and the weight b of point B) adds painted colour (a mouth
+    /// cavity) and blends in B (soft lid and lip edges). The crop is `(1 − a − b) · sample(reference, A) +
+    /// b · sample(reference, B) + overlay.rgb`; the render evaluates it on the full-resolution reference image,
+    /// so the face keeps the plate's resolution and is resampled once.
     Resample { grid: Vec<f32>, overlay: Vec<f32> },
 }
 
@@ -45,11 +46,17 @@ impl GeneratedCrop {
                 let Some(r) = references.get(self.reference).filter(|r| r.crop.len() == 3 * n) else {
                     return std::borrow::Cow::Owned(out);
                 };
+                let plane = |k: usize| &r.crop[k * n..(k + 1) * n];
                 for i in 0..n {
-                    let tap = crate::render::Tap::at(self.size, [grid[i] as f64, grid[n + i] as f64]);
-                    let keep = 1.0 - overlay[3 * n + i];
+                    let a = crate::render::Tap::at(self.size, [grid[i] as f64, grid[n + i] as f64]);
+                    let (cover, wb) = (overlay[3 * n + i], overlay[4 * n + i]);
                     for k in 0..3 {
-                        out[k * n + i] = keep * tap.sample(&r.crop[k * n..(k + 1) * n]) + overlay[k * n + i];
+                        let mut v = (1.0 - cover - wb) * a.sample(plane(k)) + overlay[k * n + i];
+                        if wb > 0.0 {
+                            let b = crate::render::Tap::at(self.size, [grid[2 * n + i] as f64, grid[3 * n + i] as f64]);
+                            v += wb * b.sample(plane(k));
+                        }
+                        out[k * n + i] = v;
                     }
                 }
                 std::borrow::Cow::Owned(out)

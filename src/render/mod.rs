@@ -782,9 +782,12 @@ impl Renderer {
                             let to_pixels = crop_to_pixels(&r.crop, PixelMap::of_image(image, scale));
                             // Crop pixels per image pixel, along the crop's x axis.
                             let fine = size as f64 / 2.0 / to_pixels[0].hypot(to_pixels[3]).max(1e-9);
+                            let cells = Resampling::cells(size, &alpha, grid, overlay, to_pixels);
                             Face::Resample(Resampling {
-                                cells: Resampling::cells(size, &alpha, grid, overlay, to_pixels),
+                                cells,
+                                grid,
                                 overlay,
+                                to_pixels,
                                 region: self.region(r, image, scale),
                                 geometric: other_image.is_none(),
                                 supersample: (fine.ceil() as usize).clamp(1, 4),
@@ -956,10 +959,15 @@ enum Face<'a> {
 /// A generator's resampling of a reference still, evaluated at full resolution.
 struct Resampling<'a> {
     /// Per crop cell, interleaved for one tap: the paste matte, the pixel
-    /// position (x, y) in the reference image the cell takes its colour from,
-    /// and the overlay's coverage.
+    /// position (x, y) in the reference image of the cell's point A, and the
+    /// weight of everything else (painted colour and point B).
     cells: Vec<[f32; 4]>,
+    /// The generator's grids (point B is read from them where it is used)
+    /// and overlay, planar S×S.
+    grid: &'a [f32],
     overlay: &'a [f32],
+    /// Reference crop's normalised coordinates → its image's pixel coordinates.
+    to_pixels: [f64; 6],
     region: Arc<Region>,
     /// The reference is the base still: the matte then blends positions, not
     /// colours (a warp faded out geometrically shows no double edges).
@@ -970,12 +978,16 @@ struct Resampling<'a> {
 }
 
 impl Resampling<'_> {
-    /// The cells of a generator's grid and overlay under a paste matte;
+    /// The cells of a generator's grids and overlay under a paste matte;
     /// `to_pixels` maps the reference crop's normalised coordinates to its
     /// image's pixel coordinates.
     fn cells(size: usize, matte: &CropMatte, grid: &[f32], overlay: &[f32], to_pixels: [f64; 6]) -> Vec<[f32; 4]> {
         let plane = size * size;
         let a = to_pixels;
+        let to_px = |gx: f32, gy: f32| {
+            let (gx, gy) = (gx as f64, gy as f64);
+            [(a[0] * gx + a[1] * gy + a[2]) as f32, (a[3] * gx + a[4] * gy + a[5]) as f32]
+        };
         let mut cells = vec![[0.0f32; 4]; plane];
         // Outside the matte's box no pixel is pasted: those cells stay 0.
         let cell = |c: f64| (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size);
@@ -984,13 +996,9 @@ impl Resampling<'_> {
         for v in v0..v1 {
             for u in u0..u1 {
                 let i = v * size + u;
-                let (gx, gy) = (grid[i] as f64, grid[plane + i] as f64);
-                cells[i] = [
-                    matte.alpha[i],
-                    (a[0] * gx + a[1] * gy + a[2]) as f32,
-                    (a[3] * gx + a[4] * gy + a[5]) as f32,
-                    overlay[3 * plane + i],
-                ];
+                let pa = to_px(grid[i], grid[plane + i]);
+                let rest = overlay[3 * plane + i] + overlay[4 * plane + i];
+                cells[i] = [matte.alpha[i], pa[0], pa[1], rest];
             }
         }
         cells
@@ -1003,49 +1011,84 @@ impl Resampling<'_> {
     #[inline]
     #[allow(clippy::too_many_arguments)]
     fn blend(&self, size: usize, c: [f32; 4], n: [f64; 2], step: [[f64; 2]; 2], m: f32, own: [f32; 2], p: &mut [f32; 4]) {
-        let plane = size * size;
-        let mut pos = [c[1], c[2]];
-        if self.geometric {
-            pos = [own[0] + (pos[0] - own[0]) * m, own[1] + (pos[1] - own[1]) * m];
-        }
-        let s = self.region.sample(pos[0], pos[1]);
-        let mut cover = c[3];
-        // Coverage is never negative, so 0 means no overlay at any of the
-        // tap's cells (and the premultiplied colour is 0 there too).
-        let mut ov = [0.0f32; 3];
-        if cover > 0.0 {
-            let ov_at = |t: &Tap| [0, 1, 2, 3].map(|k| t.sample(&self.overlay[k * plane..(k + 1) * plane]));
-            if self.supersample < 2 {
-                let o = ov_at(&Tap::at(size, n));
-                ov = [o[0], o[1], o[2]];
+        // Where the matte fades a warp of the portrait itself, the positions
+        // fade (a bend), not the colours (a double contour).
+        let fade = |q: [f32; 2]| {
+            if self.geometric {
+                [own[0] + (q[0] - own[0]) * m, own[1] + (q[1] - own[1]) * m]
             } else {
-                // The overlay's edges (lids, lips, the cavity) are sharp in crop pixels: average them over the
-                // image pixel's footprint. The source itself is sampled once, unblurred.
-                let k = self.supersample;
-                let mut sum = [0.0f32; 4];
-                for j in 0..k {
-                    let v = (j as f64 + 0.5) / k as f64 - 0.5;
-                    for i in 0..k {
-                        let u = (i as f64 + 0.5) / k as f64 - 0.5;
-                        let ns = [n[0] + step[0][0] * u + step[1][0] * v, n[1] + step[0][1] * u + step[1][1] * v];
-                        let o = ov_at(&Tap::at(size, ns));
-                        for q in 0..4 {
-                            sum[q] += o[q];
-                        }
+                q
+            }
+        };
+        if c[3] <= 0.0 {
+            // The common case: one sample at point A. (The weights are never
+            // negative, so 0 means none at any of the tap's cells.)
+            let pa = fade([c[1], c[2]]);
+            let s = self.region.sample(pa[0], pa[1]);
+            if self.geometric {
+                p[..3].copy_from_slice(&s);
+            } else {
+                for k in 0..3 {
+                    p[k] += (s[k] - p[k]) * m;
+                }
+            }
+            return;
+        }
+        let plane = size * size;
+        let tap = Tap::at(size, n);
+        let ov_at = |t: &Tap| [0, 1, 2, 3, 4].map(|k| t.sample(&self.overlay[k * plane..(k + 1) * plane]));
+        // [r, g, b, painted coverage, weight of B]. The weights have sharp
+        // edges in crop pixels (lid and lip lines, the cavity): where the crop
+        // is finer than the image they are averaged over the pixel's footprint;
+        // the image itself is sampled once per point, unblurred.
+        let ov = if self.supersample < 2 {
+            ov_at(&tap)
+        } else {
+            let k = self.supersample;
+            let mut sum = [0.0f32; 5];
+            for j in 0..k {
+                let v = (j as f64 + 0.5) / k as f64 - 0.5;
+                for i in 0..k {
+                    let u = (i as f64 + 0.5) / k as f64 - 0.5;
+                    let ns = [n[0] + step[0][0] * u + step[1][0] * v, n[1] + step[0][1] * u + step[1][1] * v];
+                    let o = ov_at(&Tap::at(size, ns));
+                    for q in 0..5 {
+                        sum[q] += o[q];
                     }
                 }
-                let w = 1.0 / (k * k) as f32;
-                ov = [sum[0] * w, sum[1] * w, sum[2] * w];
-                cover = sum[3] * w;
             }
-        }
+            sum.map(|v| v / (k * k) as f32)
+        };
+        let pb = {
+            let (gx, gy) = (tap.sample(&self.grid[2 * plane..3 * plane]) as f64, tap.sample(&self.grid[3 * plane..4 * plane]) as f64);
+            let a = &self.to_pixels;
+            [(a[0] * gx + a[1] * gy + a[2]) as f32, (a[3] * gx + a[4] * gy + a[5]) as f32]
+        };
+        let (mut a, mut b, mut tint) = (ov[3], ov[4], 1.0);
         if self.geometric {
-            for k in 0..3 {
-                p[k] = (1.0 - m * cover) * s[k] + m * ov[k];
-            }
+            a *= m;
+            b *= m;
+            tint = m;
+        }
+        let w_a = (1.0 - a - b).max(0.0);
+        let sa = if w_a > 0.0 {
+            let q = fade([c[1], c[2]]);
+            self.region.sample(q[0], q[1])
         } else {
-            for k in 0..3 {
-                p[k] += ((1.0 - cover) * s[k] + ov[k] - p[k]) * m;
+            [0.0; 3]
+        };
+        let sb = if b > 0.0 {
+            let q = fade(pb);
+            self.region.sample(q[0], q[1])
+        } else {
+            [0.0; 3]
+        };
+        for k in 0..3 {
+            let colour = w_a * sa[k] + b * sb[k] + tint * ov[k];
+            if self.geometric {
+                p[k] = colour;
+            } else {
+                p[k] += (colour - p[k]) * m;
             }
         }
     }

@@ -12,14 +12,15 @@ Contract (keep in sync with README.md and manifest.json):
     inputs  source            float32 [1,3,S,S]  RGB in [0,1], the aligned face crop (S = 256, 512 or 1024)
             source_landmarks  float32 [1,68,2]   iBUG-68 points of the portrait, normalised crop coordinates
             target_landmarks  float32 [1,68,2]   driving iBUG-68 points, same frame
-    outputs grid              float32 [1,2,S,S]  for every output pixel, where it takes its colour from in `source`
-                                                 (x, y normalised; the identity where nothing moves)
-            overlay           float32 [1,4,S,S]  premultiplied RGB and coverage a of colour that is not a plain
-                                                 resampling (mouth cavity, soft lid and lip edges); 0 elsewhere
+    outputs grid              float32 [1,4,S,S]  for every output pixel, two points of `source` it takes its colour
+                                                 from: A (x, y normalised; the identity where nothing moves) and B
+            overlay           float32 [1,5,S,S]  premultiplied RGB and coverage a of painted colour (the mouth
+                                                 cavity), then the weight b of point B (soft lid and lip edges,
+                                                 the blends inside an opening mouth); 0 elsewhere
             changed           float32 [1,1,S,S]  soft mask in [0,1] of where the result differs from `source`
-    The animated crop is  (1 - a) * sample(source, grid) + overlay.rgb;  the plugin evaluates it on the
-    full-resolution reference image instead of `source`, so the face keeps the plate's resolution and is
-    resampled once.
+    The animated crop is  (1 - a - b) * sample(source, A) + b * sample(source, B) + overlay.rgb;  the plugin
+    evaluates it on the full-resolution reference image instead of `source`, so the face keeps the plate's
+    resolution and is resampled once. The graph itself samples nothing.
 Normalised coordinates: x right, y down, in [-1,1], GridSample's align_corners=0 convention (pixel i has its
 centre at (2i+1)/S - 1).
 """
@@ -228,8 +229,8 @@ def build() -> onnx.ModelProto:
         helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, [1, 68, 2]),
     ]
     outputs = [
-        helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 2, "S", "S"]),
-        helper.make_tensor_value_info("overlay", TensorProto.FLOAT, [1, 4, "S", "S"]),
+        helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 4, "S", "S"]),
+        helper.make_tensor_value_info("overlay", TensorProto.FLOAT, [1, 5, "S", "S"]),
         helper.make_tensor_value_info("changed", TensorProto.FLOAT, [1, 1, "S", "S"]),
     ]
 
@@ -493,23 +494,10 @@ def build() -> onnx.ModelProto:
             """channels a..b-1 of [1,C,h,w] as [b-a,1,P]"""
             return g.reshape(g.op("Slice", R, g.i64([a]), g.i64([b]), g.i64([1])), [b - a, 1, -1])
 
-        def sample_pair(self, grid5):
-            """grid5 [1,2,h,w,2] normalised -> bilinear samples of the source, two [3,1,P]"""
-            grid = g.reshape(g.clip(grid5, neg_edge, edge),
-                             g.concat([one_i, g.mul(self.h_i, g.i64([2])), self.w_i, g.i64([2])], 0))
-            smp = g.op("GridSample", "source", grid, mode="bilinear", padding_mode="zeros", align_corners=0)
-            a, b = g.split(g.reshape(smp, [3, 2, -1]), 2, 1)
-            return a, b
-
         def planar_to_grid(self, pl):
             """[1,4,h,w] = (x_a, y_a, x_b, y_b) -> [1,2,h,w,2]"""
             pl = g.reshape(pl, g.concat([g.i64([1, 2, 2]), self.h_i, self.w_i], 0))
             return g.op("Transpose", pl, perm=[0, 1, 3, 4, 2])
-
-        def warped(self):
-            """the MLS result in the window, [3,1,P] (the crop-resolution colour the mouth blends with)"""
-            w = g.op("GridSample", "source", self.Fm, mode="bilinear", padding_mode="zeros", align_corners=0)
-            return g.reshape(w, [3, 1, -1])
 
         def grid_pair(self, grid5):
             """grid5 [1,2,h,w,2] normalised -> the two candidate grids, planar [2,1,P] each (x, y)"""
@@ -517,10 +505,14 @@ def build() -> onnx.ModelProto:
             a, b = g.split(g.reshape(pl, [2, 2, 1, -1]), 2, 0)
             return g.reshape(a, [2, 1, -1]), g.reshape(b, [2, 1, -1])
 
-        def to_union(self, dgrid, overlay, chg):
-            """[2,1,P] grid change, [4,1,P] overlay and [1,1,P] changed -> [1,7,lh,lw] over the layers' box (zero
-            elsewhere)"""
-            t4 = g.reshape(g.concat([dgrid, overlay, chg], 0), g.concat([g.i64([1, 7]), self.h_i, self.w_i], 0))
+        def to_union(self, grid_a, grid_b, overlay, chg, gate):
+            """grids A and B [2,1,P], overlay [5,1,P], changed [1,1,P] and the layer's 0/1 gate -> [1,10,lh,lw]
+            over the layers' box: the grids as changes of the MLS map (0 where the gate is 0, so that B equals A
+            outside the layer and both meet the MLS map continuously at the window's edge), then the gated
+            overlay and changed"""
+            da, db = (g.mul(gate, g.sub(x, self.Fm_planar)) for x in (grid_a, grid_b))
+            t4 = g.reshape(g.concat([da, db, g.mul(gate, overlay), chg], 0),
+                           g.concat([g.i64([1, 10]), self.h_i, self.w_i], 0))
             pads = g.concat([g.i64([0, 0]), g.sub(self.y0, ly0), g.sub(self.x0, lx0), g.i64([0, 0]),
                              g.sub(ly1, self.y1), g.sub(lx1, self.x1)], 0)
             return g.op("Pad", t4, pads, mode="constant")
@@ -565,20 +557,15 @@ def build() -> onnx.ModelProto:
         R = win.upsample([g.mul(cu, dtx), g.mul(cu, dty), g.mul(cl, dtx), g.mul(cl, dty), s_lv, alpha])
         corr = win.planar_to_grid(g.op("Slice", R, g.i64([0]), g.i64([4]), g.i64([1])))
         F5 = g.add(corr, g.op("Unsqueeze", win.Fm, g.i64([1])))
-        c_up, c_lo = win.sample_pair(F5)
         g_up, g_lo = win.grid_pair(F5)
         s, a = g.split(win.channels(R, 4, 6), 2, 0)                     # [1,1,P]
-        s = g.clip01(s)                                                 # weight of the upper candidate
+        s = g.clip01(s)                                                 # weight of the lid side
         m, mv = moved(LAYER_POINTS[layer])
         gate = g.mul(g.op("Ceil", a), mv)
-        # the output: the dominant candidate as a resampling of the source, the other one's share as overlay
-        k = g.op("Cast", g.op("GreaterOrEqual", s, g.const(0.5)), to=TensorProto.FLOAT)
-        w_star = g.add(g.mul(k, s), g.mul(g.sub(1.0, k), g.sub(1.0, s)))
-        c_other = g.add(c_up, g.mul(k, g.sub(c_lo, c_up)))
-        dgrid = g.mul(gate, g.sub(g.add(g_lo, g.mul(k, g.sub(g_up, g_lo))), win.Fm_planar))
-        ov_a = g.mul(gate, g.sub(1.0, w_star))
+        # grid A: the lid side; grid B: the eye side, with weight 1 - s
+        zero = g.mul(s, 0.0)
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
-        return win.to_union(dgrid, g.concat([g.mul(ov_a, c_other), ov_a], 0), chg)
+        return win.to_union(g_up, g_lo, g.concat([zero, zero, zero, zero, g.sub(1.0, s)], 0), chg, gate)
 
     # ---- mouth -----------------------------------------------------------------------------------------------------
     def mouth_layer():
@@ -658,11 +645,9 @@ def build() -> onnx.ModelProto:
         a5 = g.op("Unsqueeze", g.op("Slice", R, g.i64([4]), g.i64([5]), g.i64([1])), g.i64([1]))   # [1,1,1,h,w]
         F5 = g.add(Fm_pl, g.mul(a5, g.sub(F_ab, Fm_pl)))
         F5 = g.op("Transpose", F5, perm=[0, 1, 3, 4, 2])
-        c_up, c_lo = win.sample_pair(F5)
         g_up, g_lo = win.grid_pair(F5)
         a = win.channels(R, 4, 5)
         sU, sL, pu, va, vl = g.split(g.clip01(win.channels(R, 5, 10)), 5, 0)   # [1,1,P] each
-        warped = win.warped()
         cav_c = win.channels(R, 10, 13)                                 # [3,1,P]
         cg = win.channels(R, 13, 14)
         one_m = lambda x: g.sub(1.0, x)
@@ -677,39 +662,44 @@ def build() -> onnx.ModelProto:
         W_lo = g.mul(g.add(sL, g.mul(inside, w_lo)), inv_n)
         W_m = g.mul(g.mul(inside, g.sub(w_none, w_cav)), inv_n)
         W_c = g.mul(g.mul(inside, w_cav), inv_n)
-        col = g.add(g.add(g.mul(W_up, c_up), g.mul(W_lo, c_lo)), g.add(g.mul(W_m, warped), g.mul(W_c, cav_c)))
         m, mv = moved(LAYER_POINTS[2])
         gate = g.mul(g.op("Ceil", a), mv)
-        # the dominant sample becomes the output's resampling grid; the rest of the colour is overlay
+        # the two source samples with the largest weights become grids A and B (a third weight, which only the
+        # corners of overlapping soft edges have, goes to A); the cavity colour is the overlay
         ge = lambda x, y: g.op("Cast", g.op("GreaterOrEqual", x, y), to=TensorProto.FLOAT)
-        k_up = g.mul(ge(W_up, W_lo), ge(W_up, W_m))
-        k_lo = g.mul(one_m(k_up), ge(W_lo, W_m))
+        up_lo, up_m, lo_m = ge(W_up, W_lo), ge(W_up, W_m), ge(W_lo, W_m)
+        k_up = g.mul(up_lo, up_m)
+        k_lo = g.mul(one_m(k_up), lo_m)
         k_m = g.sub(one_m(k_up), k_lo)
-        g_sel = g.add(g.add(g.mul(k_up, g_up), g.mul(k_lo, g_lo)), g.mul(k_m, win.Fm_planar))
-        w_star = g.add(g.add(g.mul(k_up, W_up), g.mul(k_lo, W_lo)), g.mul(k_m, W_m))
-        c_star = g.add(g.add(g.mul(k_up, c_up), g.mul(k_lo, c_lo)), g.mul(k_m, warped))
-        dgrid = g.mul(gate, g.sub(g_sel, win.Fm_planar))
-        ov_rgb = g.mul(gate, g.sub(col, g.mul(w_star, c_star)))
-        ov_a = g.mul(gate, g.sub(1.0, w_star))
+        b_up = g.mul(one_m(k_up), g.add(g.mul(k_lo, up_m), g.mul(k_m, up_lo)))
+        b_lo = g.mul(one_m(k_lo), g.add(g.mul(k_up, lo_m), g.mul(k_m, one_m(up_lo))))
+        b_m = g.mul(one_m(k_m), g.add(g.mul(k_up, one_m(lo_m)), g.mul(k_lo, one_m(up_m))))
+        g_a = g.add(g.add(g.mul(k_up, g_up), g.mul(k_lo, g_lo)), g.mul(k_m, win.Fm_planar))
+        g_b = g.add(g.add(g.mul(b_up, g_up), g.mul(b_lo, g_lo)), g.mul(b_m, win.Fm_planar))
+        w_b = g.add(g.add(g.mul(b_up, W_up), g.mul(b_lo, W_lo)), g.mul(b_m, W_m))
+        ov = g.concat([g.mul(W_c, cav_c), W_c, w_b], 0)                 # [5,1,P]
         chg = g.max(g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), g.mul(w_cav, inside))
-        return win.to_union(dgrid, g.concat([ov_rgb, ov_a], 0), chg)
+        return win.to_union(g_a, g_b, ov, chg, gate)
 
-    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,7,lh,lw]
+    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,10,lh,lw]
+    # channels: 0-1 change of grid A, 2-3 change of grid B (both from the MLS map), 4-6 premultiplied cavity
+    # colour, 7 its coverage, 8 weight of B, 9 changed
     pads = g.concat([g.i64([0, 0]), ly0, lx0, g.i64([0, 0]), g.sub(S_i, ly1), g.sub(S_i, lx1)], 0)
 
-    def part(a, b):
-        """channels a..b-1 of the layers, padded from their union box to the whole crop"""
-        return g.op("Pad", g.op("Slice", L, g.i64([a]), g.i64([b]), g.i64([1])), pads, mode="constant")
+    def part(x, a, b):
+        """channels a..b-1 of x, padded from the layers' union box to the whole crop"""
+        return g.op("Pad", g.op("Slice", x, g.i64([a]), g.i64([b]), g.i64([1])), pads, mode="constant")
 
     full = centres(S_i, S_f)
     ident = g.concat([g.op("Expand", g.reshape(full, [1, 1, 1, -1]), e1S),
                       g.op("Expand", g.reshape(full, [1, 1, -1, 1]), e1S)], 1)   # [1,2,S,S] pixel centres
-    g.op("Add", g.add(ident, disp_full), part(0, 2), name="grid")
-    # layers whose windows overlap (only for degenerate landmarks) add up: scale their overlay back to coverage 1
-    cover = g.op("Slice", L, g.i64([5]), g.i64([6]), g.i64([1]))
-    ov = g.mul(g.op("Slice", L, g.i64([2]), g.i64([6]), g.i64([1])), g.op("Reciprocal", g.max(cover, 1.0)))
+    mls = g.add(ident, disp_full)
+    g.op("Concat", g.add(mls, part(L, 0, 2)), g.add(mls, part(L, 2, 4)), axis=1, name="grid")
+    # layers whose windows overlap (only for degenerate landmarks) add up: scale their weights back to at most 1
+    total = g.add(g.op("Slice", L, g.i64([7]), g.i64([8]), g.i64([1])), g.op("Slice", L, g.i64([8]), g.i64([9]), g.i64([1])))
+    ov = g.mul(g.op("Slice", L, g.i64([4]), g.i64([9]), g.i64([1])), g.op("Reciprocal", g.max(total, 1.0)))
     g.op("Pad", ov, pads, mode="constant", name="overlay")
-    g.op("Clip", g.max(chg_full, part(6, 7)), g.const(0.0), g.const(1.0), name="changed")
+    g.op("Clip", g.max(chg_full, part(L, 9, 10)), g.const(0.0), g.const(1.0), name="changed")
 
     graph = helper.make_graph(g.nodes, "living_portrait_warp", inputs, outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -734,7 +724,7 @@ def manifest(data: bytes, file_name: str) -> dict:
             "bytes": len(data),
             "opset": OPSET,
             "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2]},
-            "outputs": {"grid": [1, 2, "S", "S"], "overlay": [1, 4, "S", "S"], "changed": [1, 1, "S", "S"]},
+            "outputs": {"grid": [1, 4, "S", "S"], "overlay": [1, 5, "S", "S"], "changed": [1, 1, "S", "S"]},
         },
         "dims": {"S": {"values": [256, 512, 1024]}},
         "resolutions": [256, 512, 1024],

@@ -177,16 +177,17 @@ def resample(src: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def run(sess, src, lm_s, lm_t):
-    """The animated crop and the changed mask: the model returns a resampling grid and an overlay, composited
-    here as the plugin does it, (1 - a) * sample(source, grid) + overlay.rgb (the plugin samples the
-    full-resolution reference image instead of the crop)."""
+    """The animated crop and the changed mask: the model returns two sampling grids A, B and an overlay,
+    composited here as the plugin does it, (1 - a - b) * sample(source, A) + b * sample(source, B) + rgb
+    (the plugin samples the full-resolution reference image instead of the crop)."""
     grid, overlay, changed = sess.run(None, {"source": src, "source_landmarks": lm_s, "target_landmarks": lm_t})
     if not (np.isfinite(grid).all() and np.isfinite(overlay).all()):
         return np.full_like(src, np.nan), changed
-    a = overlay[:, 3:4]
-    if a.min() < 0 or a.max() > 1:
+    a, b = overlay[:, 3:4], overlay[:, 4:5]
+    if a.min() < 0 or b.min() < 0 or (a + b).max() > 1 + 1e-6:
         return np.full_like(src, -1.0), changed
-    return (1 - a) * resample(src, grid) + overlay[:, :3], changed
+    out = (1 - a - b) * resample(src, grid[:, 0:2]) + b * resample(src, grid[:, 2:4]) + overlay[:, :3]
+    return out.astype(np.float32), changed
 
 
 def load_portrait():
@@ -320,7 +321,7 @@ def main() -> int:
         src_t = np.ascontiguousarray(src.transpose(2, 0, 1)[None])
         lm_closed = edit_close_mouth(lm)
         closed, _ = run(sess, src_t, to_norm(lm, S), to_norm(lm_closed, S))
-        closed = closed.astype(np.float32)      # portrait with a closed mouth
+        closed = closed.astype(np.float32)
         for name, amount in (("closed_jaw_open", 0.22), ("closed_jaw_open_wide", 0.4)):
             tl = edit_jaw_open(lm_closed, amount)
             out, chg = run(sess, closed, to_norm(lm_closed, S), to_norm(tl, S))
