@@ -204,13 +204,17 @@ fn scripted_track_moves_the_face_where_the_track_says() {
         for &i in moved.iter().take(12) {
             println!("   pt {i}: src {:?} target {:?} got {:?}", src_lm[i], target[i], got[i]);
         }
-        // What MediaPipe's mesh reports on the rendered frame (see the closing
-        // notes: its face prior under-reads jaw drops and lid closures that are
-        // plainly visible); a broken warp gives a gain near 0.
+        // What the shipped detector (MediaPipe's attention mesh) reports on the
+        // rendered frame. Measured: jaw 0.75 / 0.094, blink 0.68 / 0.043, smile
+        // 0.57 / 0.051, roll ±8° 0.91–0.98 / 0.011 (gain / mean error in eye
+        // distances). Its face prior still under-reads a jaw drop and a smile
+        // that are plainly visible in the frames; a broken warp gives a gain
+        // near 0.
         let (min_gain, max_err) = match *name {
-            "jaw open" => (0.5, 0.13),
-            "blink" | "smile" => (0.25, 0.1),
-            _ => (0.75, 0.03),
+            "jaw open" => (0.65, 0.12),
+            "blink" => (0.55, 0.07),
+            "smile" => (0.45, 0.07),
+            _ => (0.85, 0.02),
         };
         if gain < min_gain || err > max_err {
             failures.push(format!("{name}: gain {gain:.2}, mean error {err:.3} of the eye distance"));

@@ -109,33 +109,46 @@ impl Generator for WarpPackGenerator {
     }
 }
 
-/// A pack's outputs made safe to composite: colours, coverage and the mask in [0, 1], grid points finite (a
-/// non-finite one samples the pixel itself), so that a model's NaN never reaches the host's image.
+/// A pack's outputs made safe to composite: colours, weights and the mask in [0, 1], the weights adding up to at
+/// most one, grid points finite (a non-finite one samples the pixel itself), so that a model's NaN never reaches
+/// the host's image. Each plane is checked in one fast pass and fixed only when it needs it.
 fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixels, Vec<f32>) {
-    let unit = |v: &mut f32| *v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
-    changed.iter_mut().for_each(unit);
+    fn unit(v: &mut [f32]) {
+        if !v.iter().all(|x| (0.0..=1.0).contains(x)) {
+            v.iter_mut().for_each(|x| *x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 });
+        }
+    }
+    unit(&mut changed);
+    let n = side * side;
     let pixels = match pixels {
         CropPixels::Rgb(mut rgb) => {
-            rgb.iter_mut().for_each(unit);
+            unit(&mut rgb);
             CropPixels::Rgb(rgb)
         }
         CropPixels::Resample { mut grid, mut overlay } => {
-            let n = side * side;
-            for (i, v) in grid.iter_mut().enumerate() {
-                if !v.is_finite() {
-                    let (axis, p) = (i / n, i % n);
-                    let k = if axis % 2 == 0 { p % side } else { p / side };
-                    *v = (2 * k + 1) as f32 / side as f32 - 1.0;
+            if !grid.iter().all(|v| v.is_finite()) {
+                for (i, v) in grid.iter_mut().enumerate() {
+                    if !v.is_finite() {
+                        let (axis, p) = (i / n, i % n);
+                        let k = if axis % 2 == 0 { p % side } else { p / side };
+                        *v = (2 * k + 1) as f32 / side as f32 - 1.0;
+                    }
                 }
             }
-            overlay.iter_mut().for_each(|v| *v = if v.is_finite() { *v } else { 0.0 });
-            overlay[3 * n..].iter_mut().for_each(unit);
-            // The weights of A, B and the painted colour must add up to one.
-            for i in 0..n {
-                let total = overlay[3 * n + i] + overlay[4 * n + i];
-                if total > 1.0 {
-                    for k in 0..5 {
-                        overlay[k * n + i] /= total;
+            if !overlay[..3 * n].iter().all(|v| v.is_finite()) {
+                overlay[..3 * n].iter_mut().for_each(|v| *v = if v.is_finite() { *v } else { 0.0 });
+            }
+            unit(&mut overlay[3 * n..]);
+            // The weights of the painted colour and of point B must leave A a weight of at least 0.
+            let (weights, _) = overlay[3 * n..].split_at(2 * n);
+            let (a, b) = weights.split_at(n);
+            if a.iter().zip(b).any(|(a, b)| a + b > 1.0) {
+                for i in 0..n {
+                    let total = overlay[3 * n + i] + overlay[4 * n + i];
+                    if total > 1.0 {
+                        for k in 0..5 {
+                            overlay[k * n + i] /= total;
+                        }
                     }
                 }
             }

@@ -562,10 +562,14 @@ def build() -> onnx.ModelProto:
         s = g.clip01(s)                                                 # weight of the lid side
         m, mv = moved(LAYER_POINTS[layer])
         gate = g.mul(g.op("Ceil", a), mv)
-        # grid A: the lid side; grid B: the eye side, with weight 1 - s
+        # grid A: the side with the larger weight; grid B: the other, weighted (non-zero on the soft lid line only)
+        k = g.op("Cast", g.op("GreaterOrEqual", s, g.const(0.5)), to=TensorProto.FLOAT)
+        g_a = g.add(g_lo, g.mul(k, g.sub(g_up, g_lo)))
+        g_b = g.add(g_up, g.mul(k, g.sub(g_lo, g_up)))
+        w_b = g.add(g.mul(k, g.sub(1.0, s)), g.mul(g.sub(1.0, k), s))
         zero = g.mul(s, 0.0)
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
-        return win.to_union(g_up, g_lo, g.concat([zero, zero, zero, zero, g.sub(1.0, s)], 0), chg, gate)
+        return win.to_union(g_a, g_b, g.concat([zero, zero, zero, zero, w_b], 0), chg, gate)
 
     # ---- mouth -----------------------------------------------------------------------------------------------------
     def mouth_layer():
