@@ -157,9 +157,10 @@ impl CropMatte {
                 let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
                 for u in u0..u1 {
                     let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
-                    let h = Tap::at(HULL_RES, [nx, ny]).sample(&hull);
                     let c = changed.as_ref().map(|c| c[v * size + u].clamp(0.0, 1.0)).unwrap_or(1.0);
-                    alpha[v * size + u] = h * c;
+                    if c > 0.0 {
+                        alpha[v * size + u] = Tap::at(HULL_RES, [nx, ny]).sample(&hull) * c;
+                    }
                 }
             }
         }
@@ -716,6 +717,13 @@ impl Renderer {
             .enumerate()
             .map(|(i, r)| Reference { crop: &r.pixels, landmarks: &ref_lms[i], key: r.key })
             .collect();
+        let mut out = out_clip
+            .image(args.time, None)?
+            .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
+        // Full output starts as an exact copy of the portrait (the face is
+        // pasted over it afterwards); the copy runs on a second thread while
+        // the generator runs on the first.
+        let mut copied = false;
         // Matte mode needs no generator.
         let (gen, alpha) = if s.output == OutputMode::Matte {
             (None, CropMatte::new(hull_m, None, size))
@@ -729,13 +737,25 @@ impl Renderer {
                 .unwrap_or(0);
             let generator = self.generator(s.device, s.model_pack.as_deref())?;
             self.warn_device_once(effect, generator.device_report());
-            let mut g = generator.generate(size, &references, chosen, &target_n, Some(&abort)).map_err(|e| {
-                if abort() {
-                    Error::Aborted
-                } else {
-                    fail(e)
-                }
-            })?;
+            let generate = || generator.generate(size, &references, chosen, &target_n, Some(&abort));
+            let result = if s.output == OutputMode::Full {
+                let slot = Mutex::new(None);
+                let target = Mutex::new(&mut out);
+                ofx::plugin::run_threads(2, |index, _| {
+                    if index == 0 {
+                        *slot.lock() = Some(generate());
+                        Ok(())
+                    } else {
+                        copy_window(&mut target.lock(), &base_image, args.window);
+                        Ok(())
+                    }
+                })?;
+                copied = true;
+                slot.into_inner().unwrap_or_else(|| Err("the generator did not run".into()))
+            } else {
+                generate()
+            };
+            let mut g = result.map_err(|e| if abort() { Error::Aborted } else { fail(e) })?;
             timer.mark("generator");
             let changed = std::mem::take(&mut g.changed);
             (Some(g), CropMatte::new(hull_m, Some(changed), size))
@@ -747,10 +767,6 @@ impl Renderer {
         };
 
         timer.mark("alpha");
-        let mut out = out_clip
-            .image(args.time, None)?
-            .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
-        timer.mark("output image");
         let out_map = PixelMap::of_image(&out, scale);
         let base_map = PixelMap::of_image(&base_image, scale);
         match s.output {
@@ -795,6 +811,9 @@ impl Renderer {
                         }
                     },
                 };
+                if !copied {
+                    copy_window(&mut out, &base_image, args.window);
+                }
                 paste(&mut out, &base_image, args.window, &base, base_map, size, &face, &alpha, seg.as_deref())?
             }
         }
@@ -1111,9 +1130,10 @@ fn crop_to_pixels(crop: &FaceCrop, map: PixelMap) -> [f64; 6] {
     ]
 }
 
-/// Full-frame output: the base image, with the generated face blended in where
-/// the matte is above zero. Everywhere else the source bytes are copied as they
-/// are (exact). Rows are shared out among the host's threads.
+/// Full-frame output, over an exact copy of the base image ([`copy_window`]):
+/// the generated face blended in where the matte is above zero; every other
+/// pixel keeps the source's bytes. Face rows are shared out among the host's
+/// threads.
 #[allow(clippy::too_many_arguments)]
 fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map: PixelMap, size: usize, face_px: &Face<'_>, matte: &CropMatte, seg: Option<&Plane>) -> Result<()> {
     let dl = out.layout();
@@ -1139,8 +1159,11 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
     let nx = base.crop.to_normalised([1.5 / map.sx, 0.5 / map.sy]);
     let ny = base.crop.to_normalised([0.5 / map.sx, 1.5 / map.sy]);
     let (dx, dy) = ([nx[0] - n0[0], nx[1] - n0[1]], [ny[0] - n0[0], ny[1] - n0[1]]);
-    let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= win.y1 && *y < win.y2).collect();
-    let threads = if face.is_empty() { 1 } else { 2usize.min(rows.len().max(1)) };
+    if face.is_empty() || matches!(face_px, Face::None) {
+        return Ok(());
+    }
+    let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= face.y1 && *y < face.y2).collect();
+    let threads = 2usize.min(rows.len().max(1));
     // Blocks of 8 rows dealt out in turn, so that the face rows (the costly
     // ones, often all in one half of the frame) are shared evenly.
     let mut chunks: Vec<RowChunk<'_>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
@@ -1150,26 +1173,11 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
     let work = |index: u32, _count: u32| -> Result<()> {
         let Some(chunk) = chunks.get(index as usize) else { return Ok(()) };
         let mut chunk = chunk.lock();
-        let mut scratch = Vec::new();
         let mut row_px = vec![[0.0f32; 4]; face.width()];
-        let zeros = vec![[0.0f32; 4]; win.width()];
         for (y, row) in chunk.iter_mut() {
             let y = *y;
             let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
-            let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
-            let srow = if span.is_empty() { None } else { src.row(y) };
-            // The exact copy (transparent black where the source has none).
-            if span.width() != win.width() {
-                pixels::rgba_to_row(&zeros, &dl, dst);
-            }
-            if let Some(sr) = srow {
-                let so = (span.x1 - sl.bounds.x1) as usize * spb;
-                let dofs = (span.x1 - win.x1) as usize * dpb;
-                pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
-            }
-            if y < face.y1 || y >= face.y2 || matches!(face_px, Face::None) {
-                continue;
-            }
+            let srow = src.row(y);
             // The face's span of the row, in float RGBA, blended, written back.
             for p in row_px.iter_mut() {
                 *p = [0.0; 4];
@@ -1222,6 +1230,35 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
         Ok(())
     };
     ofx::plugin::run_threads(chunks.len() as u32, work)
+}
+
+/// Copy the render window of `src` into `out` exactly (transparent black
+/// where the source has no pixels).
+fn copy_window(out: &mut Image, src: &Image, window: RectI) {
+    let dl = out.layout();
+    let sl = src.layout();
+    let win = window.intersect(&dl.bounds);
+    if win.is_empty() {
+        return;
+    }
+    let (dpb, spb) = (dl.pixel_bytes(), sl.pixel_bytes());
+    let zeros = vec![[0.0f32; 4]; win.width()];
+    let mut scratch = Vec::new();
+    for (y, row) in out.rows_mut() {
+        if y < win.y1 || y >= win.y2 {
+            continue;
+        }
+        let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
+        let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+        if span.width() != win.width() {
+            pixels::rgba_to_row(&zeros, &dl, dst);
+        }
+        if let (Some(sr), false) = (src.row(y), span.is_empty()) {
+            let so = (span.x1 - sl.bounds.x1) as usize * spb;
+            let dofs = (span.x1 - win.x1) as usize * dpb;
+            pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
+        }
+    }
 }
 
 /// Aligned-crop output: the generator's crop, over a region of definition of

@@ -96,17 +96,50 @@ impl Plane {
 
 /// A fast 128-bit key of a host image's raw bytes and layout: renders of the
 /// same pixels share cached analysis, crops and mattes, whatever the frame.
+/// The two halves of the rows are hashed on two of the host's threads.
 pub fn image_key(img: &Image, extra: u64) -> u128 {
     let l: ImageLayout = img.layout();
+    let mid = l.bounds.y1 + (l.bounds.height() / 2) as i32;
+    let halves = [l.bounds.y1..mid, mid..l.bounds.y2];
+    let lanes: [parking_lot::Mutex<[u64; 4]>; 2] = Default::default();
+    let hashed = ofx::plugin::run_threads(2, |i, _| {
+        if let (Some(rows), Some(out)) = (halves.get(i as usize), lanes.get(i as usize)) {
+            *out.lock() = hash_rows(img, rows.clone());
+        }
+        Ok(())
+    });
+    if hashed.is_err() {
+        for (rows, out) in halves.iter().zip(&lanes) {
+            *out.lock() = hash_rows(img, rows.clone());
+        }
+    }
+    let (a, b) = (*lanes[0].lock(), *lanes[1].lock());
+    let layout = [
+        extra,
+        (l.bounds.x1 as u64) << 32 ^ l.bounds.y1 as u32 as u64,
+        (l.bounds.x2 as u64) << 32 ^ l.bounds.y2 as u32 as u64,
+        (l.depth.bytes() as u64) << 8 ^ l.components.count() as u64,
+    ];
+    let fin = |mut h: u64| {
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^ (h >> 33)
+    };
+    let mix = |k: usize| fin(a[k] ^ fin(b[k] ^ layout[k]).rotate_left(17));
+    let (m0, m1, m2, m3) = (mix(0), mix(1), mix(2), mix(3));
+    let hi = fin(m0 ^ m2.rotate_left(13));
+    let lo = fin(m1 ^ m3.rotate_left(41));
+    (hi as u128) << 64 | lo as u128
+}
+
+/// Four 64-bit hash lanes over the raw bytes of rows `rows` of an image.
+fn hash_rows(img: &Image, rows: std::ops::Range<i32>) -> [u64; 4] {
     const P1: u64 = 0x9E37_79B9_7F4A_7C15;
     const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
-    let mut lanes = [
-        0x243F_6A88_85A3_08D3u64 ^ extra,
-        0x1319_8A2E_0370_7344 ^ (l.bounds.x1 as u64) << 32 ^ l.bounds.y1 as u32 as u64,
-        0xA409_3822_299F_31D0 ^ (l.bounds.x2 as u64) << 32 ^ l.bounds.y2 as u32 as u64,
-        0x082E_FA98_EC4E_6C89 ^ (l.depth.bytes() as u64) << 8 ^ l.components.count() as u64,
-    ];
-    for y in l.bounds.y1..l.bounds.y2 {
+    let mut lanes = [0x243F_6A88_85A3_08D3u64, 0x1319_8A2E_0370_7344, 0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89];
+    for y in rows {
         let Some(row) = img.row(y) else { continue };
         let mut chunks = row.chunks_exact(32);
         for c in &mut chunks {
@@ -122,16 +155,7 @@ pub fn image_key(img: &Image, extra: u64) -> u128 {
             *lane = (*lane ^ w ^ y as u64).wrapping_mul(P2).rotate_left(27);
         }
     }
-    let fin = |mut h: u64| {
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-        h ^ (h >> 33)
-    };
-    let a = fin(lanes[0] ^ lanes[2].rotate_left(13));
-    let b = fin(lanes[1] ^ lanes[3].rotate_left(41));
-    (a as u128) << 64 | b as u128
+    lanes
 }
 
 /// A rectangle of a host image as float RGB (any depth and components),
