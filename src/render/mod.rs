@@ -9,6 +9,15 @@
 //! the feathered hull matte × the generator's "changed" mask, so pixels outside
 //! the matte are bit-exact copies of the source → host depth and components.
 //!
+//! A generator that returns a resampling (the built-in warp: two sample points
+//! per crop pixel and a painted overlay) is evaluated on the reference's
+//! full-resolution image, through the crop's similarity, so the face is
+//! resampled once and keeps the plate's resolution; where the reference is the
+//! portrait itself the matte fades the sample positions rather than blending
+//! two images, so a feathered edge bends instead of showing a double contour.
+//! The exact copy of the portrait into the output runs on a second host thread
+//! while the generator runs.
+//!
 //! Caches (analysis, crops, tracks, mattes) are keyed by content, never by
 //! render order, so any order of frames or threads gives the same pixels.
 
