@@ -66,9 +66,13 @@ fn write_track(name: &str, frames: Vec<Landmarks68>) -> PathBuf {
 }
 
 fn render_track(track: &Path, frames: &[i32], extra: &[(&str, ParamValue)]) -> Vec<(i32, HostImage)> {
+    render_track_of(astronaut(), track, frames, extra)
+}
+
+fn render_track_of(portrait: HostImage, track: &Path, frames: &[i32], extra: &[(&str, ParamValue)]) -> Vec<(i32, HostImage)> {
     runtime();
     let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
-    let mut inst = instance_with(&plugin, astronaut());
+    let mut inst = instance_with(&plugin, portrait);
     inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
     inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
     for (k, v) in extra {
@@ -500,4 +504,37 @@ fn a_whole_pixel_head_move_keeps_the_portrait_sharp() {
     assert!(count > 500);
     assert!(mean < 1.0 / 255.0, "the moved face differs from the portrait's own pixels: {mean}");
     assert!(kept > 0.85, "the moved face lost detail: {:.1} % of the portrait's", kept * 100.0);
+}
+
+/// Float plates keep their highlights: the face is resampled from the
+/// portrait's own float values, not from a crop clipped to [0, 1].
+#[test]
+fn hdr_values_survive_the_warp() {
+    let src_lm = source_landmarks();
+    let mut hdr = astronaut();
+    // A 6×6 highlight of 4.0 on the nose (the face analysis sees it clipped, as white).
+    let (w, h) = (hdr.width as i32, hdr.height as i32);
+    let (nx, ny) = (src_lm[30][0] as i32, src_lm[30][1] as i32);
+    for ty in ny - 3..ny + 3 {
+        for tx in nx - 3..nx + 3 {
+            for c in 0..3 {
+                hdr.pixels[(((h - 1 - ty) * w + tx) * 4 + c) as usize] = 4.0;
+            }
+        }
+    }
+    let mut moved = src_lm;
+    for p in moved.iter_mut() {
+        *p = [p[0] + 3.0, p[1] - 2.0];
+    }
+    let track = write_track("hdr", vec![src_lm, moved]);
+    let out = render_track_of(hdr, &track, &[2], &[]).remove(0).1;
+    assert!(out.pixels.iter().all(|v| v.is_finite()));
+    // The highlight moved with the face and kept its value.
+    let (cx, cy) = (nx + 3, ny - 2);
+    let peak = (cy - 2..cy + 2)
+        .flat_map(|ty| (cx - 2..cx + 2).map(move |tx| (tx, ty)))
+        .map(|(tx, ty)| out.pixels[(((h - 1 - ty) * w + tx) * 4 + 1) as usize])
+        .fold(0.0f32, f32::max);
+    println!("HDR highlight after the warp: {peak:.3} (4.0 in the portrait)");
+    assert!(peak > 3.5, "the highlight was clipped or lost: {peak}");
 }
