@@ -115,7 +115,7 @@ impl Tap {
         let max = (size - 1) as f32;
         let fx = (((n[0] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
         let fy = (((n[1] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
-        let (x0, y0) = (fx as usize, fy as usize);
+        let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
         Tap {
             i: y0 * size + x0,
             dx: usize::from(x0 + 1 < size),

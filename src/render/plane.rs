@@ -217,7 +217,7 @@ impl Region {
         // never the last column or row, so the four taps need no checks.
         let fx = if fx > 0.0 { fx.min(self.last_f[0]) } else { 0.0 };
         let fy = if fy > 0.0 { fy.min(self.last_f[1]) } else { 0.0 };
-        let (x0, y0) = ((fx as usize).min(self.last[0] - 1), (fy as usize).min(self.last[1] - 1));
+        let (x0, y0) = ((fx as i32 as usize).min(self.last[0] - 1), (fy as i32 as usize).min(self.last[1] - 1));
         let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
         let w3 = (self.last[0] + 1) * 3;
         let i = y0 * w3 + x0 * 3;
