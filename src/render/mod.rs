@@ -162,16 +162,16 @@ impl CropMatte {
             let cell = |c: f64| (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size);
             let (u0, u1) = (cell(b[0]), (cell(b[2]) + 1).min(size));
             let (v0, v1) = (cell(b[1]), (cell(b[3]) + 1).min(size));
-            for v in v0..v1 {
+            par_rows(&mut alpha, size, v0..v1, |v, row| {
                 let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
                 for u in u0..u1 {
                     let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
                     let c = changed.as_ref().map(|c| c[v * size + u].clamp(0.0, 1.0)).unwrap_or(1.0);
                     if c > 0.0 {
-                        alpha[v * size + u] = Tap::at(HULL_RES, [nx, ny]).sample(&hull) * c;
+                        row[u] = Tap::at(HULL_RES, [nx, ny]).sample(&hull) * c;
                     }
                 }
-            }
+            });
         }
         CropMatte { alpha, size, bbox: b }
     }
@@ -189,6 +189,30 @@ impl CropMatte {
     #[inline]
     pub fn at(&self, n: [f64; 2]) -> f32 {
         self.tap(n).map(|t| t.sample(&self.alpha)).unwrap_or(0.0)
+    }
+}
+
+/// Run `f(row index, row)` for rows `rows` of an image of rows `width` long
+/// stored in `data`, the rows split in two halves on two of the host's threads
+/// (in turn when the host offers none).
+fn par_rows<T: Send>(data: &mut [T], width: usize, rows: std::ops::Range<usize>, f: impl Fn(usize, &mut [T]) + Sync) {
+    let (start, end) = (rows.start.min(rows.end), rows.end);
+    let Some(part) = data.get_mut(start * width..end * width) else { return };
+    let mid = (end - start) / 2;
+    let (a, b) = part.split_at_mut(mid * width);
+    let halves = [(start, Mutex::new(a)), (start + mid, Mutex::new(b))];
+    let work = |i: u32, _: u32| {
+        if let Some((first, rows)) = halves.get(i as usize) {
+            for (k, row) in rows.lock().chunks_mut(width.max(1)).enumerate() {
+                f(first + k, row);
+            }
+        }
+        Ok(())
+    };
+    if ofx::plugin::run_threads(2, work).is_err() {
+        for i in 0..2 {
+            let _ = work(i, 2);
+        }
     }
 }
 
@@ -1021,14 +1045,14 @@ impl Resampling<'_> {
         let cell = |c: f64| (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size);
         let (u0, u1) = (cell(matte.bbox[0]).saturating_sub(1), (cell(matte.bbox[2]) + 2).min(size));
         let (v0, v1) = (cell(matte.bbox[1]).saturating_sub(1), (cell(matte.bbox[3]) + 2).min(size));
-        for v in v0..v1 {
+        par_rows(&mut cells, size, v0..v1, |v, row| {
             for u in u0..u1 {
                 let i = v * size + u;
                 let pa = to_px(grid[i], grid[plane + i]);
                 let rest = overlay[3 * plane + i] + overlay[4 * plane + i];
-                cells[i] = [matte.alpha[i], pa[0], pa[1], rest];
+                row[u] = [matte.alpha[i], pa[0], pa[1], rest];
             }
-        }
+        });
         cells
     }
 
