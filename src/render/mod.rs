@@ -1046,11 +1046,11 @@ impl Resampling<'_> {
         let (u0, u1) = (cell(matte.bbox[0]).saturating_sub(1), (cell(matte.bbox[2]) + 2).min(size));
         let (v0, v1) = (cell(matte.bbox[1]).saturating_sub(1), (cell(matte.bbox[3]) + 2).min(size));
         par_rows(&mut cells, size, v0..v1, |v, row| {
-            for u in u0..u1 {
+            for (u, c) in row.iter_mut().enumerate().take(u1).skip(u0) {
                 let i = v * size + u;
                 let pa = to_px(grid[i], grid[plane + i]);
                 let rest = overlay[3 * plane + i] + overlay[4 * plane + i];
-                row[u] = [matte.alpha[i], pa[0], pa[1], rest];
+                *c = [matte.alpha[i], pa[0], pa[1], rest];
             }
         });
         cells
