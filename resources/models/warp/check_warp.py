@@ -3,6 +3,8 @@
 
     /path/to/venv/bin/python resources/models/warp/check_warp.py [--images DIR] [--timing-runs 50]
 
+The model returns a resampling (grids A, B and an overlay); "output" below is its composite on the crop, made
+here as the plugin makes it on the full-resolution image (see run()).
 1. identity (target == source landmarks) at S = 256, 512, 1024: max |output - source| <= 1e-4, changed == 0;
 2. scripted landmark edits on the aligned astronaut crop (jaw open, blink, smile, head roll +-8 degrees, and
    more): no NaN/Inf, output in [0,1], changed in [0,1], output == source where changed == 0 (to 1e-4);
