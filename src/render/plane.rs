@@ -163,8 +163,6 @@ fn hash_rows(img: &Image, rows: std::ops::Range<i32>) -> [u64; 4] {
 /// crop covers, which the paste-back resamples at full resolution. Compact
 /// rows keep the samples in cache, and the region is cached across frames.
 pub struct Region {
-    /// Pixel rectangle held (inside the image's bounds).
-    pub rect: RectI,
     /// RGB, rows bottom-up, `rect.width() * rect.height() * 3` values.
     data: Vec<f32>,
     /// Lower-left corner shifted by the half-pixel centre; last column and row.
@@ -192,17 +190,11 @@ impl Region {
         }
         let last = [w.max(1) - 1, h.max(1) - 1];
         Region {
-            rect: r,
             data,
             origin: [r.x1 as f32 + 0.5, r.y1 as f32 + 0.5],
             last_f: [last[0] as f32, last[1] as f32],
             last,
         }
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.data.len() * 4
     }
 
     /// Bilinear RGB at continuous pixel coordinates (centres at +0.5),
