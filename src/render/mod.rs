@@ -1408,6 +1408,26 @@ mod tests {
     }
 
     #[test]
+    fn row_halves_cover_every_row_once() {
+        // Outside a host (no multithread suite) the halves run in turn.
+        let (w, h) = (5, 9);
+        let mut data = vec![0u32; w * h];
+        par_rows(&mut data, w, 2..8, |y, row| {
+            for (x, v) in row.iter_mut().enumerate() {
+                *v += (y * 100 + x) as u32 + 1;
+            }
+        });
+        for y in 0..h {
+            for x in 0..w {
+                let want = if (2..8).contains(&y) { (y * 100 + x) as u32 + 1 } else { 0 };
+                assert_eq!(data[y * w + x], want, "({x}, {y})");
+            }
+        }
+        let (from, to) = (7, 3);
+        par_rows(&mut data, w, from..to, |_, _| panic!("an empty range runs nothing"));
+    }
+
+    #[test]
     fn missing_frames_hold_or_interpolate() {
         let t = track();
         assert_eq!(track_points(&t, 1, false).unwrap()[0], [10.0, 20.0]);

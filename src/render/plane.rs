@@ -188,10 +188,17 @@ impl Region {
                 data[(j * w + i) * 3..(j * w + i) * 3 + 3].copy_from_slice(&p[..3]);
             }
         }
+        Region::from_rgb([r.x1, r.y1], w, h, data)
+    }
+
+    /// A region from RGB values (rows bottom-up) whose lower-left pixel is
+    /// `origin`.
+    pub fn from_rgb(origin: [i32; 2], width: usize, height: usize, data: Vec<f32>) -> Region {
+        let (w, h) = if data.len() == width * height * 3 { (width, height) } else { (0, 0) };
         let last = [w.max(1) - 1, h.max(1) - 1];
         Region {
-            data,
-            origin: [r.x1 as f32 + 0.5, r.y1 as f32 + 0.5],
+            data: if w * h > 0 { data } else { Vec::new() },
+            origin: [origin[0] as f32 + 0.5, origin[1] as f32 + 0.5],
             last_f: [last[0] as f32, last[1] as f32],
             last,
         }
@@ -243,3 +250,45 @@ impl Region {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A region whose red channel is 10·x + y at pixel (x, y), green 1, blue the pixel index.
+    fn ramp(origin: [i32; 2], w: usize, h: usize) -> Region {
+        let mut data = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                data.extend_from_slice(&[10.0 * (origin[0] + x as i32) as f32 + (origin[1] + y as i32) as f32, 1.0, (y * w + x) as f32]);
+            }
+        }
+        Region::from_rgb(origin, w, h, data)
+    }
+
+    #[test]
+    fn region_samples_pixel_centres_exactly_and_interpolates_linearly() {
+        let r = ramp([5, -3], 6, 4);
+        // The centre of pixel (7, -2) is (7.5, -1.5).
+        assert_eq!(r.sample(7.5, -1.5), [68.0, 1.0, 8.0]);
+        // Half way to the right and up: a linear ramp stays linear.
+        let v = r.sample(8.0, -1.0);
+        assert!((v[0] - 73.5).abs() < 1e-4 && (v[1] - 1.0).abs() < 1e-6, "{v:?}");
+    }
+
+    #[test]
+    fn region_clamps_to_its_edge_pixels() {
+        let r = ramp([0, 0], 3, 2);
+        assert_eq!(r.sample(-40.0, 0.5), r.sample(0.5, 0.5));
+        assert_eq!(r.sample(99.0, 99.0), r.sample(2.5, 1.5));
+        assert_eq!(r.sample(f32::NAN, f32::NAN), r.sample(0.5, 0.5));
+        // One pixel wide or high, and empty.
+        let thin = ramp([2, 2], 1, 3);
+        assert_eq!(thin.sample(0.0, 3.5), [23.0, 1.0, 1.0], "pixel (2, 3)");
+        let flat = ramp([0, 0], 4, 1);
+        let v = flat.sample(2.0, 0.5);
+        assert!((v[0] - 15.0).abs() < 1e-4, "{v:?}");
+        assert_eq!(Region::from_rgb([0, 0], 0, 0, Vec::new()).sample(1.0, 1.0), [0.0; 3]);
+        assert_eq!(Region::from_rgb([0, 0], 3, 3, vec![1.0; 5]).sample(1.0, 1.0), [0.0; 3], "mismatched data is empty");
+    }
+}
