@@ -97,6 +97,39 @@ pub struct CropMatte {
     pub bbox: [f64; 4],
 }
 
+/// The cell of an S-grid holding a normalised coordinate (clamped to the grid).
+fn cell_of(c: f64, size: usize) -> usize {
+    (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size)
+}
+
+/// The feathered hull matte resampled onto the crop's S×S grid (inside the
+/// hull's box; 0 elsewhere). It depends only on the landmarks, so it is made
+/// while the generator runs.
+struct HullCells {
+    values: Vec<f32>,
+    size: usize,
+    bbox: [f64; 4],
+}
+
+impl HullCells {
+    fn new(hull: &[f32], size: usize) -> HullCells {
+        let bbox = nonzero_box(hull, HULL_RES);
+        let mut values = vec![0.0f32; size * size];
+        if bbox[2] > bbox[0] {
+            let (u0, u1) = (cell_of(bbox[0], size), (cell_of(bbox[2], size) + 1).min(size));
+            let (v0, v1) = (cell_of(bbox[1], size), (cell_of(bbox[3], size) + 1).min(size));
+            for v in v0..v1 {
+                let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
+                for u in u0..u1 {
+                    let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
+                    values[v * size + u] = Tap::at(HULL_RES, [nx, ny]).sample(hull);
+                }
+            }
+        }
+        HullCells { values, size, bbox }
+    }
+}
+
 /// A bilinear tap on an S×S grid: the top-left cell, the steps to its right
 /// and lower neighbours (0 at the edge), and the weights. One tap serves the
 /// matte and the three colour planes.
@@ -146,7 +179,13 @@ impl Tap {
 
 impl CropMatte {
     fn new(hull: Vec<f32>, changed: Option<Vec<f32>>, size: usize) -> CropMatte {
-        let hb = nonzero_box(&hull, HULL_RES);
+        CropMatte::from_hull(HullCells::new(&hull, size), changed)
+    }
+
+    /// The matte from the hull on the crop's grid and the generator's mask.
+    fn from_hull(hull: HullCells, changed: Option<Vec<f32>>) -> CropMatte {
+        let size = hull.size;
+        let hb = hull.bbox;
         // The matte is the product: its support is the intersection of the
         // hull's and the changed mask's (often much smaller: only what moved).
         let b = match &changed {
@@ -159,19 +198,20 @@ impl CropMatte {
         let b = if b[0] >= b[2] || b[1] >= b[3] { [0.0; 4] } else { b };
         let mut alpha = vec![0.0f32; size * size];
         if b[2] > b[0] {
-            let cell = |c: f64| (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size);
-            let (u0, u1) = (cell(b[0]), (cell(b[2]) + 1).min(size));
-            let (v0, v1) = (cell(b[1]), (cell(b[3]) + 1).min(size));
-            par_rows(&mut alpha, size, v0..v1, |v, row| {
-                let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
-                for u in u0..u1 {
-                    let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
-                    let c = changed.as_ref().map(|c| c[v * size + u].clamp(0.0, 1.0)).unwrap_or(1.0);
-                    if c > 0.0 {
-                        row[u] = Tap::at(HULL_RES, [nx, ny]).sample(&hull) * c;
+            let (u0, u1) = (cell_of(b[0], size), (cell_of(b[2], size) + 1).min(size));
+            let (v0, v1) = (cell_of(b[1], size), (cell_of(b[3], size) + 1).min(size));
+            for v in v0..v1 {
+                let r = v * size;
+                let (a, h) = (&mut alpha[r + u0..r + u1], &hull.values[r + u0..r + u1]);
+                match &changed {
+                    Some(c) => {
+                        for ((a, h), c) in a.iter_mut().zip(h).zip(&c[r + u0..r + u1]) {
+                            *a = h * c.clamp(0.0, 1.0);
+                        }
                     }
+                    None => a.copy_from_slice(h),
                 }
-            });
+            }
         }
         CropMatte { alpha, size, bbox: b }
     }
@@ -757,6 +797,7 @@ impl Renderer {
         // pasted over it afterwards); the copy runs on a second thread while
         // the generator runs on the first.
         let mut copied = false;
+        let mut hull_cells: Option<HullCells> = None;
         // Matte mode needs no generator.
         let (gen, alpha) = if s.output == OutputMode::Matte {
             (None, CropMatte::new(hull_m, None, size))
@@ -774,16 +815,18 @@ impl Renderer {
             let result = if s.output == OutputMode::Full {
                 let slot = Mutex::new(None);
                 let target = Mutex::new(&mut out);
+                let hull_slot = Mutex::new(None);
                 ofx::plugin::run_threads(2, |index, _| {
                     if index == 0 {
                         *slot.lock() = Some(generate());
-                        Ok(())
                     } else {
                         copy_window(&mut target.lock(), &base_image, args.window);
-                        Ok(())
+                        *hull_slot.lock() = Some(HullCells::new(&hull_m, size));
                     }
+                    Ok(())
                 })?;
                 copied = true;
+                hull_cells = hull_slot.into_inner();
                 slot.into_inner().unwrap_or_else(|| Err("the generator did not run".into()))
             } else {
                 generate()
@@ -791,7 +834,8 @@ impl Renderer {
             let mut g = result.map_err(|e| if abort() { Error::Aborted } else { fail(e) })?;
             timer.mark("generator");
             let changed = std::mem::take(&mut g.changed);
-            (Some(g), CropMatte::new(hull_m, Some(changed), size))
+            let hull = hull_cells.take().unwrap_or_else(|| HullCells::new(&hull_m, size));
+            (Some(g), CropMatte::from_hull(hull, Some(changed)))
         };
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
             Some(self.segmentation(&base, &base_image, &analyzer, &abort)?)
