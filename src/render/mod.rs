@@ -781,7 +781,9 @@ impl Renderer {
         let source_n = base.crop.normalise_points(&base.landmarks);
         let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
         let hull = paste_hull(&source_n, &target_n);
-        let hull_m = hull_matte(&hull, HULL_RES, feather);
+        // The hull matte depends on the landmarks only: in Full output it is
+        // made on the second thread while the generator runs.
+        let make_hull = || hull_matte(&hull, HULL_RES, feather);
         timer.mark("hull");
 
         let ref_lms: Vec<[[f32; 2]; 68]> = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
@@ -800,7 +802,7 @@ impl Renderer {
         let mut hull_cells: Option<HullCells> = None;
         // Matte mode needs no generator.
         let (gen, alpha) = if s.output == OutputMode::Matte {
-            (None, CropMatte::new(hull_m, None, size))
+            (None, CropMatte::new(make_hull(), None, size))
         } else {
             let state = FaceState::of(&targets);
             let chosen = refs
@@ -821,7 +823,7 @@ impl Renderer {
                         *slot.lock() = Some(generate());
                     } else {
                         copy_window(&mut target.lock(), &base_image, args.window);
-                        *hull_slot.lock() = Some(HullCells::new(&hull_m, size));
+                        *hull_slot.lock() = Some(HullCells::new(&make_hull(), size));
                     }
                     Ok(())
                 })?;
@@ -834,7 +836,7 @@ impl Renderer {
             let mut g = result.map_err(|e| if abort() { Error::Aborted } else { fail(e) })?;
             timer.mark("generator");
             let changed = std::mem::take(&mut g.changed);
-            let hull = hull_cells.take().unwrap_or_else(|| HullCells::new(&hull_m, size));
+            let hull = hull_cells.take().unwrap_or_else(|| HullCells::new(&make_hull(), size));
             (Some(g), CropMatte::from_hull(hull, Some(changed)))
         };
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
