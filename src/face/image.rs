@@ -135,14 +135,17 @@ fn content_hash(width: u32, height: u32, bytes: &[u8]) -> u128 {
     let v = u64::from_le_bytes(tail) ^ 0xFF;
     a = (a ^ v).wrapping_mul(P1).rotate_left(29);
     b = (b.rotate_left(17) ^ v).wrapping_mul(P2);
-    let fin = |mut h: u64| {
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-        h ^ (h >> 33)
-    };
-    ((fin(a ^ b.rotate_left(7)) as u128) << 64) | fin(b ^ a.rotate_left(13)) as u128
+    ((fmix64(a ^ b.rotate_left(7)) as u128) << 64) | fmix64(b ^ a.rotate_left(13)) as u128
+}
+
+/// The 64-bit finaliser of MurmurHash3 (Appleby's public-domain constants): spreads every input bit over the
+/// whole word. Shared by the content keys of images.
+pub(crate) fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
 }
 
 /// An affine map from tensor pixel (u, v) to image position: `x = m0·u + m1·v + m2`, `y = m3·u + m4·v + m5`.

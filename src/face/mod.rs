@@ -30,6 +30,7 @@ pub use self::analyzer::{
 pub use self::detect::{FaceBox, FaceDetection, DETECTOR_MODEL, MIN_SCORE, NUM_KEYPOINTS};
 pub use self::ibug::{landmarks68, Landmarks68, Mesh68Table, IBUG_POINTS};
 pub use self::image::{warp_rgb, Affine, Border, ContentKey, FaceImage, MAX_IMAGE_SIDE};
+pub(crate) use self::image::fmix64;
 pub use self::matte::{Matte, MATTE_MODEL};
 pub use self::mesh::{FaceCrop, FaceMesh, MESH_MODEL, MESH_POINTS, MIN_PRESENCE};
 pub use self::search::{MAX_DETECTOR_RUNS, MIN_TILE_SIDE};

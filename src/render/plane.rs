@@ -120,13 +120,7 @@ pub fn image_key(img: &Image, extra: u64) -> u128 {
         (l.bounds.x2 as u64) << 32 ^ l.bounds.y2 as u32 as u64,
         (l.depth.bytes() as u64) << 8 ^ l.components.count() as u64,
     ];
-    let fin = |mut h: u64| {
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-        h ^ (h >> 33)
-    };
+    let fin = crate::face::fmix64;
     let mix = |k: usize| fin(a[k] ^ fin(b[k] ^ layout[k]).rotate_left(17));
     let (m0, m1, m2, m3) = (mix(0), mix(1), mix(2), mix(3));
     let hi = fin(m0 ^ m2.rotate_left(13));

@@ -26,6 +26,14 @@ pub struct ActionCtx {
     pub render_scale: Option<f64>,
 }
 
+impl ActionCtx {
+    /// The context of a new action on `instance` (a fresh action number),
+    /// not on a spawned thread.
+    pub fn action_on(instance: u64, time: Option<f64>, render_scale: Option<f64>) -> ActionCtx {
+        ActionCtx { instance, action: next_action_id(), time, spawned: None, render_scale }
+    }
+}
+
 thread_local! {
     static CTX: Cell<Option<ActionCtx>> = const { Cell::new(None) };
 }
@@ -50,7 +58,7 @@ pub fn with_ctx<R>(ctx: ActionCtx, f: impl FnOnce() -> R) -> R {
 }
 
 /// A fresh unique action number.
-pub fn next_action_id() -> u64 {
+fn next_action_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)

@@ -18,7 +18,7 @@ use openfx::sys::image_effect_v1::image_effect::*;
 use openfx::sys::image_effect_v1::param::kOfxTypeParameter;
 
 use super::animation::Interpolation;
-use super::context::{next_action_id, ActionCtx};
+use super::context::ActionCtx;
 use super::effect::{self, ClipInput, Context, EffectObj, InstanceRuntime};
 use super::error::{HostError, HostResult};
 use super::host::HostMessage;
@@ -107,14 +107,8 @@ impl Instance {
     /// Sends an instance action, attributing images fetched during it; any
     /// image still held when it returns is recorded as a leak.
     pub(crate) fn action(&self, action: &CStr, in_args: Option<&PropertySet>, out_args: Option<&PropertySet>, time: Option<f64>, scale: Option<f64>) -> HostResult<OfxStatus> {
-        let tag = next_action_id();
-        let ctx = ActionCtx {
-            instance: self.effect.id,
-            action: tag,
-            time,
-            spawned: None,
-            render_scale: scale,
-        };
+        let ctx = ActionCtx::action_on(self.effect.id, time, scale);
+        let tag = ctx.action;
         let st = self.plugin.call_raw(action, self.effect.handle() as *const c_void, in_args, out_args, ctx);
         self.collect_leaks(&action.to_string_lossy(), Some(tag));
         if st == kOfxStatOK || st == kOfxStatReplyDefault {

@@ -36,7 +36,7 @@ use openfx::sys::image_effect_v1::image_effect::*;
 use openfx::sys::image_effect_v1::interact::*;
 use openfx::sys::image_effect_v1::key_syms::{kOfxPropKeyString, kOfxPropKeySym};
 
-use super::context::{self, next_action_id, ActionCtx};
+use super::context::{self, ActionCtx};
 use super::effect::{self, EffectObj};
 use super::error::{HostError, HostResult};
 use super::instance::Instance;
@@ -240,14 +240,8 @@ impl Caller {
     fn call(&self, action: &CStr, on: &Arc<InteractObj>, in_args: Option<&PropertySet>, time: Option<f64>, scale: Option<f64>) -> OfxStatus {
         let name = format!("interact {}", action.to_string_lossy());
         self.plugin.action_log.lock().push((name.clone(), self.effect.id));
-        let tag = next_action_id();
-        let ctx = ActionCtx {
-            instance: self.effect.id,
-            action: tag,
-            time,
-            spawned: None,
-            render_scale: scale,
-        };
+        let ctx = ActionCtx::action_on(self.effect.id, time, scale);
+        let tag = ctx.action;
         let inh = in_args.map(|p| p.handle()).unwrap_or(std::ptr::null_mut());
         let handle = on.handle() as *const c_void;
         // SAFETY: the plugin's interact entry point, called with a live interact
