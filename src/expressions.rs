@@ -50,6 +50,16 @@ pub const NAMES: [&str; 12] = [
     "browFurrow", "headYaw", "headPitch", "headRoll",
 ];
 
+/// `d` with entries `from..to` set to `v` (for the constant tables).
+const fn fill(mut d: [f64; 68], from: usize, to: usize, v: f64) -> [f64; 68] {
+    let mut i = from;
+    while i < to {
+        d[i] = v;
+        i += 1;
+    }
+    d
+}
+
 /// Typical depth of each iBUG point towards the camera, in IOD units (a
 /// generic face: nose tip forward, the jaw line's ends behind the eyes).
 const DEPTH: [f64; 68] = {
@@ -61,31 +71,15 @@ const DEPTH: [f64; 68] = {
         d[i] = -0.55 + 0.6 * t;
         i += 1;
     }
-    let mut i = 17;
-    while i < 27 {
-        d[i] = 0.15;
-        i += 1;
-    }
+    d = fill(d, 17, 27, 0.15);
     d[27] = 0.25;
     d[28] = 0.4;
     d[29] = 0.55;
     d[30] = 0.7;
-    let mut i = 31;
-    while i < 36 {
-        d[i] = 0.45;
-        i += 1;
-    }
+    d = fill(d, 31, 36, 0.45);
     d[33] = 0.55;
-    let mut i = 36;
-    while i < 48 {
-        d[i] = 0.05;
-        i += 1;
-    }
-    let mut i = 48;
-    while i < 68 {
-        d[i] = 0.4;
-        i += 1;
-    }
+    d = fill(d, 36, 48, 0.05);
+    d = fill(d, 48, 68, 0.4);
     d[48] = 0.25;
     d[54] = 0.25;
     d[60] = 0.3;
