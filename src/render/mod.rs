@@ -867,9 +867,8 @@ impl Renderer {
                     }
                     _ => None,
                 };
-                let face = match gen.as_ref() {
-                    None => Face::None,
-                    Some(g) => match &g.pixels {
+                let g = gen.as_ref().ok_or_else(|| fail("the full output needs a generated face"))?;
+                let face = match &g.pixels {
                         CropPixels::Rgb(rgb) => Face::Rgb(rgb),
                         CropPixels::Resample { grid, overlay } => {
                             let image = other_image.as_ref().unwrap_or(&base_image);
@@ -888,7 +887,6 @@ impl Renderer {
                                 supersample: (fine.ceil() as usize).clamp(1, 4),
                             })
                         }
-                    },
                 };
                 if !copied {
                     copy_window(&mut out, &base_image, args.window);
@@ -1046,8 +1044,6 @@ fn sample_planar(img: &[f32], planes: usize, size: usize, n: [f64; 2], out: &mut
 
 /// The generated face as the paste-back reads it.
 enum Face<'a> {
-    /// Nothing generated (matte output).
-    None,
     /// A planar RGB crop.
     Rgb(&'a [f32]),
     /// A resampling grid and overlay, evaluated on a reference's host image.
@@ -1238,7 +1234,7 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
     let nx = base.crop.to_normalised([1.5 / map.sx, 0.5 / map.sy]);
     let ny = base.crop.to_normalised([0.5 / map.sx, 1.5 / map.sy]);
     let (dx, dy) = ([nx[0] - n0[0], nx[1] - n0[1]], [ny[0] - n0[0], ny[1] - n0[1]]);
-    if face.is_empty() || matches!(face_px, Face::None) {
+    if face.is_empty() {
         return Ok(());
     }
     let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= face.y1 && *y < face.y2).collect();
@@ -1273,30 +1269,27 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
             for (i, p) in row_px.iter_mut().enumerate() {
                 if let Some(tap) = matte.tap(n) {
                     let x = face.x1 + i as i32;
-                    let (mut m, cells) = match face_px {
+                    // The matte, times the segmentation where it is used.
+                    let with_seg = |m: f32| match seg {
+                        Some(seg) if m > 0.0 => m * seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0],
+                        _ => m,
+                    };
+                    match face_px {
                         Face::Resample(r) => {
                             let c = tap.sample4(&r.cells);
-                            (c[0], Some(c))
-                        }
-                        _ => (tap.sample(&matte.alpha), None),
-                    };
-                    if m > 0.0 {
-                        if let Some(seg) = seg {
-                            m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
-                        }
-                    }
-                    if m > 0.0 {
-                        match (face_px, cells) {
-                            (Face::Resample(r), Some(c)) => {
-                                r.blend(size, c, n, [dx, dy], m, [x as f32 + 0.5, y as f32 + 0.5], p)
+                            let m = with_seg(c[0]);
+                            if m > 0.0 {
+                                r.blend(size, c, n, [dx, dy], m, [x as f32 + 0.5, y as f32 + 0.5], p);
                             }
-                            (Face::Rgb(rgb), _) => {
+                        }
+                        Face::Rgb(rgb) => {
+                            let m = with_seg(tap.sample(&matte.alpha));
+                            if m > 0.0 {
                                 let plane = size * size;
                                 for k in 0..3 {
                                     p[k] += (tap.sample(&rgb[k * plane..(k + 1) * plane]) - p[k]) * m;
                                 }
                             }
-                            _ => {}
                         }
                     }
                 }
