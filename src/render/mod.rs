@@ -851,7 +851,7 @@ impl Renderer {
         match s.output {
             OutputMode::Crop => {
                 let rgb = gen.as_ref().map(|g| g.rgb(&references));
-                write_crop(&mut out, args.window, out_map, size, rgb.as_deref(), &alpha)
+                write_crop(&mut out, args.window, out_map, size, rgb.as_deref())
             }
             OutputMode::Matte => write_matte(&mut out, args.window, &base, base_map, &alpha, seg.as_deref()),
             OutputMode::Full => {
@@ -1335,7 +1335,7 @@ fn copy_window(out: &mut Image, src: &Image, window: RectI) {
 
 /// Aligned-crop output: the generator's crop, over a region of definition of
 /// S×S canonical pixels at the origin.
-fn write_crop(out: &mut Image, window: RectI, map: PixelMap, size: usize, gen: Option<&[f32]>, _matte: &CropMatte) {
+fn write_crop(out: &mut Image, window: RectI, map: PixelMap, size: usize, gen: Option<&[f32]>) {
     let dl = out.layout();
     let win = window.intersect(&dl.bounds);
     let (side_x, side_y) = (size as f64 * map.sx, size as f64 * map.sy);
