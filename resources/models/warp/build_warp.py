@@ -50,6 +50,7 @@ CHANGED_PX = 0.5          # a displacement of this many pixels gives changed = 1
 SMOOTH_STEPS = 2          # subdivision steps that round the lid and inner-lip polylines (4 -> 13, 5 -> 17 knots)
 LAYER_STEP = 4            # the layers' smooth maps are evaluated every 4 pixels in both directions, then resized
 SOFT_PX = 1.0             # width of the soft edges (lid line, lip lines, cavity edge), in pixels
+INTERP_STEPS = 3          # Richardson steps that pre-correct the control displacements so the MLS meets them
 
 # Landmarks used as MLS control points. Eyelids (37,38,40,41,43,44,46,47) and inner lips (60-67) are left out:
 # the eye and mouth layers handle them at full resolution, where an upper and a lower curve may meet (blink,
@@ -270,16 +271,26 @@ def build() -> onnx.ModelProto:
     p_lm = g.op("MatMul", Csel, tgt_lm)
     e_lm = g.op("MatMul", Csel, g.sub(src_lm, tgt_lm))                 # exactly 0 when target == source
     P = g.concat([p_lm, g.const(anchors)], 0)                          # [N,2]
-    E = g.concat([e_lm, g.const(np.zeros_like(anchors))], 0)           # [N,2]
+    E0 = g.concat([e_lm, g.const(np.zeros_like(anchors))], 0)          # [N,2]
     px, py = g.take(P, [0], 1), g.take(P, [1], 1)                      # [N,1]
-    ex, ey = g.take(E, [0], 1), g.take(E, [1], 1)
     pp = g.add(g.sq(px), g.sq(py))
     ones_n = g.add(g.mul(px, 0.0), 1.0)
+    # squared distances by one matmul: [-2px, -2py, |p|^2, 1] . [vx, vy, 1, |v|^2]
+    Bm = g.concat([g.mul(px, -2.0), g.mul(py, -2.0), pp, ones_n], 1)  # [N,4]
+    # With eps in the weights the map is smooth, so at a control point it gives a weighted mean of the
+    # displacements around it (an opened chin fell ~25 % short). Pre-correct the displacements so that the
+    # translation part meets them: E <- E + (E0 - A E), A the normalised weights among the control points (a
+    # positive-definite kernel, row-normalised: the steps converge; E0 = 0 stays exactly 0, so identity is exact).
+    Vp = g.op("Transpose", g.concat([px, py, ones_n, pp], 1), perm=[1, 0])   # [4,N]
+    Wpp = g.op("Reciprocal", g.add(g.relu(g.op("MatMul", Bm, Vp)), MLS_EPS))  # [N,N], symmetric
+    App = g.div(Wpp, g.op("ReduceSum", Wpp, g.i64([1]), keepdims=1))
+    E = E0
+    for _ in range(INTERP_STEPS):
+        E = g.add(E, g.sub(E0, g.op("MatMul", App, E)))
+    ex, ey = g.take(E, [0], 1), g.take(E, [1], 1)
     # per-point features whose weighted sums give everything:  [1, px, py, ex, ey, p.e, p x e, |p|^2]
     featsT = g.op("Transpose", g.concat([ones_n, px, py, ex, ey, g.add(g.mul(px, ex), g.mul(py, ey)),
                                          g.sub(g.mul(px, ey), g.mul(py, ex)), pp], 1), perm=[1, 0])   # [8,N]
-    # squared distances by one matmul: [-2px, -2py, |p|^2, 1] . [vx, vy, 1, |v|^2]
-    Bm = g.concat([g.mul(px, -2.0), g.mul(py, -2.0), pp, ones_n], 1)  # [N,4]
 
     coarse = centres(G_i, G_f)
     GG = g.concat([G_i, G_i], 0)
@@ -314,7 +325,8 @@ def build() -> onnx.ModelProto:
 
     # compact envelope: |d| <= m(v) = sum_i |e_i| (1 - d_i^2/R^2)_+^2  ->  exactly 0 far from every moved point
     inv_R2 = g.div(1.0, g.max(g.mul(iod_sq(tgt_lm), ENVELOPE_IOD ** 2), 1e-6))
-    emagT = g.op("Transpose", g.sqrt(g.add(g.sq(ex), g.sq(ey))), perm=[1, 0])   # [1,N]
+    # (the envelope bounds by the requested displacements, not the pre-corrected ones)
+    emagT = g.op("Transpose", g.sqrt(g.op("ReduceSum", g.sq(E0), g.i64([1]), keepdims=1)), perm=[1, 0])   # [1,N]
     kern = g.sq(g.relu(g.sub(1.0, g.mul(D2, inv_R2))))                 # [N,G2]
     env = g.op("MatMul", emagT, kern)                                  # [1,G2]
     mag = g.sqrt(g.add(g.sq(dx), g.sq(dy)))
