@@ -109,12 +109,20 @@ impl Generator for WarpPackGenerator {
     }
 }
 
+/// Whether `test` holds for every value: chunks checked without early exits
+/// inside them (so the compiler vectorises the test), stopping at the first
+/// chunk that fails.
+#[inline]
+fn all_chunks(v: &[f32], test: impl Fn(f32) -> bool) -> bool {
+    v.chunks(256).all(|c| c.iter().fold(true, |ok, &x| ok & test(x)))
+}
+
 /// A pack's outputs made safe to composite: colours, weights and the mask in [0, 1], the weights adding up to at
 /// most one, grid points finite (a non-finite one samples the pixel itself), so that a model's NaN never reaches
 /// the host's image. Each plane is checked in one fast pass and fixed only when it needs it.
 fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixels, Vec<f32>) {
     fn unit(v: &mut [f32]) {
-        if !v.iter().all(|x| (0.0..=1.0).contains(x)) {
+        if !all_chunks(v, |x| x >= 0.0 && x <= 1.0) {
             v.iter_mut().for_each(|x| *x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 });
         }
     }
@@ -126,7 +134,7 @@ fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixe
             CropPixels::Rgb(rgb)
         }
         CropPixels::Resample { mut grid, mut overlay } => {
-            if !grid.iter().all(|v| v.is_finite()) {
+            if !all_chunks(&grid, f32::is_finite) {
                 for (i, v) in grid.iter_mut().enumerate() {
                     if !v.is_finite() {
                         let (axis, p) = (i / n, i % n);
@@ -135,14 +143,15 @@ fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixe
                     }
                 }
             }
-            if !overlay[..3 * n].iter().all(|v| v.is_finite()) {
+            if !all_chunks(&overlay[..3 * n], f32::is_finite) {
                 overlay[..3 * n].iter_mut().for_each(|v| *v = if v.is_finite() { *v } else { 0.0 });
             }
             unit(&mut overlay[3 * n..]);
             // The weights of the painted colour and of point B must leave A a weight of at least 0.
             let (weights, _) = overlay[3 * n..].split_at(2 * n);
             let (a, b) = weights.split_at(n);
-            if a.iter().zip(b).any(|(a, b)| a + b > 1.0) {
+            let within = a.chunks(256).zip(b.chunks(256)).all(|(a, b)| a.iter().zip(b).fold(true, |ok, (a, b)| ok & (a + b <= 1.0)));
+            if !within {
                 for i in 0..n {
                     let total = overlay[3 * n + i] + overlay[4 * n + i];
                     if total > 1.0 {
@@ -156,4 +165,47 @@ fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixe
         }
     };
     (pixels, changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resample(pixels: &CropPixels) -> (&[f32], &[f32]) {
+        match pixels {
+            CropPixels::Resample { grid, overlay } => (grid, overlay),
+            CropPixels::Rgb(_) => panic!("a resampling"),
+        }
+    }
+
+    #[test]
+    fn sanitise_keeps_good_outputs_and_fixes_bad_ones() {
+        let side = 20;
+        let n = side * side;
+        let grid: Vec<f32> = (0..4 * n).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
+        let overlay: Vec<f32> = (0..5 * n).map(|i| if i < 3 * n { 0.2 } else { 0.25 }).collect();
+        let changed: Vec<f32> = (0..n).map(|i| (i % 3) as f32 * 0.5).collect();
+        // Good values come back bit for bit.
+        let (p, c) = sanitise(side, CropPixels::Resample { grid: grid.clone(), overlay: overlay.clone() }, changed.clone());
+        assert_eq!(resample(&p), (&grid[..], &overlay[..]));
+        assert_eq!(c, changed);
+        // Bad ones, placed past the first check chunk and in the last one.
+        let (mut g2, mut o2, mut c2) = (grid.clone(), overlay.clone(), changed.clone());
+        let (x, y) = (13, 17);
+        g2[y * side + x] = f32::NAN; // x of point A at pixel (13, 17)
+        g2[n + y * side + x] = f32::INFINITY; // its y
+        o2[2 * n - 1] = f32::NAN; // a colour
+        o2[3 * n + 300] = 0.9; // a + b = 1.15 there
+        c2[n - 1] = 7.0;
+        c2[299] = f32::NEG_INFINITY;
+        let (p, c) = sanitise(side, CropPixels::Resample { grid: g2, overlay: o2 }, c2);
+        let (g, o) = resample(&p);
+        let centre = |k: usize| (2 * k + 1) as f32 / side as f32 - 1.0;
+        assert_eq!((g[y * side + x], g[n + y * side + x]), (centre(x), centre(y)));
+        assert_eq!(o[2 * n - 1], 0.0);
+        assert!((o[3 * n + 300] + o[4 * n + 300] - 1.0).abs() < 1e-6);
+        assert!((o[3 * n + 300] - 0.9 / 1.15).abs() < 1e-6 && (o[300] - 0.2 / 1.15).abs() < 1e-6);
+        assert_eq!((c[n - 1], c[299]), (1.0, 0.0));
+        assert!(g.iter().chain(o).chain(&c).all(|v| v.is_finite()));
+    }
 }

@@ -795,6 +795,7 @@ impl Renderer {
         let mut out = out_clip
             .image(args.time, None)?
             .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
+        timer.mark("output image");
         // Full output starts as an exact copy of the portrait (the face is
         // pasted over it afterwards); the copy runs on a second thread while
         // the generator runs on the first.
@@ -891,6 +892,7 @@ impl Renderer {
                 if !copied {
                     copy_window(&mut out, &base_image, args.window);
                 }
+                timer.mark("cells");
                 paste(&mut out, &base_image, args.window, &base, base_map, size, &face, &alpha, seg.as_deref())?
             }
         }
