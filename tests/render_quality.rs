@@ -281,6 +281,50 @@ fn static_track_gives_identical_frames_and_untouched_background() {
 }
 
 #[test]
+fn a_source_that_changes_after_holding_still_is_rendered_from_its_new_content() {
+    // A still Source is not re-hashed before the generator starts once two
+    // renders found the same content; the check runs beside it. When the
+    // content then changes, the render must still use the new image.
+    let src_lm = source_landmarks();
+    let mut open = src_lm;
+    for i in (5..12).chain(55..60).chain(65..68) {
+        open[i][1] += 0.2 * iod(&src_lm);
+    }
+    let track = write_track("changing", vec![src_lm, open, open, open, open, open, open]);
+    let a = astronaut();
+    let mut b = a.clone();
+    let w = a.width as usize;
+    for (i, p) in b.pixels.chunks_exact_mut(4).enumerate() {
+        let x = (i % w).saturating_sub(9);
+        let j = (i / w) * w + x;
+        p.copy_from_slice(&a.pixels[j * 4..j * 4 + 4]);
+    }
+    runtime();
+    let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
+    let setup = |input: ClipInput| {
+        let mut inst = plugin.create_instance(Context::Filter).expect("create instance");
+        inst.set_input("Source", input).unwrap();
+        inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+        inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+        inst
+    };
+    let frames: std::collections::BTreeMap<i32, HostImage> =
+        (1..=7).map(|f| (f, if f <= 4 { a.clone() } else { b.clone() })).collect();
+    let mut moving = setup(ClipInput::Sequence(frames));
+    let mut still_b = setup(ClipInput::Still(b.clone()));
+    let req = RenderRequest::default();
+    let seq = moving.render_sequence(&[2, 3, 4, 5, 6, 7], 1, &req).unwrap();
+    for (f, img) in &seq {
+        if *f >= 5 {
+            let fresh = still_b.render_frame(*f as f64, &req).unwrap();
+            assert_eq!(max_diff(img, &fresh), (0.0, true), "frame {f} is rendered from the new Source image");
+        }
+    }
+    assert!(max_diff(&seq[2].1, &seq[3].1).0 > 0.05, "the two Source images give different frames");
+    assert_eq!(moving.leaked_images(), 0);
+}
+
+#[test]
 fn rgba_source_keeps_its_alpha_and_short_depth_works() {
     // The portrait with a radial alpha, rendered at 16 bits: the face moves,
     // the alpha channel comes through untouched.

@@ -122,7 +122,7 @@ fn all_chunks(v: &[f32], test: impl Fn(f32) -> bool) -> bool {
 /// the host's image. Each plane is checked in one fast pass and fixed only when it needs it.
 fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixels, Vec<f32>) {
     fn unit(v: &mut [f32]) {
-        if !all_chunks(v, |x| x >= 0.0 && x <= 1.0) {
+        if !all_chunks(v, |x| (0.0..=1.0).contains(&x)) {
             v.iter_mut().for_each(|x| *x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 });
         }
     }

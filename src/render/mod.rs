@@ -42,7 +42,7 @@ use crate::params::{DriveMode, OutputMode, Settings};
 use crate::pixels;
 use generator::{CropPixels, Generator, Reference};
 use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
-use plane::{image_key, Plane, Region};
+use plane::{image_key, image_key_here, Plane, Region};
 
 /// Whether `LIVING_PORTRAIT_PROFILE=1`, read once per process (renders must
 /// not read the environment: a host may change it on another thread).
@@ -384,6 +384,22 @@ type RegionCache = Lru<(u128, [i32; 4]), Arc<Region>>;
 /// Output rows (y, bytes) handed to one thread.
 type RowChunk<'a> = Mutex<Vec<(i32, &'a mut [u8])>>;
 
+/// The last single reference still a render prepared, so that an unchanged
+/// still need not be hashed before the generator starts: the render goes on
+/// with it while a second thread hashes the image, and starts again the
+/// ordinary way if the content turns out to differ.
+struct SourceGuess {
+    prepared: Arc<PreparedSource>,
+    /// Everything else the source cache key holds: the salt (render scale,
+    /// pixel aspect), the landmark override and the working size.
+    salt: u64,
+    override_key: Option<[u64; 2]>,
+    size: usize,
+    /// Two renders in a row found this content: only then is it guessed (a
+    /// moving Source would otherwise pay for a wasted generator run a frame).
+    stable: bool,
+}
+
 /// The render state of one node instance: caches only.
 pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
@@ -400,6 +416,7 @@ pub struct Renderer {
     drawn_targets: Mutex<Lru<u64, Points>>,
     /// The portrait's landmarks of the last render, for the overlay.
     drawn_source: Mutex<Option<Points>>,
+    guess: Mutex<Option<SourceGuess>>,
 }
 
 impl Default for Renderer {
@@ -415,12 +432,30 @@ impl Default for Renderer {
             device_warned: false.into(),
             drawn_targets: Mutex::new(Lru::new(64)),
             drawn_source: Mutex::new(None),
+            guess: Mutex::new(None),
         }
     }
 }
 
 fn fail(s: impl Into<String>) -> Error {
     Error::Failed(s.into())
+}
+
+/// What besides the bytes makes an image's content key: the render scale and
+/// the pixel aspect ratio.
+fn content_salt(scale: f64, map: PixelMap) -> u64 {
+    scale.to_bits() ^ map.par.to_bits().rotate_left(17)
+}
+
+/// The landmark override's part of the source cache key.
+fn override_key(settings: &Settings) -> Option<[u64; 2]> {
+    settings.source_override.map(|o| {
+        let mut h = [0u64; 2];
+        for (i, p) in o.iter().enumerate() {
+            h[i % 2] = h[i % 2].rotate_left(7) ^ p[0].to_bits() ^ p[1].to_bits().rotate_left(32);
+        }
+        h
+    })
 }
 
 /// Pixel coordinates of the face analysis (origin top-left, pixel centres at
@@ -480,15 +515,8 @@ impl Renderer {
     #[allow(clippy::too_many_arguments)]
     fn prepare(&self, img: &Image, scale: f64, size: usize, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, what: &str) -> Result<Arc<PreparedSource>> {
         let map = PixelMap::of_image(img, scale);
-        let key = image_key(img, scale.to_bits() ^ map.par.to_bits().rotate_left(17));
-        let override_key = settings.source_override.map(|o| {
-            let mut h = [0u64; 2];
-            for (i, p) in o.iter().enumerate() {
-                h[i % 2] = h[i % 2].rotate_left(7) ^ p[0].to_bits() ^ p[1].to_bits().rotate_left(32);
-            }
-            h
-        });
-        let cache_key = (key, override_key, size);
+        let key = image_key(img, content_salt(scale, map));
+        let cache_key = (key, override_key(settings), size);
         if let Some(p) = self.sources.lock().get(&cache_key) {
             return Ok(p);
         }
@@ -550,7 +578,7 @@ impl Renderer {
         }
         let Some(img) = clip.image(time, None)? else { return Ok(None) };
         let map = PixelMap::of_image(&img, scale);
-        let key = image_key(&img, scale.to_bits() ^ map.par.to_bits().rotate_left(17));
+        let key = image_key(&img, content_salt(scale, map));
         if let Some(p) = self.drivers.lock().get(&key) {
             return Ok(p);
         }
@@ -726,6 +754,50 @@ impl Renderer {
 
     /// Render one window of one frame.
     pub fn render(&self, effect: &EffectHandle, args: &RenderArgs, s: &Settings) -> Result<()> {
+        let mut guessed = false;
+        match self.render_with(effect, args, s, true, &mut guessed) {
+            Ok(true) => Ok(()),
+            // The guessed source was not the image (or failed before it was
+            // checked): forget it, and render the ordinary way.
+            Ok(false) => self.render_with(effect, args, s, false, &mut guessed).map(|_| ()),
+            Err(e) if guessed && !matches!(e, Error::Aborted) => {
+                *self.guess.lock() = None;
+                self.render_with(effect, args, s, false, &mut guessed).map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The guessed source for a render's only reference image, when the last
+    /// two renders found the same content under the same settings.
+    fn guessed_source(&self, img: &Image, scale: f64, s: &Settings) -> Option<(Arc<PreparedSource>, u64)> {
+        let salt = content_salt(scale, PixelMap::of_image(img, scale));
+        let guess = self.guess.lock();
+        let g = guess.as_ref()?;
+        let same = g.stable && g.salt == salt && g.override_key == override_key(s) && g.size == s.resolution;
+        // The size is at the render scale (the key covers the layout too).
+        let [w, h] = g.prepared.image_size;
+        let bounds = img.layout().bounds;
+        (same && bounds.width() == w as usize && bounds.height() == h as usize).then(|| (g.prepared.clone(), salt))
+    }
+
+    /// Remember the only reference a render prepared (hashed): stable once two
+    /// renders in a row find the same content.
+    fn note_source(&self, prepared: &Arc<PreparedSource>, scale: f64, img: &Image, s: &Settings) {
+        let salt = content_salt(scale, PixelMap::of_image(img, scale));
+        let mut guess = self.guess.lock();
+        let stable = guess.as_ref().is_some_and(|g| {
+            g.prepared.key == prepared.key && g.salt == salt && g.override_key == override_key(s) && g.size == s.resolution
+        });
+        *guess = Some(SourceGuess { prepared: prepared.clone(), salt, override_key: override_key(s), size: s.resolution, stable });
+    }
+
+    /// One render; with `speculate`, an unchanged still's analysis may be
+    /// reused before its content key is checked (on a second thread, beside
+    /// the generator): `Ok(false)` when the check failed and nothing is
+    /// final. `guessed` says whether a guess was used.
+    fn render_with(&self, effect: &EffectHandle, args: &RenderArgs, s: &Settings, speculate: bool, guessed: &mut bool) -> Result<bool> {
+        *guessed = false;
         let scale = args.render_scale.0.max(1e-6);
         let abort = || effect.aborted();
         let mut timer = StageTimer::new();
@@ -742,7 +814,7 @@ impl Renderer {
                 .image(args.time, None)?
                 .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
             let src = source_clip.image(args.time, None)?;
-            return pass_through(src.as_ref(), &mut out, args.window, effect);
+            return pass_through(src.as_ref(), &mut out, args.window, effect).map(|_| true);
         }
         let analyzer = self.analyzer(s.device);
         // References: one still (the Source at the render time), or frames
@@ -751,12 +823,29 @@ impl Renderer {
         let mut refs: Vec<Arc<PreparedSource>> = Vec::with_capacity(ref_times.len());
         let mut refs_at: Vec<f64> = Vec::with_capacity(ref_times.len());
         let mut base_image: Option<Image> = None;
+        // (salt, key) of a guessed source, checked beside the generator.
+        let mut check: Option<(u64, u128)> = None;
+        let single = ref_times.len() == 1;
         for (i, t) in ref_times.iter().enumerate() {
             let img = source_clip
                 .image(*t, None)?
                 .ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
-            let what = if ref_times.len() == 1 { "Source image".to_string() } else { format!("Source reference frame {t}") };
-            let prepared = self.prepare(&img, scale, s.resolution, s, &analyzer, &abort, &what)?;
+            let what = if single { "Source image".to_string() } else { format!("Source reference frame {t}") };
+            let guess = if speculate && single && s.output == OutputMode::Full { self.guessed_source(&img, scale, s) } else { None };
+            let prepared = match guess {
+                Some((p, salt)) => {
+                    *guessed = true;
+                    check = Some((salt, p.key));
+                    p
+                }
+                None => {
+                    let p = self.prepare(&img, scale, s.resolution, s, &analyzer, &abort, &what)?;
+                    if single {
+                        self.note_source(&p, scale, &img, s);
+                    }
+                    p
+                }
+            };
             if !refs.iter().any(|r| r.key == prepared.key) {
                 refs.push(prepared);
                 refs_at.push(*t);
@@ -819,15 +908,30 @@ impl Renderer {
                 let slot = Mutex::new(None);
                 let target = Mutex::new(&mut out);
                 let hull_slot = Mutex::new(None);
+                let checked = Mutex::new(None);
                 ofx::plugin::run_threads(2, |index, _| {
                     if index == 0 {
                         *slot.lock() = Some(generate());
                     } else {
+                        if let Some((salt, key)) = check {
+                            // This is one of the host's threads: hash here.
+                            *checked.lock() = Some(image_key_here(&base_image, salt) == key);
+                        }
                         copy_window(&mut target.lock(), &base_image, args.window);
                         *hull_slot.lock() = Some(HullCells::new(&make_hull(), size));
                     }
                     Ok(())
                 })?;
+                let checked = match (check, checked.into_inner()) {
+                    (None, _) => true,
+                    (Some(_), Some(same)) => same,
+                    // The second thread did not run (a host without threads runs them in turn, so this is rare).
+                    (Some((salt, key)), None) => image_key(&base_image, salt) == key,
+                };
+                if !checked {
+                    *self.guess.lock() = None;
+                    return Ok(false);
+                }
                 copied = true;
                 hull_cells = hull_slot.into_inner();
                 slot.into_inner().unwrap_or_else(|| Err("the generator did not run".into()))
@@ -898,7 +1002,7 @@ impl Renderer {
         }
         timer.mark("write");
         timer.report(args.time);
-        Ok(())
+        Ok(true)
     }
 
     /// The part of a reference's image under its face crop (plus a pixel),

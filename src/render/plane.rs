@@ -98,9 +98,7 @@ impl Plane {
 /// same pixels share cached analysis, crops and mattes, whatever the frame.
 /// The two halves of the rows are hashed on two of the host's threads.
 pub fn image_key(img: &Image, extra: u64) -> u128 {
-    let l: ImageLayout = img.layout();
-    let mid = l.bounds.y1 + (l.bounds.height() / 2) as i32;
-    let halves = [l.bounds.y1..mid, mid..l.bounds.y2];
+    let halves = row_halves(img);
     let lanes: [parking_lot::Mutex<[u64; 4]>; 2] = Default::default();
     let hashed = ofx::plugin::run_threads(2, |i, _| {
         if let (Some(rows), Some(out)) = (halves.get(i as usize), lanes.get(i as usize)) {
@@ -114,6 +112,25 @@ pub fn image_key(img: &Image, extra: u64) -> u128 {
         }
     }
     let (a, b) = (*lanes[0].lock(), *lanes[1].lock());
+    combine_key(img, a, b, extra)
+}
+
+/// [`image_key`] computed on the calling thread alone (for a thread that is
+/// itself one of the host's: those must not start more).
+pub fn image_key_here(img: &Image, extra: u64) -> u128 {
+    let [first, second] = row_halves(img);
+    combine_key(img, hash_rows(img, first), hash_rows(img, second), extra)
+}
+
+fn row_halves(img: &Image) -> [std::ops::Range<i32>; 2] {
+    let b = img.layout().bounds;
+    let mid = b.y1 + (b.height() / 2) as i32;
+    [b.y1..mid, mid..b.y2]
+}
+
+/// The key from the two halves' hash lanes and the image's layout.
+fn combine_key(img: &Image, a: [u64; 4], b: [u64; 4], extra: u64) -> u128 {
+    let l: ImageLayout = img.layout();
     let layout = [
         extra,
         (l.bounds.x1 as u64) << 32 ^ l.bounds.y1 as u32 as u64,
