@@ -1204,6 +1204,50 @@ impl Resampling<'_> {
         cells
     }
 
+    /// One row of the paste (no segmentation matte): pixel `i` of `row` is
+    /// image pixel (`origin[0]` + i, `origin[1]`), at normalised crop position
+    /// `n + i·step`. The common pixel (one sample at point A) is done here
+    /// with the crop position stepped in crop pixels; the others go to
+    /// [`Resampling::blend`].
+    fn paste_row(&self, matte: &CropMatte, n: [f64; 2], steps: [[f64; 2]; 2], origin: [i32; 2], row: &mut [[f32; 4]]) {
+        let step = steps[0];
+        let size = matte.size;
+        let half = size as f64 * 0.5;
+        let max = (size - 1) as f32;
+        // Crop pixel coordinates (centres at integers) of pixel 0 and the step.
+        let (c0, cd) = ([(n[0] + 1.0) * half - 0.5, (n[1] + 1.0) * half - 0.5], [step[0] * half, step[1] * half]);
+        // Pixels strictly inside the matte's box: a run of the row.
+        let (lo, hi) = inside_run(n, step, matte.bbox, row.len());
+        let oy = origin[1] as f32 + 0.5;
+        let cells = &self.cells[..];
+        for (i, p) in row.iter_mut().enumerate().take(hi).skip(lo) {
+            let ni = i as f64;
+            let fx = ((c0[0] + cd[0] * ni) as f32).clamp(0.0, max);
+            let fy = ((c0[1] + cd[1] * ni) as f32).clamp(0.0, max);
+            let (x0, y0) = (fx as usize, fy as usize);
+            let tap = Tap {
+                i: y0 * size + x0,
+                dx: usize::from(x0 + 1 < size),
+                dy: if y0 + 1 < size { size } else { 0 },
+                tx: fx - x0 as f32,
+                ty: fy - y0 as f32,
+            };
+            let c = tap.sample4(cells);
+            let m = c[0];
+            if m <= 0.0 {
+                continue;
+            }
+            let ox = (origin[0] + i as i32) as f32 + 0.5;
+            if c[3] <= 0.0 && self.geometric {
+                let s = self.region.sample(ox + (c[1] - ox) * m, oy + (c[2] - oy) * m);
+                p[..3].copy_from_slice(&s);
+            } else {
+                let nn = [n[0] + step[0] * ni, n[1] + step[1] * ni];
+                self.blend(size, c, nn, steps, m, [ox, oy], p);
+            }
+        }
+    }
+
     /// Blend the face into pixel `p` at normalised crop position `n` (one
     /// pixel step `step` = (along x, along y)); `c` is the tap of the cells
     /// there, `m` the matte (with the segmentation) and `own` the pixel's
@@ -1294,6 +1338,37 @@ impl Resampling<'_> {
     }
 }
 
+/// The run `[lo, hi)` of `i < len` for which `n + i·step` lies strictly inside
+/// the box `b` ([x1, y1, x2, y2]): points of a line inside a box are one run.
+fn inside_run(n: [f64; 2], step: [f64; 2], b: [f64; 4], len: usize) -> (usize, usize) {
+    let at = |i: usize, k: usize| n[k] + step[k] * i as f64;
+    let inside = |i: usize| (0..2).all(|k| at(i, k) > b[k] && at(i, k) < b[k + 2]);
+    let (mut lo, mut hi) = (0.0f64, len as f64);
+    for k in 0..2 {
+        if step[k] == 0.0 {
+            if !(n[k] > b[k] && n[k] < b[k + 2]) {
+                return (0, 0);
+            }
+            continue;
+        }
+        let (t1, t2) = ((b[k] - n[k]) / step[k], (b[k + 2] - n[k]) / step[k]);
+        lo = lo.max(t1.min(t2).floor());
+        hi = hi.min(t1.max(t2).ceil() + 1.0);
+    }
+    if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
+        return (0, 0);
+    }
+    // Rounding at the ends: settle them with the exact test.
+    let (mut lo, mut hi) = (lo.max(0.0) as usize, (hi.max(0.0) as usize).min(len));
+    while lo < hi && !inside(lo) {
+        lo += 1;
+    }
+    while hi > lo && !inside(hi - 1) {
+        hi -= 1;
+    }
+    (lo, hi)
+}
+
 /// The affine map from a crop's normalised coordinates to an image's pixel
 /// coordinates (centres at +0.5): `[a, b, c, d, e, f]` with x = a·u + b·v + c,
 /// y = d·u + e·v + f.
@@ -1372,6 +1447,12 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
             let fy = y as f64;
             let fx = face.x1 as f64;
             let mut n = [n0[0] + dx[0] * fx + dy[0] * fy, n0[1] + dx[1] * fx + dy[1] * fy];
+            if let (Face::Resample(r), None) = (face_px, seg) {
+                r.paste_row(matte, n, [dx, dy], [face.x1, y], &mut row_px);
+                let dofs = (face.x1 - win.x1) as usize * dpb;
+                pixels::rgba_to_row(&row_px, &dl, &mut dst[dofs..dofs + face.width() * dpb]);
+                continue;
+            }
             for (i, p) in row_px.iter_mut().enumerate() {
                 if let Some(tap) = matte.tap(n) {
                     let x = face.x1 + i as i32;
@@ -1550,6 +1631,36 @@ mod tests {
             TrackFrame { frame: 4, landmarks: l(40.0) },
         ];
         LandmarkTrack::new([100, 100], Some(24.0), frames).unwrap()
+    }
+
+    #[test]
+    fn inside_run_is_the_run_a_pixel_by_pixel_test_finds() {
+        let b = [-0.4, -0.3, 0.5, 0.6];
+        let inside = |n: [f64; 2], s: [f64; 2], i: usize| {
+            let (x, y) = (n[0] + s[0] * i as f64, n[1] + s[1] * i as f64);
+            x > b[0] && x < b[2] && y > b[1] && y < b[3]
+        };
+        let mut seed = 7u64;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        for case in 0..2000 {
+            let n = [rnd() * 1.2, rnd() * 1.2];
+            // Steps along and across the row, a few exactly axis-aligned.
+            let mut s = [rnd() * 0.01, rnd() * 0.01];
+            if case % 7 == 0 {
+                s[1] = 0.0;
+            }
+            if case % 11 == 0 {
+                s[0] = 0.0;
+            }
+            let len = 400;
+            let want: Vec<usize> = (0..len).filter(|&i| inside(n, s, i)).collect();
+            let (lo, hi) = inside_run(n, s, b, len);
+            let got: Vec<usize> = (lo..hi).collect();
+            assert_eq!(got, want, "case {case}: n {n:?} step {s:?}");
+        }
     }
 
     #[test]
