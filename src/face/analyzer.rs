@@ -285,7 +285,7 @@ impl FaceAnalyzer {
         let pool = self.pool(&self.matte, MATTE_MODEL)?;
         let input = matte::matte_input(img);
         let out = pool.run(&[matte::input_tensor(&input)], abort)?;
-        let probs = out.first().map(|o| o.data.as_slice()).unwrap_or(&[]);
+        let probs = out.first().map(|o| &o.data[..]).unwrap_or(&[]);
         matte::decode(img, probs)
             .ok_or_else(|| FaceError::ModelOutput("the segmentation model gave an output of the wrong size".into()))
     }
@@ -385,7 +385,7 @@ impl FaceAnalyzer {
 fn run_detector(pool: &SessionPool, input: &[f32], abort: AbortCheck<'_>) -> Result<(Vec<f32>, Vec<f32>), FaceError> {
     let out = pool.run(&[detect::input_tensor(input)], abort)?;
     match <[_; 2]>::try_from(out) {
-        Ok([regressors, classificators]) => Ok((regressors.data, classificators.data)),
+        Ok([regressors, classificators]) => Ok((regressors.data.into_vec(), classificators.data.into_vec())),
         Err(_) => Err(FaceError::ModelOutput("the face detector gave an unexpected number of outputs".into())),
     }
 }

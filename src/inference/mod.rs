@@ -19,7 +19,7 @@ pub mod sha256;
 pub use device::{Device, DeviceReport};
 pub use integrity::{verify_model_digest, verify_model_file, MAX_MODEL_BYTES};
 pub use pool::{
-    DescribedModel, DescribedTensor, ModelSpec, ModelTensor, PooledSession, SessionPool, TensorInput, TensorOutput,
+    DescribedModel, DescribedTensor, ModelSpec, ModelTensor, OutputData, PooledSession, SessionPool, TensorInput, TensorOutput,
     TensorSpec,
 };
 pub use runtime::{

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use once_cell::sync::{Lazy, OnceCell};
 use ort::session::{RunOptions, Session, SessionInputValue};
-use ort::value::TensorRef;
+use ort::value::{DynValue, TensorRef};
 use parking_lot::{Condvar, Mutex};
 
 use super::device::{build_session, Device, DeviceReport};
@@ -81,12 +81,81 @@ pub struct TensorInput<'a> {
     pub data: &'a [f32],
 }
 
-/// An output of a run, copied out of ONNX Runtime's memory.
+/// An output of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorOutput {
     pub name: String,
     pub shape: Vec<usize>,
-    pub data: Vec<f32>,
+    pub data: OutputData,
+}
+
+/// The float values of a tensor: ONNX Runtime's own output buffer, kept
+/// without a copy (a generator's outputs are some ten megabytes a frame), or
+/// a vector. Both read and write as a slice.
+pub enum OutputData {
+    /// A float tensor in CPU memory, checked when it was taken.
+    Runtime(DynValue),
+    Owned(Vec<f32>),
+}
+
+impl OutputData {
+    /// The values as a vector (a copy for a runtime buffer).
+    pub fn into_vec(self) -> Vec<f32> {
+        match self {
+            OutputData::Owned(v) => v,
+            OutputData::Runtime(_) => self.to_vec(),
+        }
+    }
+}
+
+impl Default for OutputData {
+    fn default() -> Self {
+        OutputData::Owned(Vec::new())
+    }
+}
+
+impl From<Vec<f32>> for OutputData {
+    fn from(v: Vec<f32>) -> Self {
+        OutputData::Owned(v)
+    }
+}
+
+impl Deref for OutputData {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            OutputData::Owned(v) => v,
+            // Checked to be a CPU float tensor when taken; empty otherwise.
+            OutputData::Runtime(v) => v.try_extract_tensor::<f32>().map(|(_, d)| d).unwrap_or(&[]),
+        }
+    }
+}
+
+impl DerefMut for OutputData {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        match self {
+            OutputData::Owned(v) => v,
+            OutputData::Runtime(v) => v.try_extract_tensor_mut::<f32>().map(|(_, d)| d).unwrap_or(&mut []),
+        }
+    }
+}
+
+impl Clone for OutputData {
+    fn clone(&self) -> Self {
+        OutputData::Owned(self.to_vec())
+    }
+}
+
+impl std::fmt::Debug for OutputData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for OutputData {
+    fn eq(&self, other: &Self) -> bool {
+        self[..] == other[..]
+    }
 }
 
 /// What a pool is for: a model checked against `SHA256SUMS`, or a described one. A described model is keyed by its
@@ -308,16 +377,13 @@ impl PooledSession<'_> {
             .deref_mut()
             .run_with_options(values, &options)
             .map_err(|e| failed(super::device::tidy_ort_message(&e.to_string())))?;
+        let mut outputs = outputs;
         let mut result = Vec::with_capacity(output_names.len());
         for name in output_names {
-            let value = outputs.get(name.as_str()).ok_or_else(|| failed(format!("no output '{name}'")))?;
-            let (shape, data) =
-                value.try_extract_tensor::<f32>().map_err(|e| failed(format!("output '{name}': {e}")))?;
-            result.push(TensorOutput {
-                name: name.clone(),
-                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
-                data: data.to_vec(),
-            });
+            let value = outputs.remove(name.as_str()).ok_or_else(|| failed(format!("no output '{name}'")))?;
+            let (shape, _) = value.try_extract_tensor::<f32>().map_err(|e| failed(format!("output '{name}': {e}")))?;
+            let shape = shape.iter().map(|&d| d.max(0) as usize).collect();
+            result.push(TensorOutput { name: name.clone(), shape, data: OutputData::Runtime(value) });
         }
         drop(outputs);
         if aborted() {

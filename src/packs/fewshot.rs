@@ -170,7 +170,7 @@ impl FewShotGenerator {
             }
             sum.resize(embedding.len(), 0.0);
             // The chunk's mean, weighted by its share of the set.
-            for (s, v) in sum.iter_mut().zip(&embedding) {
+            for (s, v) in sum.iter_mut().zip(embedding.iter()) {
                 *s += *v as f64 * group.len() as f64;
             }
         }
@@ -203,11 +203,11 @@ impl Generator for FewShotGenerator {
             return Err(format!("the few-shot generator did not return a {side}×{side} RGB crop"));
         };
         // The contract is RGB in [0, 1]; a value outside (or NaN) would carry into the composite unchecked.
-        for v in &mut rgb.data {
+        for v in rgb.data.iter_mut() {
             *v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
         }
-        let rgb = if side == size { rgb.data } else { resize_planar(&rgb.data, 3, side, size) };
-        Ok(GeneratedCrop { size, pixels: CropPixels::Rgb(rgb), changed: vec![1.0; size * size], reference: 0 })
+        let rgb = if side == size { rgb.data } else { resize_planar(&rgb.data, 3, side, size).into() };
+        Ok(GeneratedCrop { size, pixels: CropPixels::Rgb(rgb), changed: vec![1.0; size * size].into(), reference: 0 })
     }
 
     fn device_report(&self) -> &DeviceReport {

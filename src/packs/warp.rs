@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use crate::render::generator::{CropPixels, GeneratedCrop, Generator, Reference};
+use crate::render::generator::{CropPixels, GeneratedCrop, Generator, Planes, Reference};
 
 use super::manifest::{Bindings, Manifest};
 use super::resample::resize_planar;
@@ -78,14 +78,14 @@ impl WarpPackGenerator {
             return Ok(GeneratedCrop { size, pixels, changed, reference: 0 });
         }
         let pixels = match pixels {
-            CropPixels::Rgb(rgb) => CropPixels::Rgb(resize_planar(&rgb, 3, side, size)),
+            CropPixels::Rgb(rgb) => CropPixels::Rgb(resize_planar(&rgb, 3, side, size).into()),
             // Normalised coordinates do not depend on the side: the grid resizes like an image.
             CropPixels::Resample { grid, overlay } => CropPixels::Resample {
-                grid: resize_planar(&grid, 4, side, size),
-                overlay: resize_planar(&overlay, 5, side, size),
+                grid: resize_planar(&grid, 4, side, size).into(),
+                overlay: resize_planar(&overlay, 5, side, size).into(),
             },
         };
-        Ok(GeneratedCrop { size, pixels, changed: resize_planar(&changed, 1, side, size), reference: 0 })
+        Ok(GeneratedCrop { size, pixels, changed: resize_planar(&changed, 1, side, size).into(), reference: 0 })
     }
 }
 
@@ -120,7 +120,7 @@ fn all_chunks(v: &[f32], test: impl Fn(f32) -> bool) -> bool {
 /// A pack's outputs made safe to composite: colours, weights and the mask in [0, 1], the weights adding up to at
 /// most one, grid points finite (a non-finite one samples the pixel itself), so that a model's NaN never reaches
 /// the host's image. Each plane is checked in one fast pass and fixed only when it needs it.
-fn sanitise(side: usize, pixels: CropPixels, mut changed: Vec<f32>) -> (CropPixels, Vec<f32>) {
+fn sanitise(side: usize, pixels: CropPixels, mut changed: Planes) -> (CropPixels, Planes) {
     fn unit(v: &mut [f32]) {
         if !all_chunks(v, |x| (0.0..=1.0).contains(&x)) {
             v.iter_mut().for_each(|x| *x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 });
@@ -173,7 +173,7 @@ mod tests {
 
     fn resample(pixels: &CropPixels) -> (&[f32], &[f32]) {
         match pixels {
-            CropPixels::Resample { grid, overlay } => (grid, overlay),
+            CropPixels::Resample { grid, overlay } => (&grid[..], &overlay[..]),
             CropPixels::Rgb(_) => panic!("a resampling"),
         }
     }
@@ -186,9 +186,9 @@ mod tests {
         let overlay: Vec<f32> = (0..5 * n).map(|i| if i < 3 * n { 0.2 } else { 0.25 }).collect();
         let changed: Vec<f32> = (0..n).map(|i| (i % 3) as f32 * 0.5).collect();
         // Good values come back bit for bit.
-        let (p, c) = sanitise(side, CropPixels::Resample { grid: grid.clone(), overlay: overlay.clone() }, changed.clone());
+        let (p, c) = sanitise(side, CropPixels::Resample { grid: grid.clone().into(), overlay: overlay.clone().into() }, changed.clone().into());
         assert_eq!(resample(&p), (&grid[..], &overlay[..]));
-        assert_eq!(c, changed);
+        assert_eq!(c[..], changed[..]);
         // Bad ones, placed past the first check chunk and in the last one.
         let (mut g2, mut o2, mut c2) = (grid.clone(), overlay.clone(), changed.clone());
         let (x, y) = (13, 17);
@@ -198,7 +198,7 @@ mod tests {
         o2[3 * n + 300] = 0.9; // a + b = 1.15 there
         c2[n - 1] = 7.0;
         c2[299] = f32::NEG_INFINITY;
-        let (p, c) = sanitise(side, CropPixels::Resample { grid: g2, overlay: o2 }, c2);
+        let (p, c) = sanitise(side, CropPixels::Resample { grid: g2.into(), overlay: o2.into() }, c2.into());
         let (g, o) = resample(&p);
         let centre = |k: usize| (2 * k + 1) as f32 / side as f32 - 1.0;
         assert_eq!((g[y * side + x], g[n + y * side + x]), (centre(x), centre(y)));
@@ -206,6 +206,6 @@ mod tests {
         assert!((o[3 * n + 300] + o[4 * n + 300] - 1.0).abs() < 1e-6);
         assert!((o[3 * n + 300] - 0.9 / 1.15).abs() < 1e-6 && (o[300] - 0.2 / 1.15).abs() < 1e-6);
         assert_eq!((c[n - 1], c[299]), (1.0, 0.0));
-        assert!(g.iter().chain(o).chain(&c).all(|v| v.is_finite()));
+        assert!(g.iter().chain(o).chain(c.iter()).all(|v| v.is_finite()));
     }
 }

@@ -6,7 +6,11 @@
 
 use std::sync::Arc;
 
-use crate::inference::{Device, DeviceReport};
+use crate::inference::{Device, DeviceReport, OutputData};
+
+/// Planar float values a generator returns: ONNX Runtime's output buffers as
+/// they are (no copy), or vectors; both read as slices.
+pub type Planes = OutputData;
 
 /// What a generator produces for one frame.
 #[derive(Clone, Debug)]
@@ -16,7 +20,7 @@ pub struct GeneratedCrop {
     /// The crop's pixels, or how to make them from the reference.
     pub pixels: CropPixels,
     /// Where the output differs from the source, [0, 1], S×S.
-    pub changed: Vec<f32>,
+    pub changed: Planes,
     /// The reference still a resampling refers to.
     pub reference: usize,
 }
@@ -25,14 +29,14 @@ pub struct GeneratedCrop {
 #[derive(Clone, Debug)]
 pub enum CropPixels {
     /// RGB, planar (NCHW), [0, 1].
-    Rgb(Vec<f32>),
+    Rgb(Planes),
     /// A resampling of the reference still: `grid` (planar x_A, y_A, x_B, y_B, S×S each) gives every crop pixel
     /// two points it takes its colour from, in the reference crop's normalised coordinates; `overlay` (planar
     /// premultiplied R, G, B, their coverage a, and the weight b of point B) adds painted colour (a mouth
     /// cavity) and blends in B (soft lid and lip edges). The crop is `(1 − a − b) · sample(reference, A) +
     /// b · sample(reference, B) + overlay.rgb`; the render evaluates it on the full-resolution reference image,
     /// so the face keeps the plate's resolution and is resampled once.
-    Resample { grid: Vec<f32>, overlay: Vec<f32> },
+    Resample { grid: Planes, overlay: Planes },
 }
 
 impl GeneratedCrop {

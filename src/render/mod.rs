@@ -40,7 +40,7 @@ use crate::inference::{Device, DeviceReport};
 use crate::motion::{to_f64, transfer_relative};
 use crate::params::{DriveMode, OutputMode, Settings};
 use crate::pixels;
-use generator::{CropPixels, Generator, Reference};
+use generator::{CropPixels, Generator, Planes, Reference};
 use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
 use plane::{image_key, image_key_here, Plane, Region};
 
@@ -178,12 +178,12 @@ impl Tap {
 }
 
 impl CropMatte {
-    fn new(hull: Vec<f32>, changed: Option<Vec<f32>>, size: usize) -> CropMatte {
+    fn new(hull: Vec<f32>, changed: Option<&[f32]>, size: usize) -> CropMatte {
         CropMatte::from_hull(HullCells::new(&hull, size), changed)
     }
 
     /// The matte from the hull on the crop's grid and the generator's mask.
-    fn from_hull(hull: HullCells, changed: Option<Vec<f32>>) -> CropMatte {
+    fn from_hull(hull: HullCells, changed: Option<&[f32]>) -> CropMatte {
         let size = hull.size;
         let hb = hull.bbox;
         // The matte is the product: its support is the intersection of the
@@ -940,9 +940,11 @@ impl Renderer {
             };
             let mut g = result.map_err(|e| if abort() { Error::Aborted } else { fail(e) })?;
             timer.mark("generator");
-            let changed = std::mem::take(&mut g.changed);
             let hull = hull_cells.take().unwrap_or_else(|| HullCells::new(&make_hull(), size));
-            (Some(g), CropMatte::from_hull(hull, Some(changed)))
+            let matte = CropMatte::from_hull(hull, Some(&g.changed));
+            // The mask is in the matte now: its buffer goes back.
+            g.changed = Planes::default();
+            (Some(g), matte)
         };
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
             Some(self.segmentation(&base, &base_image, &analyzer, &abort)?)
