@@ -332,26 +332,48 @@ def build() -> onnx.ModelProto:
     mag = g.sqrt(g.add(g.sq(dx), g.sq(dy)))
     mag_c = g.min(mag, env)
     fac = g.div(mag_c, g.max(mag, 1e-20))
-    disp_c = g.reshape(g.mul(g.concat([dx, dy], 0), fac), g.concat([one_i, g.i64([2]), G_i, G_i], 0))  # [1,2,G,G]
-    disp_full = g.op("Resize", disp_c, "", "", g.concat([one_i, g.i64([2]), S_i, S_i], 0), mode="linear",
-                     coordinate_transformation_mode="half_pixel")      # [1,2,S,S]
-    e1S = g.concat([one_i, one_i, S_i, S_i], 0)
-
-    def mls_grid(x0, x1, y0, y1):
-        """the MLS sampling grid [1,h,w,2] (normalised) for the pixel box [y0,y1) x [x0,x1)"""
-        def axis(a0, a1):
-            r = g.op("Cast", g.op("Range", g.reshape(a0, []), g.reshape(a1, []), g.i64(1)), to=TensorProto.FLOAT)
-            return g.sub(g.div(g.add(g.mul(r, 2.0), 1.0), S_f), 1.0)  # pixel centres (2i+1)/S - 1
-        hw = g.concat([one_i, one_i, g.sub(y1, y0), g.sub(x1, x0)], 0)
-        ident = g.concat([g.op("Expand", g.reshape(axis(x0, x1), [1, 1, 1, -1]), hw),
-                          g.op("Expand", g.reshape(axis(y0, y1), [1, 1, -1, 1]), hw)], 1)   # [1,2,h,w]
-        d = g.op("Slice", disp_full, g.concat([y0, x0], 0), g.concat([y1, x1], 0), g.i64([2, 3]))
-        return g.op("Transpose", g.clip(g.add(ident, d), neg_edge, edge), perm=[0, 2, 3, 1])
-
+    disp_c = g.reshape(g.mul(g.concat([dx, dy], 0), fac), g.concat([g.i64([2]), G_i, G_i], 0))  # [2,G,G]
     chg_c = g.clip01(g.mul(mag_c, g.mul(half_S, 1.0 / CHANGED_PX)))
     chg_c = g.op("MaxPool", g.reshape(chg_c, g.concat([one_i, one_i, G_i, G_i], 0)),
                  kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])
-    chg_full = g.op("Resize", chg_c, "", "", e1S, mode="linear", coordinate_transformation_mode="half_pixel")
+    # ---- the coarse maps at full resolution -----------------------------------------------------------------------
+    # What Resize (linear, half_pixel, edges clamped) from G to S = 8 G computes, as two separable 2-tap passes,
+    # each a Gather of the two neighbouring rows and a batched 4 x 2 MatMul (Resize costs ~3 ns a pixel and channel
+    # on one thread; this ~0.6). Output pixels come in runs of 4 (m = 0 .. 2G-1): run m lies between the cells
+    # (m+1)//2 - 1 and (m+1)//2 at the fractions (q + 4.5)/8 (m even) or (q + 0.5)/8 (m odd), q = 0..3. The cells
+    # are padded by one on each side (edge-replicated: Resize's clamping), and the identity (cell centres, continued
+    # linearly into the padding) is added before the passes, so A = identity + displacement comes out in one go.
+    # Where the displacement is 0 every product and sum is exact (centres (2k+1)/G - 1, weights k/16), so the
+    # identity grid is still the exact pixel centres (2i+1)/S - 1 for a power-of-two S.
+    Q = g.op("Pad", g.concat([disp_c, g.reshape(chg_c, g.concat([one_i, G_i, G_i], 0))], 0),
+             g.i64([0, 1, 1, 0, 1, 1]), mode="edge")                   # [3,G+2,G+2]: x, y, changed
+    Ge_i = g.add_i(G_i, 2)
+    re_ = g.op("Cast", g.op("Range", g.i64(0), g.reshape(Ge_i, []), g.i64(1)), to=TensorProto.FLOAT)
+    ce = g.sub(g.div(g.sub(g.mul(re_, 2.0), 1.0), G_f), 1.0)           # centres of the padded cells
+    idc = g.add(g.mul(g.reshape(ce, [1, 1, -1]), g.const(np.array([1, 0, 0], np.float32).reshape(3, 1, 1))),
+                g.mul(g.reshape(ce, [1, -1, 1]), g.const(np.array([0, 1, 0], np.float32).reshape(3, 1, 1))))
+    Q = g.add(Q, idc)
+    m_i = g.op("Range", g.i64(0), g.reshape(g.mul(G_i, g.i64([2])), []), g.i64(1))
+    left = g.reshape(g.op("Div", g.add_i(m_i, 1), g.i64([2])), [-1, 1])
+    lr = g.concat([left, g.add_i(left, 1)], 1)                         # [2G,2] the two padded cells of each run
+    wq = np.array([[4.5, 5.5, 6.5, 7.5], [0.5, 1.5, 2.5, 3.5]], np.float32) / 8
+    W2 = g.op("Tile", g.const(np.stack([1 - wq, wq], -1)), g.concat([G_i, one_i, one_i], 0))   # [2G,4,2]
+
+    def up_rows(x, C, n_i):
+        """[C,G+2,n] -> [C,S,n]: the rows resized"""
+        return g.reshape(g.op("MatMul", W2, g.op("Gather", x, lr, axis=1)), g.concat([g.i64([C]), S_i, n_i], 0))
+
+    X = g.op("Transpose", up_rows(g.op("Transpose", Q, perm=[0, 2, 1]), 3, Ge_i), perm=[0, 2, 1])   # [3,G+2,S]
+    # grid A and the base of grid B (both the MLS map: x, y, x, y; duplicated here, where it is cheap, so that the
+    # output is one full-size Add), and changed
+    mls4 = g.reshape(up_rows(g.take(X, [0, 1, 0, 1], 0), 4, S_i), g.concat([g.i64([1, 4]), S_i, S_i], 0))
+    chg_full = g.reshape(up_rows(g.take(X, [2], 0), 1, S_i), g.concat([one_i, one_i, S_i, S_i], 0))
+
+    def mls_grid(x0, x1, y0, y1):
+        """the MLS sampling grid [1,h,w,2] (normalised) for the pixel box [y0,y1) x [x0,x1)"""
+        d = g.op("Slice", mls4, g.concat([g.i64([0]), y0, x0], 0), g.concat([g.i64([2]), y1, x1], 0),
+                 g.i64([1, 2, 3]))                                     # [1,2,h,w]
+        return g.op("Transpose", g.clip(d, neg_edge, edge), perm=[0, 2, 3, 1])
 
     # ================================================================================================================
     # 2. eye and mouth layers, each in a small window of the crop.
@@ -448,6 +470,19 @@ def build() -> onnx.ModelProto:
         [g.op("ReduceMax", g.take(dsp, idx, 0), keepdims=1) for idx in LAYER_POINTS], 0))), to=TensorProto.INT64)
     bx1 = g.add(bx0, g.op("Max", g.mul(g.sub(bx1, bx0), moved_any), g.i64([1])))
     by1 = g.add(by0, g.op("Max", g.mul(g.sub(by1, by0), moved_any), g.i64([1])))
+    # ... and that pixel is put at the corner of a layer that did move (if any), so that it does not stretch the
+    # union box below (its contribution is exactly 0 wherever it sits)
+    moved_b = g.op("Cast", moved_any, to=TensorProto.BOOL)
+    any_b = g.op("Cast", g.op("ReduceMax", moved_any, keepdims=1), to=TensorProto.BOOL)
+    S_big = g.op("Cast", S_f, to=TensorProto.INT64)
+
+    def park(v0, v1):
+        ref = g.op("ReduceMin", g.op("Where", moved_b, v0, S_big), keepdims=1)
+        keep = g.op("Or", moved_b, g.op("Not", any_b))
+        return g.op("Where", keep, v0, ref), g.op("Where", keep, v1, g.add_i(ref, 1))
+
+    bx0, bx1 = park(bx0, bx1)
+    by0, by1 = park(by0, by1)
     # union of the three boxes: the layers are summed there, and only that sum is padded to the full crop
     lx0, ly0 = (g.op("ReduceMin", v, keepdims=1) for v in (bx0, by0))  # [1] the layers' union box
     lx1, ly1 = (g.op("ReduceMax", v, keepdims=1) for v in (bx1, by1))
@@ -697,25 +732,25 @@ def build() -> onnx.ModelProto:
         chg = g.max(g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), g.mul(w_cav, inside))
         return win.to_union(g_a, g_b, ov, chg, gate)
 
-    L = g.add(g.add(eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1])), mouth_layer())   # [1,10,lh,lw]
+    L = g.op("Sum", eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1]), mouth_layer())   # [1,10,lh,lw]
     # channels: 0-1 change of grid A, 2-3 change of grid B (both from the MLS map), 4-6 premultiplied cavity
     # colour, 7 its coverage, 8 weight of B, 9 changed
     pads = g.concat([g.i64([0, 0]), ly0, lx0, g.i64([0, 0]), g.sub(S_i, ly1), g.sub(S_i, lx1)], 0)
 
     def part(x, a, b):
-        """channels a..b-1 of x, padded from the layers' union box to the whole crop"""
-        return g.op("Pad", g.op("Slice", x, g.i64([a]), g.i64([b]), g.i64([1])), pads, mode="constant")
+        """channels a..b-1 of x, padded from the layers' union box to the whole crop (one Pad: negative pads
+        drop the other channels)"""
+        return g.op("Pad", x, g.concat([g.i64([0, -a]), ly0, lx0, g.i64([0, b - 10]), g.sub(S_i, ly1),
+                                        g.sub(S_i, lx1)], 0), mode="constant")
 
-    full = centres(S_i, S_f)
-    ident = g.concat([g.op("Expand", g.reshape(full, [1, 1, 1, -1]), e1S),
-                      g.op("Expand", g.reshape(full, [1, 1, -1, 1]), e1S)], 1)   # [1,2,S,S] pixel centres
-    mls = g.add(ident, disp_full)
-    g.op("Concat", g.add(mls, part(L, 0, 2)), g.add(mls, part(L, 2, 4)), axis=1, name="grid")
+    g.op("Add", mls4, part(L, 0, 4), name="grid")
     # layers whose windows overlap (only for degenerate landmarks) add up: scale their weights back to at most 1
     total = g.add(g.op("Slice", L, g.i64([7]), g.i64([8]), g.i64([1])), g.op("Slice", L, g.i64([8]), g.i64([9]), g.i64([1])))
     ov = g.mul(g.op("Slice", L, g.i64([4]), g.i64([9]), g.i64([1])), g.op("Reciprocal", g.max(total, 1.0)))
     g.op("Pad", ov, pads, mode="constant", name="overlay")
-    g.op("Clip", g.max(chg_full, part(L, 9, 10)), g.const(0.0), g.const(1.0), name="changed")
+    # chg_full is in [0,1] already (a convex 2-tap blend of values in [0,1]); the layers' sum is clipped in the box
+    g.op("Max", chg_full, g.op("Pad", g.clip01(g.op("Slice", L, g.i64([9]), g.i64([10]), g.i64([1]))), pads,
+                               mode="constant"), name="changed")
 
     graph = helper.make_graph(g.nodes, "living_portrait_warp", inputs, outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
