@@ -217,7 +217,7 @@ impl Region {
 
     /// Bilinear RGB at continuous pixel coordinates (centres at +0.5),
     /// clamped to the region's edge pixels; black for an empty region.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, x: f32, y: f32) -> [f32; 3] {
         if self.last[0] == 0 || self.last[1] == 0 {
             return self.sample_thin(x, y);
