@@ -418,6 +418,20 @@ def build() -> onnx.ModelProto:
     KUT = g.op("MatMul", g.const(BD), g.concat([ku, kt], 1))           # [K',2] smoothed knots (u, t)
     KU, KT = g.take(KUT, [0], 1), g.take(KUT, [1], 1)                  # [K',1]
 
+    def segment_tables_idx(layer):
+        """per-layer ramp tables as indices: starts, ends [R,1] (into KU, KT), firsts [C,1], group matrix [C,R]"""
+        cs = [i for i, c in enumerate(CURVES) if c[0] == layer]
+        starts, ends, firsts, grp = [], [], [], []
+        for j, ci in enumerate(cs):
+            o, n, _ = offsets[ci]
+            starts += list(range(o, o + n - 1))
+            ends += list(range(o + 1, o + n))
+            firsts.append(o)
+            grp += [j] * (n - 1)
+        Gm = np.zeros((len(cs), len(starts)), np.float32)
+        Gm[grp, np.arange(len(starts))] = 1
+        return starts, ends, firsts, Gm
+
     def segment_tables(layer):
         """per-layer ramp tables: U0, INV, DT [R,1]; T0 [C,1]; group matrix [C,R] (constant)"""
         cs = [i for i, c in enumerate(CURVES) if c[0] == layer]
@@ -537,14 +551,26 @@ def build() -> onnx.ModelProto:
             return g.op("Resize", x, "", "", g.concat([g.i64([1, C]), self.h_i, self.w_i], 0), mode="linear",
                         coordinate_transformation_mode="half_pixel")
 
+        def interp(self, n_c, n):
+            """[n, n_c]: the weights of Resize linear (half_pixel) from n_c to n samples, in ORT's own arithmetic
+            (scale = n / n_c in float, x = (i + 0.5) / scale - 0.5 clamped to [0, n_c - 1])"""
+            n_cf = g.op("Cast", n_c, to=TensorProto.FLOAT)
+            i = g.op("Cast", g.op("Range", g.i64(0), g.reshape(n, []), g.i64(1)), to=TensorProto.FLOAT)
+            x = g.sub(g.div(g.add(i, 0.5), g.div(g.op("Cast", n, to=TensorProto.FLOAT), n_cf)), 0.5)
+            x = g.min(g.max(x, 0.0), g.sub(n_cf, 1.0))
+            j = g.op("Cast", g.op("Range", g.i64(0), g.reshape(n_c, []), g.i64(1)), to=TensorProto.FLOAT)
+            return g.relu(g.sub(1.0, g.abs(g.sub(g.reshape(x, [-1, 1]), g.reshape(j, [1, -1])))))
+
+        def upsample_mm(self, chans):
+            """the same resize as two products with the interpolation matrices -> [C,h,w] (less work than
+            Resize, but rounds differently: only for maps that feed no hard decision)"""
+            x = g.concat([g.reshape(c, g.concat([one_i, self.hc, self.wc], 0)) for c in chans], 0)   # [C,hc,wc]
+            Wx = g.op("Transpose", self.interp(self.wc, self.w_i), perm=[1, 0])                   # [wc,w]
+            return g.op("MatMul", self.interp(self.hc, self.h_i), g.op("MatMul", x, Wx))          # [C,h,w]
+
         def channels(self, R, a, b):
             """channels a..b-1 of [1,C,h,w] as [b-a,1,P]"""
             return g.reshape(g.op("Slice", R, g.i64([a]), g.i64([b]), g.i64([1])), [b - a, 1, -1])
-
-        def planar_to_grid(self, pl):
-            """[1,4,h,w] = (x_a, y_a, x_b, y_b) -> [1,2,h,w,2]"""
-            pl = g.reshape(pl, g.concat([g.i64([1, 2, 2]), self.h_i, self.w_i], 0))
-            return g.op("Transpose", pl, perm=[0, 1, 3, 4, 2])
 
         def grid_pair(self, grid5):
             """grid5 [1,2,h,w,2] normalised -> the two candidate grids, planar [2,1,P] each (x, y)"""
@@ -552,17 +578,16 @@ def build() -> onnx.ModelProto:
             a, b = g.split(g.reshape(pl, [2, 2, 1, -1]), 2, 0)
             return g.reshape(a, [2, 1, -1]), g.reshape(b, [2, 1, -1])
 
-        def to_union(self, grid_a, grid_b, overlay, chg, gate):
-            """grids A and B [2,1,P], overlay [5,1,P], changed [1,1,P] and the layer's 0/1 gate -> [1,10,lh,lw]
-            over the layers' box: the grids as changes of the MLS map (0 where the gate is 0, so that B equals A
-            outside the layer and both meet the MLS map continuously at the window's edge), then the gated
-            overlay and changed"""
+        def to_union(self, grid_a, grid_b, w_b, chg, cavity, gate):
+            """grids A and B [2,1,P], weight of B [1,1,P], changed [1,1,P], the cavity's premultiplied colour and
+            coverage [4,1,P] and the layer's 0/1 gate -> [1,6,lh,lw] and [1,4,lh,lw] over the layers' box: the grids
+            as changes of the MLS map (0 where the gate is 0, so that B equals A outside the layer and both meet the
+            MLS map continuously at the window's edge), the gated weight of B, changed; the gated cavity"""
             da, db = (g.mul(gate, g.sub(x, self.Fm_planar)) for x in (grid_a, grid_b))
-            t4 = g.reshape(g.concat([da, db, g.mul(gate, overlay), chg], 0),
-                           g.concat([g.i64([1, 10]), self.h_i, self.w_i], 0))
             pads = g.concat([g.i64([0, 0]), g.sub(self.y0, ly0), g.sub(self.x0, lx0), g.i64([0, 0]),
                              g.sub(ly1, self.y1), g.sub(lx1, self.x1)], 0)
-            return g.op("Pad", t4, pads, mode="constant")
+            return [g.op("Pad", g.reshape(x, g.concat([g.i64([1, C]), self.h_i, self.w_i], 0)), pads, mode="constant")
+                    for x, C in ((g.concat([da, db, g.mul(gate, w_b), chg], 0), 6), (g.mul(gate, cavity), 4))]
 
     def falloff(x, lo_, hi_):
         """1 for x <= lo, 0 for x >= hi, linear between"""
@@ -577,11 +602,56 @@ def build() -> onnx.ModelProto:
         """soft step level over SOFT_PX pixels: clip01 of this is 1 where x_px > 0"""
         return g.add(g.mul(x_px, 1.0 / SOFT_PX), 0.5)
 
-    # ---- eyes ------------------------------------------------------------------------------------------------------
-    def eye_layer(layer, upper, lower):
-        win = Win(layer)
-        u, t = win.local(layer)                                         # target eye frame
-        Ut, Lt, Us, Ls = win.curves(layer, u)
+    # ---- eyes: both layers in one computation ----------------------------------------------------------------------
+    # Tensors carry the eye along a leading axis of 2. The two windows differ in size: each is computed in the
+    # top-left corner of a common block (the larger height and width of the two, and so for the coarse grid); the
+    # interpolation matrices are 0 past an eye's own window, so all its maps, its gate and its changed are 0 there,
+    # and every pixel of the window gets what the eye's own window gives.
+    def eye_layers():
+        E2 = [0, 1]
+        x0, x1, y0, y1 = (g.take(v, E2, 0) for v in (bx0, bx1, by0, by1))   # [2] int64
+        h_i, w_i = g.sub(y1, y0), g.sub(x1, x0)
+        hc = g.op("Div", g.add_i(h_i, LAYER_STEP - 1), g.i64([LAYER_STEP]))
+        wc = g.op("Div", g.add_i(w_i, LAYER_STEP - 1), g.i64([LAYER_STEP]))
+        hm, wm, hcm, wcm = (g.op("ReduceMax", v, keepdims=1) for v in (h_i, w_i, hc, wc))   # [1] the block
+
+        def col(v, shape):
+            return g.reshape(g.op("Cast", v, to=TensorProto.FLOAT), shape)
+
+        def arange_f(n, shape):
+            return g.reshape(g.op("Cast", g.op("Range", g.i64(0), g.reshape(n, []), g.i64(1)),
+                                  to=TensorProto.FLOAT), shape)
+
+        def coarse(n_c, n, o, n_m, shape, shape_e):
+            """positions (pixels) where Resize(half_pixel) from n_c to n samples puts the coarse points"""
+            ratio = g.div(col(n, shape_e), col(n_c, shape_e))
+            return g.add(col(o, shape_e), g.mul(g.add(arange_f(n_m, shape), 0.5), ratio))
+
+        xc = coarse(wc, w_i, x0, wcm, [1, 1, 1, -1], [2, 1, 1, 1])              # [2,1,1,wcm]
+        yc = coarse(hc, h_i, y0, hcm, [1, 1, -1, 1], [2, 1, 1, 1])              # [2,1,hcm,1]
+
+        def frames(rows):
+            return g.split(g.reshape(g.take(FP, rows, 0), [2, 6, 1, 1]), 6, 1)   # 6 x [2,1,1,1]
+
+        cx_, cy_, ax_, ay_, _h, ih = frames([0, 1])                             # target eye frames
+        _, _, sax, say, sh, _ = frames([3, 4])                                  # source eye frames
+        th = _h
+        a1, a2 = g.mul(ax_, ih), g.mul(ay_, ih)
+        bu = g.op("Neg", g.add(g.mul(cx_, a1), g.mul(cy_, a2)))
+        bt = g.sub(g.mul(cx_, a2), g.mul(cy_, a1))
+        u = g.add(g.mul(xc, a1), g.add(g.mul(yc, a2), bu))                     # [2,1,hcm,wcm]
+        t = g.add(g.sub(g.mul(yc, a1), g.mul(xc, a2)), bt)
+        # the lid curves at the coarse points: the segment tables of the two eyes side by side
+        tabs = [segment_tables_idx(layer) for layer in E2]
+        starts, ends, firsts, Gm = (np.array([tb[i] for tb in tabs]) for i in range(4))
+        C = Gm.shape[1]
+        U0 = g.take(KU, starts, 0)                                               # [2,R,1]
+        INV = g.op("Reciprocal", g.max(g.sub(g.take(KU, ends, 0), U0), 1e-4))
+        DT = g.sub(g.take(KT, ends, 0), g.take(KT, starts, 0))
+        r = g.clip01(g.mul(g.sub(g.reshape(u, [2, 1, -1]), U0), INV))          # [2,R,Pc]
+        cv = g.add(g.op("MatMul", g.const(Gm[0]), g.mul(r, DT)), g.take(KT, firsts, 0))   # [2,C,Pc]
+        cv = g.reshape(cv, g.concat([g.i64([2, C]), hcm, wcm], 0))
+        Ut, Lt, Us, Ls = g.split(cv, C, 1)                                       # [2,1,hcm,wcm] each
         T1 = EYE_WIN_T[1]
         # above the target upper lid: the lid skin band [-T1, Ut] is stretched from the source band [-T1, Us]
         t_up = g.sub(g.mul(g.add(t, T1), g.div(g.add(Us, T1), g.max(g.add(Ut, T1), 1e-3))), T1)
@@ -595,28 +665,62 @@ def build() -> onnx.ModelProto:
         alpha = g.mul(g.mul(falloff(g.abs(u), *EYE_WIN_U), falloff(g.op("Neg", t), *EYE_WIN_T)),
                       falloff(t, EYE_WIN_T[0], EYE_WIN_BELOW))
         # correction added to the MLS map: along the source frame's t axis by (t' - t) half-widths
-        _, _, sax, say, sh, _ = frame_scalars(3 + layer)
         k_n = g.mul(sh, inv_half_S)                                     # half-width in normalised units
         dtx, dty = g.mul(g.op("Neg", say), k_n), g.mul(sax, k_n)
         cu, cl = g.mul(g.sub(t_up, t), alpha), g.mul(g.sub(t_lo, t), alpha)
-        _, _, _, _, th, _ = frame_scalars(layer)
         s_lv = step_level(g.mul(g.sub(Ut, t), th))                     # > 0.5 above the target upper lid
-        R = win.upsample([g.mul(cu, dtx), g.mul(cu, dty), g.mul(cl, dtx), g.mul(cl, dty), s_lv, alpha])
-        corr = win.planar_to_grid(g.op("Slice", R, g.i64([0]), g.i64([4]), g.i64([1])))
-        F5 = g.add(corr, g.op("Unsqueeze", win.Fm, g.i64([1])))
-        g_up, g_lo = win.grid_pair(F5)
-        s, a = g.split(win.channels(R, 4, 6), 2, 0)                     # [1,1,P]
+        X = g.concat([g.mul(cu, dtx), g.mul(cu, dty), g.mul(cl, dtx), g.mul(cl, dty), s_lv, alpha], 1)
+
+        def interp(n_c, n, n_m, n_cm):
+            """[2,n_m,n_cm]: per eye, the weights of Resize linear (half_pixel) from n_c to n samples, in ORT's
+            own arithmetic (scale = n / n_c in float, x = (i + 0.5) / scale - 0.5 clamped to [0, n_c - 1])"""
+            n_cf, n_f, i = col(n_c, [2, 1, 1]), col(n, [2, 1, 1]), arange_f(n_m, [1, -1, 1])
+            x = g.sub(g.div(g.add(i, 0.5), g.div(n_f, n_cf)), 0.5)
+            x = g.min(g.max(x, 0.0), g.sub(n_cf, 1.0))
+            inside = g.op("Cast", g.op("Less", i, n_f), to=TensorProto.FLOAT)   # rows past the eye's window: 0
+            return g.mul(g.relu(g.sub(1.0, g.abs(g.sub(x, arange_f(n_cm, [1, 1, -1]))))), inside)
+
+        # the linear resize of the 6 coarse maps to the window: two products with the interpolation matrices
+        Wy = g.reshape(interp(hc, h_i, hm, hcm), g.concat([g.i64([2, 1]), hm, hcm], 0))        # [2,1,hm,hcm]
+        Wx = g.reshape(g.op("Transpose", interp(wc, w_i, wm, wcm), perm=[0, 2, 1]),
+                       g.concat([g.i64([2, 1]), wcm, wm], 0))                                  # [2,1,wcm,wm]
+        R = g.op("MatMul", Wy, g.op("MatMul", X, Wx))                            # [2,6,hm,wm]
+        # the MLS map in each window, in the block
+        fms = []
+        for e in E2:
+            ye, xe = g.take(y0, [e], 0), g.take(x0, [e], 0)
+            d = g.op("Slice", mls4, g.concat([g.i64([0]), ye, xe], 0),
+                     g.concat([g.i64([2]), g.take(y1, [e], 0), g.take(x1, [e], 0)], 0), g.i64([1, 2, 3]))
+            fms.append(g.op("Pad", d, g.concat([g.i64([0, 0, 0, 0, 0, 0]), g.sub(hm, g.take(h_i, [e], 0)),
+                                                g.sub(wm, g.take(w_i, [e], 0))], 0), mode="constant"))
+        Fm = g.clip(g.concat(fms, 0), neg_edge, edge)                            # [2,2,hm,wm]
+        blk = g.concat([g.i64([2, 2, 2]), hm, wm], 0)
+        g_up, g_lo = g.split(g.clip(g.add(g.reshape(g.op("Slice", R, g.i64([0]), g.i64([4]), g.i64([1])), blk),
+                                          g.op("Unsqueeze", Fm, g.i64([1]))), neg_edge, edge), 2, 1)
+        g_up, g_lo = (g.reshape(v, g.concat([g.i64([2, 2]), hm, wm], 0)) for v in (g_up, g_lo))   # [2,2,hm,wm]
+        s, a = g.split(g.op("Slice", R, g.i64([4]), g.i64([6]), g.i64([1])), 2, 1)   # [2,1,hm,wm]
         s = g.clip01(s)                                                 # weight of the lid side
-        m, mv = moved(LAYER_POINTS[layer])
-        gate = g.mul(g.op("Ceil", a), mv)
+        m = g.reshape(g.op("ReduceMax", g.take(dsp, [LAYER_POINTS[e] for e in E2], 0), axes=[1], keepdims=1),
+                      [2, 1, 1, 1])
+        gate = g.mul(g.op("Ceil", a), g.op("Ceil", g.clip01(m)))
         # grid A: the side with the larger weight; grid B: the other, weighted (non-zero on the soft lid line only)
         k = g.op("Cast", g.op("GreaterOrEqual", s, g.const(0.5)), to=TensorProto.FLOAT)
         g_a = g.add(g_lo, g.mul(k, g.sub(g_up, g_lo)))
         g_b = g.add(g_up, g.mul(k, g.sub(g_lo, g_up)))
         w_b = g.add(g.mul(k, g.sub(1.0, s)), g.mul(g.sub(1.0, k), s))
-        zero = g.mul(s, 0.0)
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
-        return win.to_union(g_a, g_b, g.concat([zero, zero, zero, zero, w_b], 0), chg, gate)
+        # as in to_union: the grids as changes of the MLS map, gated, then the gated weight of B and changed
+        da, db = (g.mul(gate, g.sub(v, Fm)) for v in (g_a, g_b))
+        t4 = g.concat([da, db, g.mul(gate, w_b), chg], 1)               # [2,6,hm,wm] (no cavity)
+        outs = []
+        for e in E2:
+            # one Pad: eye e's block into the union box; negative pads drop the other eye (and any of the block,
+            # all 0 past the eye's window, that reaches past the box)
+            ye, xe = g.take(y0, [e], 0), g.take(x0, [e], 0)
+            pads = g.concat([g.i64([-e, 0]), g.sub(ye, ly0), g.sub(xe, lx0), g.i64([e - 1, 0]),
+                             g.sub(g.sub(ly1, ye), hm), g.sub(g.sub(lx1, xe), wm)], 0)
+            outs.append(g.op("Pad", t4, pads, mode="constant"))
+        return outs
 
     # ---- mouth -----------------------------------------------------------------------------------------------------
     def mouth_layer():
@@ -688,19 +792,22 @@ def build() -> onnx.ModelProto:
         gaps = g.sq(g.sq(g.add(g.mul(gaps, 0.5), 0.5)))
         shade = g.mul(shade, g.sub(1.0, g.mul(gaps, 0.25)))
         cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, TEETH[i]), c))) for i, c in enumerate(cav)]
-        R = win.upsample([xu, yu, xl, yl, alpha] + levels + cav + [cgate])   # 14 channels
+        # the maps behind the weights and their comparisons are resized by Resize itself (ties between weights
+        # must come out exactly as they did); the coordinates and the cavity colour by two small products
+        R = win.upsample([alpha] + levels + [cgate])                    # [1,7,h,w]
+        Rm = win.upsample_mm([xu, yu, xl, yl] + cav)                    # [7,h,w]
         # coordinates: lerp(MLS, layer map, alpha), in planar layout, then to a grid
         Fm_pl = g.op("Unsqueeze", g.op("Transpose", win.Fm, perm=[0, 3, 1, 2]), g.i64([1]))   # [1,1,2,h,w]
-        F_ab = g.reshape(g.op("Slice", R, g.i64([0]), g.i64([4]), g.i64([1])),
+        F_ab = g.reshape(g.op("Slice", Rm, g.i64([0]), g.i64([4]), g.i64([0])),
                          g.concat([g.i64([1, 2, 2]), win.h_i, win.w_i], 0))
-        a5 = g.op("Unsqueeze", g.op("Slice", R, g.i64([4]), g.i64([5]), g.i64([1])), g.i64([1]))   # [1,1,1,h,w]
+        a5 = g.op("Unsqueeze", g.op("Slice", R, g.i64([0]), g.i64([1]), g.i64([1])), g.i64([1]))   # [1,1,1,h,w]
         F5 = g.add(Fm_pl, g.mul(a5, g.sub(F_ab, Fm_pl)))
         F5 = g.op("Transpose", F5, perm=[0, 1, 3, 4, 2])
         g_up, g_lo = win.grid_pair(F5)
-        a = win.channels(R, 4, 5)
-        sU, sL, pu, va, vl = g.split(g.clip01(win.channels(R, 5, 10)), 5, 0)   # [1,1,P] each
-        cav_c = win.channels(R, 10, 13)                                 # [3,1,P]
-        cg = win.channels(R, 13, 14)
+        a = win.channels(R, 0, 1)
+        sU, sL, pu, va, vl = g.split(g.clip01(win.channels(R, 1, 6)), 5, 0)   # [1,1,P] each
+        cav_c = g.reshape(g.op("Slice", Rm, g.i64([4]), g.i64([7]), g.i64([0])), [3, 1, -1])   # [3,1,P]
+        cg = win.channels(R, 6, 7)
         one_m = lambda x: g.sub(1.0, x)
         w_up = g.mul(va, g.add(pu, g.mul(one_m(pu), one_m(vl))))
         w_lo = g.mul(vl, g.add(one_m(pu), g.mul(pu, one_m(va))))
@@ -728,29 +835,65 @@ def build() -> onnx.ModelProto:
         g_a = g.add(g.add(g.mul(k_up, g_up), g.mul(k_lo, g_lo)), g.mul(k_m, win.Fm_planar))
         g_b = g.add(g.add(g.mul(b_up, g_up), g.mul(b_lo, g_lo)), g.mul(b_m, win.Fm_planar))
         w_b = g.add(g.add(g.mul(b_up, W_up), g.mul(b_lo, W_lo)), g.mul(b_m, W_m))
-        ov = g.concat([g.mul(W_c, cav_c), W_c, w_b], 0)                 # [5,1,P]
         chg = g.max(g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX))), g.mul(w_cav, inside))
-        return win.to_union(g_a, g_b, ov, chg, gate)
+        return win.to_union(g_a, g_b, w_b, chg, g.concat([g.mul(W_c, cav_c), W_c], 0), gate)
 
-    L = g.op("Sum", eye_layer(0, *EYES[0]), eye_layer(1, *EYES[1]), mouth_layer())   # [1,10,lh,lw]
-    # channels: 0-1 change of grid A, 2-3 change of grid B (both from the MLS map), 4-6 premultiplied cavity
-    # colour, 7 its coverage, 8 weight of B, 9 changed
+    # A layer whose landmarks did not move contributes exactly 0 (its gate is 0): its nodes are put in the branch
+    # of an If taken only when it moved, the other branch gives zeros of the union box (in an identity frame or a
+    # blink the mouth's ~450 small operators are skipped; the outputs are the same).
+    def if_moved(cond, fn, tag, chans):
+        n0 = len(g.nodes)
+        outs = fn()
+        body = g.nodes[n0:]
+        del g.nodes[n0:]
+        for nd in body:
+            nd.name = f"{tag}/{nd.name}"
+        vi = lambda nm: helper.make_tensor_value_info(nm, TensorProto.FLOAT, None)
+        then_g = helper.make_graph(body, f"{tag}_moved", [], [vi(o) for o in outs])
+        zeros = [g._name(f"{tag}_zero") for _ in outs]
+        shapes = [g.concat([g.i64([1, C]), g.sub(ly1, ly0), g.sub(lx1, lx0)], 0) for C in chans]
+        else_g = helper.make_graph([helper.make_node("ConstantOfShape", [sh], [z], name=f"{tag}/zero{i}",
+                                                     value=numpy_helper.from_array(np.zeros(1, np.float32)))
+                                    for i, (z, sh) in enumerate(zip(zeros, shapes))], f"{tag}_still", [],
+                                   [vi(z) for z in zeros])
+        res = [g._name(f"{tag}_out") for _ in outs]
+        g.nodes.append(helper.make_node("If", [cond], res, name=f"n{len(g.nodes)}_If_{tag}", then_branch=then_g,
+                                        else_branch=else_g))
+        return res
+
+    moved_f = g.op("Cast", moved_any, to=TensorProto.BOOL)                 # [3]
+    eyes_moved = g.op("Cast", g.op("ReduceMax", g.take(moved_any, [0, 1], 0), keepdims=1), to=TensorProto.BOOL)
+    mouth6, cav4 = if_moved(g.take(moved_f, [2], 0), mouth_layer, "mouth", (6, 4))
+    L = g.op("Sum", *if_moved(eyes_moved, eye_layers, "eyes", (6, 6)), mouth6)   # [1,6,lh,lw]
+    # L channels: 0-1 change of grid A, 2-3 change of grid B (both from the MLS map), 4 weight of B, 5 changed;
+    # cav4 (the mouth's alone): premultiplied cavity colour, its coverage
     pads = g.concat([g.i64([0, 0]), ly0, lx0, g.i64([0, 0]), g.sub(S_i, ly1), g.sub(S_i, lx1)], 0)
 
     def part(x, a, b):
-        """channels a..b-1 of x, padded from the layers' union box to the whole crop (one Pad: negative pads
-        drop the other channels)"""
-        return g.op("Pad", x, g.concat([g.i64([0, -a]), ly0, lx0, g.i64([0, b - 10]), g.sub(S_i, ly1),
-                                        g.sub(S_i, lx1)], 0), mode="constant")
+        """channels a..b-1 of L, padded from the layers' union box to the full width of its rows (one Pad:
+        negative pads drop the other channels) -> [1,b-a,lh,S]"""
+        return g.op("Pad", x, g.concat([g.i64([0, -a, 0]), lx0, g.i64([0, b - 6, 0]), g.sub(S_i, lx1)], 0),
+                    mode="constant")
 
-    g.op("Add", mls4, part(L, 0, 4), name="grid")
+    def rows(x):
+        """the rows of the layers' union box, [1,C,lh,S]"""
+        return g.op("Slice", x, ly0, ly1, g.i64([2]))
+
+    # The layers change only the rows of their union box: ScatterND of whole rows adds them to (grid) or writes them
+    # over (changed) the MLS maps; cheaper than adding a full-size padded copy (one full-size pass, a copy, instead
+    # of three).
+    ys = g.op("Range", g.reshape(ly0, []), g.reshape(ly1, []), g.i64(1))
+    row_idx = g.add(g.i64(np.array([[0, c, 0] for c in range(4)]).reshape(1, 4, 1, 3)),
+                    g.op("Mul", g.reshape(ys, [1, 1, -1, 1]), g.i64([0, 0, 1])))    # [1,4,lh,3]: (0, c, y)
+    g.op("ScatterND", mls4, row_idx, part(L, 0, 4), reduction="add", name="grid")
     # layers whose windows overlap (only for degenerate landmarks) add up: scale their weights back to at most 1
-    total = g.add(g.op("Slice", L, g.i64([7]), g.i64([8]), g.i64([1])), g.op("Slice", L, g.i64([8]), g.i64([9]), g.i64([1])))
-    ov = g.mul(g.op("Slice", L, g.i64([4]), g.i64([9]), g.i64([1])), g.op("Reciprocal", g.max(total, 1.0)))
+    w_b = g.op("Slice", L, g.i64([4]), g.i64([5]), g.i64([1]))
+    total = g.add(g.op("Slice", cav4, g.i64([3]), g.i64([4]), g.i64([1])), w_b)
+    ov = g.mul(g.concat([cav4, w_b], 1), g.op("Reciprocal", g.max(total, 1.0)))
     g.op("Pad", ov, pads, mode="constant", name="overlay")
     # chg_full is in [0,1] already (a convex 2-tap blend of values in [0,1]); the layers' sum is clipped in the box
-    g.op("Max", chg_full, g.op("Pad", g.clip01(g.op("Slice", L, g.i64([9]), g.i64([10]), g.i64([1]))), pads,
-                               mode="constant"), name="changed")
+    g.op("ScatterND", chg_full, g.op("Slice", row_idx, g.i64([0]), g.i64([1]), g.i64([1])),
+         g.max(rows(chg_full), g.clip01(part(L, 5, 6))), name="changed")
 
     graph = helper.make_graph(g.nodes, "living_portrait_warp", inputs, outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
