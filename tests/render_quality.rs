@@ -325,6 +325,42 @@ fn a_source_that_changes_after_holding_still_is_rendered_from_its_new_content() 
 }
 
 #[test]
+fn held_still_frames_match_under_padded_outputs_negative_strides_and_split_windows() {
+    // From the third render of an unchanged still the content check runs
+    // beside the generator and copies the frame as it reads it: the output
+    // must not depend on how the host lays out or splits its images.
+    let src_lm = source_landmarks();
+    let mut open = src_lm;
+    for i in (5..12).chain(55..60).chain(65..68) {
+        open[i][1] += 0.2 * iod(&src_lm);
+    }
+    let track = write_track("layouts", vec![src_lm, open, open, open, open, open]);
+    runtime();
+    let frames = [2, 3, 4, 5];
+    let render = |options: HostOptions, bands: usize| {
+        let (_h, plugin) = load(options);
+        let mut inst = instance_with(&plugin, astronaut());
+        inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+        inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+        let req = RenderRequest { split_bands: bands, ..RenderRequest::default() };
+        let out = inst.render_sequence(&frames, 1, &req).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()));
+        assert_eq!(inst.leaked_images(), 0);
+        out
+    };
+    let reference = render(HostOptions { threads: 2, ..HostOptions::default() }, 1);
+    for (options, bands) in [
+        (HostOptions { threads: 2, negative_row_bytes: true, pad_output_bounds: 7, ..HostOptions::default() }, 1),
+        (HostOptions { threads: 2, ..HostOptions::default() }, 3),
+        (HostOptions { threads: 1, negative_row_bytes: true, ..HostOptions::default() }, 2),
+    ] {
+        let what = format!("negative rowBytes {}, padding {}, {bands} bands", options.negative_row_bytes, options.pad_output_bounds);
+        for ((f, a), (_, b)) in reference.iter().zip(render(options, bands)) {
+            assert_eq!(max_diff(a, &b), (0.0, true), "frame {f}, {what}");
+        }
+    }
+}
+
+#[test]
 fn rgba_source_keeps_its_alpha_and_short_depth_works() {
     // The portrait with a radial alpha, rendered at 16 bits: the face moves,
     // the alpha channel comes through untouched.

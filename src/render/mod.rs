@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ofx::plugin::{EffectHandle, Image, RectI, RenderArgs};
+use ofx::plugin::{EffectHandle, Image, ImageLayout, RectI, RenderArgs};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
@@ -913,11 +913,19 @@ impl Renderer {
                     if index == 0 {
                         *slot.lock() = Some(generate());
                     } else {
-                        if let Some((salt, key)) = check {
-                            // This is one of the host's threads: hash here.
-                            *checked.lock() = Some(image_key_here(&base_image, salt) == key);
+                        let mut out = target.lock();
+                        match check {
+                            // This is one of the host's threads: hash here,
+                            // copying each row as it is read.
+                            Some((salt, key)) => {
+                                let mut copy = WindowCopy::new(&mut out, base_image.layout(), args.window);
+                                let same = image_key_here(&base_image, salt, |y, row| copy.row(y, Some(row))) == key;
+                                copy.finish();
+                                *checked.lock() = Some(same);
+                            }
+                            None => copy_window(&mut out, &base_image, args.window),
                         }
-                        copy_window(&mut target.lock(), &base_image, args.window);
+                        drop(out);
                         *hull_slot.lock() = Some(HullCells::new(&make_hull(), size));
                     }
                     Ok(())
@@ -1521,28 +1529,61 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
 /// Copy the render window of `src` into `out` exactly (transparent black
 /// where the source has no pixels).
 fn copy_window(out: &mut Image, src: &Image, window: RectI) {
-    let dl = out.layout();
-    let sl = src.layout();
-    let win = window.intersect(&dl.bounds);
-    if win.is_empty() {
-        return;
+    let mut copy = WindowCopy::new(out, src.layout(), window);
+    for y in window.y1..window.y2 {
+        copy.row(y, src.row(y));
     }
-    let (dpb, spb) = (dl.pixel_bytes(), sl.pixel_bytes());
-    let zeros = vec![[0.0f32; 4]; win.width()];
-    let mut scratch = Vec::new();
-    for (y, row) in out.rows_mut() {
-        if y < win.y1 || y >= win.y2 {
-            continue;
+    copy.finish();
+}
+
+/// [`copy_window`] a row at a time, rows in any order: a pass that reads the
+/// source for another reason (its content key) copies as it goes.
+struct WindowCopy<'a> {
+    /// The window's output rows, each with whether it has been written.
+    rows: Vec<(i32, &'a mut [u8], bool)>,
+    dl: ImageLayout,
+    sl: ImageLayout,
+    win: RectI,
+    zeros: Vec<[f32; 4]>,
+    scratch: Vec<[f32; 4]>,
+}
+
+impl<'a> WindowCopy<'a> {
+    fn new(out: &'a mut Image, sl: ImageLayout, window: RectI) -> WindowCopy<'a> {
+        let dl = out.layout();
+        let win = window.intersect(&dl.bounds);
+        let mut rows: Vec<_> = out.rows_mut().into_iter().filter(|(y, _)| *y >= win.y1 && *y < win.y2).map(|(y, r)| (y, r, false)).collect();
+        rows.sort_by_key(|r| r.0);
+        WindowCopy { rows, dl, sl, win, zeros: vec![[0.0f32; 4]; win.width().max(0)], scratch: Vec::new() }
+    }
+
+    /// Copy source row `y` (None: the source has no such row) into the window.
+    fn row(&mut self, y: i32, src: Option<&[u8]>) {
+        let (dl, sl, win) = (&self.dl, &self.sl, self.win);
+        if win.is_empty() || y < win.y1 || y >= win.y2 {
+            return;
         }
+        let Ok(i) = self.rows.binary_search_by_key(&y, |r| r.0) else { return };
+        let (_, row, done) = &mut self.rows[i];
+        let (dpb, spb) = (dl.pixel_bytes(), sl.pixel_bytes());
         let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
         let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
         if span.width() != win.width() {
-            pixels::rgba_to_row(&zeros, &dl, dst);
+            pixels::rgba_to_row(&self.zeros, dl, dst);
         }
-        if let (Some(sr), false) = (src.row(y), span.is_empty()) {
+        if let (Some(sr), false) = (src, span.is_empty()) {
             let so = (span.x1 - sl.bounds.x1) as usize * spb;
             let dofs = (span.x1 - win.x1) as usize * dpb;
-            pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], &dl, &mut scratch, span.width());
+            pixels::convert_row(&sr[so..], sl, &mut dst[dofs..], dl, &mut self.scratch, span.width());
+        }
+        *done = true;
+    }
+
+    /// Rows no source row reached: transparent black.
+    fn finish(mut self) {
+        let missing: Vec<i32> = self.rows.iter().filter(|r| !r.2).map(|r| r.0).collect();
+        for y in missing {
+            self.row(y, None);
         }
     }
 }

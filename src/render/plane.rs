@@ -116,10 +116,14 @@ pub fn image_key(img: &Image, extra: u64) -> u128 {
 }
 
 /// [`image_key`] computed on the calling thread alone (for a thread that is
-/// itself one of the host's: those must not start more).
-pub fn image_key_here(img: &Image, extra: u64) -> u128 {
+/// itself one of the host's: those must not start more), handing every row
+/// it reads to `visit` (row y, its bytes) so that a copy made in the same
+/// pass reads the image once.
+pub fn image_key_here(img: &Image, extra: u64, mut visit: impl FnMut(i32, &[u8])) -> u128 {
     let [first, second] = row_halves(img);
-    combine_key(img, hash_rows(img, first), hash_rows(img, second), extra)
+    let a = hash_rows_visiting(img, first, &mut visit);
+    let b = hash_rows_visiting(img, second, &mut visit);
+    combine_key(img, a, b, extra)
 }
 
 fn row_halves(img: &Image) -> [std::ops::Range<i32>; 2] {
@@ -147,11 +151,17 @@ fn combine_key(img: &Image, a: [u64; 4], b: [u64; 4], extra: u64) -> u128 {
 
 /// Four 64-bit hash lanes over the raw bytes of rows `rows` of an image.
 fn hash_rows(img: &Image, rows: std::ops::Range<i32>) -> [u64; 4] {
+    hash_rows_visiting(img, rows, &mut |_, _| {})
+}
+
+/// [`hash_rows`], handing each row to `visit` after hashing it.
+fn hash_rows_visiting(img: &Image, rows: std::ops::Range<i32>, visit: &mut dyn FnMut(i32, &[u8])) -> [u64; 4] {
     const P1: u64 = 0x9E37_79B9_7F4A_7C15;
     const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
     let mut lanes = [0x243F_6A88_85A3_08D3u64, 0x1319_8A2E_0370_7344, 0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89];
     for y in rows {
         let Some(row) = img.row(y) else { continue };
+        let row: &[u8] = row;
         let mut chunks = row.chunks_exact(32);
         for c in &mut chunks {
             for (k, lane) in lanes.iter_mut().enumerate() {
@@ -165,6 +175,7 @@ fn hash_rows(img: &Image, rows: std::ops::Range<i32>) -> [u64; 4] {
             let w = u64::from_le_bytes(tail[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));
             *lane = (*lane ^ w ^ y as u64).wrapping_mul(P2).rotate_left(27);
         }
+        visit(y, row);
     }
     lanes
 }
