@@ -1554,7 +1554,7 @@ impl<'a> WindowCopy<'a> {
         let win = window.intersect(&dl.bounds);
         let mut rows: Vec<_> = out.rows_mut().into_iter().filter(|(y, _)| *y >= win.y1 && *y < win.y2).map(|(y, r)| (y, r, false)).collect();
         rows.sort_by_key(|r| r.0);
-        WindowCopy { rows, dl, sl, win, zeros: vec![[0.0f32; 4]; win.width().max(0)], scratch: Vec::new() }
+        WindowCopy { rows, dl, sl, win, zeros: vec![[0.0f32; 4]; win.width()], scratch: Vec::new() }
     }
 
     /// Copy source row `y` (None: the source has no such row) into the window.
