@@ -27,6 +27,12 @@ pub fn row_to_rgba(src: &[u8], layout: &ImageLayout, out: &mut [[f32; 4]]) {
                 });
             }
         }
+        BitDepth::Float if c == 4 => {
+            // RGBA float: a straight copy, written so that it compiles to one.
+            for (px, b) in out.iter_mut().zip(src.chunks_exact(16)) {
+                *px = std::array::from_fn(|k| f32::from_ne_bytes([b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]]));
+            }
+        }
         BitDepth::Float => {
             for (i, px) in out.iter_mut().enumerate().take(n) {
                 let base = i * c * 4;
@@ -74,6 +80,13 @@ pub fn rgba_to_row(px: &[[f32; 4]], layout: &ImageLayout, dst: &mut [u8]) {
                 for k in 0..c {
                     let v = (pick(p, k).clamp(0.0, 1.0) * 65535.0).round() as u16;
                     dst[(i * c + k) * 2..(i * c + k) * 2 + 2].copy_from_slice(&v.to_ne_bytes());
+                }
+            }
+        }
+        BitDepth::Float if c == 4 => {
+            for (p, d) in px.iter().zip(dst.chunks_exact_mut(16)) {
+                for (k, v) in p.iter().enumerate() {
+                    d[4 * k..4 * k + 4].copy_from_slice(&v.to_ne_bytes());
                 }
             }
         }
@@ -127,6 +140,25 @@ mod tests {
         let mut back16 = vec![0u8; src16.len()];
         rgba_to_row(&px, &l16, &mut back16);
         assert_eq!(src16, back16);
+    }
+
+    #[test]
+    fn float_rows_round_trip_bit_for_bit_in_every_component_layout() {
+        // HDR, negative, NaN-free odd values; RGBA float takes the plain-copy path.
+        let vals: Vec<f32> = (0..256 * 4).map(|i| (i as f32 - 300.0) * 0.0173).collect();
+        for comps in [Components::Rgba, Components::Rgb, Components::Alpha] {
+            let l = layout(BitDepth::Float, comps);
+            let c = comps.count();
+            let src: Vec<u8> = vals[..256 * c].iter().flat_map(|v| v.to_ne_bytes()).collect();
+            let mut px = vec![[0.0; 4]; 256];
+            row_to_rgba(&src, &l, &mut px);
+            if comps == Components::Rgba {
+                assert_eq!(px[7], [vals[28], vals[29], vals[30], vals[31]]);
+            }
+            let mut back = vec![0u8; src.len()];
+            rgba_to_row(&px, &l, &mut back);
+            assert_eq!(src, back, "{comps:?}");
+        }
     }
 
     #[test]

@@ -999,7 +999,9 @@ impl Renderer {
                                 to_pixels,
                                 region: self.region(r, image, scale),
                                 geometric: other_image.is_none(),
-                                supersample: (fine.ceil() as usize).clamp(1, 4),
+                                // A crop within a quarter of the image's resolution
+                                // (its soft edges about a pixel wide) needs none.
+                                supersample: ((fine - 0.25).ceil() as usize).clamp(1, 4),
                             })
                         }
                 };
