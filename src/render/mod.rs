@@ -233,26 +233,30 @@ impl CropMatte {
 }
 
 /// Run `f(row index, row)` for rows `rows` of an image of rows `width` long
-/// stored in `data`, the rows split in two halves on two of the host's threads
-/// (in turn when the host offers none).
+/// stored in `data`, on two of the host's threads (in turn when the host
+/// offers none): blocks of 16 rows go to whichever thread is free, so a
+/// thread that starts late does less.
 fn par_rows<T: Send>(data: &mut [T], width: usize, rows: std::ops::Range<usize>, f: impl Fn(usize, &mut [T]) + Sync) {
+    const BLOCK: usize = 16;
     let (start, end) = (rows.start.min(rows.end), rows.end);
     let Some(part) = data.get_mut(start * width..end * width) else { return };
-    let mid = (end - start) / 2;
-    let (a, b) = part.split_at_mut(mid * width);
-    let halves = [(start, Mutex::new(a)), (start + mid, Mutex::new(b))];
-    let work = |i: u32, _: u32| {
-        if let Some((first, rows)) = halves.get(i as usize) {
-            for (k, row) in rows.lock().chunks_mut(width.max(1)).enumerate() {
+    if width == 0 || part.is_empty() {
+        return;
+    }
+    let blocks: Vec<(usize, Mutex<&mut [T]>)> =
+        part.chunks_mut(width * BLOCK).enumerate().map(|(b, rows)| (start + b * BLOCK, Mutex::new(rows))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = |_: u32, _: u32| {
+        while let Some((first, rows)) = blocks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            for (k, row) in rows.lock().chunks_mut(width).enumerate() {
                 f(first + k, row);
             }
         }
         Ok(())
     };
     if ofx::plugin::run_threads(2, work).is_err() {
-        for i in 0..2 {
-            let _ = work(i, 2);
-        }
+        // Whatever the host did not run: the blocks not yet taken.
+        let _ = work(0, 1);
     }
 }
 
@@ -1455,77 +1459,84 @@ fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map
         return Ok(());
     }
     let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= face.y1 && *y < face.y2).collect();
-    let threads = 2usize.min(rows.len().max(1));
-    // Blocks of 8 rows dealt out in turn, so that the face rows (the costly
-    // ones, often all in one half of the frame) are shared evenly.
-    let mut chunks: Vec<RowChunk<'_>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
+    // Blocks of 8 rows, taken in turn by whichever thread is free: a thread
+    // the host starts late (a sleeping CPU takes milliseconds to wake on a
+    // VM) leaves its share to the other instead of finishing last.
+    let mut chunks: Vec<RowChunk<'_>> = Vec::new();
     for (i, r) in rows.into_iter().enumerate() {
-        chunks[(i / 8) % threads].get_mut().push(r);
+        if i % 8 == 0 {
+            chunks.push(Mutex::new(Vec::with_capacity(8)));
+        }
+        if let Some(c) = chunks.last_mut() {
+            c.get_mut().push(r);
+        }
     }
-    let work = |index: u32, _count: u32| -> Result<()> {
-        let Some(chunk) = chunks.get(index as usize) else { return Ok(()) };
-        let mut chunk = chunk.lock();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = |_index: u32, _count: u32| -> Result<()> {
         let mut row_px = vec![[0.0f32; 4]; face.width()];
         let mut spots = Vec::with_capacity(face.width());
-        for (y, row) in chunk.iter_mut() {
-            let y = *y;
-            let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
-            let srow = src.row(y);
-            // The face's span of the row, in float RGBA, blended, written back.
-            for p in row_px.iter_mut() {
-                *p = [0.0; 4];
-            }
-            let fspan = face.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
-            if let (Some(sr), false) = (srow, fspan.is_empty()) {
-                let so = (fspan.x1 - sl.bounds.x1) as usize * spb;
-                let o = (fspan.x1 - face.x1) as usize;
-                pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + fspan.width()]);
-            }
-            let fy = y as f64;
-            let fx = face.x1 as f64;
-            let mut n = [n0[0] + dx[0] * fx + dy[0] * fy, n0[1] + dx[1] * fx + dy[1] * fy];
-            if let (Face::Resample(r), None) = (face_px, seg) {
-                r.paste_row(matte, n, [dx, dy], [face.x1, y], &mut row_px, &mut spots);
-                let dofs = (face.x1 - win.x1) as usize * dpb;
-                pixels::rgba_to_row(&row_px, &dl, &mut dst[dofs..dofs + face.width() * dpb]);
-                continue;
-            }
-            for (i, p) in row_px.iter_mut().enumerate() {
-                if let Some(tap) = matte.tap(n) {
-                    let x = face.x1 + i as i32;
-                    // The matte, times the segmentation where it is used.
-                    let with_seg = |m: f32| match seg {
-                        Some(seg) if m > 0.0 => m * seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0],
-                        _ => m,
-                    };
-                    match face_px {
-                        Face::Resample(r) => {
-                            let c = tap.sample4(&r.cells);
-                            let m = with_seg(c[0]);
-                            if m > 0.0 {
-                                r.blend(size, c, n, [dx, dy], m, [x as f32 + 0.5, y as f32 + 0.5], p);
+        while let Some(chunk) = chunks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            let mut chunk = chunk.lock();
+            for (y, row) in chunk.iter_mut() {
+                let y = *y;
+                let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
+                let srow = src.row(y);
+                // The face's span of the row, in float RGBA, blended, written back.
+                for p in row_px.iter_mut() {
+                    *p = [0.0; 4];
+                }
+                let fspan = face.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+                if let (Some(sr), false) = (srow, fspan.is_empty()) {
+                    let so = (fspan.x1 - sl.bounds.x1) as usize * spb;
+                    let o = (fspan.x1 - face.x1) as usize;
+                    pixels::row_to_rgba(&sr[so..], &sl, &mut row_px[o..o + fspan.width()]);
+                }
+                let fy = y as f64;
+                let fx = face.x1 as f64;
+                let mut n = [n0[0] + dx[0] * fx + dy[0] * fy, n0[1] + dx[1] * fx + dy[1] * fy];
+                if let (Face::Resample(r), None) = (face_px, seg) {
+                    r.paste_row(matte, n, [dx, dy], [face.x1, y], &mut row_px, &mut spots);
+                    let dofs = (face.x1 - win.x1) as usize * dpb;
+                    pixels::rgba_to_row(&row_px, &dl, &mut dst[dofs..dofs + face.width() * dpb]);
+                    continue;
+                }
+                for (i, p) in row_px.iter_mut().enumerate() {
+                    if let Some(tap) = matte.tap(n) {
+                        let x = face.x1 + i as i32;
+                        // The matte, times the segmentation where it is used.
+                        let with_seg = |m: f32| match seg {
+                            Some(seg) if m > 0.0 => m * seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0],
+                            _ => m,
+                        };
+                        match face_px {
+                            Face::Resample(r) => {
+                                let c = tap.sample4(&r.cells);
+                                let m = with_seg(c[0]);
+                                if m > 0.0 {
+                                    r.blend(size, c, n, [dx, dy], m, [x as f32 + 0.5, y as f32 + 0.5], p);
+                                }
                             }
-                        }
-                        Face::Rgb(rgb) => {
-                            let m = with_seg(tap.sample(&matte.alpha));
-                            if m > 0.0 {
-                                let plane = size * size;
-                                for k in 0..3 {
-                                    p[k] += (tap.sample(&rgb[k * plane..(k + 1) * plane]) - p[k]) * m;
+                            Face::Rgb(rgb) => {
+                                let m = with_seg(tap.sample(&matte.alpha));
+                                if m > 0.0 {
+                                    let plane = size * size;
+                                    for k in 0..3 {
+                                        p[k] += (tap.sample(&rgb[k * plane..(k + 1) * plane]) - p[k]) * m;
+                                    }
                                 }
                             }
                         }
                     }
+                    n[0] += dx[0];
+                    n[1] += dx[1];
                 }
-                n[0] += dx[0];
-                n[1] += dx[1];
+                let dofs = (face.x1 - win.x1) as usize * dpb;
+                pixels::rgba_to_row(&row_px, &dl, &mut dst[dofs..dofs + face.width() * dpb]);
             }
-            let dofs = (face.x1 - win.x1) as usize * dpb;
-            pixels::rgba_to_row(&row_px, &dl, &mut dst[dofs..dofs + face.width() * dpb]);
         }
         Ok(())
     };
-    ofx::plugin::run_threads(chunks.len() as u32, work)
+    ofx::plugin::run_threads(2.min(chunks.len()).max(1) as u32, work)
 }
 
 /// Copy the render window of `src` into `out` exactly (transparent black
