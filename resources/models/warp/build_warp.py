@@ -434,20 +434,11 @@ def build() -> onnx.ModelProto:
 
     def segment_tables(layer):
         """per-layer ramp tables: U0, INV, DT [R,1]; T0 [C,1]; group matrix [C,R] (constant)"""
-        cs = [i for i, c in enumerate(CURVES) if c[0] == layer]
-        starts, ends, firsts, grp = [], [], [], []
-        for j, ci in enumerate(cs):
-            o, n, _ = offsets[ci]
-            starts += list(range(o, o + n - 1))
-            ends += list(range(o + 1, o + n))
-            firsts.append(o)
-            grp += [j] * (n - 1)
-        Gm = np.zeros((len(cs), len(starts)), np.float32)
-        Gm[grp, np.arange(len(starts))] = 1
+        starts, ends, firsts, Gm = segment_tables_idx(layer)
         U0 = g.take(KU, starts, 0)
         INV = g.op("Reciprocal", g.max(g.sub(g.take(KU, ends, 0), U0), 1e-4))
         DT = g.sub(g.take(KT, ends, 0), g.take(KT, starts, 0))
-        return U0, INV, DT, g.take(KT, firsts, 0), g.const(Gm), len(cs)
+        return U0, INV, DT, g.take(KT, firsts, 0), g.const(Gm), Gm.shape[0]
 
     # windows: local rectangles (in half-widths) -> pixel boxes, all three layers at once
     mouth_ou = [i for i, c in enumerate(CURVES) if c[0] == 2 and c[1] == 0 and c[2] == MOUTH_OUTER_UP][0]
