@@ -69,12 +69,27 @@ fn render_track(track: &Path, frames: &[i32], extra: &[(&str, ParamValue)]) -> V
     render_track_of(astronaut(), track, frames, extra)
 }
 
+/// Drive an instance with a track file.
+fn drive_by_track(inst: &mut Instance, track: &Path) {
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+}
+
+/// The portrait's landmarks with the chin and the lower lips dropped by
+/// `amount` eye distances.
+fn jaw_dropped(lm: &Landmarks68, amount: f32) -> Landmarks68 {
+    let mut open = *lm;
+    for i in (5..12).chain(55..60).chain(65..68) {
+        open[i][1] += amount * iod(lm);
+    }
+    open
+}
+
 fn render_track_of(portrait: HostImage, track: &Path, frames: &[i32], extra: &[(&str, ParamValue)]) -> Vec<(i32, HostImage)> {
     runtime();
     let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
     let mut inst = instance_with(&plugin, portrait);
-    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
-    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    drive_by_track(&mut inst, &track);
     for (k, v) in extra {
         inst.set_param(k, v.clone()).unwrap();
     }
@@ -329,10 +344,7 @@ fn a_source_that_changes_after_holding_still_is_rendered_from_its_new_content() 
     // renders found the same content; the check runs beside it. When the
     // content then changes, the render must still use the new image.
     let src_lm = source_landmarks();
-    let mut open = src_lm;
-    for i in (5..12).chain(55..60).chain(65..68) {
-        open[i][1] += 0.2 * iod(&src_lm);
-    }
+    let open = jaw_dropped(&src_lm, 0.2);
     let track = write_track("changing", vec![src_lm, open, open, open, open, open, open]);
     let a = astronaut();
     let mut b = a.clone();
@@ -347,8 +359,7 @@ fn a_source_that_changes_after_holding_still_is_rendered_from_its_new_content() 
     let setup = |input: ClipInput| {
         let mut inst = plugin.create_instance(Context::Filter).expect("create instance");
         inst.set_input("Source", input).unwrap();
-        inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
-        inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+        drive_by_track(&mut inst, &track);
         inst
     };
     let frames: std::collections::BTreeMap<i32, HostImage> =
@@ -373,18 +384,14 @@ fn held_still_frames_match_under_padded_outputs_negative_strides_and_split_windo
     // beside the generator and copies the frame as it reads it: the output
     // must not depend on how the host lays out or splits its images.
     let src_lm = source_landmarks();
-    let mut open = src_lm;
-    for i in (5..12).chain(55..60).chain(65..68) {
-        open[i][1] += 0.2 * iod(&src_lm);
-    }
+    let open = jaw_dropped(&src_lm, 0.2);
     let track = write_track("layouts", vec![src_lm, open, open, open, open, open]);
     runtime();
     let frames = [2, 3, 4, 5];
     let render = |options: HostOptions, bands: usize| {
         let (_h, plugin) = load(options);
         let mut inst = instance_with(&plugin, astronaut());
-        inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
-        inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+        drive_by_track(&mut inst, &track);
         let req = RenderRequest { split_bands: bands, ..RenderRequest::default() };
         let out = inst.render_sequence(&frames, 1, &req).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()));
         assert_eq!(inst.leaked_images(), 0);
@@ -427,8 +434,7 @@ fn rgba_source_keeps_its_alpha_and_short_depth_works() {
     runtime();
     let (_h, plugin) = load(HostOptions::default());
     let mut inst = instance_with(&plugin, src.clone());
-    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
-    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    drive_by_track(&mut inst, &track);
     let req = RenderRequest { depth: Depth::Short, components: Components::Rgba, ..RenderRequest::default() };
     let out = inst.render_frame(2.0, &req).expect("render");
     let mut moved = 0usize;
@@ -462,8 +468,7 @@ fn the_reference_still_that_matches_the_mouth_is_chosen() {
     let mut inst = plugin.create_instance(Context::Filter).unwrap();
     let seq: std::collections::BTreeMap<i32, HostImage> = [(1, src.clone()), (2, tinted)].into_iter().collect();
     inst.set_input("Source", ClipInput::Sequence(seq)).unwrap();
-    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
-    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    drive_by_track(&mut inst, &track);
     inst.set_param("referenceFirst", ParamValue::Int(1)).unwrap();
     inst.set_param("referenceLast", ParamValue::Int(2)).unwrap();
     // Mouth region (image pixels, origin top-left → HostImage rows bottom-up).
@@ -511,9 +516,8 @@ fn a_small_face_in_a_4k_still_is_animated_and_the_rest_is_untouched() {
     }
     let (_h, plugin) = load(HostOptions::default());
     let mut inst = instance_with(&plugin, big.clone());
-    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
     let track = installer::workspace_root().join("resources/demo/track.json");
-    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    drive_by_track(&mut inst, &track);
     let req = RenderRequest { depth: Depth::Byte, components: Components::Rgb, ..RenderRequest::default() };
     let out = inst.render_frame(30.0, &req).unwrap_or_else(|e| panic!("{e}: {:?}", inst.messages()));
     assert_eq!((out.width, out.height), (w, h));
@@ -556,8 +560,7 @@ fn anamorphic_pixels_render_like_square_ones() {
     let render = |img: HostImage, par: f64, frame: f64| {
         let (_h, plugin) = load(HostOptions { pixel_aspect: par, ..HostOptions::default() });
         let mut inst = instance_with(&plugin, img);
-        inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
-        inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+        drive_by_track(&mut inst, &track);
         inst.render_frame(frame, &RenderRequest::default()).unwrap_or_else(|e| panic!("{e}: {:?}", inst.messages()))
     };
     let thin = squeeze(&src);
