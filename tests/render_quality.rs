@@ -89,7 +89,7 @@ fn render_track_of(portrait: HostImage, track: &Path, frames: &[i32], extra: &[(
     runtime();
     let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
     let mut inst = instance_with(&plugin, portrait);
-    drive_by_track(&mut inst, &track);
+    drive_by_track(&mut inst, track);
     for (k, v) in extra {
         inst.set_param(k, v.clone()).unwrap();
     }

@@ -404,6 +404,13 @@ struct SourceGuess {
     stable: bool,
 }
 
+impl SourceGuess {
+    /// Whether it was prepared under the same salt and settings.
+    fn fits(&self, salt: u64, s: &Settings) -> bool {
+        self.salt == salt && self.override_key == override_key(s) && self.size == s.resolution
+    }
+}
+
 /// The render state of one node instance: caches only.
 pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
@@ -778,7 +785,7 @@ impl Renderer {
         let salt = content_salt(scale, PixelMap::of_image(img, scale));
         let guess = self.guess.lock();
         let g = guess.as_ref()?;
-        let same = g.stable && g.salt == salt && g.override_key == override_key(s) && g.size == s.resolution;
+        let same = g.stable && g.fits(salt, s);
         // The size is at the render scale (the key covers the layout too).
         let [w, h] = g.prepared.image_size;
         let bounds = img.layout().bounds;
@@ -790,9 +797,7 @@ impl Renderer {
     fn note_source(&self, prepared: &Arc<PreparedSource>, scale: f64, img: &Image, s: &Settings) {
         let salt = content_salt(scale, PixelMap::of_image(img, scale));
         let mut guess = self.guess.lock();
-        let stable = guess.as_ref().is_some_and(|g| {
-            g.prepared.key == prepared.key && g.salt == salt && g.override_key == override_key(s) && g.size == s.resolution
-        });
+        let stable = guess.as_ref().is_some_and(|g| g.prepared.key == prepared.key && g.fits(salt, s));
         *guess = Some(SourceGuess { prepared: prepared.clone(), salt, override_key: override_key(s), size: s.resolution, stable });
     }
 
@@ -1206,9 +1211,8 @@ impl Resampling<'_> {
         };
         let mut cells = vec![[0.0f32; 4]; plane];
         // Outside the matte's box no pixel is pasted: those cells stay 0.
-        let cell = |c: f64| (((c + 1.0) * size as f64 / 2.0).floor().max(0.0) as usize).min(size);
-        let (u0, u1) = (cell(matte.bbox[0]).saturating_sub(1), (cell(matte.bbox[2]) + 2).min(size));
-        let (v0, v1) = (cell(matte.bbox[1]).saturating_sub(1), (cell(matte.bbox[3]) + 2).min(size));
+        let (u0, u1) = (cell_of(matte.bbox[0], size).saturating_sub(1), (cell_of(matte.bbox[2], size) + 2).min(size));
+        let (v0, v1) = (cell_of(matte.bbox[1], size).saturating_sub(1), (cell_of(matte.bbox[3], size) + 2).min(size));
         par_rows(&mut cells, size, v0..v1, |v, row| {
             for (u, c) in row.iter_mut().enumerate().take(u1).skip(u0) {
                 let i = v * size + u;
@@ -1238,8 +1242,9 @@ impl Resampling<'_> {
         let cells = &self.cells[..];
         // In f32: at most ~1e-4 crop pixels off for crops up to 1024 and rows up to 8192 pixels.
         let (c0f, cdf) = ([c0[0] as f32, c0[1] as f32], [cd[0] as f32, cd[1] as f32]);
-        // Two passes, each a short chain of dependent loads: the cells' tap
-        // for every pixel (into `spots`), then the samples of the image.
+        // Three passes, each a short chain of dependent loads: the cells' tap
+        // for every pixel (into `spots`), the faded sample points, then the
+        // samples of the image.
         spots.clear();
         for i in lo..hi {
             let fi = i as f32;
