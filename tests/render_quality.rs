@@ -666,3 +666,53 @@ fn hdr_values_survive_the_warp() {
     println!("HDR highlight after the warp: {peak:.3} (4.0 in the portrait)");
     assert!(peak > 3.5, "the highlight was clipped or lost: {peak}");
 }
+
+#[test]
+fn non_finite_pixels_stay_where_they_are() {
+    let src_lm = source_landmarks();
+    let mut plate = astronaut();
+    let (w, h) = (plate.width as i32, plate.height as i32);
+    let mut poison = |cx: i32, cy: i32, v: f32, channels: std::ops::Range<usize>| {
+        for ty in cy - 6..cy + 6 {
+            for tx in cx - 6..cx + 6 {
+                for c in channels.clone() {
+                    plate.pixels[(((h - 1 - ty) * w + tx) * 4 + c as i32) as usize] = v;
+                }
+            }
+        }
+    };
+    // On the cheek and the chin (inside the face, where the jaw drop resamples), and in the background.
+    let (cheek, chin) = (src_lm[3], src_lm[8]);
+    poison(cheek[0] as i32 + 25, cheek[1] as i32, f32::NAN, 0..3);
+    poison(chin[0] as i32, chin[1] as i32 - 15, f32::INFINITY, 0..1);
+    poison(src_lm[57][0] as i32 + 20, src_lm[57][1] as i32 + 8, f32::NEG_INFINITY, 1..3);
+    // (RGB: the demo portrait has no alpha channel.)
+    poison(40, 40, f32::NAN, 0..3);
+    let track = write_track("non_finite", vec![src_lm, jaw_dropped(&src_lm, 0.3)]);
+    let out = render_track_of(plate.clone(), &track, &[2], &[]).remove(0).1;
+    let bad = |img: &HostImage| img.pixels.iter().filter(|v| !v.is_finite()).count();
+    let mut spread = 0;
+    let mut changed_outside = 0;
+    let face_box = |i: usize| {
+        let (x, y) = ((i / 4) as i32 % w, h - 1 - (i / 4) as i32 / w);
+        let xs = src_lm.iter().map(|p| p[0] as i32);
+        let ys = src_lm.iter().map(|p| p[1] as i32);
+        let (x1, x2) = (xs.clone().min().unwrap() - 60, xs.max().unwrap() + 60);
+        let (y1, y2) = (ys.clone().min().unwrap() - 120, ys.max().unwrap() + 120);
+        x >= x1 && x < x2 && y >= y1 && y < y2
+    };
+    for (i, (o, s)) in out.pixels.iter().zip(&plate.pixels).enumerate() {
+        if !o.is_finite() && s.is_finite() {
+            spread += 1;
+        }
+        if !face_box(i) && o.to_bits() != s.to_bits() {
+            changed_outside += 1;
+        }
+    }
+    println!("non-finite values: {} in the plate, {} in the frame; {spread} where the plate was finite", bad(&plate), bad(&out));
+    assert_eq!(changed_outside, 0, "values outside the face changed (the background NaNs must pass through bit for bit)");
+    assert_eq!(spread, 0, "non-finite values spread to pixels that were finite");
+    // The face did move (the test is not vacuous).
+    let moved = out.pixels.iter().zip(&astronaut().pixels).filter(|(o, s)| o.is_finite() && (*o - *s).abs() > 0.05).count();
+    assert!(moved > 500, "the jaw drop changed only {moved} values");
+}

@@ -22,6 +22,7 @@ pub mod json;
 mod matte;
 mod mesh;
 mod search;
+pub use search::smallest_face_found;
 pub mod track;
 
 pub use self::analyzer::{

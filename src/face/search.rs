@@ -85,6 +85,13 @@ pub(crate) fn plan(width: u32, height: u32, runs_left: usize) -> Vec<TileScale> 
     out
 }
 
+/// About the smallest face (its box's side, in image pixels) the search finds in a `width`×`height` image: a box
+/// of about 20 of the detector's 128 input pixels, in the finest tile searched or in the letterboxed whole image.
+pub fn smallest_face_found(width: u32, height: u32) -> u32 {
+    let finest = plan(width, height, MAX_DETECTOR_RUNS - 1).last().map(|s| s.side).unwrap_or(width.max(height));
+    (finest as f64 * 20.0 / INPUT_SIZE as f64).round() as u32
+}
+
 /// Tile starts along one axis of length `len`: evenly spread from 0 to `len − side` with steps of at most
 /// `side·(1 − MIN_OVERLAP)`; one centred tile when the axis is not longer than a tile.
 fn axis(len: u32, side: u32) -> Vec<i64> {

@@ -21,6 +21,7 @@
 //! Caches (analysis, crops, tracks, mattes) are keyed by content, never by
 //! render order, so any order of frames or threads gives the same pixels.
 
+pub mod analysis;
 pub mod generator;
 pub mod geometry;
 pub mod plane;
@@ -35,14 +36,15 @@ use parking_lot::Mutex;
 
 use crate::effect::clips;
 use crate::face::track::LandmarkTrack;
-use crate::face::{FaceAnalyzer, FaceImage};
+use crate::face::FaceAnalyzer;
 use crate::inference::{Device, DeviceReport};
 use crate::motion::{to_f64, transfer_relative};
 use crate::params::{DriveMode, OutputMode, Settings};
 use crate::pixels;
 use generator::{CropPixels, Generator, Planes, Reference};
 use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
-use plane::{image_key, image_key_here, Plane, Region};
+use analysis::{AnalysisView, ImageSampler, ViewMatte};
+use plane::{image_key, image_key_here, Region};
 
 /// Whether `LIVING_PORTRAIT_PROFILE=1`, read once per process (renders must
 /// not read the environment: a host may change it on another thread).
@@ -327,15 +329,15 @@ impl PixelMap {
     }
 }
 
-/// Sample the planar RGB crop of `size` from a plane.
-fn crop_pixels(plane: &Plane, crop: &FaceCrop, map: PixelMap, size: usize) -> Vec<f32> {
+/// Sample the planar RGB crop of `size` from the host's image.
+fn crop_pixels(image: &ImageSampler<'_>, crop: &FaceCrop, map: PixelMap, size: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; 3 * size * size];
     for v in 0..size {
         let ny = (2 * v + 1) as f64 / size as f64 - 1.0;
         for u in 0..size {
             let nx = (2 * u + 1) as f64 / size as f64 - 1.0;
             let c = crop.to_canonical([nx, ny]);
-            let px = plane.sample(c[0] * map.sx, c[1] * map.sy);
+            let px = image.sample(c[0] * map.sx, c[1] * map.sy);
             for k in 0..3 {
                 out[k * size * size + v * size + u] = px[k].clamp(0.0, 1.0);
             }
@@ -418,7 +420,7 @@ pub struct Renderer {
     sources: Mutex<SourceCache>,
     drivers: Mutex<Lru<u128, Option<Points>>>,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
-    mattes: Mutex<Lru<u128, Arc<Plane>>>,
+    mattes: Mutex<Lru<u128, Arc<ViewMatte>>>,
     /// Face regions of reference stills at full resolution, by (image
     /// content, pixel rectangle).
     regions: Mutex<RegionCache>,
@@ -469,34 +471,29 @@ fn override_key(settings: &Settings) -> Option<[u64; 2]> {
     })
 }
 
-/// Pixel coordinates of the face analysis (origin top-left, pixel centres at
-/// integers, in the square-pixel image [`analysis_image`] made from a plane
-/// with `bounds`) → canonical (y up).
-fn analysis_to_canonical(p: [f32; 2], bounds: RectI, map: PixelMap) -> [f64; 2] {
-    [(bounds.x1 as f64 + (p[0] as f64 + 0.5) / map.par) / map.sx, (bounds.y2 as f64 - (p[1] as f64 + 0.5)) / map.sy]
-}
-
-/// The image the face models see: 8-bit RGB, top row first, with square
-/// pixels (non-square pixels are resampled to their displayed shape, or the
-/// face would look squeezed to the detector).
-fn analysis_image(plane: &Plane, map: PixelMap) -> std::result::Result<FaceImage, crate::face::FaceError> {
-    if (map.par - 1.0).abs() < 1e-6 {
-        return FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down());
+/// Why no face was found on an image, as far as we can tell: non-finite
+/// pixels, and the smallest face the detector's bounded search finds at this
+/// image size; then what to do.
+fn no_face_message(what: &str, view: &AnalysisView, bounds: RectI) -> String {
+    let (w, h) = (view.image.width, view.image.height);
+    let mut why = Vec::new();
+    if view.non_finite > 0 {
+        let n = view.non_finite;
+        why.push(format!("{n} of its pixels {} not finite numbers (NaN or infinity; they are read as black)", if n == 1 { "is" } else { "are" }));
     }
-    let (w, h) = (((plane.width() as f64 * map.par).round() as usize).max(1), plane.height());
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    let b = plane.bounds;
-    for row in 0..h {
-        let y = b.y2 as f64 - row as f64 - 0.5;
-        for u in 0..w {
-            let x = b.x1 as f64 + (u as f64 + 0.5) / map.par;
-            let p = plane.sample(x, y);
-            for &v in &p[..3] {
-                rgb.push(if v.is_nan() { 0 } else { (v.clamp(0.0, 1.0) * 255.0).round() as u8 });
-            }
-        }
-    }
-    FaceImage::new(w as u32, h as u32, rgb)
+    let smallest = crate::face::smallest_face_found(w, h);
+    let scale = bounds.height() as f64 / h as f64;
+    let seen = if view.reduced() { format!(", analysed at {w}×{h}") } else { String::new() };
+    why.push(format!(
+        "in a {}×{} image{seen} the detector finds faces from about {} pixels wide",
+        bounds.width(),
+        bounds.height(),
+        (smallest as f64 * scale).round()
+    ));
+    format!(
+        "no face was found on the {what}: {}; use a portrait with a clearly visible face, or turn on \"Override portrait landmarks\" and place srcLm00…srcLm67 by hand",
+        why.join("; ")
+    )
 }
 
 impl Renderer {
@@ -531,33 +528,29 @@ impl Renderer {
         if let Some(p) = self.sources.lock().get(&cache_key) {
             return Ok(p);
         }
-        let plane = Plane::from_image(img);
         let (landmarks, detected) = match settings.source_override {
             Some(l) => (l, false),
             None => {
-                let face_img = analysis_image(&plane, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
-                let analysis = analyzer.analyze_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
-                let face = analysis.face.as_ref().ok_or_else(|| {
-                    fail(format!(
-                        "no face was found on the {what}; use a portrait with a clearly visible face, or turn on \"Override portrait landmarks\" and place srcLm00…srcLm67 by hand"
-                    ))
-                })?;
+                let view = AnalysisView::of(img, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
+                let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
+                let face = analysis.face.as_ref().ok_or_else(|| fail(no_face_message(what, &view, img.bounds())))?;
                 let mut l = [[0.0; 2]; 68];
                 for (o, p) in l.iter_mut().zip(face.landmarks68.iter()) {
-                    *o = analysis_to_canonical(*p, plane.bounds, map);
+                    *o = view.to_canonical(*p, map);
                 }
                 (l, true)
             }
         };
         let crop = FaceCrop::from_landmarks(&landmarks);
         let _ = detected;
+        let b = img.bounds();
         let prepared = Arc::new(PreparedSource {
             state: FaceState::of(&landmarks),
-            pixels: Arc::new(crop_pixels(&plane, &crop, map, size)),
+            pixels: Arc::new(crop_pixels(&ImageSampler::new(img), &crop, map, size)),
             crop,
             landmarks,
             key,
-            image_size: [plane.width() as u32, plane.height() as u32],
+            image_size: [b.width() as u32, b.height() as u32],
             par: map.par,
         });
         self.sources.lock().put(cache_key, prepared.clone());
@@ -593,14 +586,13 @@ impl Renderer {
         if let Some(p) = self.drivers.lock().get(&key) {
             return Ok(p);
         }
-        let plane = Plane::from_image(&img);
+        let view = AnalysisView::of(&img, map).map_err(|e| fail(format!("the Driver frame {time} cannot be analysed: {e}")))?;
         drop(img);
-        let face_img = analysis_image(&plane, map).map_err(|e| fail(format!("the Driver frame {time} cannot be analysed: {e}")))?;
-        let analysis = analyzer.analyze_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
+        let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
         let points = analysis.face.as_ref().map(|f| {
             let mut l = [[0.0; 2]; 68];
             for (o, p) in l.iter_mut().zip(f.landmarks68.iter()) {
-                *o = analysis_to_canonical(*p, plane.bounds, map);
+                *o = view.to_canonical(*p, map);
             }
             l
         });
@@ -964,7 +956,7 @@ impl Renderer {
             (Some(g), matte)
         };
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
-            Some(self.segmentation(&base, &base_image, &analyzer, &abort)?)
+            Some(self.segmentation(&base, &base_image, scale, &analyzer, &abort)?)
         } else {
             None
         };
@@ -1047,26 +1039,16 @@ impl Renderer {
         region
     }
 
-    fn segmentation(&self, base: &PreparedSource, image: &Image, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Arc<Plane>> {
+    fn segmentation(&self, base: &PreparedSource, image: &Image, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Arc<ViewMatte>> {
         if let Some(m) = self.mattes.lock().get(&base.key) {
             return Ok(m);
         }
-        let plane = Plane::from_image(image);
-        let face_img = FaceImage::new(plane.width() as u32, plane.height() as u32, plane.to_rgb8_top_down())
-            .map_err(|e| fail(e.to_string()))?;
-        let m = analyzer.portrait_matte_abortable(&face_img, Some(abort)).map_err(|e| fail(e.to_string()))?;
-        // Back to OFX order (bottom-up), as a plane of the source's bounds.
-        let (w, h) = (m.width as usize, m.height as usize);
-        let mut data = vec![[0.0f32; 4]; w * h];
-        for y in 0..h {
-            for x in 0..w {
-                let a = m.alpha[(h - 1 - y) * w + x];
-                data[y * w + x] = [a, a, a, a];
-            }
-        }
-        let plane = Arc::new(Plane { bounds: plane.bounds, data });
-        self.mattes.lock().put(base.key, plane.clone());
-        Ok(plane)
+        // The matte model sees 256×256: the bounded analysis image is plenty.
+        let view = AnalysisView::of(image, PixelMap::of_image(image, scale)).map_err(|e| fail(e.to_string()))?;
+        let m = analyzer.portrait_matte_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
+        let matte = Arc::new(view.matte_plane(&m.alpha));
+        self.mattes.lock().put(base.key, matte.clone());
+        Ok(matte)
     }
 
     fn warn_device_once(&self, effect: &EffectHandle, report: &DeviceReport) {
@@ -1436,7 +1418,7 @@ fn crop_to_pixels(crop: &FaceCrop, map: PixelMap) -> [f64; 6] {
 /// pixel keeps the source's bytes. Face rows are shared out among the host's
 /// threads.
 #[allow(clippy::too_many_arguments)]
-fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map: PixelMap, size: usize, face_px: &Face<'_>, matte: &CropMatte, seg: Option<&Plane>) -> Result<()> {
+fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map: PixelMap, size: usize, face_px: &Face<'_>, matte: &CropMatte, seg: Option<&ViewMatte>) -> Result<()> {
     let dl = out.layout();
     let sl = src.layout();
     let win = window.intersect(&dl.bounds);
@@ -1636,7 +1618,7 @@ fn write_crop(out: &mut Image, window: RectI, map: PixelMap, size: usize, gen: O
 }
 
 /// Matte output: the paste-back matte (hull × segmentation), grey in RGB and A.
-fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, map: PixelMap, matte: &CropMatte, seg: Option<&Plane>) {
+fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, map: PixelMap, matte: &CropMatte, seg: Option<&ViewMatte>) {
     let dl = out.layout();
     let win = window.intersect(&dl.bounds);
     let mut row_px = vec![[0.0f32; 4]; win.width()];

@@ -210,6 +210,7 @@ impl Region {
                 data[(j * w + i) * 3..(j * w + i) * 3 + 3].copy_from_slice(&p[..3]);
             }
         }
+        fill_non_finite(&mut data, w, h);
         Region::from_rgb([r.x1, r.y1], w, h, data)
     }
 
@@ -273,6 +274,72 @@ impl Region {
 }
 
 
+/// Replace every non-finite value of RGB `data` (`w`×`h`, 3 values a pixel,
+/// rows in order) by finite ones from the same channel: along its row, the
+/// linear blend of the nearest finite values to the left and right (the one
+/// there is at a row's end); a row with none takes the nearest row that has
+/// some; 0 when the channel has no finite value at all. Linear in the size,
+/// free when all are finite. Sampling a region then never spreads a NaN or
+/// an infinity to a pixel that had a finite value.
+pub(crate) fn fill_non_finite(data: &mut [f32], w: usize, h: usize) {
+    if w == 0 || data.iter().all(|v| v.is_finite()) {
+        return;
+    }
+    for k in 0..3 {
+        let at = |x: usize, y: usize| (y * w + x) * 3 + k;
+        let mut has_finite = vec![false; h];
+        for (y, any) in has_finite.iter_mut().enumerate() {
+            let mut last: Option<usize> = None;
+            let mut x = 0;
+            while x < w {
+                if data[at(x, y)].is_finite() {
+                    last = Some(x);
+                    x += 1;
+                    continue;
+                }
+                let end = (x..w).find(|&e| data[at(e, y)].is_finite());
+                match (last, end) {
+                    (Some(a), Some(b)) => {
+                        let (va, vb) = (data[at(a, y)], data[at(b, y)]);
+                        for m in x..b {
+                            let t = (m - a) as f32 / (b - a) as f32;
+                            data[at(m, y)] = va + (vb - va) * t;
+                        }
+                    }
+                    (Some(a), None) => (x..w).for_each(|m| data[at(m, y)] = data[at(a, y)]),
+                    (None, Some(b)) => (x..b).for_each(|m| data[at(m, y)] = data[at(b, y)]),
+                    (None, None) => break,
+                }
+                x = end.unwrap_or(w);
+            }
+            *any = last.is_some();
+        }
+        // Rows with no finite value: the nearest row above or below that had one.
+        let source_row = |y: usize| {
+            let up = (y + 1..h).find(|&r| has_finite[r]);
+            let down = (0..y).rev().find(|&r| has_finite[r]);
+            match (down, up) {
+                (Some(d), Some(u)) => Some(if y - d <= u - y { d } else { u }),
+                (d, u) => d.or(u),
+            }
+        };
+        for y in (0..h).filter(|&y| !has_finite[y]) {
+            let from = source_row(y);
+            for x in 0..w {
+                data[at(x, y)] = from.map_or(0.0, |r| data[at(x, r)]);
+            }
+        }
+        // Blends of two huge finite values can overflow.
+        for y in 0..h {
+            for x in 0..w {
+                if !data[at(x, y)].is_finite() {
+                    data[at(x, y)] = 0.0;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +363,37 @@ mod tests {
         // Half way to the right and up: a linear ramp stays linear.
         let v = r.sample(8.0, -1.0);
         assert!((v[0] - 73.5).abs() < 1e-4 && (v[1] - 1.0).abs() < 1e-6, "{v:?}");
+    }
+
+    #[test]
+    fn non_finite_values_are_filled_from_their_finite_neighbours() {
+        let (w, h) = (5, 4);
+        let mut data: Vec<f32> = (0..w * h * 3).map(|i| i as f32).collect();
+        let original = data.clone();
+        // A NaN inside a row, an infinity at a row's end, a row with none finite in channel 0.
+        data[(w + 2) * 3] = f32::NAN;
+        data[(2 * w - 1) * 3 + 1] = f32::INFINITY;
+        for x in 0..w {
+            data[(2 * w + x) * 3] = f32::NEG_INFINITY;
+        }
+        fill_non_finite(&mut data, w, h);
+        assert!(data.iter().all(|v| v.is_finite()));
+        // Between (1,1) and (3,1): their mean. At the row's end: its left neighbour.
+        assert_eq!(data[(w + 2) * 3], (original[(w + 1) * 3] + original[(w + 3) * 3]) / 2.0);
+        assert_eq!(data[(2 * w - 1) * 3 + 1], original[(2 * w - 2) * 3 + 1]);
+        // Row 2 of channel 0 takes the nearest row (row 1, as filled; a tie goes down).
+        for x in 0..w {
+            assert_eq!(data[(2 * w + x) * 3], data[(w + x) * 3]);
+        }
+        // Every finite value is untouched.
+        for (i, v) in original.iter().enumerate() {
+            if ![(w + 2) * 3, (2 * w - 1) * 3 + 1].contains(&i) && !(i >= 2 * w * 3 && i < 3 * w * 3 && i % 3 == 0) {
+                assert_eq!(data[i], *v, "value {i}");
+            }
+        }
+        let mut none = vec![f32::NAN; 2 * 2 * 3];
+        fill_non_finite(&mut none, 2, 2);
+        assert_eq!(none, vec![0.0; 12]);
     }
 
     #[test]
