@@ -88,13 +88,20 @@ impl Effect for LivingPortrait {
 
     fn instance_changed(&self, effect: &EffectHandle, args: &InstanceChangedArgs) -> Result<()> {
         if !args.is_param {
+            if args.name == clips::SOURCE {
+                self.update_faces_line(effect, args);
+            }
             return Ok(());
         }
         match args.name.as_str() {
+            params::FACE_INDEX | params::REFERENCE_FIRST => self.update_faces_line(effect, args),
             params::DEVICE => self.update_device_line(effect, args.time),
             params::BAKE_KEYS => self.bake_keys(effect, args)?,
             params::CLEAR_KEYS => self.clear_keys(effect)?,
-            params::DETECT_SOURCE => self.detect_source(effect, args)?,
+            params::DETECT_SOURCE => {
+                self.update_faces_line(effect, args);
+                self.detect_source(effect, args)?
+            }
             params::BROWSE_TRACK => self.browse_track(effect)?,
             _ => {}
         }
@@ -212,6 +219,19 @@ impl LivingPortrait {
                 effect.message(MessageLevel::Warning, &format!("Living Portrait: {e}. Type the track file's path into Track file instead.")).ok();
                 Ok(())
             }
+        }
+    }
+
+    /// Analyse the portrait (cached by content, so the render that follows
+    /// finds it done) and say in the read-only "Faces found" line how many
+    /// faces it has and which is animated. Parameters may be set from
+    /// instance changed (not from a render), as the device line is.
+    fn update_faces_line(&self, effect: &EffectHandle, args: &InstanceChangedArgs) {
+        let line = Settings::read(effect, args.time)
+            .and_then(|s| self.renderer.faces_line(effect, args.time, args.render_scale.0.max(1e-6), &s))
+            .unwrap_or_else(|e| format!("not analysed: {e}"));
+        if let Ok(sp) = effect.params().and_then(|p| p.string(params::FACES_FOUND)) {
+            let _ = sp.set(&line);
         }
     }
 

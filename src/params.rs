@@ -48,6 +48,12 @@ pub const SMOOTH_BETA: &str = "smoothBeta";
 pub const BAKE_KEYS: &str = "bakeKeys";
 /// Button: remove the keys of lm00…lm67 (`clearKeys`).
 pub const CLEAR_KEYS: &str = "clearKeys";
+/// Which face of the portrait to animate: 0 the largest, n the n-th from the left (`faceIndex`).
+pub const FACE_INDEX: &str = "faceIndex";
+/// Read-only line: how many faces the portrait has and which is animated (`facesFound`).
+pub const FACES_FOUND: &str = "facesFound";
+/// Most faces `faceIndex` can name.
+pub const MAX_FACE_INDEX: i32 = 32;
 /// Button: detect the portrait's landmarks into srcLm00…srcLm67 (`detectSource`).
 pub const DETECT_SOURCE: &str = "detectSource";
 /// Button: choose the track file with a file dialog (`browseTrack`).
@@ -216,6 +222,21 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .range_int(-1_000_000, 10_000_000)?
         .animates(false)?
         .parent("sourceGroup")?;
+    p.define(ParamKind::Int, FACE_INDEX)?
+        .label("Face")?
+        .hint("Which face of the portrait to animate when it has several: 0 = the largest (the default); 1, 2, … = the first, second, … face counted from the left of the image (by the centre of each face). \"Faces found\" says how many there are; a number beyond them is an error.")?
+        .default_int(0)?
+        .range_int(0, MAX_FACE_INDEX)?
+        .animates(false)?
+        .parent("sourceGroup")?;
+    p.define(ParamKind::String, FACES_FOUND)?
+        .label("Faces found")?
+        .hint("How many faces were found on the portrait, and which one is animated (faces counted from the left).")?
+        .label_string()?
+        .default_string("not analysed yet")?
+        .animates(false)?
+        .persistent(false)?
+        .parent("sourceGroup")?;
     p.define(ParamKind::Bool, OVERRIDE_SOURCE)?
         .label("Override portrait landmarks")?
         .hint("Use srcLm00…srcLm67 instead of the landmarks detected on the portrait.")?
@@ -361,6 +382,8 @@ pub struct Settings {
     pub device: crate::inference::Device,
     pub reference_first: i32,
     pub reference_last: i32,
+    /// Which face to animate: 0 the largest, n the n-th from the left.
+    pub face_index: u32,
     /// Override of the portrait's landmarks (canonical, y up), when on.
     pub source_override: Option<[[f64; 2]; 68]>,
     /// Keyframed targets at this time (canonical, y up), when any is set.
@@ -426,6 +449,7 @@ impl Settings {
             device,
             reference_first: p.int(REFERENCE_FIRST)?.value_at(time)?,
             reference_last: p.int(REFERENCE_LAST)?.value_at(time)?,
+            face_index: p.int(FACE_INDEX)?.value_at(time)?.clamp(0, MAX_FACE_INDEX) as u32,
             source_override: if override_on { points(&p, src_lm_name, time)? } else { None },
             keyframes: if drive == DriveMode::Keyframes { points(&p, lm_name, time)? } else { None },
             interpolate_missing: p.choice(MISSING_FRAMES)?.value_at(time)? == 1,

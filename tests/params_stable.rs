@@ -44,6 +44,8 @@ fn parameter_names_types_and_options_are_stable() {
         ("referenceFirst", "OfxParamTypeInteger"),
         ("referenceLast", "OfxParamTypeInteger"),
         ("overrideSource", "OfxParamTypeBoolean"),
+        ("faceIndex", "OfxParamTypeInteger"),
+        ("facesFound", "OfxParamTypeString"),
     ] {
         assert_eq!(ty(name), t, "{name}");
     }

@@ -32,6 +32,12 @@ pub const ANALYSIS_CACHE_ENTRIES: usize = 64;
 pub const MATTE_CACHE_ENTRIES: usize = 4;
 /// Most mesh runs spent confirming detections found in tiles (about 10 ms each on a CPU core).
 const MAX_TILE_MESH_RUNS: usize = 6;
+/// Most mesh runs spent confirming the whole image's detections: every face of a group is confirmed, not only
+/// the best-scoring one.
+const MAX_WHOLE_MESH_RUNS: usize = 8;
+/// Two faces whose detection boxes' sides are within this ratio are "the same size": choosing the largest
+/// between them is a coin toss the user should settle.
+pub const AMBIGUOUS_SIZE_RATIO: f32 = 0.85;
 /// `detect_faces` searches tiles unless the whole image gives a detection at least this sure (a clear portrait
 /// scores about 0.9; false detections seen on backgrounds and clothing score just above the 0.5 threshold).
 pub const CONFIDENT_SCORE: f32 = 0.75;
@@ -39,7 +45,7 @@ pub const CONFIDENT_SCORE: f32 = 0.75;
 /// The abort check a host render passes down: returns true when the render should stop.
 pub type AbortCheck<'a> = Option<&'a dyn Fn() -> bool>;
 
-/// The best face of an image: its detection, mesh and 68 points.
+/// One face of an image: its detection, mesh and 68 points.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnalyzedFace {
     pub detection: FaceDetection,
@@ -54,7 +60,11 @@ pub struct FaceAnalysis {
     pub image_size: [u32; 2],
     /// All detected faces, best first.
     pub detections: Vec<FaceDetection>,
-    /// The best face that the mesh model confirms (presence ≥ 0.5), if any.
+    /// Every face the mesh model confirms (presence ≥ 0.5), ordered left to right by the centre of its
+    /// detection box (then top to bottom). Faces are confirmed at the scale the first one is found at: the whole
+    /// image, or else the first tile scale that gives one (see `search`).
+    pub faces: Vec<AnalyzedFace>,
+    /// The largest of `faces` (the default choice; see `FaceAnalysis::choose`), if any.
     pub face: Option<AnalyzedFace>,
     /// Detector runs the analysis made: 1 when the whole image gave the face, up to `MAX_DETECTOR_RUNS` when
     /// tiles were searched.
@@ -69,6 +79,60 @@ impl FaceAnalysis {
     pub fn require_face(&self) -> Result<&AnalyzedFace, FaceError> {
         self.face.as_ref().ok_or(FaceError::NoFace)
     }
+
+    /// Index into `faces` of the largest face (by its detection box's side; of equal ones, the leftmost).
+    pub fn largest_index(&self) -> Option<usize> {
+        largest(&self.faces)
+    }
+
+    /// The face a node's `faceIndex` names: 0 the largest, n ≥ 1 the n-th from the left. Errors: no face at
+    /// all, or n beyond the number of faces (the error names the count).
+    pub fn choose(&self, index: u32) -> Result<&AnalyzedFace, FaceError> {
+        if self.faces.is_empty() {
+            return Err(FaceError::NoFace);
+        }
+        match index {
+            0 => self.require_face(),
+            n => self.faces.get(n as usize - 1).ok_or(FaceError::NoSuchFace { index: n, count: self.faces.len() }),
+        }
+    }
+
+    /// Whether "the largest face" is a guess: another face's box side is within `AMBIGUOUS_SIZE_RATIO` of it.
+    pub fn is_ambiguous(&self) -> bool {
+        let Some(big) = self.largest_index() else { return false };
+        let side = self.faces[big].detection.bbox.w;
+        self.faces.iter().enumerate().any(|(i, f)| i != big && f.detection.bbox.w >= side * AMBIGUOUS_SIZE_RATIO)
+    }
+}
+
+impl FaceAnalysis {
+    /// The node's "Faces found" line for the choice `index` (0 the largest, n the n-th from the left), e.g.
+    /// "2 faces found; animating the largest (face 2 from the left)".
+    pub fn summary(&self, index: u32) -> String {
+        let n = self.faces.len();
+        match (n, index) {
+            (0, _) => "no face found".into(),
+            (1, 0 | 1) => "1 face found".into(),
+            (_, 0) => {
+                let big = self.largest_index().unwrap_or(0) + 1;
+                let tie = if self.is_ambiguous() { "; another is about as large: choose one with Face" } else { "" };
+                format!("{n} faces found; animating the largest (face {big} from the left){tie}")
+            }
+            (_, i) if i as usize <= n => format!("{n} faces found; animating face {i} from the left"),
+            (_, i) => format!("{n} face{} found; there is no face {i} (choose 0 for the largest, or 1 to {n})", if n == 1 { "" } else { "s" }),
+        }
+    }
+}
+
+/// The largest face's index (first of equals).
+fn largest(faces: &[AnalyzedFace]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, f) in faces.iter().enumerate() {
+        if best.is_none_or(|b| f.detection.bbox.w > faces[b].detection.bbox.w) {
+            best = Some(i);
+        }
+    }
+    best
 }
 
 /// A small least-recently-used map; linear scans are fine at these sizes.
@@ -188,7 +252,7 @@ impl FaceAnalyzer {
             if stop {
                 side = Some(tile);
             }
-            add_detections(&mut detections, found, None);
+            add_detections(&mut detections, found, &[]);
             Ok(stop)
         })?;
         detections.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -301,9 +365,9 @@ impl FaceAnalyzer {
         Ok(matte)
     }
 
-    /// Detection, mesh and 68 points of the best face, cached by image content: a still source is analysed
-    /// once. An image without a face gives an analysis with `face: None` (also cached). When the whole image
-    /// gives no face the mesh model confirms, the tile search looks for a small one (at most
+    /// Detection, mesh and 68 points of every face, and which is the largest, cached by image content: a still
+    /// source is analysed once. An image without a face gives an analysis with no faces (also cached). When the
+    /// whole image gives no face the mesh model confirms, the tile search looks for small ones (at most
     /// `MAX_DETECTOR_RUNS` detector runs, the abort check consulted before each).
     pub fn analyze(&self, img: &FaceImage) -> Result<Arc<FaceAnalysis>, FaceError> {
         self.analyze_abortable(img, None)
@@ -325,19 +389,20 @@ impl FaceAnalyzer {
         let started = Instant::now();
         let mut detections = self.detect_whole(img, abort)?;
         let mut mesh_runs = 0;
-        let mut face = self.confirm(img, &detections, usize::MAX, &mut mesh_runs, abort)?;
+        let mut faces = self.confirm(img, &detections, MAX_WHOLE_MESH_RUNS, &mut mesh_runs, abort)?;
         let mut detector_runs = 1;
         let mut tile_side = None;
-        if face.is_none() {
-            // A face too small for the whole-image pass: search finer scales, stopping at the first one with a
-            // face the mesh model confirms.
+        if faces.is_empty() {
+            // Faces too small for the whole-image pass: search finer scales, stopping at the first one with a
+            // face the mesh model confirms (all of that scale's faces are kept).
             let mut tile_mesh_runs = 0;
             detector_runs += self.search_tiles(img, abort, |side, found| {
                 let confirmed = self.confirm(img, &found, MAX_TILE_MESH_RUNS, &mut tile_mesh_runs, abort)?;
-                add_detections(&mut detections, found, confirmed.as_ref().map(|f| &f.detection));
-                let stop = confirmed.is_some();
+                let confirmed_detections: Vec<FaceDetection> = confirmed.iter().map(|f| f.detection.clone()).collect();
+                add_detections(&mut detections, found, &confirmed_detections);
+                let stop = !confirmed.is_empty();
                 if stop {
-                    face = confirmed;
+                    faces = confirmed;
                     tile_side = Some(side);
                 }
                 Ok(stop)
@@ -345,13 +410,24 @@ impl FaceAnalyzer {
             mesh_runs += tile_mesh_runs;
             detections.sort_by(|a, b| b.score.total_cmp(&a.score));
         }
+        // Left to right (then top to bottom): the order `faceIndex` counts in.
+        let centre = |f: &AnalyzedFace| {
+            let b = f.detection.bbox;
+            (b.x + b.w / 2.0, b.y + b.h / 2.0)
+        };
+        faces.sort_by(|a, b| {
+            let (ca, cb) = (centre(a), centre(b));
+            ca.0.total_cmp(&cb.0).then(ca.1.total_cmp(&cb.1))
+        });
+        let face = largest(&faces).map(|i| faces[i].clone());
         profile(img, "analysis", detector_runs, mesh_runs, tile_side, face.is_some(), started);
-        Ok(FaceAnalysis { image_size: [img.width, img.height], detections, face, detector_runs, tile_side })
+        Ok(FaceAnalysis { image_size: [img.width, img.height], detections, faces, face, detector_runs, tile_side })
     }
 
-    /// The first of `detections` (best first) that the mesh model confirms, trying those for which `*mesh_runs`
-    /// stays within `max_mesh_runs`. MediaPipe keeps the best detection; when the mesh model says that one is not
-    /// a face, the next is tried.
+    /// Every one of `detections` (best first) that the mesh model confirms, trying those for which `*mesh_runs`
+    /// stays within `max_mesh_runs`. MediaPipe keeps the best detection; here every detection is tried, so that
+    /// all faces of a group are found. A detection centred inside a face already confirmed is that face seen
+    /// again (a larger or shifted box around it) and is skipped without a mesh run.
     fn confirm(
         &self,
         img: &FaceImage,
@@ -359,19 +435,29 @@ impl FaceAnalyzer {
         max_mesh_runs: usize,
         mesh_runs: &mut usize,
         abort: AbortCheck<'_>,
-    ) -> Result<Option<AnalyzedFace>, FaceError> {
+    ) -> Result<Vec<AnalyzedFace>, FaceError> {
+        let mut faces: Vec<AnalyzedFace> = Vec::new();
         for detection in detections {
             if *mesh_runs >= max_mesh_runs {
                 break;
+            }
+            let b = detection.bbox;
+            let (cx, cy) = (b.x + b.w / 2.0, b.y + b.h / 2.0);
+            let inside = |f: &AnalyzedFace| {
+                let o = f.detection.bbox;
+                cx >= o.x && cx <= o.x + o.w && cy >= o.y && cy <= o.y + o.h
+            };
+            if faces.iter().any(inside) {
+                continue;
             }
             *mesh_runs += 1;
             let mesh = self.face_landmarks_abortable(img, detection, abort)?;
             if mesh.presence >= MIN_PRESENCE {
                 let landmarks68 = landmarks68(&mesh)?;
-                return Ok(Some(AnalyzedFace { detection: detection.clone(), mesh, landmarks68 }));
+                faces.push(AnalyzedFace { detection: detection.clone(), mesh, landmarks68 });
             }
         }
-        Ok(None)
+        Ok(faces)
     }
 
     /// Forgets every cached analysis and matte.
@@ -398,12 +484,12 @@ fn check_abort(abort: AbortCheck<'_>) -> Result<(), FaceError> {
 }
 
 /// Adds a finer scale's detections to the list: one overlapping a listed detection (IoU above the merging
-/// threshold) is the same face seen again and is left out, except the confirmed face's, which replaces the
-/// detections it overlaps so that the list holds the detection the face came from.
-fn add_detections(list: &mut Vec<FaceDetection>, found: Vec<FaceDetection>, confirmed: Option<&FaceDetection>) {
+/// threshold) is the same face seen again and is left out, except the confirmed faces', which replace the
+/// detections they overlap so that the list holds the detections the faces came from.
+fn add_detections(list: &mut Vec<FaceDetection>, found: Vec<FaceDetection>, confirmed: &[FaceDetection]) {
     let overlaps = |a: &FaceDetection, b: &FaceDetection| a.bbox.iou(&b.bbox) > detect::NMS_IOU;
     for d in found {
-        if confirmed == Some(&d) {
+        if confirmed.contains(&d) {
             list.retain(|e| !overlaps(e, &d));
             list.push(d);
         } else if !list.iter().any(|e| overlaps(e, &d)) {

@@ -26,7 +26,8 @@ pub use search::smallest_face_found;
 pub mod track;
 
 pub use self::analyzer::{
-    AbortCheck, AnalyzedFace, FaceAnalysis, FaceAnalyzer, ANALYSIS_CACHE_ENTRIES, CONFIDENT_SCORE, MATTE_CACHE_ENTRIES,
+    AbortCheck, AnalyzedFace, FaceAnalysis, FaceAnalyzer, AMBIGUOUS_SIZE_RATIO, ANALYSIS_CACHE_ENTRIES, CONFIDENT_SCORE,
+    MATTE_CACHE_ENTRIES,
 };
 pub use self::detect::{FaceBox, FaceDetection, DETECTOR_MODEL, MIN_SCORE, NUM_KEYPOINTS};
 pub use self::ibug::{landmarks68, Landmarks68, Mesh68Table, IBUG_POINTS};
@@ -45,6 +46,8 @@ pub enum FaceError {
     Inference(InferenceError),
     /// The image holds no face (for calls that need one).
     NoFace,
+    /// Face `index` (counted from the left, from 1) was asked for, but the image holds only `count` faces.
+    NoSuchFace { index: u32, count: usize },
     /// The image given is not usable (empty, inconsistent size).
     InvalidImage(String),
     /// An image file could not be read.
@@ -62,6 +65,11 @@ impl fmt::Display for FaceError {
         match self {
             FaceError::Inference(e) => write!(f, "{e}"),
             FaceError::NoFace => write!(f, "No face was found in the image."),
+            FaceError::NoSuchFace { index, count } => write!(
+                f,
+                "Face {index} from the left was asked for, but the image has only {count} face{}; choose 0 (the largest) or 1 to {count}.",
+                if *count == 1 { "" } else { "s" }
+            ),
             FaceError::InvalidImage(why) => write!(f, "The image cannot be analysed: {why}."),
             FaceError::Unreadable { path, reason } => {
                 write!(f, "The image {} could not be read: {reason}.", path.display())
@@ -112,7 +120,8 @@ pub fn portrait_matte(img: &FaceImage) -> Result<Matte, FaceError> {
     SHARED.portrait_matte(img)
 }
 
-/// Detection, mesh and 68 points of the image's best face (cached by content); `face` is `None` without one.
+/// Detection, mesh and 68 points of the image's faces (cached by content); `face`, the largest, is `None`
+/// without one.
 pub fn analyze(img: &FaceImage) -> Result<std::sync::Arc<FaceAnalysis>, FaceError> {
     SHARED.analyze(img)
 }

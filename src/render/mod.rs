@@ -304,6 +304,21 @@ pub struct PreparedSource {
     pub image_size: [u32; 2],
     /// Its pixel aspect ratio.
     pub par: f64,
+    /// The faces detected on it and which one was taken; `None` when the
+    /// landmarks are the override.
+    pub faces: Option<FacesSeen>,
+}
+
+/// What the face analysis of a reference still found, for the "Faces found"
+/// line and the ambiguity warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FacesSeen {
+    /// Faces found.
+    pub count: usize,
+    /// The face taken, counted from the left from 1.
+    pub chosen: usize,
+    /// The largest was asked for and another face is about as large.
+    pub ambiguous: bool,
 }
 
 /// How an image's pixels map to canonical coordinates: `canonical x = pixel
@@ -383,8 +398,8 @@ struct TrackKey {
 
 /// Generators by (device, pack folder; None: the built-in warp).
 type GeneratorCache = HashMap<(Device, Option<PathBuf>), Arc<dyn Generator>>;
-/// Analysed sources by (image content, override of the landmarks, working size).
-type SourceCache = Lru<(u128, Option<[u64; 2]>, usize), Arc<PreparedSource>>;
+/// Analysed sources by (image content, override of the landmarks, working size, face index).
+type SourceCache = Lru<(u128, Option<[u64; 2]>, usize, u32), Arc<PreparedSource>>;
 /// Face regions of reference images by (image content, pixel rectangle).
 type RegionCache = Lru<(u128, [i32; 4]), Arc<Region>>;
 /// Output rows (y, bytes) handed to one thread.
@@ -401,6 +416,7 @@ struct SourceGuess {
     salt: u64,
     override_key: Option<[u64; 2]>,
     size: usize,
+    face_index: u32,
     /// Two renders in a row found this content: only then is it guessed (a
     /// moving Source would otherwise pay for a wasted generator run a frame).
     stable: bool,
@@ -409,7 +425,7 @@ struct SourceGuess {
 impl SourceGuess {
     /// Whether it was prepared under the same salt and settings.
     fn fits(&self, salt: u64, s: &Settings) -> bool {
-        self.salt == salt && self.override_key == override_key(s) && self.size == s.resolution
+        self.salt == salt && self.override_key == override_key(s) && self.size == s.resolution && self.face_index == s.face_index
     }
 }
 
@@ -430,6 +446,9 @@ pub struct Renderer {
     /// The portrait's landmarks of the last render, for the overlay.
     drawn_source: Mutex<Option<Points>>,
     guess: Mutex<Option<SourceGuess>>,
+    /// The content key of the portrait the "several faces of the same size"
+    /// warning was last posted for (posted once per content, not per frame).
+    faces_warned: Mutex<Option<u128>>,
 }
 
 impl Default for Renderer {
@@ -446,6 +465,7 @@ impl Default for Renderer {
             drawn_targets: Mutex::new(Lru::new(64)),
             drawn_source: Mutex::new(None),
             guess: Mutex::new(None),
+            faces_warned: Mutex::new(None),
         }
     }
 }
@@ -524,25 +544,32 @@ impl Renderer {
     fn prepare(&self, img: &Image, scale: f64, size: usize, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, what: &str) -> Result<Arc<PreparedSource>> {
         let map = PixelMap::of_image(img, scale);
         let key = image_key(img, content_salt(scale, map));
-        let cache_key = (key, override_key(settings), size);
+        let cache_key = (key, override_key(settings), size, settings.face_index);
         if let Some(p) = self.sources.lock().get(&cache_key) {
             return Ok(p);
         }
-        let (landmarks, detected) = match settings.source_override {
-            Some(l) => (l, false),
+        let (landmarks, faces) = match settings.source_override {
+            Some(l) => (l, None),
             None => {
                 let view = AnalysisView::of(img, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
                 let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
-                let face = analysis.face.as_ref().ok_or_else(|| fail(no_face_message(what, &view, img.bounds())))?;
+                let face = analysis.choose(settings.face_index).map_err(|e| match e {
+                    crate::face::FaceError::NoSuchFace { index, count } => fail(format!(
+                        "Face is {index}, but the {what} has only {count} face{}: set Face to 0 for the largest, or to 1…{count} to count from the left",
+                        if count == 1 { "" } else { "s" }
+                    )),
+                    _ => fail(no_face_message(what, &view, img.bounds())),
+                })?;
                 let mut l = [[0.0; 2]; 68];
                 for (o, p) in l.iter_mut().zip(face.landmarks68.iter()) {
                     *o = view.to_canonical(*p, map);
                 }
-                (l, true)
+                let chosen = analysis.faces.iter().position(|f| f == face).unwrap_or(0) + 1;
+                let ambiguous = settings.face_index == 0 && analysis.is_ambiguous();
+                (l, Some(FacesSeen { count: analysis.faces.len(), chosen, ambiguous }))
             }
         };
         let crop = FaceCrop::from_landmarks(&landmarks);
-        let _ = detected;
         let b = img.bounds();
         let prepared = Arc::new(PreparedSource {
             state: FaceState::of(&landmarks),
@@ -552,6 +579,7 @@ impl Renderer {
             key,
             image_size: [b.width() as u32, b.height() as u32],
             par: map.par,
+            faces,
         });
         self.sources.lock().put(cache_key, prepared.clone());
         Ok(prepared)
@@ -790,7 +818,7 @@ impl Renderer {
         let salt = content_salt(scale, PixelMap::of_image(img, scale));
         let mut guess = self.guess.lock();
         let stable = guess.as_ref().is_some_and(|g| g.prepared.key == prepared.key && g.fits(salt, s));
-        *guess = Some(SourceGuess { prepared: prepared.clone(), salt, override_key: override_key(s), size: s.resolution, stable });
+        *guess = Some(SourceGuess { prepared: prepared.clone(), salt, override_key: override_key(s), size: s.resolution, face_index: s.face_index, stable });
     }
 
     /// One render; with `speculate`, an unchanged still's analysis may be
@@ -858,6 +886,7 @@ impl Renderer {
         let base_image = base_image.ok_or_else(|| fail("no Source image"))?;
         timer.mark("sources");
         let base = refs[0].clone();
+        self.warn_faces_once(effect, &base);
         let rod_h = source_clip.region_of_definition(ref_times[0]).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
         let targets = self.targets(effect, args.time, s, &base, rod_h, scale, &analyzer, &abort)?;
         if abort() {
@@ -1049,6 +1078,48 @@ impl Renderer {
         let matte = Arc::new(view.matte_plane(&m.alpha));
         self.mattes.lock().put(base.key, matte.clone());
         Ok(matte)
+    }
+
+    /// Warn (persistently, once per portrait content) when the largest face
+    /// was asked for and another is about as large; clear that warning when
+    /// the choice is no longer ambiguous.
+    fn warn_faces_once(&self, effect: &EffectHandle, base: &PreparedSource) {
+        let ambiguous = base.faces.is_some_and(|f| f.ambiguous);
+        let mut warned = self.faces_warned.lock();
+        match (ambiguous, *warned) {
+            (true, Some(k)) if k == base.key => {}
+            (true, _) => {
+                let f = base.faces.unwrap_or(FacesSeen { count: 0, chosen: 0, ambiguous });
+                let _ = effect.set_persistent_message(
+                    ofx::plugin::MessageLevel::Warning,
+                    &format!(
+                        "Living Portrait: the portrait has {} faces and at least two are about the same size; animating face {} from the left as the largest. Set Face (faceIndex) to choose one: 1 is the leftmost.",
+                        f.count, f.chosen
+                    ),
+                );
+                *warned = Some(base.key);
+            }
+            (false, Some(_)) => {
+                effect.clear_persistent_message();
+                *warned = None;
+            }
+            (false, None) => {}
+        }
+    }
+
+    /// The "Faces found" line for the portrait (the Source at `time`, or the
+    /// first reference frame) at render scale `scale`: how many faces, which
+    /// one `s.face_index` takes.
+    pub fn faces_line(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings) -> Result<String> {
+        let clip = effect.clip(clips::SOURCE)?;
+        if !clip.connected() {
+            return Ok("no Source connected".into());
+        }
+        let t = reference_times(s, time)[0];
+        let Some(img) = clip.image(t, None)? else { return Ok(format!("no Source image at frame {t}")) };
+        let view = AnalysisView::of(&img, PixelMap::of_image(&img, scale)).map_err(|e| fail(e.to_string()))?;
+        let analysis = self.analyzer(s.device).analyze(&view.image).map_err(|e| fail(e.to_string()))?;
+        Ok(analysis.summary(s.face_index))
     }
 
     fn warn_device_once(&self, effect: &EffectHandle, report: &DeviceReport) {
