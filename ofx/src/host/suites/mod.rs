@@ -33,7 +33,7 @@ use openfx::sys::image_effect_v1::param::kOfxParameterSuite;
 use openfx::sys::image_effect_v1::progress::kOfxProgressSuite;
 use openfx::sys::image_effect_v1::time_line::kOfxTimeLineSuite;
 
-use super::host::{host_from_handle, HostQuirks};
+use super::host::{host_from_handle, HostQuirks, MultiThreadMode};
 
 /// Runs `f`, turning a panic into `fail`.
 pub(crate) fn guard<R>(fail: R, f: impl FnOnce() -> R) -> R {
@@ -105,6 +105,7 @@ pub(crate) unsafe extern "C" fn fetch_suite(host: OfxPropertySetHandle, name: *c
         };
         let shared = host_from_handle(host);
         let quirks = shared.as_ref().map(|h| h.options.quirks).unwrap_or_default();
+        let multithread = shared.as_ref().map(|h| h.options.multithread).unwrap_or_default();
         let is = |c: &CStr| c.to_str() == Ok(name);
         let suite: *const c_void = if is(kOfxPropertySuite) && version == 1 {
             &property::SUITE as *const _ as *const c_void
@@ -115,7 +116,11 @@ pub(crate) unsafe extern "C" fn fetch_suite(host: OfxPropertySetHandle, name: *c
         } else if is(kOfxMemorySuite) && version == 1 {
             &misc::MEMORY_SUITE as *const _ as *const c_void
         } else if is(kOfxMultiThreadSuite) && version == 1 {
-            &threads::SUITE as *const _ as *const c_void
+            match multithread {
+                MultiThreadMode::Threads => &threads::SUITE as *const _ as *const c_void,
+                MultiThreadMode::OneCpu => &threads::SUITE_ONE_CPU as *const _ as *const c_void,
+                MultiThreadMode::Single => &threads::SUITE_SINGLE as *const _ as *const c_void,
+            }
         } else if is(kOfxMessageSuite) && version == 1 {
             &message::SUITE_V1 as *const _ as *const c_void
         } else if is(kOfxMessageSuite) && version == 2 {
