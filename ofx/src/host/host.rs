@@ -32,7 +32,8 @@ pub enum HostQuirks {
     /// `clearPersistentMessage`, normalised parameter defaults are not converted.
     Resolve,
     /// Natron: every render window is split into `threads` horizontal bands
-    /// rendered concurrently; normalised defaults are converted.
+    /// rendered concurrently; normalised defaults are converted; the message
+    /// suites drop their variadic arguments and show the format alone.
     Natron,
 }
 

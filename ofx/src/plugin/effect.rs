@@ -174,6 +174,15 @@ impl MessageLevel {
     }
 }
 
+/// The printf format that shows `text` as it is, with no arguments: `%`
+/// doubled, NUL bytes made spaces. The text goes in the format itself, not
+/// behind a `"%s"`, because some hosts drop the variadic arguments: Natron
+/// forwards them into a second variadic formatter, so a `"%s"` message shows
+/// blank there.
+fn message_format(text: &str) -> CString {
+    CString::new(text.replace('\0', " ").replace('%', "%%")).unwrap_or_default()
+}
+
 /// The handle of an effect instance, valid during one action.
 #[derive(Clone, Copy)]
 pub struct EffectHandle {
@@ -231,17 +240,17 @@ impl EffectHandle {
     }
     /// A transient message (a dialog in interactive hosts, a log line in batch).
     pub fn message(&self, level: MessageLevel, text: &str) -> Result<()> {
-        let t = CString::new(text.replace('\0', " ")).unwrap_or_default();
-        let fmt = c"%s";
+        let fmt = message_format(text);
         let f = self
             .suites
             .message_v2
             .and_then(|m| m.message)
             .or_else(|| self.suites.message_v1.and_then(|m| m.message))
             .ok_or_else(|| Error::MissingHostFeature("the message suite".into()))?;
-        // SAFETY: message(handle, type, id, format, ...) with format "%s" and one
-        // NUL-terminated string argument; the id may be null per ofxMessage.h.
-        let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), fmt.as_ptr(), t.as_ptr()) };
+        // SAFETY: message(handle, type, id, format, ...) with a NUL-terminated
+        // format that needs no arguments (see `message_format`); the id may be
+        // null per ofxMessage.h.
+        let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), fmt.as_ptr()) };
         Error::check("message", st)
     }
     /// A message that stays on the node until cleared. Falls back to a transient
@@ -249,9 +258,9 @@ impl EffectHandle {
     /// returns whether it really is persistent.
     pub fn set_persistent_message(&self, level: MessageLevel, text: &str) -> Result<bool> {
         if let Some(f) = self.suites.message_v2.and_then(|m| m.setPersistentMessage) {
-            let t = CString::new(text.replace('\0', " ")).unwrap_or_default();
+            let fmt = message_format(text);
             // SAFETY: as in `message`.
-            let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), c"%s".as_ptr(), t.as_ptr()) };
+            let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), fmt.as_ptr()) };
             Error::check("setPersistentMessage", st)?;
             return Ok(true);
         }
@@ -658,6 +667,12 @@ mod tests {
                 assert!(r[count as usize..].iter().all(|&c| c == 0), "count {count}: {r:?}");
             }
         }
+    }
+
+    #[test]
+    fn message_formats_need_no_arguments() {
+        assert_eq!(message_format("100% of /a/%04d.json").to_bytes(), b"100%% of /a/%%04d.json");
+        assert_eq!(message_format("a\0b").to_bytes(), b"a b");
     }
 
     #[test]

@@ -122,12 +122,15 @@ pub(crate) unsafe extern "C" fn fetch_suite(host: OfxPropertySetHandle, name: *c
                 MultiThreadMode::Single => &threads::SUITE_SINGLE as *const _ as *const c_void,
             }
         } else if is(kOfxMessageSuite) && version == 1 {
-            &message::SUITE_V1 as *const _ as *const c_void
+            match quirks {
+                HostQuirks::Natron => &message::SUITE_V1_NATRON as *const _ as *const c_void,
+                _ => &message::SUITE_V1 as *const _ as *const c_void,
+            }
         } else if is(kOfxMessageSuite) && version == 2 {
-            if quirks == HostQuirks::Resolve {
-                &message::SUITE_V2_RESOLVE as *const _ as *const c_void
-            } else {
-                &message::SUITE_V2 as *const _ as *const c_void
+            match quirks {
+                HostQuirks::Resolve => &message::SUITE_V2_RESOLVE as *const _ as *const c_void,
+                HostQuirks::Natron => &message::SUITE_V2_NATRON as *const _ as *const c_void,
+                HostQuirks::Standard => &message::SUITE_V2 as *const _ as *const c_void,
             }
         } else if is(kOfxProgressSuite) && version == 1 {
             &misc::PROGRESS_SUITE_V1 as *const _ as *const c_void
