@@ -71,3 +71,25 @@ fn one_cpu_suite_renders_the_same_frames() {
     let (out, _) = demo(HostOptions { threads: 2, multithread: MultiThreadMode::OneCpu, ..HostOptions::default() });
     assert_same_as_reference(&out, "a suite reporting one CPU");
 }
+
+#[test]
+fn a_host_without_instance_data_renders_the_same_frames() {
+    let _turn = TURN.lock();
+    reference();
+    let (out, messages) = demo(HostOptions { threads: 2, instance_data: false, ..HostOptions::default() });
+    assert!(messages.iter().all(|m| m.kind != MessageKind::Error), "{messages:?}");
+    assert_same_as_reference(&out, "a host without kOfxPropInstanceData");
+}
+
+#[test]
+fn a_host_without_param_get_value_at_time_renders_with_one_warning() {
+    let _turn = TURN.lock();
+    reference();
+    let (out, messages) = demo(HostOptions { threads: 2, param_value_at_time: false, ..HostOptions::default() });
+    assert_same_as_reference(&out, "a host without paramGetValueAtTime");
+    let warnings: Vec<_> = messages.iter().filter(|m| m.text.contains("paramGetValueAtTime")).collect();
+    assert_eq!(warnings.len(), 1, "one warning over {} frames: {messages:?}", FRAMES.len());
+    assert_eq!(warnings[0].kind, MessageKind::Warning);
+    assert!(warnings[0].persistent);
+    assert!(messages.iter().all(|m| m.kind != MessageKind::Error), "{messages:?}");
+}

@@ -106,6 +106,12 @@ pub struct HostOptions {
     pub threads: usize,
     /// How the multithread suite runs the plugin's thread functions.
     pub multithread: MultiThreadMode,
+    /// Effect instances have `kOfxPropInstanceData` (off imitates a host
+    /// without it: getting or setting it fails).
+    pub instance_data: bool,
+    /// The parameter suite has `paramGetValueAtTime` (off imitates small hosts
+    /// that leave it NULL).
+    pub param_value_at_time: bool,
     /// Lay images out top row first with a negative `kOfxImagePropRowBytes`.
     pub negative_row_bytes: bool,
     /// Output image bounds exceed the render window by this many pixels per side.
@@ -134,6 +140,8 @@ impl Default for HostOptions {
             quirks: HostQuirks::Standard,
             threads: 0,
             multithread: MultiThreadMode::Threads,
+            instance_data: true,
+            param_value_at_time: true,
             negative_row_bytes: false,
             pad_output_bounds: 0,
             project_size: (1920.0, 1080.0),

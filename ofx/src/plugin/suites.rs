@@ -116,8 +116,10 @@ pub(crate) fn load() -> Result<&'static Suites> {
         clipGetHandle, clipGetPropertySet, clipGetImage, clipReleaseImage);
     let param: OfxParameterSuiteV1 = fetch(host, kOfxParameterSuite, 1)
         .ok_or_else(|| Error::MissingHostFeature("the parameter suite".into()))?;
+    // paramGetValueAtTime is optional: small hosts lack it, and values are
+    // then read at the current frame (see params.rs).
     require!(param, "OfxParameterSuiteV1", paramDefine, paramGetHandle, paramGetPropertySet,
-        paramGetValue, paramGetValueAtTime, paramSetValue);
+        paramGetValue, paramSetValue);
     let suites = Suites {
         host_props: host.host,
         property,

@@ -110,7 +110,10 @@ pub(crate) unsafe extern "C" fn fetch_suite(host: OfxPropertySetHandle, name: *c
         let suite: *const c_void = if is(kOfxPropertySuite) && version == 1 {
             &property::SUITE as *const _ as *const c_void
         } else if is(kOfxParameterSuite) && version == 1 {
-            &param::SUITE as *const _ as *const c_void
+            match shared.as_ref().is_none_or(|h| h.options.param_value_at_time) {
+                true => &param::SUITE as *const _ as *const c_void,
+                false => &param::SUITE_NO_VALUE_AT_TIME as *const _ as *const c_void,
+            }
         } else if is(kOfxImageEffectSuite) && version == 1 {
             &effect::SUITE as *const _ as *const c_void
         } else if is(kOfxMemorySuite) && version == 1 {
