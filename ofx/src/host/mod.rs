@@ -46,7 +46,7 @@ pub mod render;
 pub mod suites;
 
 pub use animation::Interpolation;
-pub use bench::{BenchReport, MemoryStatus, Stats};
+pub use bench::{heap_in_use, BenchReport, MemoryStatus, Stats};
 pub use effect::{ClipInput, Context};
 pub use error::{HostError, HostResult};
 pub use host::{Host, HostMessage, HostOptions, HostQuirks, MessageKind, MultiThreadMode, PluginInfo};

@@ -155,6 +155,7 @@ fn dispatch<E: Effect>(
     if is(action, kOfxActionUnload) {
         // Interacts a host failed to destroy must not outlive it.
         super::interact::forget_all();
+        suites::unload();
         return Ok(());
     }
     let suites: &'static Suites = suites::suites()?;
