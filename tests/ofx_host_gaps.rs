@@ -93,3 +93,36 @@ fn a_host_without_param_get_value_at_time_renders_with_one_warning() {
     assert!(warnings[0].persistent);
     assert!(messages.iter().all(|m| m.kind != MessageKind::Error), "{messages:?}");
 }
+
+/// `ofx-render --multithread single` (and `one-cpu`) renders the demo track to
+/// the same file as the ordinary render.
+#[test]
+fn ofx_render_multithread_flag_gives_the_same_files() {
+    let out_dir = installer::target_dir().join("test-output").join("ofx_host_gaps");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let src = installer::workspace_root().join("resources/demo/astronaut.png");
+    let track = installer::workspace_root().join("resources/demo/track.json");
+    let render = |mode: &str| -> Vec<u8> {
+        let out = out_dir.join(format!("{mode}_%04d.exr"));
+        let o = std::process::Command::new(ofx_render())
+            .arg("--plugin-path")
+            .arg(plugin_dir())
+            .args(["--plugin", ID, "--frames", "16", "--threads", "2", "--multithread", mode])
+            .arg("--input")
+            .arg(format!("Source={}", src.display()))
+            .args(["--param", "driveMode=trackFile", "--param"])
+            .arg(format!("trackFile={}", track.display()))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run ofx-render");
+        assert!(o.status.success(), "{mode}: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out_dir.join(format!("{mode}_0016.exr"))).unwrap()
+    };
+    let threads = render("threads");
+    assert_eq!(render("single"), threads, "--multithread single");
+    assert_eq!(render("one-cpu"), threads, "--multithread one-cpu");
+    let o = std::process::Command::new(ofx_render()).args(["--multithread", "many"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not threads, one-cpu or single"));
+}
