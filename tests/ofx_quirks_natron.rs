@@ -18,3 +18,22 @@ fn natron_split_bands_give_the_same_frame() {
     }
     assert_eq!(inst.leaked_images(), 0);
 }
+
+/// Natron drops the variadic arguments of its message suites (it forwards
+/// them into a second variadic formatter), so the plugin must put the text in
+/// the format itself: an error naming a path with `%` in it reads intact.
+#[test]
+fn natron_shows_error_messages_with_percent_signs_intact() {
+    let (_h, plugin) = load(HostOptions { quirks: HostQuirks::Natron, threads: 2, ..HostOptions::default() });
+    let mut inst = instance_with(&plugin, astronaut());
+    let path = "/nonexistent/100% sure/shot_%04d.json";
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(path.into())).unwrap();
+    assert!(inst.render_frame(1.0, &RenderRequest::default()).is_err(), "a missing track file fails the render");
+    let pm = inst.persistent_message().expect("a persistent error message");
+    assert_eq!(pm.kind, MessageKind::Error);
+    assert!(pm.text.starts_with("Living Portrait: ") && pm.text.contains(path), "the message reads {:?}", pm.text);
+    for m in inst.messages() {
+        assert!(!m.text.trim().is_empty(), "a blank message: {m:?}");
+    }
+}

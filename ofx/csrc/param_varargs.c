@@ -199,3 +199,17 @@ OfxStatus lp_ofxhost_setPersistentMessage(void *h, const char *type, const char 
     va_end(ap);
     return st;
 }
+
+/* Natron quirk: its message suites forward their variadic arguments into a
+ * second variadic formatter, so the arguments are lost. Imitated by passing
+ * the format itself on, flagged (2) for the Rust side to render it as Natron
+ * shows it: "%%" as "%", every other conversion as nothing. */
+OfxStatus lp_ofxhost_message_natron(void *h, const char *type, const char *id, const char *fmt, ...) {
+    if (!lp_cb) return STAT_FAILED;
+    return lp_cb->message(h, type, id, fmt ? fmt : "", 2);
+}
+
+OfxStatus lp_ofxhost_setPersistentMessage_natron(void *h, const char *type, const char *id, const char *fmt, ...) {
+    if (!lp_cb) return STAT_FAILED;
+    return lp_cb->message(h, type, id, fmt ? fmt : "", 2 | 1);
+}

@@ -174,6 +174,40 @@ pub fn parse_proc_status(text: &str) -> Option<MemoryStatus> {
     })
 }
 
+/// Bytes the C allocator has handed out and not taken back (glibc's
+/// `mallinfo2`: in-use heap chunks of every arena plus mmapped ones). Exact
+/// to the byte where resident size moves by pages, so a test can see a small
+/// leak repeated; None off glibc.
+pub fn heap_in_use() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        /// glibc's `struct mallinfo2` (malloc.h, glibc 2.33+).
+        #[repr(C)]
+        struct Mallinfo2 {
+            arena: usize,
+            ordblks: usize,
+            smblks: usize,
+            hblks: usize,
+            hblkhd: usize,
+            usmblks: usize,
+            fsmblks: usize,
+            uordblks: usize,
+            fordblks: usize,
+            keepcost: usize,
+        }
+        extern "C" {
+            fn mallinfo2() -> Mallinfo2;
+        }
+        // SAFETY: a query without arguments that returns the struct by value.
+        let m = unsafe { mallinfo2() };
+        Some((m.uordblks + m.hblkhd) as u64)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        None
+    }
+}
+
 /// This process's resident memory (None where `/proc/self/status` does not exist).
 pub fn memory_status() -> Option<MemoryStatus> {
     parse_proc_status(&std::fs::read_to_string("/proc/self/status").ok()?)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::bench::{self, BenchReport, Stats};
 use super::effect::{ClipInput, Context};
 use super::error::{HostError, HostResult};
-use super::host::{Host, HostOptions, HostQuirks};
+use super::host::{Host, HostOptions, HostQuirks, MultiThreadMode};
 use super::image::{Components, Depth, HostImage};
 use super::instance::Instance;
 use super::plugin::Plugin;
@@ -43,6 +43,8 @@ usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ...
   --bands N                split every frame into N bands rendered concurrently
   --context filter|general effect context (default: filter when supported)
   --host standard|resolve|natron  host to imitate (default standard)
+  --multithread threads|one-cpu|single  the multithread suite: every thread asked for (default), one CPU
+                           reported, or OFX HostSupport's default (one CPU, the function run once as thread 0 of 1)
   --negative-row-bytes     give the plugin images with negative row bytes
   --pad-output N           output image bounds larger than the render window by N pixels
   --pixel-aspect R         pixel aspect ratio of the inputs and output (default 1; 2 = anamorphic 2:1)
@@ -108,6 +110,8 @@ pub struct CliArgs {
     pub context: Option<Context>,
     /// `--host`.
     pub quirks: HostQuirks,
+    /// `--multithread`.
+    pub multithread: MultiThreadMode,
     /// `--negative-row-bytes`.
     pub negative_row_bytes: bool,
     /// `--pad-output`.
@@ -241,6 +245,7 @@ impl CliArgs {
             bands: 1,
             context: None,
             quirks: HostQuirks::Standard,
+            multithread: MultiThreadMode::Threads,
             negative_row_bytes: false,
             pad_output: 0,
             pixel_aspect: 1.0,
@@ -361,6 +366,11 @@ impl CliArgs {
                     let v = value(&flag)?;
                     a.quirks = HostQuirks::parse(&v)
                         .ok_or_else(|| usage_err(format!("The host '{v}' is not standard, resolve or natron")))?;
+                }
+                "--multithread" => {
+                    let v = value(&flag)?;
+                    a.multithread = MultiThreadMode::parse(&v)
+                        .ok_or_else(|| usage_err(format!("The multithread mode '{v}' is not threads, one-cpu or single")))?;
                 }
                 "--save-params" => a.save_params = Some(PathBuf::from(value(&flag)?)),
                 "--timeout" => {
@@ -490,6 +500,7 @@ fn make_host(args: &CliArgs, inputs: &[(String, ClipInput)], threads: usize) -> 
         .unwrap_or((1920.0, 1080.0));
     Host::new(HostOptions {
         quirks: args.quirks,
+        multithread: args.multithread,
         threads,
         negative_row_bytes: args.negative_row_bytes,
         pad_output_bounds: args.pad_output,
@@ -836,13 +847,15 @@ mod tests {
         let a = CliArgs::parse(&s(&[
             "--plugin-path", "/x", "--plugin", "a.b", "--input", "Source=in.png", "--frames", "2-1", "--out",
             "o_%03d.png", "--param", "gain=1.5", "--param", "gain@10=2", "--press", "go", "--depth", "byte",
-            "--host", "natron", "--threads=3",
+            "--host", "natron", "--threads=3", "--multithread", "single",
         ]))
         .unwrap();
         assert_eq!(a.frames, vec![2, 1]);
         assert_eq!(a.params[1], ParamArg { name: "gain".into(), frame: Some(10.0), value: "2".into() });
         assert_eq!(a.quirks, HostQuirks::Natron);
         assert_eq!(a.threads, 3);
+        assert_eq!(a.multithread, MultiThreadMode::Single);
+        assert!(CliArgs::parse(&s(&["--multithread", "lots"])).is_err());
         assert_eq!(a.depth, Depth::Byte);
         assert!(CliArgs::parse(&s(&["--bogus"])).is_err());
         assert!(CliArgs::parse(&s(&["--scale", "zero"])).is_err());

@@ -32,7 +32,8 @@ pub enum HostQuirks {
     /// `clearPersistentMessage`, normalised parameter defaults are not converted.
     Resolve,
     /// Natron: every render window is split into `threads` horizontal bands
-    /// rendered concurrently; normalised defaults are converted.
+    /// rendered concurrently; normalised defaults are converted; the message
+    /// suites drop their variadic arguments and show the format alone.
     Natron,
 }
 
@@ -68,6 +69,34 @@ impl HostQuirks {
     }
 }
 
+/// How the host's multithread suite behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MultiThreadMode {
+    /// `multiThread` runs every thread asked for, concurrently;
+    /// `multiThreadNumCPUs` reports [`HostOptions::threads`].
+    #[default]
+    Threads,
+    /// `multiThreadNumCPUs` reports 1; `multiThread` still runs every thread
+    /// asked for.
+    OneCpu,
+    /// The OpenFX HostSupport library's default suite (its example host and
+    /// hosts built on it): `multiThreadNumCPUs` reports 1 and `multiThread`
+    /// calls the function once, as thread 0 of 1, whatever was asked.
+    Single,
+}
+
+impl MultiThreadMode {
+    /// Parses "threads" / "one-cpu" / "single".
+    pub fn parse(s: &str) -> Option<MultiThreadMode> {
+        match s.to_ascii_lowercase().as_str() {
+            "threads" | "full" => Some(MultiThreadMode::Threads),
+            "one-cpu" | "onecpu" => Some(MultiThreadMode::OneCpu),
+            "single" | "hostsupport" => Some(MultiThreadMode::Single),
+            _ => None,
+        }
+    }
+}
+
 /// Options of a [`Host`].
 #[derive(Clone, Debug)]
 pub struct HostOptions {
@@ -75,6 +104,14 @@ pub struct HostOptions {
     pub quirks: HostQuirks,
     /// Worker threads for renders and the multithread suite (0 = CPU count).
     pub threads: usize,
+    /// How the multithread suite runs the plugin's thread functions.
+    pub multithread: MultiThreadMode,
+    /// Effect instances have `kOfxPropInstanceData` (off imitates a host
+    /// without it: getting or setting it fails).
+    pub instance_data: bool,
+    /// The parameter suite has `paramGetValueAtTime` (off imitates small hosts
+    /// that leave it NULL).
+    pub param_value_at_time: bool,
     /// Lay images out top row first with a negative `kOfxImagePropRowBytes`.
     pub negative_row_bytes: bool,
     /// Output image bounds exceed the render window by this many pixels per side.
@@ -102,6 +139,9 @@ impl Default for HostOptions {
         HostOptions {
             quirks: HostQuirks::Standard,
             threads: 0,
+            multithread: MultiThreadMode::Threads,
+            instance_data: true,
+            param_value_at_time: true,
             negative_row_bytes: false,
             pad_output_bounds: 0,
             project_size: (1920.0, 1080.0),

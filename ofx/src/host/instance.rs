@@ -47,7 +47,9 @@ impl Instance {
         let (w, h) = opts.project_size;
         props.set(kOfxPropType, pstr(kOfxTypeImageEffectInstance));
         props.set(kOfxImageEffectPropContext, pstr(ctx.ofx_name()));
-        props.set(kOfxPropInstanceData, pptr(0));
+        if opts.instance_data {
+            props.set(kOfxPropInstanceData, pptr(0));
+        }
         props.set(kOfxPropIsInteractive, pint(0));
         props.set(kOfxImageEffectPropProjectSize, PropValue::Double(vec![w, h]));
         props.set(kOfxImageEffectPropProjectExtent, PropValue::Double(vec![w, h]));

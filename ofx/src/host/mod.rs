@@ -46,10 +46,10 @@ pub mod render;
 pub mod suites;
 
 pub use animation::Interpolation;
-pub use bench::{BenchReport, MemoryStatus, Stats};
+pub use bench::{heap_in_use, BenchReport, MemoryStatus, Stats};
 pub use effect::{ClipInput, Context};
 pub use error::{HostError, HostResult};
-pub use host::{Host, HostMessage, HostOptions, HostQuirks, MessageKind, PluginInfo};
+pub use host::{Host, HostMessage, HostOptions, HostQuirks, MessageKind, MultiThreadMode, PluginInfo};
 pub use image::{Components, Depth, HostImage, RectI};
 pub use instance::Instance;
 pub use interact::{DrawCommand, DrawPrimitive, Overlay, OverlayView};

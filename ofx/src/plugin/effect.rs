@@ -174,6 +174,15 @@ impl MessageLevel {
     }
 }
 
+/// The printf format that shows `text` as it is, with no arguments: `%`
+/// doubled, NUL bytes made spaces. The text goes in the format itself, not
+/// behind a `"%s"`, because some hosts drop the variadic arguments: Natron
+/// forwards them into a second variadic formatter, so a `"%s"` message shows
+/// blank there.
+fn message_format(text: &str) -> CString {
+    CString::new(text.replace('\0', " ").replace('%', "%%")).unwrap_or_default()
+}
+
 /// The handle of an effect instance, valid during one action.
 #[derive(Clone, Copy)]
 pub struct EffectHandle {
@@ -231,17 +240,17 @@ impl EffectHandle {
     }
     /// A transient message (a dialog in interactive hosts, a log line in batch).
     pub fn message(&self, level: MessageLevel, text: &str) -> Result<()> {
-        let t = CString::new(text.replace('\0', " ")).unwrap_or_default();
-        let fmt = c"%s";
+        let fmt = message_format(text);
         let f = self
             .suites
             .message_v2
             .and_then(|m| m.message)
             .or_else(|| self.suites.message_v1.and_then(|m| m.message))
             .ok_or_else(|| Error::MissingHostFeature("the message suite".into()))?;
-        // SAFETY: message(handle, type, id, format, ...) with format "%s" and one
-        // NUL-terminated string argument; the id may be null per ofxMessage.h.
-        let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), fmt.as_ptr(), t.as_ptr()) };
+        // SAFETY: message(handle, type, id, format, ...) with a NUL-terminated
+        // format that needs no arguments (see `message_format`); the id may be
+        // null per ofxMessage.h.
+        let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), fmt.as_ptr()) };
         Error::check("message", st)
     }
     /// A message that stays on the node until cleared. Falls back to a transient
@@ -249,9 +258,9 @@ impl EffectHandle {
     /// returns whether it really is persistent.
     pub fn set_persistent_message(&self, level: MessageLevel, text: &str) -> Result<bool> {
         if let Some(f) = self.suites.message_v2.and_then(|m| m.setPersistentMessage) {
-            let t = CString::new(text.replace('\0', " ")).unwrap_or_default();
+            let fmt = message_format(text);
             // SAFETY: as in `message`.
-            let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), c"%s".as_ptr(), t.as_ptr()) };
+            let st = unsafe { f(self.handle as *mut c_void, level.ofx().as_ptr(), std::ptr::null(), fmt.as_ptr()) };
             Error::check("setPersistentMessage", st)?;
             return Ok(true);
         }
@@ -519,9 +528,20 @@ pub trait Effect: Sized + Send + Sync + 'static {
     }
 }
 
-/// Run `f(index, count)` on `count` threads through the host's multithread suite
-/// (we keep no thread pool of our own), or serially when the host has none.
-/// A panic on a worker thread is caught there and returned as an error.
+/// Run `f(index, count)` for every `index` in `0..count` through the host's
+/// multithread suite (we keep no thread pool of our own), or serially when the
+/// host has none.
+///
+/// Contract: `f` runs exactly once for each index `0..count`, always with
+/// `count` as its second argument, whatever the host does. A host may run
+/// fewer threads than asked (OFX HostSupport's default suite calls the
+/// function once, as thread 0 of 1), may pass a different `threadMax`, or may
+/// fail `multiThread` altogether: every index it did not run is then run in
+/// turn on the calling thread after `multiThread` returns. Indices `>= count`,
+/// and an index the host runs a second time, are ignored. So work may be split
+/// by index (index 0 does one job, index 1 another) and still all get done.
+/// A panic on a worker thread is caught there and returned as an error; the
+/// first error (from any index) is returned after every index has run.
 pub fn run_threads<F>(count: u32, f: F) -> Result<()>
 where
     F: Fn(u32, u32) -> Result<()> + Sync,
@@ -529,33 +549,144 @@ where
     let count = count.max(1);
     let suites = super::suites::suites()?;
     let multi = suites.thread.and_then(|t| t.multiThread);
-    match multi {
-        Some(multi) if count > 1 => {
-            struct Job<'a> {
-                f: &'a (dyn Fn(u32, u32) -> Result<()> + Sync),
-                error: parking_lot::Mutex<Option<Error>>,
+    run_threads_with(multi, count, &f)
+}
+
+/// The signature of `OfxMultiThreadSuiteV1::multiThread`.
+type MultiThreadFn = unsafe extern "C" fn(OfxThreadFunctionV1, u32, *mut c_void) -> OfxStatus;
+
+/// [`run_threads`] on a given `multiThread` function (separate for tests).
+fn run_threads_with(multi: Option<MultiThreadFn>, count: u32, f: &(dyn Fn(u32, u32) -> Result<()> + Sync)) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Job<'a> {
+        f: &'a (dyn Fn(u32, u32) -> Result<()> + Sync),
+        /// One flag per index: set by whichever thread runs it first.
+        taken: Vec<AtomicBool>,
+        error: parking_lot::Mutex<Option<Error>>,
+    }
+    impl Job<'_> {
+        /// Run index `i` unless it is out of range or already taken.
+        fn run(&self, i: u32) {
+            let count = self.taken.len() as u32;
+            let Some(flag) = self.taken.get(i as usize) else { return };
+            if flag.swap(true, Ordering::AcqRel) {
+                return;
             }
-            unsafe extern "C" fn trampoline(index: u32, max: u32, arg: *mut c_void) {
-                // SAFETY: `arg` is the `Job` below, alive until multiThread returns.
-                let job = unsafe { &*(arg as *const Job) };
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.f)(index, max)));
-                let e = match r {
-                    Ok(Ok(())) => return,
-                    Ok(Err(e)) => e,
-                    Err(p) => Error::Failed(format!("internal error on a render thread: {}", super::entry::panic_text(&p))),
-                };
-                job.error.lock().get_or_insert(e);
-            }
-            let job = Job { f: &f, error: parking_lot::Mutex::new(None) };
-            // SAFETY: the host runs `trampoline` on up to `count` threads and returns
-            // when all are done, so `job` outlives every use of its address.
-            let st = unsafe { multi(Some(trampoline), count, &job as *const Job as *mut c_void) };
-            if let Some(e) = job.error.lock().take() {
-                return Err(e);
-            }
-            Error::check("multiThread", st)
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(i, count)));
+            let e = match r {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e,
+                Err(p) => Error::Failed(format!("internal error on a render thread: {}", super::entry::panic_text(&p))),
+            };
+            self.error.lock().get_or_insert(e);
         }
-        _ => (0..count).try_for_each(|i| f(i, count)),
+    }
+    unsafe extern "C" fn trampoline(index: u32, _max: u32, arg: *mut c_void) {
+        // SAFETY: `arg` is the `Job` below, alive until multiThread returns.
+        let job = unsafe { &*(arg as *const Job) };
+        job.run(index);
+    }
+    let job = Job { f, taken: (0..count).map(|_| AtomicBool::new(false)).collect(), error: parking_lot::Mutex::new(None) };
+    if let Some(multi) = multi.filter(|_| count > 1) {
+        // SAFETY: the host runs `trampoline` on up to `count` threads and returns
+        // when all are done, so `job` outlives every use of its address. Its
+        // status is not needed: a failed call only costs parallelism, as the
+        // indices it did not run run below.
+        let _ = unsafe { multi(Some(trampoline), count, &job as *const Job as *mut c_void) };
+    }
+    // Whatever the host did not run (fewer threads, or a failed call) runs here.
+    (0..count).for_each(|i| job.run(i));
+    match job.error.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// HostSupport's default suite: one call, as thread 0 of 1.
+    unsafe extern "C" fn host_support_default(f: OfxThreadFunctionV1, _n: u32, arg: *mut c_void) -> OfxStatus {
+        // SAFETY: the function and argument come from run_threads_with.
+        unsafe { f.unwrap()(0, 1, arg) };
+        kOfxStatOK
+    }
+
+    /// A careless host: every index, then index 0 again and one out of range.
+    unsafe extern "C" fn over_eager(f: OfxThreadFunctionV1, n: u32, arg: *mut c_void) -> OfxStatus {
+        let f = f.unwrap();
+        for i in 0..n {
+            // SAFETY: as above.
+            unsafe { f(i, n, arg) };
+        }
+        // SAFETY: as above.
+        unsafe {
+            f(0, n, arg);
+            f(n + 3, n + 4, arg);
+        }
+        kOfxStatOK
+    }
+
+    /// A host whose multiThread fails without running anything.
+    unsafe extern "C" fn failing(_f: OfxThreadFunctionV1, _n: u32, _arg: *mut c_void) -> OfxStatus {
+        kOfxStatErrExists
+    }
+
+    /// Real threads, all of them.
+    unsafe extern "C" fn spawning(f: OfxThreadFunctionV1, n: u32, arg: *mut c_void) -> OfxStatus {
+        let (f, arg) = (f.unwrap(), arg as usize);
+        std::thread::scope(|s| {
+            for i in 0..n {
+                // SAFETY: as above; the scope ends before multiThread returns.
+                s.spawn(move || unsafe { f(i, n, arg as *mut c_void) });
+            }
+        });
+        kOfxStatOK
+    }
+
+    /// How many times each index ran, checking the count passed along.
+    fn runs(multi: Option<MultiThreadFn>, count: u32) -> Vec<u32> {
+        let seen: Vec<AtomicU32> = (0..count + 8).map(|_| AtomicU32::new(0)).collect();
+        run_threads_with(multi, count, &|i, n| {
+            assert_eq!(n, count, "the second argument is the count asked for");
+            seen[i as usize].fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap();
+        seen.iter().map(|a| a.load(Ordering::SeqCst)).collect()
+    }
+
+    #[test]
+    fn every_index_runs_exactly_once_whatever_the_host_runs() {
+        for multi in [None, Some(host_support_default as MultiThreadFn), Some(over_eager), Some(failing), Some(spawning)] {
+            for count in [1, 2, 5] {
+                let r = runs(multi, count);
+                assert!(r[..count as usize].iter().all(|&c| c == 1), "count {count}: {r:?}");
+                assert!(r[count as usize..].iter().all(|&c| c == 0), "count {count}: {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn message_formats_need_no_arguments() {
+        assert_eq!(message_format("100% of /a/%04d.json").to_bytes(), b"100%% of /a/%%04d.json");
+        assert_eq!(message_format("a\0b").to_bytes(), b"a b");
+    }
+
+    #[test]
+    fn errors_and_panics_come_back_after_every_index_ran() {
+        let ran = AtomicU32::new(0);
+        let r = run_threads_with(Some(host_support_default), 3, &|i, _| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            match i {
+                1 => panic!("index one broke"),
+                _ => Ok(()),
+            }
+        });
+        assert_eq!(ran.load(Ordering::SeqCst), 3);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("index one broke"), "{e}");
+    }
+}

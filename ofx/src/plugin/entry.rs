@@ -4,9 +4,11 @@
 //! `catch_unwind`, maps the result through [`Error::status`], and turns a panic
 //! into a persistent error message and `kOfxStatErrUnknown` — a panic never
 //! crosses the C boundary. Instance state lives in a box whose address is kept
-//! in the instance's `kOfxPropInstanceData`.
+//! in our own table keyed by the instance handle, not in the instance's
+//! `kOfxPropInstanceData`, which some hosts do not provide.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -30,38 +32,42 @@ pub fn panic_text(p: &Box<dyn Any + Send>) -> String {
     }
 }
 
-/// The box behind `kOfxPropInstanceData`.
+/// The state of one instance, boxed; its address is in [`INSTANCES`].
 struct InstanceBox<E> {
     effect: E,
     /// Whether we posted a persistent error that a later success should clear.
     error_posted: std::sync::atomic::AtomicBool,
+    /// Whether the user was told about the host's missing optional features.
+    gaps_reported: std::sync::atomic::AtomicBool,
 }
 
-/// Serialises lazy instance creation (hosts that skip create-instance).
+/// Instance handle → address of its leaked `Box<InstanceBox<E>>`, where `E`
+/// is the effect type whose `main_entry` created it (a handle reaches only
+/// that entry point).
+static INSTANCES: parking_lot::RwLock<BTreeMap<usize, usize>> = parking_lot::RwLock::new(BTreeMap::new());
+
+/// Serialises instance creation (hosts that skip create-instance, or call
+/// actions on one instance from several threads at first).
 static CREATE_LOCK: Mutex<()> = Mutex::new(());
 
+fn lookup<E: Effect>(h: &EffectHandle) -> Option<&'static InstanceBox<E>> {
+    let p = *INSTANCES.read().get(&(h.handle as usize))?;
+    // SAFETY: the address was stored by `create` from a leaked
+    // `Box<InstanceBox<E>>` (see INSTANCES for the type) and is only freed at
+    // destroy-instance, after which the host makes no more calls on it.
+    Some(unsafe { &*(p as *const InstanceBox<E>) })
+}
+
 fn instance<E: Effect>(h: &EffectHandle) -> Result<&'static InstanceBox<E>> {
-    let p = h.props.get_pointer(kOfxPropInstanceData, 0)?;
-    if !p.is_null() {
-        // SAFETY: the pointer was stored by `create` below from a leaked
-        // `Box<InstanceBox<E>>` and is only freed at destroy-instance, after which
-        // the host makes no further calls on this instance.
-        return Ok(unsafe { &*(p as *const InstanceBox<E>) });
+    if let Some(b) = lookup::<E>(h) {
+        return Ok(b);
     }
     // A host that skipped kOfxActionCreateInstance: create the state now.
     let _g = CREATE_LOCK.lock();
-    let p = h.props.get_pointer(kOfxPropInstanceData, 0)?;
-    if !p.is_null() {
-        // SAFETY: as above (created by another thread while we waited).
-        return Ok(unsafe { &*(p as *const InstanceBox<E>) });
+    if lookup::<E>(h).is_none() {
+        create::<E>(h)?;
     }
-    create::<E>(h)?;
-    let p = h.props.get_pointer(kOfxPropInstanceData, 0)?;
-    if p.is_null() {
-        return Err(Error::BadHandle("the host did not keep the instance data".into()));
-    }
-    // SAFETY: just stored by `create`.
-    Ok(unsafe { &*(p as *const InstanceBox<E>) })
+    lookup::<E>(h).ok_or_else(|| Error::BadHandle("the instance state".into()))
 }
 
 /// The state of an effect instance (created now for a host that skipped
@@ -70,30 +76,39 @@ pub(crate) fn effect_instance<E: Effect>(h: &EffectHandle) -> Result<&'static E>
     instance::<E>(h).map(|b| &b.effect)
 }
 
+/// Creates the state of instance `h` (the caller holds [`CREATE_LOCK`] and
+/// has checked there is none).
 fn create<E: Effect>(h: &EffectHandle) -> Result<()> {
     let effect = E::create_instance(h)?;
-    let b = Box::new(InstanceBox { effect, error_posted: false.into() });
-    let raw = Box::into_raw(b);
-    if let Err(e) = h.props.set_pointer(kOfxPropInstanceData, 0, raw as *mut c_void) {
-        // SAFETY: `raw` came from Box::into_raw just above and was not shared.
-        drop(unsafe { Box::from_raw(raw) });
-        return Err(e);
-    }
+    let b = Box::new(InstanceBox { effect, error_posted: false.into(), gaps_reported: false.into() });
+    INSTANCES.write().insert(h.handle as usize, Box::into_raw(b) as usize);
     Ok(())
 }
 
 fn destroy<E: Effect>(h: &EffectHandle) -> Result<()> {
     // Its overlays cannot be asked to redraw any more.
     super::interact::forget_effect(h.handle);
-    let p = h.props.get_pointer(kOfxPropInstanceData, 0)?;
-    if p.is_null() {
+    let _g = CREATE_LOCK.lock();
+    let Some(p) = INSTANCES.write().remove(&(h.handle as usize)) else {
         return Ok(());
-    }
-    h.props.set_pointer(kOfxPropInstanceData, 0, std::ptr::null_mut())?;
-    // SAFETY: the pointer came from `create`'s Box::into_raw; the host calls
-    // destroy once, after every other action on the instance has returned.
+    };
+    // SAFETY: the address came from `create`'s Box::into_raw and is now out of
+    // the table; the host calls destroy once, after every other action on the
+    // instance has returned.
     drop(unsafe { Box::from_raw(p as *mut InstanceBox<E>) });
     Ok(())
+}
+
+/// Tells the user, once per instance, which optional host features are
+/// missing and what that costs (a persistent warning).
+fn report_host_gaps<E: Effect>(h: &EffectHandle, ib: &InstanceBox<E>) {
+    if h.suites.param.paramGetValueAtTime.is_some() || ib.gaps_reported.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
+    let _ = h.set_persistent_message(
+        MessageLevel::Warning,
+        "The host does not provide paramGetValueAtTime: animated parameters are read at the current frame.",
+    );
 }
 
 fn scale(args: PropertySet) -> (f64, f64) {
@@ -140,6 +155,7 @@ fn dispatch<E: Effect>(
     if is(action, kOfxActionUnload) {
         // Interacts a host failed to destroy must not outlive it.
         super::interact::forget_all();
+        suites::unload();
         return Ok(());
     }
     let suites: &'static Suites = suites::suites()?;
@@ -167,7 +183,7 @@ fn dispatch<E: Effect>(
     let h = EffectHandle::new(effect, suites)?;
     if is(action, kOfxActionCreateInstance) {
         let _g = CREATE_LOCK.lock();
-        if !h.props.get_pointer(kOfxPropInstanceData, 0)?.is_null() {
+        if lookup::<E>(&h).is_some() {
             return Ok(());
         }
         return create::<E>(&h);
@@ -179,6 +195,7 @@ fn dispatch<E: Effect>(
     let me = &ib.effect;
     let result = if is(action, kOfxImageEffectActionRender) {
         need(&inp, "input")?;
+        report_host_gaps(&h, ib);
         let r = me.render(&h, &render_args(inp)?);
         if r.is_ok() && ib.error_posted.swap(false, std::sync::atomic::Ordering::AcqRel) {
             h.clear_persistent_message();

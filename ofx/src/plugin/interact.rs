@@ -10,8 +10,8 @@
 //! # Interact action order (what the host calls, and what the overlay may do)
 //! 1. `kOfxActionDescribe` on the interact descriptor: nothing to declare.
 //! 2. `kOfxActionCreateInstance`: the interact's property set names its effect
-//!    (`kOfxPropEffectInstance`); the effect's state (the same
-//!    `kOfxPropInstanceData` box the effect's actions use) is looked up or
+//!    (`kOfxPropEffectInstance`); the effect's state (the same box, keyed by
+//!    the effect's instance handle, that the effect's actions use) is looked up or
 //!    created, and the interact is remembered for
 //!    [`EffectHandle::redraw_overlays`].
 //! 3. `kOfxInteractActionDraw`: [`Overlay::draw`] with a [`Painter`] — the Draw

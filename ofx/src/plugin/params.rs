@@ -313,6 +313,24 @@ macro_rules! pfn {
     };
 }
 
+/// `paramGetValueAtTime(handle, time, outs...)`, or `paramGetValue(handle,
+/// outs...)` (the value at the current frame) from a host that lacks it —
+/// small hosts do; the entry point warns the user once per instance.
+macro_rules! get_at {
+    ($p:expr, $time:expr, $($out:expr),+) => {
+        match $p.suites.param.paramGetValueAtTime {
+            // SAFETY: the caller passes the out-pointers ofxParam.h lists for
+            // this parameter type; the handle is the host's.
+            Some(f) => Error::check("paramGetValueAtTime", unsafe { f($p.handle, $time, $($out),+) }),
+            None => {
+                let f = pfn!($p, paramGetValue);
+                // SAFETY: as above, without the time.
+                Error::check("paramGetValue", unsafe { f($p.handle, $($out),+) })
+            }
+        }
+    };
+}
+
 impl Param {
     /// Whether a key sits at `time` (within a thousandth of a frame).
     pub fn has_key_at(&self, time: f64) -> Result<bool> {
@@ -381,10 +399,9 @@ pub struct StringParam(pub Param);
 impl DoubleParam {
     /// Value at a time.
     pub fn value_at(&self, time: f64) -> Result<f64> {
-        let f = pfn!(self.0, paramGetValueAtTime);
         let mut v: f64 = 0.0;
-        // SAFETY: ofxParam.h: a double param takes one `double*` after the time.
-        Error::check("paramGetValueAtTime", unsafe { f(self.0.handle, time, &mut v as *mut f64) })?;
+        // ofxParam.h: a double param takes one `double*` after the time.
+        get_at!(self.0, time, &mut v as *mut f64)?;
         Ok(v)
     }
     /// Set the value (a key at `time` when animated).
@@ -404,12 +421,9 @@ impl DoubleParam {
 impl Double2DParam {
     /// Value at a time.
     pub fn value_at(&self, time: f64) -> Result<(f64, f64)> {
-        let f = pfn!(self.0, paramGetValueAtTime);
         let (mut x, mut y) = (0.0f64, 0.0f64);
-        // SAFETY: ofxParam.h: a 2D double param takes two `double*` after the time.
-        Error::check("paramGetValueAtTime", unsafe {
-            f(self.0.handle, time, &mut x as *mut f64, &mut y as *mut f64)
-        })?;
+        // ofxParam.h: a 2D double param takes two `double*` after the time.
+        get_at!(self.0, time, &mut x as *mut f64, &mut y as *mut f64)?;
         Ok((x, y))
     }
     /// Set a key at `time`.
@@ -427,10 +441,9 @@ impl Double2DParam {
 }
 
 fn get_int_at(p: &Param, time: f64) -> Result<i32> {
-    let f = pfn!(p, paramGetValueAtTime);
     let mut v: c_int = 0;
-    // SAFETY: ofxParam.h: int, boolean and choice params take one `int*`.
-    Error::check("paramGetValueAtTime", unsafe { f(p.handle, time, &mut v as *mut c_int) })?;
+    // ofxParam.h: int, boolean and choice params take one `int*`.
+    get_at!(p, time, &mut v as *mut c_int)?;
     Ok(v)
 }
 
@@ -476,11 +489,10 @@ impl ChoiceParam {
 impl StringParam {
     /// Value at a time (copied).
     pub fn value_at(&self, time: f64) -> Result<String> {
-        let f = pfn!(self.0, paramGetValueAtTime);
         let mut p: *const c_char = std::ptr::null();
-        // SAFETY: ofxParam.h: a string param takes one `char**`; the host keeps
-        // the string alive until the next call, and we copy it at once.
-        Error::check("paramGetValueAtTime", unsafe { f(self.0.handle, time, &mut p as *mut *const c_char) })?;
+        // ofxParam.h: a string param takes one `char**`; the host keeps the
+        // string alive until the next call, and we copy it at once.
+        get_at!(self.0, time, &mut p as *mut *const c_char)?;
         if p.is_null() {
             return Ok(String::new());
         }

@@ -16,7 +16,9 @@ use crate::sys::*;
 use openfx::sys::image_effect_v1::draw_suite::{kOfxDrawSuite, OfxDrawSuiteV1};
 use openfx::sys::image_effect_v1::interact::{kOfxInteractSuite, OfxInteractSuiteV1};
 
-/// Every suite the plugin layer uses. Stored for the life of the process.
+/// Every suite the plugin layer uses. One table per loaded host: made at
+/// `kOfxActionLoad`, freed at the matching last `kOfxActionUnload`, so a host
+/// that loads and unloads the plugin again and again does not grow.
 #[derive(Debug)]
 pub struct Suites {
     pub(crate) host_props: OfxPropertySetHandle,
@@ -48,8 +50,49 @@ unsafe impl Sync for Suites {}
 
 /// The host pointer given by `OfxSetHost` / `setHost`, as an address.
 static HOST: RwLock<usize> = RwLock::new(0);
-/// The suites of the current host, leaked once per load (a few hundred bytes).
+/// The suites of the current host (the table in [`LOADED`]).
 static SUITES: RwLock<Option<&'static Suites>> = RwLock::new(None);
+
+/// The tables behind [`SUITES`], as raw `Box<Suites>` pointers (addresses).
+struct Loaded {
+    /// `kOfxActionLoad`s not yet matched by an unload.
+    loads: usize,
+    /// The current host's table.
+    current: Option<usize>,
+    /// Tables of hosts loaded earlier that may still be in use (two hosts in
+    /// one process, e.g. test harnesses); freed with the current one.
+    retired: Vec<usize>,
+}
+
+static LOADED: parking_lot::Mutex<Loaded> = parking_lot::const_mutex(Loaded { loads: 0, current: None, retired: Vec::new() });
+
+/// Frees a table made by [`load`].
+///
+/// # Safety
+/// `addr` came from `Box::into_raw` in [`load`], is freed once, and no
+/// reference to it is used afterwards.
+unsafe fn free_table(addr: usize) {
+    // SAFETY: guaranteed by the caller.
+    drop(unsafe { Box::from_raw(addr as *mut Suites) });
+}
+
+/// At `kOfxActionUnload`: the last unload frees the tables. Every `&'static
+/// Suites` handed out is valid until then — the host makes no call after its
+/// last unload.
+pub(crate) fn unload() {
+    let mut l = LOADED.lock();
+    l.loads = l.loads.saturating_sub(1);
+    if l.loads > 0 {
+        return;
+    }
+    *SUITES.write() = None;
+    let tables: Vec<usize> = l.current.take().into_iter().chain(l.retired.drain(..)).collect();
+    for t in tables {
+        // SAFETY: each address came from `load`, is held once in LOADED and was
+        // just taken out of it; with no load outstanding, nothing uses it.
+        unsafe { free_table(t) };
+    }
+}
 
 /// Remember the host pointer (called from the exported entry points).
 pub(crate) fn set_host(host: *const OfxHost) {
@@ -116,8 +159,10 @@ pub(crate) fn load() -> Result<&'static Suites> {
         clipGetHandle, clipGetPropertySet, clipGetImage, clipReleaseImage);
     let param: OfxParameterSuiteV1 = fetch(host, kOfxParameterSuite, 1)
         .ok_or_else(|| Error::MissingHostFeature("the parameter suite".into()))?;
+    // paramGetValueAtTime is optional: small hosts lack it, and values are
+    // then read at the current frame (see params.rs).
     require!(param, "OfxParameterSuiteV1", paramDefine, paramGetHandle, paramGetPropertySet,
-        paramGetValue, paramGetValueAtTime, paramSetValue);
+        paramGetValue, paramSetValue);
     let suites = Suites {
         host_props: host.host,
         property,
@@ -133,9 +178,25 @@ pub(crate) fn load() -> Result<&'static Suites> {
         interact: fetch(host, kOfxInteractSuite, 1),
         draw: fetch(host, kOfxDrawSuite, 1),
     };
-    let leaked: &'static Suites = Box::leak(Box::new(suites));
-    *SUITES.write() = Some(leaked);
-    Ok(leaked)
+    let mut l = LOADED.lock();
+    // The same host loading again (another load outstanding) keeps its table.
+    if let Some(cur) = l.current.filter(|_| l.loads > 0) {
+        // SAFETY: a table in LOADED is alive while a load is outstanding.
+        let table: &'static Suites = unsafe { &*(cur as *const Suites) };
+        if table.host_props == suites.host_props {
+            l.loads += 1;
+            return Ok(table);
+        }
+    }
+    let addr = Box::into_raw(Box::new(suites)) as usize;
+    if let Some(old) = l.current.replace(addr) {
+        l.retired.push(old);
+    }
+    l.loads += 1;
+    // SAFETY: just made; freed only by `unload` once no load is outstanding.
+    let table: &'static Suites = unsafe { &*(addr as *const Suites) };
+    *SUITES.write() = Some(table);
+    Ok(table)
 }
 
 impl Suites {

@@ -33,7 +33,7 @@ use openfx::sys::image_effect_v1::param::kOfxParameterSuite;
 use openfx::sys::image_effect_v1::progress::kOfxProgressSuite;
 use openfx::sys::image_effect_v1::time_line::kOfxTimeLineSuite;
 
-use super::host::{host_from_handle, HostQuirks};
+use super::host::{host_from_handle, HostQuirks, MultiThreadMode};
 
 /// Runs `f`, turning a panic into `fail`.
 pub(crate) fn guard<R>(fail: R, f: impl FnOnce() -> R) -> R {
@@ -105,24 +105,35 @@ pub(crate) unsafe extern "C" fn fetch_suite(host: OfxPropertySetHandle, name: *c
         };
         let shared = host_from_handle(host);
         let quirks = shared.as_ref().map(|h| h.options.quirks).unwrap_or_default();
+        let multithread = shared.as_ref().map(|h| h.options.multithread).unwrap_or_default();
         let is = |c: &CStr| c.to_str() == Ok(name);
         let suite: *const c_void = if is(kOfxPropertySuite) && version == 1 {
             &property::SUITE as *const _ as *const c_void
         } else if is(kOfxParameterSuite) && version == 1 {
-            &param::SUITE as *const _ as *const c_void
+            match shared.as_ref().is_none_or(|h| h.options.param_value_at_time) {
+                true => &param::SUITE as *const _ as *const c_void,
+                false => &param::SUITE_NO_VALUE_AT_TIME as *const _ as *const c_void,
+            }
         } else if is(kOfxImageEffectSuite) && version == 1 {
             &effect::SUITE as *const _ as *const c_void
         } else if is(kOfxMemorySuite) && version == 1 {
             &misc::MEMORY_SUITE as *const _ as *const c_void
         } else if is(kOfxMultiThreadSuite) && version == 1 {
-            &threads::SUITE as *const _ as *const c_void
+            match multithread {
+                MultiThreadMode::Threads => &threads::SUITE as *const _ as *const c_void,
+                MultiThreadMode::OneCpu => &threads::SUITE_ONE_CPU as *const _ as *const c_void,
+                MultiThreadMode::Single => &threads::SUITE_SINGLE as *const _ as *const c_void,
+            }
         } else if is(kOfxMessageSuite) && version == 1 {
-            &message::SUITE_V1 as *const _ as *const c_void
+            match quirks {
+                HostQuirks::Natron => &message::SUITE_V1_NATRON as *const _ as *const c_void,
+                _ => &message::SUITE_V1 as *const _ as *const c_void,
+            }
         } else if is(kOfxMessageSuite) && version == 2 {
-            if quirks == HostQuirks::Resolve {
-                &message::SUITE_V2_RESOLVE as *const _ as *const c_void
-            } else {
-                &message::SUITE_V2 as *const _ as *const c_void
+            match quirks {
+                HostQuirks::Resolve => &message::SUITE_V2_RESOLVE as *const _ as *const c_void,
+                HostQuirks::Natron => &message::SUITE_V2_NATRON as *const _ as *const c_void,
+                HostQuirks::Standard => &message::SUITE_V2 as *const _ as *const c_void,
             }
         } else if is(kOfxProgressSuite) && version == 1 {
             &misc::PROGRESS_SUITE_V1 as *const _ as *const c_void

@@ -5,7 +5,8 @@
 //! (first [`cb_param_kind`] to learn how many arguments of which C type to
 //! read). Values set by the plugin never trigger `kOfxActionInstanceChanged`:
 //! only host-user edits do, so a plugin setting a value from inside an action
-//! cannot re-enter itself.
+//! cannot re-enter itself. [`SUITE_NO_VALUE_AT_TIME`] imitates small hosts
+//! whose suite lacks `paramGetValueAtTime`.
 
 use std::ffi::c_void;
 use std::os::raw::{c_char, c_int, c_uint};
@@ -25,6 +26,12 @@ extern "C" {
     fn lp_ofxhost_paramSetValue(h: OfxParamHandle, ...) -> OfxStatus;
     fn lp_ofxhost_paramSetValueAtTime(h: OfxParamHandle, t: OfxTime, ...) -> OfxStatus;
 }
+
+/// [`SUITE`] without `paramGetValueAtTime`, as some small hosts serve it.
+pub(crate) static SUITE_NO_VALUE_AT_TIME: OfxParameterSuiteV1 = OfxParameterSuiteV1 {
+    paramGetValueAtTime: None,
+    ..SUITE
+};
 
 pub(crate) static SUITE: OfxParameterSuiteV1 = OfxParameterSuiteV1 {
     paramDefine: Some(param_define),

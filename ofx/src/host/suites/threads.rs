@@ -5,6 +5,11 @@
 //! it spawned itself, it runs the indices one after another on that thread, as
 //! the specification allows, instead of spawning threads recursively. Mutexes
 //! are recursive with an initial lock count, owned by the locking thread.
+//!
+//! Two more tables imitate smaller hosts ([`MultiThreadMode`](crate::host::MultiThreadMode)):
+//! [`SUITE_ONE_CPU`] reports one CPU, and [`SUITE_SINGLE`] is the OpenFX
+//! HostSupport library's default, which reports one CPU and runs the function
+//! once, as thread 0 of 1, however many threads were asked for.
 
 use parking_lot::{Condvar, Mutex};
 use std::ffi::c_void;
@@ -28,6 +33,19 @@ pub(crate) static SUITE: OfxMultiThreadSuiteV1 = OfxMultiThreadSuiteV1 {
     mutexLock: Some(mutex_lock),
     mutexUnLock: Some(mutex_unlock),
     mutexTryLock: Some(mutex_try_lock),
+};
+
+/// One CPU reported; `multiThread` as in [`SUITE`].
+pub(crate) static SUITE_ONE_CPU: OfxMultiThreadSuiteV1 = OfxMultiThreadSuiteV1 {
+    multiThreadNumCPUs: Some(one_cpu),
+    ..SUITE
+};
+
+/// HostSupport's default suite: one CPU, and one call as thread 0 of 1.
+pub(crate) static SUITE_SINGLE: OfxMultiThreadSuiteV1 = OfxMultiThreadSuiteV1 {
+    multiThread: Some(multi_thread_single),
+    multiThreadNumCPUs: Some(one_cpu),
+    ..SUITE
 };
 
 /// Thread count reported by `multiThreadNumCPUs` (0 = CPU count); set from
@@ -73,6 +91,31 @@ unsafe extern "C" fn multi_thread(func: OfxThreadFunctionV1, n: c_uint, arg: *mu
                 }
             });
         }
+        kOfxStatOK
+    })
+}
+
+/// Runs `func(0, 1, arg)` once on the calling thread, whatever `n` is.
+unsafe extern "C" fn multi_thread_single(func: OfxThreadFunctionV1, _n: c_uint, arg: *mut c_void) -> OfxStatus {
+    guard(kOfxStatFailed, || {
+        let Some(func) = func else {
+            return kOfxStatErrBadHandle;
+        };
+        let parent = context::current().unwrap_or_default();
+        let ctx = ActionCtx {
+            spawned: Some((0, 1)),
+            ..parent
+        };
+        // SAFETY: the plugin's thread function with its own argument.
+        context::with_ctx(ctx, || unsafe { func(0, 1, arg) });
+        kOfxStatOK
+    })
+}
+
+unsafe extern "C" fn one_cpu(out: *mut c_uint) -> OfxStatus {
+    guard(kOfxStatFailed, || {
+        // SAFETY: out pointer from the plugin.
+        unsafe { put(out, 1) };
         kOfxStatOK
     })
 }
@@ -242,6 +285,25 @@ mod tests {
         assert_eq!(c.load(Ordering::SeqCst), 0b11111);
         // SAFETY: plain call.
         assert_eq!(unsafe { is_spawned() }, 0);
+    }
+
+    #[test]
+    fn single_suite_runs_thread_zero_of_one_only() {
+        let c = AtomicU32::new(0);
+        let f = SUITE_SINGLE.multiThread.unwrap();
+        // SAFETY: count is a valid thread function for this argument.
+        let st = unsafe { f(Some(count), 5, &c as *const _ as *mut c_void) };
+        assert_eq!(st, kOfxStatOK);
+        assert_eq!(c.load(Ordering::SeqCst), 0b1);
+        let mut n = 0;
+        // SAFETY: valid out pointers.
+        unsafe {
+            SUITE_SINGLE.multiThreadNumCPUs.unwrap()(&mut n);
+            assert_eq!(n, 1);
+            n = 0;
+            SUITE_ONE_CPU.multiThreadNumCPUs.unwrap()(&mut n);
+            assert_eq!(n, 1);
+        }
     }
 
     #[test]
