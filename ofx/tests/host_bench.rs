@@ -256,7 +256,6 @@ fn report() -> BenchReport {
         peak_reset: true,
         host_buffers_kib: 96 << 10,
         saved: false,
-        plugin_peak_kib: Some(1234),
     }
 }
 

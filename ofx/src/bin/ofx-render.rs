@@ -3,10 +3,6 @@
 //! `ofx-render --help`). Exits 0 on success, 1 with one sentence on stderr when
 //! anything fails, 2 on usage errors and 124 when the `--timeout` watchdog fires.
 
-/// Counts the host's own heap bytes, so `--bench` can tell the plugin's memory from the host's.
-#[global_allocator]
-static ALLOC: ofx::host::bench::CountingAlloc = ofx::host::bench::CountingAlloc;
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(ofx::host::cli::main_with_args(&args));

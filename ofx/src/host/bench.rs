@@ -8,113 +8,6 @@ use std::path::PathBuf;
 
 use super::json::quote;
 
-/// A global allocator that counts the bytes the host program holds on its own
-/// heap (`ofx-render` installs it). A plugin is a separate shared library with
-/// its own allocator, so the host's live bytes are exactly what the host
-/// itself holds: decoded inputs, the images it hands the plugin, rendered
-/// results. The resident size less those bytes is the plugin's share.
-pub struct CountingAlloc;
-
-static HOST_HEAP_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Bytes the host program holds on its heap now (0 unless [`CountingAlloc`] is the global allocator).
-pub fn host_heap_bytes() -> usize {
-    HOST_HEAP_BYTES.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-// SAFETY: every call is forwarded to the system allocator with the same
-// arguments; the counter is only bookkeeping.
-unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is the system allocator's.
-        let p = unsafe { std::alloc::System.alloc(layout) };
-        if !p.is_null() {
-            HOST_HEAP_BYTES.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        // SAFETY: as above.
-        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            HOST_HEAP_BYTES.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: as above.
-        unsafe { std::alloc::System.dealloc(ptr, layout) };
-        HOST_HEAP_BYTES.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as above.
-        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            HOST_HEAP_BYTES.fetch_add(new_size, std::sync::atomic::Ordering::Relaxed);
-            HOST_HEAP_BYTES.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-/// The resident size now, in KiB, from `/proc/self/statm` (cheaper to read
-/// than `status`, so it can be sampled often).
-fn rss_now_kib() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4)
-}
-
-/// Samples, every 2 ms on its own thread, the resident size less the host's
-/// own heap bytes, and keeps the largest value: the plugin's peak memory
-/// above everything the host holds, whenever it happened.
-pub struct PluginMemorySampler {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<i64>>,
-    baseline_kib: i64,
-}
-
-impl PluginMemorySampler {
-    /// The share of the process that is not the host's heap, in KiB.
-    fn share_kib() -> Option<i64> {
-        Some(rss_now_kib()? as i64 - (host_heap_bytes() / 1024) as i64)
-    }
-
-    /// Starts sampling; the value now is the baseline (before the plugin loads).
-    /// None without `/proc` or without the counting allocator.
-    pub fn start() -> Option<PluginMemorySampler> {
-        if host_heap_bytes() == 0 {
-            return None;
-        }
-        let baseline_kib = Self::share_kib()?;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("bench-memory".into())
-            .spawn(move || {
-                let mut peak = i64::MIN;
-                loop {
-                    if let Some(v) = Self::share_kib() {
-                        peak = peak.max(v);
-                    }
-                    if flag.load(std::sync::atomic::Ordering::Relaxed) {
-                        return peak;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-            })
-            .ok()?;
-        Some(PluginMemorySampler { stop, thread: Some(thread), baseline_kib })
-    }
-
-    /// Stops sampling: the plugin's peak above the host's own memory, in KiB.
-    pub fn finish(mut self) -> Option<i64> {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let peak = self.thread.take()?.join().ok()?;
-        (peak != i64::MIN).then_some(peak - self.baseline_kib)
-    }
-}
-
 /// Summary of a list of samples (milliseconds).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stats {
@@ -273,8 +166,6 @@ pub struct BenchReport {
     pub host_buffers_kib: u64,
     /// Whether outputs were saved (`--out`): encoding then adds to the peak.
     pub saved: bool,
-    /// The plugin's own peak above the host's heap ([`PluginMemorySampler`]), in KiB.
-    pub plugin_peak_kib: Option<i64>,
 }
 
 impl BenchReport {
@@ -332,9 +223,6 @@ impl BenchReport {
                     rows.push((label.into(), mib(d)));
                 }
                 rows.push(("  of which host image buffers (estimate)".into(), mib(self.host_buffers_kib as i64)));
-                if let Some(p) = self.plugin_peak_kib {
-                    rows.push(("plugin's own peak above the host's heap (sampled)".into(), mib(p)));
-                }
             }
             _ => rows.push(("memory".into(), "n/a (no /proc/self/status)".into())),
         }
@@ -426,13 +314,12 @@ impl BenchReport {
                     o,
                     "  \"memory\": {{\"rss_before_plugin_kib\": {}, \"peak_after_render_kib\": {}, \
                      \"rss_after_render_kib\": {}, \"plugin_above_host_kib\": {}, \"host_buffers_kib_estimate\": {}, \
-                     \"plugin_peak_above_host_heap_kib\": {}, \"peak_reset\": {}, \"includes_saving\": {}}}",
+                     \"peak_reset\": {}, \"includes_saving\": {}}}",
                     b.rss_kib,
                     a.peak_kib,
                     a.rss_kib,
                     a.peak_kib as i64 - b.rss_kib as i64,
                     self.host_buffers_kib,
-                    self.plugin_peak_kib.map_or("null".to_string(), |v| v.to_string()),
                     self.peak_reset,
                     self.saved
                 );

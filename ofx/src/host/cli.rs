@@ -663,7 +663,6 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
     let cpu_threads = host.options().thread_count();
     let peak_reset = bench::reset_peak();
     let before = bench::memory_status();
-    let sampler = bench::PluginMemorySampler::start();
 
     let t = Instant::now();
     let (plugin, mut inst) = load_and_create(args, &host)?;
@@ -725,7 +724,6 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
         }
     }
     let after = bench::memory_status();
-    let plugin_peak_kib = sampler.and_then(|s| s.finish());
     if let Some(p) = &args.save_params {
         inst.save_params_json(p)?;
     }
@@ -755,7 +753,6 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
         peak_reset,
         host_buffers_kib,
         saved: args.out.is_some(),
-        plugin_peak_kib,
     })
 }
 
