@@ -126,3 +126,39 @@ fn ofx_render_multithread_flag_gives_the_same_files() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not threads, one-cpu or single"));
 }
+
+/// The demo setup with `params` on top, rendered by a host with `options`.
+fn demo_with(options: HostOptions, params: &[(&str, ParamValue)]) -> Vec<(i32, HostImage)> {
+    let track = installer::workspace_root().join("resources/demo/track.json");
+    let (_host, plugin) = load(options);
+    let mut inst = instance_with(&plugin, astronaut());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(track.display().to_string())).unwrap();
+    for (k, v) in params {
+        inst.set_param(k, v.clone()).unwrap();
+    }
+    let out = inst.render_sequence(&FRAMES, 1, &RenderRequest::default()).unwrap_or_else(|e| panic!("render failed: {e}"));
+    assert_eq!(inst.leaked_images(), 0);
+    out
+}
+
+/// Every output mode, the segmentation matte and the expression controls
+/// under HostSupport's single-thread suite: the same samples as with threads.
+#[test]
+fn every_output_mode_renders_the_same_under_the_single_thread_suite() {
+    let _turn = TURN.lock();
+    let cases: [(&str, Vec<(&str, ParamValue)>); 4] = [
+        ("crop", vec![("outputMode", ParamValue::ChoiceByOption("crop".into()))]),
+        ("matte with segmentation", vec![("outputMode", ParamValue::ChoiceByOption("matte".into())), ("useSegmentation", ParamValue::Bool(true))]),
+        ("full with segmentation", vec![("useSegmentation", ParamValue::Bool(true))]),
+        ("full, jaw open and a blink on top", vec![("jawOpen", ParamValue::Double(0.6)), ("blinkLeft", ParamValue::Double(1.0))]),
+    ];
+    for (what, params) in cases {
+        let threads = demo_with(HostOptions { threads: 2, ..HostOptions::default() }, &params);
+        let single = demo_with(HostOptions { threads: 2, multithread: MultiThreadMode::Single, ..HostOptions::default() }, &params);
+        for ((f, a), (_, b)) in single.iter().zip(&threads) {
+            let differ = a.pixels.iter().zip(&b.pixels).filter(|(p, q)| p.to_bits() != q.to_bits()).count();
+            assert_eq!(differ, 0, "{what}, frame {f}: {differ} samples differ under the single-thread suite");
+        }
+    }
+}
