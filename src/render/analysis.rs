@@ -49,8 +49,7 @@ impl AnalysisView {
         let reduce = (MAX_ANALYSIS_SIDE as f64 / displayed[0].max(displayed[1])).min(1.0);
         let per_pixel = [map.par * reduce, reduce];
         let (ow, oh) = (((w as f64 * per_pixel[0]).round() as usize).max(1), ((h as f64 * per_pixel[1]).round() as usize).max(1));
-        let non_finite = count_non_finite(img);
-        let rgb = if reduce < 1.0 {
+        let (rgb, non_finite) = if reduce < 1.0 {
             box_reduced(img, &layout, [ow, oh], per_pixel)
         } else if (map.par - 1.0).abs() < 1e-6 {
             exact(img, &layout)
@@ -65,7 +64,7 @@ impl AnalysisView {
                     rgb.extend(p[..3].iter().map(|v| to_u8(*v)));
                 }
             }
-            rgb
+            (rgb, count_non_finite(img))
         };
         Ok(AnalysisView { image: FaceImage::new(ow as u32, oh as u32, rgb)?, bounds: b, per_pixel, non_finite })
     }
@@ -141,22 +140,24 @@ fn count_non_finite(img: &Image) -> usize {
         .sum()
 }
 
-/// The image as it is, top row first.
-fn exact(img: &Image, layout: &ImageLayout) -> Vec<u8> {
+/// The image as it is, top row first, and its count of non-finite pixels.
+fn exact(img: &Image, layout: &ImageLayout) -> (Vec<u8>, usize) {
     let b = layout.bounds;
     let w = b.width();
     let mut rgb = Vec::with_capacity(w * b.height() * 3);
     let mut px = vec![[0.0f32; 4]; w];
+    let mut non_finite = 0;
     for y in (b.y1..b.y2).rev() {
         match img.row(y) {
             Some(row) => pixels::row_to_rgba(row, layout, &mut px),
             None => px.iter_mut().for_each(|p| *p = [0.0; 4]),
         }
+        non_finite += px.iter().filter(|p| !(p[0] + p[1] + p[2]).is_finite()).count();
         for p in &px {
             rgb.extend(p[..3].iter().map(|v| to_u8(*v)));
         }
     }
-    rgb
+    (rgb, non_finite)
 }
 
 /// The half-open range of host pixels `[lo, hi)` (at least one) an analysis
@@ -168,43 +169,44 @@ fn footprint(i: usize, per: f64, len: usize) -> (usize, usize) {
 }
 
 /// A box-filtered reduction to `out` pixels (top row first): each analysis
-/// pixel is the mean of the finite host pixels it covers.
-fn box_reduced(img: &Image, layout: &ImageLayout, out: [usize; 2], per_pixel: [f64; 2]) -> Vec<u8> {
+/// pixel is the mean of the finite host pixels it covers; also the count of
+/// non-finite pixels. One pass over the image, one row at a time.
+fn box_reduced(img: &Image, layout: &ImageLayout, out: [usize; 2], per_pixel: [f64; 2]) -> (Vec<u8>, usize) {
     let b = layout.bounds;
     let (w, h) = (b.width(), b.height());
     let columns: Vec<(usize, usize)> = (0..out[0]).map(|u| footprint(u, per_pixel[0], w)).collect();
     let mut rgb = Vec::with_capacity(out[0] * out[1] * 3);
     let mut px = vec![[0.0f32; 4]; w];
-    // Per analysis column: the sum of finite values per channel, and their counts.
-    let mut sum = vec![[0.0f64; 3]; out[0]];
-    let mut count = vec![[0u32; 3]; out[0]];
+    // Per analysis column: the sums of the finite pixels (RGB) and their count.
+    let mut sum = vec![[0.0f32; 4]; out[0]];
+    let mut non_finite = 0;
     for r in 0..out[1] {
         let (t0, t1) = footprint(r, per_pixel[1], h);
-        sum.iter_mut().for_each(|s| *s = [0.0; 3]);
-        count.iter_mut().for_each(|n| *n = [0; 3]);
+        sum.iter_mut().for_each(|s| *s = [0.0; 4]);
         for t in t0..t1 {
             // Row t from the top.
             let Some(row) = img.row(b.y2 - 1 - t as i32) else { continue };
             pixels::row_to_rgba(row, layout, &mut px);
-            for (u, &(x0, x1)) in columns.iter().enumerate() {
+            for (acc, &(x0, x1)) in sum.iter_mut().zip(&columns) {
                 for p in &px[x0..x1] {
-                    for k in 0..3 {
-                        if p[k].is_finite() {
-                            sum[u][k] += p[k] as f64;
-                            count[u][k] += 1;
-                        }
+                    // A pixel with any non-finite channel is left out whole (a sum is not finite
+                    // when a term is not).
+                    if (p[0] + p[1] + p[2]).is_finite() {
+                        *acc = [acc[0] + p[0], acc[1] + p[1], acc[2] + p[2], acc[3] + 1.0];
+                    } else {
+                        non_finite += 1;
                     }
                 }
             }
         }
-        for u in 0..out[0] {
-            for k in 0..3 {
-                let n = count[u][k];
-                rgb.push(if n == 0 { 0 } else { to_u8((sum[u][k] / n as f64) as f32) });
+        for acc in &sum {
+            let n = acc[3];
+            for v in &acc[..3] {
+                rgb.push(if n == 0.0 { 0 } else { to_u8(v / n) });
             }
         }
     }
-    rgb
+    (rgb, non_finite)
 }
 
 /// Bilinear sampling straight from a host image's buffer (any depth and
