@@ -12,6 +12,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::face::json::Json;
+use crate::files::{read_bounded, regular_file_metadata, FileError};
 use crate::inference::{ModelTensor, MAX_MODEL_BYTES};
 
 use super::PackError;
@@ -295,25 +296,16 @@ impl Manifest {
             return Err(unreadable("does not exist (every pack folder holds one)".into()));
         }
         let manifest_path = resolve_inside(pack_dir, &canonical_dir, "", MANIFEST_FILE)?;
-        let size = std::fs::metadata(&manifest_path).map_err(|e| unreadable(format!("cannot be read ({e})")))?.len();
-        if size > MAX_MANIFEST_BYTES {
-            return Err(PackError::TooLarge {
+        let bytes = read_bounded(&manifest_path, MAX_MANIFEST_BYTES).map_err(|e| match e {
+            FileError::TooLarge { .. } => PackError::TooLarge {
                 dir: pack_dir.to_path_buf(),
                 file: MANIFEST_FILE.into(),
-                size,
+                // The size the file system reports, at least what was read.
+                size: std::fs::metadata(&manifest_path).map_or(0, |m| m.len()).max(MAX_MANIFEST_BYTES + 1),
                 limit: MAX_MANIFEST_BYTES,
-            });
-        }
-        let bytes = std::fs::read(&manifest_path).map_err(|e| unreadable(format!("cannot be read ({e})")))?;
-        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-            // Grew between the size check and the read.
-            return Err(PackError::TooLarge {
-                dir: pack_dir.to_path_buf(),
-                file: MANIFEST_FILE.into(),
-                size: bytes.len() as u64,
-                limit: MAX_MANIFEST_BYTES,
-            });
-        }
+            },
+            other => unreadable(other.reason()),
+        })?;
         let text = String::from_utf8(bytes).map_err(|_| unreadable("is not UTF-8 text".into()))?;
         let root = Json::parse(&text).map_err(|e| unreadable(format!("is not valid JSON ({e})")))?;
         Reader { dir: pack_dir, canonical_dir: &canonical_dir }.manifest(&root)
@@ -459,12 +451,8 @@ impl Reader<'_> {
             return Err(self.error(&field("sha256"), "is not a SHA-256 digest (64 hexadecimal digits)".into()));
         }
         let path = resolve_inside(self.dir, self.canonical_dir, &field("file"), &file)?;
-        let bytes = std::fs::metadata(&path)
-            .map_err(|e| PackError::Unreadable {
-                dir: self.dir.to_path_buf(),
-                file: file.clone(),
-                reason: format!("cannot be read ({e})"),
-            })?
+        let bytes = regular_file_metadata(&path)
+            .map_err(|e| PackError::Unreadable { dir: self.dir.to_path_buf(), file: file.clone(), reason: e.reason() })?
             .len();
         if bytes > MAX_PACK_MODEL_BYTES {
             return Err(PackError::TooLarge {
