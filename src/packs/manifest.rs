@@ -34,8 +34,10 @@ pub const SKETCH_STYLE: &str = "polylines-thickness-2-on-black-one-colour-per-pa
 /// The only landmark coordinate convention the plugin feeds (`coordinates` field): normalised crop coordinates,
 /// GridSample's `align_corners = 0`.
 pub const COORDINATES: &str = "normalised-crop-align-corners-false";
-/// Largest crop side a pack may declare in `resolutions` or bind `S` to.
-const MAX_SIDE: usize = 8192;
+/// Largest crop side a pack may declare (`resolutions`, `dims.S`, a shape) or bind `S` to: the largest working
+/// resolution the node offers (256, 512, 1024). A larger side costs seconds and gigabytes per frame for no
+/// sharper result, since the node never asks for it.
+pub const MAX_SIDE: usize = 1024;
 
 /// What a pack's models do, which fixes its roles and their tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -408,7 +410,14 @@ impl Reader<'_> {
             };
             models.push(self.model(contract, entry)?);
         }
+        self.sides_in_shapes(kind, &models)?;
         let dims = self.dims(root, &models)?;
+        if let Some((_, b)) = dims.iter().find(|(s, _)| s == SYMBOL_SIZE) {
+            let too_large = b.values.as_ref().and_then(|v| v.iter().find(|&&x| x > MAX_SIDE)).or((b.min > MAX_SIDE).then_some(&b.min));
+            if let Some(side) = too_large {
+                return Err(self.error(&format!("dims.{SYMBOL_SIZE}"), format!("allows a crop side of {side}, {}", side_limit())));
+            }
+        }
         let resolutions = self.resolutions(root)?;
         let size_bounds = dims.iter().find(|(s, _)| s == SYMBOL_SIZE).map(|(_, b)| b);
         if let (Some(sides), Some(bounds)) = (&resolutions, size_bounds) {
@@ -626,6 +635,27 @@ impl Reader<'_> {
         Ok(out)
     }
 
+    /// A whole number written in a shape where the contract has `S` must be a side the node can ask for.
+    fn sides_in_shapes(&self, kind: PackKind, models: &[ModelEntry]) -> Result<(), PackError> {
+        for (contract, model) in kind.roles().iter().zip(models) {
+            let contracts = contract.inputs.iter().chain(contract.outputs).chain(contract.alt_outputs);
+            for (group, decl) in model.inputs.iter().map(|t| ("inputs", t)).chain(model.outputs.iter().map(|t| ("outputs", t))) {
+                let Some(c) = contracts.clone().find(|c| c.name == decl.name) else { continue };
+                for (d, cd) in decl.dims.iter().zip(c.dims) {
+                    if let (Dim::Fixed(n), Free(SYMBOL_SIZE)) = (d, cd) {
+                        if *n > MAX_SIDE {
+                            return Err(self.error(
+                                &format!("{}.{group}.{}", model.role, decl.name),
+                                format!("fixes the crop side \"{SYMBOL_SIZE}\" to {n}, {}", side_limit()),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The optional `resolutions` field: the crop sides the models accept.
     fn resolutions(&self, root: &Json) -> Result<Option<Vec<usize>>, PackError> {
         let Some(value) = root.get("resolutions") else { return Ok(None) };
@@ -635,6 +665,9 @@ impl Reader<'_> {
         for item in items {
             match item.as_f64() {
                 Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= MAX_SIDE as f64 => sides.push(n as usize),
+                Some(n) if n.fract() == 0.0 && n > MAX_SIDE as f64 => {
+                    return Err(self.error("resolutions", format!("lists {}, {}", json_text(item), side_limit())))
+                }
                 _ => return Err(bad()),
             }
         }
@@ -645,6 +678,11 @@ impl Reader<'_> {
         sides.dedup();
         Ok(Some(sides))
     }
+}
+
+/// Why a crop side above `MAX_SIDE` is refused, for messages.
+fn side_limit() -> String {
+    format!("but a crop side may be at most {MAX_SIDE}, the largest working resolution the node offers (256, 512 or 1024)")
 }
 
 /// A short text of a JSON value for messages: strings quoted, numbers as they are, anything else by kind.
@@ -726,12 +764,8 @@ fn resolve_inside(dir: &Path, canonical_dir: &Path, field: &str, name: &str) -> 
             reason: format!("resolves to {}, outside the pack folder (through a symbolic link)", resolved.display()),
         });
     }
-    if !resolved.is_file() {
-        return Err(PackError::Unreadable {
-            dir: dir.to_path_buf(),
-            file: name.to_string(),
-            reason: "is not a file".into(),
-        });
+    if let Err(e) = regular_file_metadata(&resolved) {
+        return Err(PackError::Unreadable { dir: dir.to_path_buf(), file: name.to_string(), reason: e.reason() });
     }
     Ok(resolved)
 }
@@ -818,7 +852,7 @@ pub fn bind(manifest: &Manifest, declared: &[(&str, &[ModelTensor], &[ModelTenso
             return Err(PackError::Manifest {
                 dir: manifest.dir.clone(),
                 field: "S".into(),
-                reason: format!("is bound to {size}, more than the largest crop side, {MAX_SIDE}"),
+                reason: format!("is bound to {size}, {}", side_limit()),
             });
         }
     }
