@@ -216,7 +216,8 @@ fn load_pts_sequence(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack,
             return Err(format!("its .pts files hold more than {MAX_TRACK_BYTES} bytes, the most a track may have"));
         }
         let text = std::str::from_utf8(&bytes).map_err(|_| format!("{} is not text (not UTF-8)", f.display()))?;
-        let l = parse_pts(text).map_err(|e| format!("{}: {e}", f.display()))?;
+        // The file is named once: by the caller when it is the track itself, here when it is one of several.
+        let l = parse_pts(text).map_err(|e| if f == path { e } else { format!("{}: {e}", f.display()) })?;
         let frame = if files.len() == 1 {
             frame_number(f).unwrap_or(1)
         } else {

@@ -272,3 +272,42 @@ fn a_json_object_with_400000_keys_is_handled_in_linear_time() {
     assert!(err.0.contains("duplicate key \"k399999\""), "{}", err.0);
     std::fs::remove_file(&path).ok();
 }
+
+#[test]
+fn track_messages_read_as_one_sentence_with_the_users_numbers() {
+    let dir = out_dir().join("messages");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(demo_track()).unwrap();
+    let csv = std::fs::read_to_string(as_openface_csv(&demo_track())).unwrap();
+    let pts5 = "version: 1\nn_points: 5\n{\n1 2\n}\n";
+    let cases: [(&str, String, String); 4] = [
+        // No Rust debug text ("Some(5)"), and the .pts file named once.
+        ("five.pts", pts5.to_string(), "is not usable: n_points is 5; only the 68-point iBUG layout is supported".into()),
+        // One prefix: not "is not usable: The track is not valid: …".
+        (
+            "v7.json",
+            good.replacen("\"version\":1", "\"version\":7", 1),
+            "is not usable: it has version 7; this reader knows only version 1 (a newer Living Portrait may read it)".into(),
+        ),
+        // The number as the user wrote it, not re-formatted ("1.50", not "1.5").
+        ("frame.csv", csv.replacen("\n2, ", "\n1.50, ", 1), "is not usable: line 3: frame 1.50 is not a non-negative whole number".into()),
+        ("nan.csv", csv.replacen("\n2, 0, ", "\n2, NaN, ", 1), "is not usable: line 3: face_id \"NaN\" is not a finite number".into()),
+    ];
+    let (_h, plugin) = load(HostOptions::default());
+    for (name, text, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let kind = if name.ends_with(".pts") { "track" } else { "track file" };
+        let expected = format!("the {kind} {} {want}", path.display());
+        let err = living_portrait::track_import::load_track(&path, [100, 100]).unwrap_err();
+        assert_eq!(err.0, expected);
+        // Through the node, the same sentence (after the frame it failed on), once.
+        let mut inst = instance(&plugin, &path);
+        inst.render_frame(2.0, &RenderRequest::default()).expect_err("a bad track fails the render");
+        let msg = inst.persistent_message().expect("a message").text;
+        assert!(msg.contains(&expected) && msg.matches("not usable").count() == 1, "{msg}");
+        assert!(!msg.contains("not valid") && !msg.contains("Some("), "{msg}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

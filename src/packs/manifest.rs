@@ -106,7 +106,7 @@ impl RoleContract {
 
     /// The accepted output sets, for messages: `[output, changed] or [grid, overlay, changed]`.
     fn outputs_text(&self) -> String {
-        let text = |set: &[TensorContract]| format!("{:?}", set.iter().map(|t| t.name).collect::<Vec<_>>());
+        let text = |set: &[TensorContract]| names_text(set.iter().map(|t| t.name));
         if self.alt_outputs.is_empty() {
             text(self.outputs)
         } else {
@@ -227,7 +227,7 @@ impl DimBounds {
 impl std::fmt::Display for DimBounds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.values, self.max) {
-            (Some(values), _) => write!(f, "one of {values:?}"),
+            (Some(values), _) => write!(f, "one of {}", list_text(values)),
             (None, usize::MAX) => write!(f, "values of at least {}", self.min),
             (None, max) => write!(f, "values from {} to {max}", self.min),
         }
@@ -514,7 +514,7 @@ impl Reader<'_> {
                     &format!("{field}.{name}"),
                     format!(
                         "is not a tensor of the {role} role (its {group} are {})",
-                        accepted.clone().unwrap_or_else(|| format!("{names:?}"))
+                        accepted.clone().unwrap_or_else(|| names_text(names.iter().copied()))
                     ),
                 ));
             }
@@ -680,6 +680,17 @@ impl Reader<'_> {
     }
 }
 
+/// A list for messages, as JSON writes it: `[256, 512]`.
+pub fn list_text<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let parts: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Tensor names for messages, as JSON writes them: `["output", "changed"]`.
+pub fn names_text<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    list_text(names.into_iter().map(|n| format!("\"{n}\"")))
+}
+
 /// Why a crop side above `MAX_SIDE` is refused, for messages.
 fn side_limit() -> String {
     format!("but a crop side may be at most {MAX_SIDE}, the largest working resolution the node offers (256, 512 or 1024)")
@@ -843,7 +854,7 @@ pub fn bind(manifest: &Manifest, declared: &[(&str, &[ModelTensor], &[ModelTenso
             return Err(PackError::Manifest {
                 dir: manifest.dir.clone(),
                 field: "resolutions".into(),
-                reason: format!("lists {sides:?}, but the models fix the crop side \"S\" to {size}"),
+                reason: format!("lists {}, but the models fix the crop side \"S\" to {size}", list_text(sides)),
             });
         }
     }
