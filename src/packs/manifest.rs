@@ -308,9 +308,28 @@ impl Manifest {
             },
             other => unreadable(other.reason()),
         })?;
-        let text = String::from_utf8(bytes).map_err(|_| unreadable("is not UTF-8 text".into()))?;
-        let root = Json::parse(&text).map_err(|e| unreadable(format!("is not valid JSON ({e})")))?;
-        Reader { dir: pack_dir, canonical_dir: &canonical_dir }.manifest(&root)
+        Manifest::parse_in(pack_dir, &canonical_dir, &bytes)
+    }
+
+    /// Checks the bytes of a manifest as if read from `pack_dir` (whose canonical path is `canonical_dir`): the
+    /// files it names are looked up there. For tools and fuzzing; `read` is this after reading the file.
+    pub fn parse_in(pack_dir: &Path, canonical_dir: &Path, bytes: &[u8]) -> Result<Manifest, PackError> {
+        let unreadable = |reason: String| PackError::Unreadable {
+            dir: pack_dir.to_path_buf(),
+            file: MANIFEST_FILE.to_string(),
+            reason,
+        };
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(PackError::TooLarge {
+                dir: pack_dir.to_path_buf(),
+                file: MANIFEST_FILE.into(),
+                size: bytes.len() as u64,
+                limit: MAX_MANIFEST_BYTES,
+            });
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| unreadable("is not UTF-8 text".into()))?;
+        let root = Json::parse(text).map_err(|e| unreadable(format!("is not valid JSON ({e})")))?;
+        Reader { dir: pack_dir, canonical_dir }.manifest(&root)
     }
 }
 
