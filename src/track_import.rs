@@ -46,8 +46,7 @@ impl std::error::Error for TrackLoadError {}
 /// devices and oversized files are refused, never waited on or read whole.
 pub fn load_track(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, TrackLoadError> {
     if is_pts_sequence(path) {
-        return load_pts_sequence(path, image_size)
-            .map_err(|e| TrackLoadError(format!("the track {} is not usable: {e}", path.display())));
+        return load_pts_sequence(path, image_size);
     }
     let bytes = read_bounded(path, MAX_TRACK_BYTES).map_err(|e| TrackLoadError(format!("the track file {e}")))?;
     parse_track_bytes(&bytes, image_size)
@@ -100,7 +99,7 @@ pub fn track_stamp(path: &Path) -> Result<(u64, Option<std::time::SystemTime>), 
     let mut total = files.len() as u64;
     let mut latest = None;
     for f in &files {
-        let meta = regular_file_metadata(f).map_err(|e| TrackLoadError(format!("the track file {e}")))?;
+        let meta = regular_file_metadata(f).map_err(|e| file_error(path, e))?;
         total = total.wrapping_add(meta.len());
         latest = latest.max(meta.modified().ok());
     }
@@ -204,28 +203,39 @@ fn pts_files(path: &Path) -> Result<Vec<std::path::PathBuf>, String> {
     Ok(files)
 }
 
+/// A file of the track `track` could not be read: one sentence, naming the file once.
+fn file_error(track: &Path, e: crate::files::FileError) -> TrackLoadError {
+    if e.path() == track {
+        TrackLoadError(format!("the track file {e}"))
+    } else {
+        TrackLoadError(format!("the track {} is not usable: {e}", track.display()))
+    }
+}
+
 /// A track from `.pts` files: a folder, a `%0Nd` pattern, or one file.
-fn load_pts_sequence(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, String> {
-    let files = pts_files(path)?;
+fn load_pts_sequence(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, TrackLoadError> {
+    let unusable = |e: String| TrackLoadError(format!("the track {} is not usable: {e}", path.display()));
+    let files = pts_files(path).map_err(unusable)?;
     let mut frames = Vec::with_capacity(files.len());
     let mut total = 0u64;
     for f in &files {
-        let bytes = read_bounded(f, MAX_PTS_BYTES).map_err(|e| e.to_string())?;
+        let bytes = read_bounded(f, MAX_PTS_BYTES).map_err(|e| file_error(path, e))?;
         total += bytes.len() as u64;
         if total > MAX_TRACK_BYTES {
-            return Err(format!("its .pts files hold more than {MAX_TRACK_BYTES} bytes, the most a track may have"));
+            return Err(unusable(format!("its .pts files hold more than {MAX_TRACK_BYTES} bytes, the most a track may have")));
         }
-        let text = std::str::from_utf8(&bytes).map_err(|_| format!("{} is not text (not UTF-8)", f.display()))?;
-        // The file is named once: by the caller when it is the track itself, here when it is one of several.
-        let l = parse_pts(text).map_err(|e| if f == path { e } else { format!("{}: {e}", f.display()) })?;
+        // The file is named once: by the prefix when it is the track itself, here when it is one of several.
+        let named = |e: String| unusable(if f == path { e } else { format!("{}: {e}", f.display()) });
+        let text = std::str::from_utf8(&bytes).map_err(|_| named("it is not text (not UTF-8)".into()))?;
+        let l = parse_pts(text).map_err(named)?;
         let frame = if files.len() == 1 {
             frame_number(f).unwrap_or(1)
         } else {
-            frame_number(f).ok_or_else(|| format!("{} has no frame number in its name", f.display()))?
+            frame_number(f).ok_or_else(|| unusable(format!("{} has no frame number in its name", f.display())))?
         };
         frames.push(TrackFrame { frame, landmarks: Some(l) });
     }
-    LandmarkTrack::new(image_size, None, frames).map_err(track_reason)
+    LandmarkTrack::new(image_size, None, frames).map_err(|e| unusable(track_reason(e)))
 }
 
 fn is_mediapipe_json(text: &str) -> bool {

@@ -194,7 +194,7 @@ fn fifos_and_devices_as_pts_tracks_fail_at_once_with_a_message() {
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
     let cases = [
         (fifo.clone(), fifo.clone(), format!("{} is a named pipe (FIFO), not a regular file", fifo.display())),
-        (dir.join("folder"), fifo_in_folder.clone(), format!("{} is a named pipe (FIFO), not a regular file", fifo_in_folder.display())),
+        (dir.join("folder"), fifo_in_folder.clone(), format!("the track {} is not usable: {} is a named pipe (FIFO), not a regular file", dir.join("folder").display(), fifo_in_folder.display())),
         (zero.clone(), fifo.clone(), format!("{} is a device, not a regular file", zero.display())),
     ];
     let (_h, plugin) = load(HostOptions::default());
