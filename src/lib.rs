@@ -23,6 +23,7 @@ mod exports {
     ofx::export_effect!(crate::LivingPortrait, "org.livingportrait.LivingPortrait", 1, 0);
 }
 pub mod motion;
+pub mod files;
 pub mod track_import;
 pub mod render;
 pub mod params;

@@ -23,7 +23,8 @@
 
 use std::path::Path;
 
-use crate::face::track::{LandmarkTrack, TrackFrame, MAX_TRACK_BYTES};
+use crate::face::track::{LandmarkTrack, TrackError, TrackFrame, MAX_TRACK_BYTES};
+use crate::files::{list_dir, read_bounded, regular_file_metadata};
 use crate::face::Landmarks68;
 
 /// Why a track could not be loaded; the text is a sentence for the user.
@@ -41,39 +42,68 @@ impl std::error::Error for TrackLoadError {}
 /// Load a track file of any supported format. `image_size` is used for formats
 /// that do not record it (OpenFace CSV): the size of the driving footage, which
 /// relative motion does not need, so the portrait's size is a fine default.
+/// Every file is read through [`crate::files::read_bounded`]: named pipes,
+/// devices and oversized files are refused, never waited on or read whole.
 pub fn load_track(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, TrackLoadError> {
+    if is_pts_sequence(path) {
+        return load_pts_sequence(path, image_size);
+    }
+    let bytes = read_bounded(path, MAX_TRACK_BYTES).map_err(|e| TrackLoadError(format!("the track file {e}")))?;
+    parse_track_bytes(&bytes, image_size)
+        .map_err(|e| TrackLoadError(format!("the track file {} is not usable: {e}", path.display())))
+}
+
+/// Whether `path` names a `.pts` track: a folder, a `%0Nd` pattern or a `.pts` file.
+fn is_pts_sequence(path: &Path) -> bool {
     let name = path.to_string_lossy();
-    if path.is_dir() || name.contains('%') || name.to_ascii_lowercase().ends_with(".pts") {
-        return load_pts_sequence(path, image_size)
-            .map_err(|e| TrackLoadError(format!("the track {} is not usable: {e}", path.display())));
+    path.is_dir() || name.contains('%') || name.to_ascii_lowercase().ends_with(".pts")
+}
+
+/// Parses the bytes of one track file of any supported format, detected by its
+/// content (a single `.pts` file is one frame, number 1). The error is the
+/// reason alone, without a prefix: the caller names the file.
+pub fn parse_track_bytes(bytes: &[u8], image_size: [u32; 2]) -> Result<LandmarkTrack, String> {
+    if bytes.len() as u64 > MAX_TRACK_BYTES {
+        return Err(format!("it is larger than {MAX_TRACK_BYTES} bytes, the most a track may have"));
     }
-    let meta = std::fs::metadata(path)
-        .map_err(|e| TrackLoadError(format!("cannot read the track file {}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(TrackLoadError(format!("the track file {} is not a file", path.display())));
-    }
-    if meta.len() > MAX_TRACK_BYTES {
-        return Err(TrackLoadError(format!(
-            "the track file {} is {} bytes; tracks larger than {} bytes are refused",
-            path.display(),
-            meta.len(),
-            MAX_TRACK_BYTES
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| TrackLoadError(format!("cannot read the track file {}: {e}", path.display())))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| TrackLoadError(format!("the track file {} is not text (not UTF-8)", path.display())))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| "it is not text (not UTF-8)".to_string())?;
     let first = text.trim_start().chars().next();
-    let r = match first {
-        Some('{') | Some('[') if is_mediapipe_json(&text) => parse_mediapipe_json(&text, image_size),
-        Some('{') => LandmarkTrack::parse(&text).map_err(|e| e.to_string()),
-        Some(_) if text.trim_start().starts_with("version:") => {
-            parse_pts(&text).map(|l| LandmarkTrack::new(image_size, None, vec![TrackFrame { frame: 1, landmarks: Some(l) }])).and_then(|r| r.map_err(|e| e.to_string()))
-        }
-        Some(_) if looks_like_openface(&text) => parse_openface_csv(&text, image_size),
+    match first {
+        Some('{') | Some('[') if is_mediapipe_json(text) => parse_mediapipe_json(text, image_size),
+        Some('{') => LandmarkTrack::parse(text).map_err(track_reason),
+        Some(_) if text.trim_start().starts_with("version:") => parse_pts(text).and_then(|l| {
+            LandmarkTrack::new(image_size, None, vec![TrackFrame { frame: 1, landmarks: Some(l) }]).map_err(track_reason)
+        }),
+        Some(_) if looks_like_openface(text) => parse_openface_csv(text, image_size),
         _ => Err("it is not a Living Portrait JSON track, an OpenFace 2.x CSV file, an iBUG .pts file or MediaPipe 468-point JSON".to_string()),
+    }
+}
+
+/// The reason in a track error, without the track layer's own prefix (the caller adds one).
+fn track_reason(e: TrackError) -> String {
+    match e {
+        TrackError::Invalid { what } => what,
+        other => other.to_string(),
+    }
+}
+
+/// What the render keys its cached track by: the total size and the latest
+/// modification time of the file, or of every `.pts` file of a folder or
+/// pattern, so an edited track is read again.
+pub fn track_stamp(path: &Path) -> Result<(u64, Option<std::time::SystemTime>), TrackLoadError> {
+    let files = if is_pts_sequence(path) {
+        pts_files(path).map_err(|e| TrackLoadError(format!("the track {} is not usable: {e}", path.display())))?
+    } else {
+        vec![path.to_path_buf()]
     };
-    r.map_err(|e| TrackLoadError(format!("the track file {} is not usable: {e}", path.display())))
+    let mut total = files.len() as u64;
+    let mut latest = None;
+    for f in &files {
+        let meta = regular_file_metadata(f).map_err(|e| file_error(path, e))?;
+        total = total.wrapping_add(meta.len());
+        latest = latest.max(meta.modified().ok());
+    }
+    Ok((total, latest))
 }
 
 /// One iBUG `.pts` file's 68 points.
@@ -85,13 +115,15 @@ pub fn parse_pts(text: &str) -> Result<Landmarks68, String> {
             break;
         }
         if let Some(v) = line.strip_prefix("n_points:") {
-            n_points = v.trim().parse::<usize>().ok();
+            n_points = Some(v.trim());
         } else if !line.starts_with("version:") {
             return Err(format!("unexpected header line \"{line}\" (a .pts file starts with version:, n_points: and {{)"));
         }
     }
-    if n_points != Some(68) {
-        return Err(format!("n_points is {n_points:?}; only the 68-point iBUG layout is supported"));
+    match n_points {
+        Some(n) if n.parse::<usize>() == Ok(68) => {}
+        Some(n) => return Err(format!("n_points is {n}; only the 68-point iBUG layout is supported")),
+        None => return Err("there is no n_points line; only the 68-point iBUG layout (n_points: 68) is supported".into()),
     }
     let mut out = [[0.0f32; 2]; 68];
     let mut count = 0;
@@ -129,53 +161,81 @@ fn frame_number(path: &Path) -> Option<u32> {
     digits.chars().rev().collect::<String>().parse().ok()
 }
 
-/// A track from `.pts` files: a folder, a `%0Nd` pattern, or one file.
-fn load_pts_sequence(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, String> {
-    let files: Vec<std::path::PathBuf> = if path.is_dir() {
-        let mut v: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| format!("the folder cannot be read ({e})"))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
+/// Largest single `.pts` file read: 68 points are about 1 KB of text.
+const MAX_PTS_BYTES: u64 = 1024 * 1024;
+
+/// The files of a `.pts` track, sorted: every `*.pts` in a folder, the files
+/// matching a `%0Nd` pattern, or the one file named.
+fn pts_files(path: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut files: Vec<std::path::PathBuf> = if path.is_dir() {
+        list_dir(path)
+            .map_err(|e| e.to_string())?
+            .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pts")))
-            .collect();
-        v.sort();
-        v
+            .collect()
     } else if path.to_string_lossy().contains('%') {
-        let s = path.to_string_lossy().into_owned();
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let (pre, post) = name.split_once('%').ok_or("the pattern has no %")?;
-        let post = post.trim_start_matches(|c: char| c.is_ascii_digit()).strip_prefix('d').ok_or_else(|| format!("{s}: the pattern must be like name_%04d.pts"))?;
-        let mut v: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| format!("the folder {} cannot be read ({e})", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
+        let bad_pattern = || format!("the pattern {name} is not like name_%04d.pts (one %, digits, then d)");
+        let (pre, post) = name.split_once('%').ok_or_else(bad_pattern)?;
+        let post = post.trim_start_matches(|c: char| c.is_ascii_digit()).strip_prefix('d').ok_or_else(bad_pattern)?;
+        if post.contains('%') {
+            return Err(bad_pattern());
+        }
+        list_dir(dir)
+            .map_err(|e| e.to_string())?
+            .into_iter()
             .filter(|p| {
                 let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                n.len() > pre.len() + post.len() && n.starts_with(pre) && n.ends_with(post) && n[pre.len()..n.len() - post.len()].chars().all(|c| c.is_ascii_digit())
+                n.len() > pre.len() + post.len()
+                    && n.starts_with(pre)
+                    && n.ends_with(post)
+                    && n[pre.len()..n.len() - post.len()].chars().all(|c| c.is_ascii_digit())
             })
-            .collect();
-        v.sort();
-        v
+            .collect()
     } else {
         vec![path.to_path_buf()]
     };
     if files.is_empty() {
         return Err("no .pts files were found".into());
     }
+    files.sort();
+    Ok(files)
+}
+
+/// A file of the track `track` could not be read: one sentence, naming the file once.
+fn file_error(track: &Path, e: crate::files::FileError) -> TrackLoadError {
+    if e.path() == track {
+        TrackLoadError(format!("the track file {e}"))
+    } else {
+        TrackLoadError(format!("the track {} is not usable: {e}", track.display()))
+    }
+}
+
+/// A track from `.pts` files: a folder, a `%0Nd` pattern, or one file.
+fn load_pts_sequence(path: &Path, image_size: [u32; 2]) -> Result<LandmarkTrack, TrackLoadError> {
+    let unusable = |e: String| TrackLoadError(format!("the track {} is not usable: {e}", path.display()));
+    let files = pts_files(path).map_err(unusable)?;
     let mut frames = Vec::with_capacity(files.len());
     let mut total = 0u64;
-    for (i, f) in files.iter().enumerate() {
-        let len = std::fs::metadata(f).map(|m| m.len()).map_err(|e| format!("{} cannot be read ({e})", f.display()))?;
-        total += len;
-        if len > 1024 * 1024 || total > MAX_TRACK_BYTES {
-            return Err(format!("{} is too large for a .pts file", f.display()));
+    for f in &files {
+        let bytes = read_bounded(f, MAX_PTS_BYTES).map_err(|e| file_error(path, e))?;
+        total += bytes.len() as u64;
+        if total > MAX_TRACK_BYTES {
+            return Err(unusable(format!("its .pts files hold more than {MAX_TRACK_BYTES} bytes, the most a track may have")));
         }
-        let text = std::fs::read_to_string(f).map_err(|e| format!("{} cannot be read ({e})", f.display()))?;
-        let l = parse_pts(&text).map_err(|e| format!("{}: {e}", f.display()))?;
-        let frame = if files.len() == 1 { frame_number(f).unwrap_or(1) } else { frame_number(f).ok_or_else(|| format!("{} has no frame number in its name", f.display()))? };
-        let _ = i;
+        // The file is named once: by the prefix when it is the track itself, here when it is one of several.
+        let named = |e: String| unusable(if f == path { e } else { format!("{}: {e}", f.display()) });
+        let text = std::str::from_utf8(&bytes).map_err(|_| named("it is not text (not UTF-8)".into()))?;
+        let l = parse_pts(text).map_err(named)?;
+        let frame = if files.len() == 1 {
+            frame_number(f).unwrap_or(1)
+        } else {
+            frame_number(f).ok_or_else(|| unusable(format!("{} has no frame number in its name", f.display())))?
+        };
         frames.push(TrackFrame { frame, landmarks: Some(l) });
     }
-    LandmarkTrack::new(image_size, None, frames).map_err(|e| e.to_string())
+    LandmarkTrack::new(image_size, None, frames).map_err(|e| unusable(track_reason(e)))
 }
 
 fn is_mediapipe_json(text: &str) -> bool {
@@ -273,13 +333,13 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
         let num = |c: usize, what: &str| -> Result<f64, String> {
             let v: f64 = cells[c].parse().map_err(|_| format!("line {row}: {what} \"{}\" is not a number", cells[c]))?;
             if !v.is_finite() {
-                return Err(format!("line {row}: {what} is not a finite number"));
+                return Err(format!("line {row}: {what} \"{}\" is not a finite number", cells[c]));
             }
             Ok(v)
         };
         let frame = num(frame_col, "frame")?;
         if frame < 0.0 || frame.fract() != 0.0 || frame > u32::MAX as f64 {
-            return Err(format!("line {row}: frame {frame} is not a non-negative whole number"));
+            return Err(format!("line {row}: frame {} is not a non-negative whole number", cells[frame_col]));
         }
         let frame = frame as u32;
         let face = match face_col {
@@ -303,7 +363,7 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
             None
         };
         match frames.get(&frame) {
-            Some((f, _)) if *f == face => return Err(format!("line {row}: frame {frame} appears twice")),
+            Some((f, _)) if *f == face => return Err(format!("line {row}: frame {} appears twice", cells[frame_col])),
             Some((f, _)) if *f < face => {}
             _ => {
                 frames.insert(frame, (face, landmarks));

@@ -373,3 +373,79 @@ fn a_warp_pack_declares_one_output_set() {
     let (_, text) = load_err(dir.path());
     assert!(text.contains("overlay") && text.contains("missing"), "{text}");
 }
+
+#[test]
+fn crop_sides_beyond_the_largest_working_resolution_are_refused() {
+    let limit = "but a crop side may be at most 1024, the largest working resolution the node offers (256, 512 or 1024).";
+    let dir = copy_pack(&fewshot_test(), "side-resolutions");
+    edit_manifest(dir.path(), |m| set(m, &["resolutions"], shape(&["256", "8192"])));
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, PackError::Manifest { .. }), "{text}");
+    let head = format!("The model pack {} cannot be used: ", dir.path().display());
+    assert_eq!(text, format!("{head}field 'resolutions' of manifest.json lists 8192, {limit}"));
+
+    let dir = copy_pack(&fewshot_test(), "side-shape");
+    edit_manifest(dir.path(), |m| set(m, &["generator", "inputs", "sketch"], shape(&["1", "3", "8192", "8192"])));
+    let (_, text) = load_err(dir.path());
+    let head = format!("The model pack {} cannot be used: ", dir.path().display());
+    assert_eq!(
+        text,
+        format!("{head}field 'generator.inputs.sketch' of manifest.json fixes the crop side \"S\" to 8192, {limit}")
+    );
+
+    let dir = copy_pack(&builtin_warp(), "side-dims");
+    edit_manifest(dir.path(), |m| {
+        set(m, &["dims"], Json::Object(vec![("S".into(), Json::Object(vec![("values".into(), shape(&["512", "8192"]))]))]))
+    });
+    let (_, text) = load_err(dir.path());
+    let head = format!("The model pack {} cannot be used: ", dir.path().display());
+    assert_eq!(text, format!("{head}field 'dims.S' of manifest.json allows a crop side of 8192, {limit}"));
+    // The largest side the node offers is still accepted.
+    let dir = copy_pack(&builtin_warp(), "side-1024");
+    edit_manifest(dir.path(), |m| set(m, &["resolutions"], shape(&["1024"])));
+    runtime();
+    packs::load_pack(dir.path(), Device::Cpu).unwrap();
+}
+
+#[test]
+fn a_fifo_or_device_in_a_pack_is_refused_at_once() {
+    let dir = copy_pack(&fewshot_test(), "fifo-manifest");
+    let manifest = dir.path().join("manifest.json");
+    std::fs::remove_file(&manifest).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&manifest).status().unwrap().success());
+    let started = std::time::Instant::now();
+    let (err, text) = load_err(dir.path());
+    assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+    assert!(matches!(err, PackError::Unreadable { .. }), "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "The model pack {} cannot be used: manifest.json is a named pipe (FIFO), not a regular file.",
+            dir.path().display()
+        )
+    );
+    let dir = copy_pack(&fewshot_test(), "fifo-model");
+    let model = dir.path().join("generator.onnx");
+    std::fs::remove_file(&model).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&model).status().unwrap().success());
+    let (_, text) = load_err(dir.path());
+    assert!(text.ends_with("generator.onnx is a named pipe (FIFO), not a regular file."), "{text}");
+}
+
+#[test]
+fn pack_digests_have_one_source_the_manifest() {
+    // A pack's models are verified against the manifest's `sha256` fields only; a SHA256SUMS in a pack folder
+    // would be a second, unverified list that can silently disagree, so no pack ships one.
+    let root = builtin_warp().parent().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let mut packs_seen = 0;
+    for base in [root.join("resources/models"), root.join("tests/data/packs")] {
+        for entry in std::fs::read_dir(&base).unwrap().flatten() {
+            let dir = entry.path();
+            if dir.join("manifest.json").is_file() {
+                packs_seen += 1;
+                assert!(!dir.join("SHA256SUMS").exists(), "{} ships a SHA256SUMS besides its manifest", dir.display());
+            }
+        }
+    }
+    assert!(packs_seen >= 4, "found {packs_seen} packs");
+}

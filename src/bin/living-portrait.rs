@@ -181,7 +181,7 @@ fn find_file(dir: &Path, name: &str, depth: usize) -> Option<PathBuf> {
         return None;
     }
     let mut subdirs: Vec<PathBuf> =
-        std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        living_portrait::files::list_dir(dir).ok()?.into_iter().filter(|p| p.is_dir()).collect();
     subdirs.sort();
     subdirs.iter().find_map(|d| find_file(d, name, depth - 1))
 }
@@ -330,20 +330,19 @@ fn expand_pattern(pattern: &str) -> Result<Vec<(u32, PathBuf)>, CliError> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let entries = std::fs::read_dir(&dir).map_err(|e| CliError(format!("cannot list {}: {e}", dir.display())))?;
+    let entries = living_portrait::files::list_dir(&dir).map_err(|e| CliError(format!("cannot list the folder: {e}")))?;
     let mut frames: Vec<(u32, PathBuf)> = Vec::new();
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(file) = file_name.to_str() else { continue };
+    for entry in entries {
+        let Some(file) = entry.file_name().and_then(|n| n.to_str()) else { continue };
         let Some(digits) = file.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)) else { continue };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
         let Ok(number) = digits.parse::<u32>() else { continue };
         if let Some((_, other)) = frames.iter().find(|(n, _)| *n == number) {
-            return fail(format!("frame {number} matches both {} and {}", other.display(), entry.path().display()));
+            return fail(format!("frame {number} matches both {} and {}", other.display(), entry.display()));
         }
-        frames.push((number, entry.path()));
+        frames.push((number, entry));
     }
     frames.sort();
     if frames.is_empty() {

@@ -25,6 +25,8 @@ impl std::fmt::Debug for FaceImage {
 
 /// Largest side accepted: keeps a corrupt size from allocating gigabytes.
 pub const MAX_IMAGE_SIDE: u32 = 32768;
+/// Largest image file read (1 GiB): a 32768-pixel-wide EXR frame stays below it; a wrong path (a disk image) does not.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl FaceImage {
     /// Wraps RGB bytes; fails when the length does not match the size or the size is empty or absurd.
@@ -53,10 +55,17 @@ impl FaceImage {
         FaceImage { width: rgb.width(), height: rgb.height(), rgb: rgb.into_raw() }
     }
 
-    /// Reads an image file (PNG, EXR, GIF: the formats this build decodes).
+    /// Reads an image file (PNG, EXR, GIF: the formats this build decodes, recognised by content), of at most
+    /// `MAX_IMAGE_FILE_BYTES`.
     pub fn open(path: &Path) -> Result<FaceImage, FaceError> {
-        let img =
-            image::open(path).map_err(|e| FaceError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        let unreadable = |reason: String| FaceError::Unreadable { path: path.to_path_buf(), reason };
+        // Through the one bounded reader: no named pipe, device or endless file is read.
+        let bytes = crate::files::read_bounded(path, MAX_IMAGE_FILE_BYTES).map_err(|e| unreadable(format!("it {}", e.reason())))?;
+        let img = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| unreadable(e.to_string()))?
+            .decode()
+            .map_err(|e| unreadable(e.to_string()))?;
         if img.width() == 0 || img.height() == 0 || img.width() > MAX_IMAGE_SIDE || img.height() > MAX_IMAGE_SIDE {
             return Err(FaceError::Unreadable {
                 path: path.to_path_buf(),

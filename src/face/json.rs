@@ -32,6 +32,9 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// Objects with fewer members than this check duplicate keys by a scan; larger ones use a hash set.
+const SMALL_OBJECT: usize = 16;
+
 /// Deepest nesting accepted; our files need 4.
 const MAX_DEPTH: usize = 64;
 
@@ -282,6 +285,7 @@ impl Parser<'_> {
     fn object(&mut self, depth: usize) -> Result<Json, JsonError> {
         self.pos += 1;
         let mut members: Vec<(String, Json)> = Vec::new();
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         self.skip_ws();
         if self.bytes.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -294,7 +298,15 @@ impl Parser<'_> {
             }
             let key_pos = self.pos;
             let key = self.string()?;
-            if members.iter().any(|(k, _)| *k == key) {
+            // Duplicate keys: a scan for the first few members, then a hash set, so a hostile object with
+            // hundreds of thousands of keys costs linear time, not quadratic.
+            let duplicate = if members.len() < SMALL_OBJECT {
+                members.iter().any(|(k, _)| *k == key)
+            } else {
+                let seen = seen.get_or_insert_with(|| members.iter().map(|(k, _)| k.clone()).collect());
+                !seen.insert(key.clone())
+            };
+            if duplicate {
                 self.pos = key_pos;
                 return Err(self.error(&format!("duplicate key \"{key}\"")));
             }

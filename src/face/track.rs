@@ -70,10 +70,10 @@ pub struct LandmarkTrack {
 /// Why a track file could not be read or written.
 #[derive(Debug, Clone)]
 pub enum TrackError {
-    /// The file could not be read or written.
+    /// The file could not be written.
     Io { path: PathBuf, reason: String },
-    /// The file is larger than `MAX_TRACK_BYTES`.
-    TooLarge { path: PathBuf, size: u64 },
+    /// The file could not be read: missing, not a regular file, or larger than `MAX_TRACK_BYTES`.
+    File(crate::files::FileError),
     /// The content is not a valid track; `what` says where and why.
     Invalid { what: String },
 }
@@ -82,13 +82,9 @@ impl std::fmt::Display for TrackError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TrackError::Io { path, reason } => {
-                write!(f, "The track file {} could not be accessed: {reason}.", path.display())
+                write!(f, "The track file {} could not be written ({reason}).", path.display())
             }
-            TrackError::TooLarge { path, size } => write!(
-                f,
-                "The track file {} is {size} bytes, more than the {MAX_TRACK_BYTES} bytes a track may have.",
-                path.display()
-            ),
+            TrackError::File(e) => write!(f, "The track file {e}."),
             TrackError::Invalid { what } => write!(f, "The track is not valid: {what}."),
         }
     }
@@ -144,17 +140,7 @@ impl LandmarkTrack {
 
     /// Reads a track file.
     pub fn read(path: &Path) -> Result<LandmarkTrack, TrackError> {
-        let io = |e: std::io::Error| TrackError::Io { path: path.to_path_buf(), reason: e.to_string() };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_TRACK_BYTES {
-            return Err(TrackError::TooLarge { path: path.to_path_buf(), size });
-        }
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        std::fs::File::open(path).map_err(io)?.take(MAX_TRACK_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
-        if bytes.len() as u64 > MAX_TRACK_BYTES {
-            return Err(TrackError::TooLarge { path: path.to_path_buf(), size: bytes.len() as u64 });
-        }
+        let bytes = crate::files::read_bounded(path, MAX_TRACK_BYTES).map_err(TrackError::File)?;
         let text = String::from_utf8(bytes).map_err(|_| invalid(format!("{} is not UTF-8 text", path.display())))?;
         LandmarkTrack::parse(&text).map_err(|e| match e {
             TrackError::Invalid { what } => invalid(format!("{}: {what}", path.display())),
@@ -354,7 +340,7 @@ mod tests {
         assert_eq!(LandmarkTrack::read(&path).unwrap(), sample());
         let _ = std::fs::remove_file(&path);
         let err = LandmarkTrack::read(&path).unwrap_err();
-        assert!(err.to_string().contains("could not be accessed"), "{err}");
+        assert_eq!(err.to_string(), format!("The track file {} does not exist.", path.display()));
     }
 
     #[test]

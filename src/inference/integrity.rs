@@ -4,7 +4,6 @@
 //! from, so the file cannot change between the check and the load. A damaged, truncated or swapped file gives an
 //! error naming it instead of a crash or, worse, plausible-looking wrong landmarks.
 
-use std::io::Read;
 use std::path::Path;
 
 use super::sha256::hex_digest;
@@ -63,16 +62,14 @@ pub fn verify_model_digest(path: &Path, expected: &str) -> Result<Vec<u8>, Infer
 
 /// The model file exists, is a file, and is not larger than any model we could ship.
 fn check_model_file(path: &Path) -> Result<(), InferenceError> {
-    let meta = match std::fs::metadata(path) {
+    use crate::files::FileError;
+    let meta = match crate::files::regular_file_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(InferenceError::ModelMissing { path: path.to_path_buf() })
+        Err(FileError::Missing { .. }) => return Err(InferenceError::ModelMissing { path: path.to_path_buf() }),
+        Err(e) => {
+            return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: format!("it {}", e.reason()) })
         }
-        Err(e) => return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: e.to_string() }),
     };
-    if !meta.is_file() {
-        return Err(InferenceError::ModelUnreadable { path: path.to_path_buf(), reason: "it is not a file".into() });
-    }
     if meta.len() > MAX_MODEL_BYTES {
         return Err(InferenceError::ModelTooLarge { path: path.to_path_buf(), size: meta.len() });
     }
@@ -113,15 +110,10 @@ fn expected_digest(path: &Path) -> Result<String, InferenceError> {
     Err(unknown(format!("{} does not list {name}", sums_path.display())))
 }
 
-/// Reads a whole file, failing (rather than allocating) when it turns out larger than `limit`.
+/// Reads a whole file through the one bounded reader (`crate::files`): links resolved, only regular files, at
+/// most `limit` bytes actually read.
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > limit {
-        return Err(format!("it is larger than {limit} bytes"));
-    }
-    Ok(bytes)
+    crate::files::read_bounded(path, limit).map_err(|e| format!("it {}", e.reason()))
 }
 
 #[cfg(test)]

@@ -204,7 +204,9 @@ fn plugin_binary_dirs() -> Vec<PathBuf> {
 /// test). Found by the address of a function of ours, looked up in `/proc/self/maps`; no unsafe needed.
 pub fn own_mapped_file() -> Option<PathBuf> {
     let marker = own_mapped_file as fn() -> Option<PathBuf> as usize;
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    // The kernel's own text (reported size 0), still read through the one bounded reader.
+    let maps = crate::files::read_bounded(Path::new("/proc/self/maps"), 64 * 1024 * 1024).ok()?;
+    let maps = String::from_utf8_lossy(&maps);
     let mut fallback = None;
     for line in maps.lines() {
         // "start-end perms offset dev inode   /path/with maybe spaces"; the first five fields hold no '/', so the

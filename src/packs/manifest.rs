@@ -12,6 +12,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::face::json::Json;
+use crate::files::{read_bounded, regular_file_metadata, FileError};
 use crate::inference::{ModelTensor, MAX_MODEL_BYTES};
 
 use super::PackError;
@@ -33,8 +34,10 @@ pub const SKETCH_STYLE: &str = "polylines-thickness-2-on-black-one-colour-per-pa
 /// The only landmark coordinate convention the plugin feeds (`coordinates` field): normalised crop coordinates,
 /// GridSample's `align_corners = 0`.
 pub const COORDINATES: &str = "normalised-crop-align-corners-false";
-/// Largest crop side a pack may declare in `resolutions` or bind `S` to.
-const MAX_SIDE: usize = 8192;
+/// Largest crop side a pack may declare (`resolutions`, `dims.S`, a shape) or bind `S` to: the largest working
+/// resolution the node offers (256, 512, 1024). A larger side costs seconds and gigabytes per frame for no
+/// sharper result, since the node never asks for it.
+pub const MAX_SIDE: usize = 1024;
 
 /// What a pack's models do, which fixes its roles and their tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,7 +106,7 @@ impl RoleContract {
 
     /// The accepted output sets, for messages: `[output, changed] or [grid, overlay, changed]`.
     fn outputs_text(&self) -> String {
-        let text = |set: &[TensorContract]| format!("{:?}", set.iter().map(|t| t.name).collect::<Vec<_>>());
+        let text = |set: &[TensorContract]| names_text(set.iter().map(|t| t.name));
         if self.alt_outputs.is_empty() {
             text(self.outputs)
         } else {
@@ -224,7 +227,7 @@ impl DimBounds {
 impl std::fmt::Display for DimBounds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.values, self.max) {
-            (Some(values), _) => write!(f, "one of {values:?}"),
+            (Some(values), _) => write!(f, "one of {}", list_text(values)),
             (None, usize::MAX) => write!(f, "values of at least {}", self.min),
             (None, max) => write!(f, "values from {} to {max}", self.min),
         }
@@ -295,18 +298,28 @@ impl Manifest {
             return Err(unreadable("does not exist (every pack folder holds one)".into()));
         }
         let manifest_path = resolve_inside(pack_dir, &canonical_dir, "", MANIFEST_FILE)?;
-        let size = std::fs::metadata(&manifest_path).map_err(|e| unreadable(format!("cannot be read ({e})")))?.len();
-        if size > MAX_MANIFEST_BYTES {
-            return Err(PackError::TooLarge {
+        let bytes = read_bounded(&manifest_path, MAX_MANIFEST_BYTES).map_err(|e| match e {
+            FileError::TooLarge { .. } => PackError::TooLarge {
                 dir: pack_dir.to_path_buf(),
                 file: MANIFEST_FILE.into(),
-                size,
+                // The size the file system reports, at least what was read.
+                size: std::fs::metadata(&manifest_path).map_or(0, |m| m.len()).max(MAX_MANIFEST_BYTES + 1),
                 limit: MAX_MANIFEST_BYTES,
-            });
-        }
-        let bytes = std::fs::read(&manifest_path).map_err(|e| unreadable(format!("cannot be read ({e})")))?;
+            },
+            other => unreadable(other.reason()),
+        })?;
+        Manifest::parse_in(pack_dir, &canonical_dir, &bytes)
+    }
+
+    /// Checks the bytes of a manifest as if read from `pack_dir` (whose canonical path is `canonical_dir`): the
+    /// files it names are looked up there. For tools and fuzzing; `read` is this after reading the file.
+    pub fn parse_in(pack_dir: &Path, canonical_dir: &Path, bytes: &[u8]) -> Result<Manifest, PackError> {
+        let unreadable = |reason: String| PackError::Unreadable {
+            dir: pack_dir.to_path_buf(),
+            file: MANIFEST_FILE.to_string(),
+            reason,
+        };
         if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-            // Grew between the size check and the read.
             return Err(PackError::TooLarge {
                 dir: pack_dir.to_path_buf(),
                 file: MANIFEST_FILE.into(),
@@ -314,9 +327,9 @@ impl Manifest {
                 limit: MAX_MANIFEST_BYTES,
             });
         }
-        let text = String::from_utf8(bytes).map_err(|_| unreadable("is not UTF-8 text".into()))?;
-        let root = Json::parse(&text).map_err(|e| unreadable(format!("is not valid JSON ({e})")))?;
-        Reader { dir: pack_dir, canonical_dir: &canonical_dir }.manifest(&root)
+        let text = std::str::from_utf8(bytes).map_err(|_| unreadable("is not UTF-8 text".into()))?;
+        let root = Json::parse(text).map_err(|e| unreadable(format!("is not valid JSON ({e})")))?;
+        Reader { dir: pack_dir, canonical_dir }.manifest(&root)
     }
 }
 
@@ -416,7 +429,14 @@ impl Reader<'_> {
             };
             models.push(self.model(contract, entry)?);
         }
+        self.sides_in_shapes(kind, &models)?;
         let dims = self.dims(root, &models)?;
+        if let Some((_, b)) = dims.iter().find(|(s, _)| s == SYMBOL_SIZE) {
+            let too_large = b.values.as_ref().and_then(|v| v.iter().find(|&&x| x > MAX_SIDE)).or((b.min > MAX_SIDE).then_some(&b.min));
+            if let Some(side) = too_large {
+                return Err(self.error(&format!("dims.{SYMBOL_SIZE}"), format!("allows a crop side of {side}, {}", side_limit())));
+            }
+        }
         let resolutions = self.resolutions(root)?;
         let size_bounds = dims.iter().find(|(s, _)| s == SYMBOL_SIZE).map(|(_, b)| b);
         if let (Some(sides), Some(bounds)) = (&resolutions, size_bounds) {
@@ -459,12 +479,8 @@ impl Reader<'_> {
             return Err(self.error(&field("sha256"), "is not a SHA-256 digest (64 hexadecimal digits)".into()));
         }
         let path = resolve_inside(self.dir, self.canonical_dir, &field("file"), &file)?;
-        let bytes = std::fs::metadata(&path)
-            .map_err(|e| PackError::Unreadable {
-                dir: self.dir.to_path_buf(),
-                file: file.clone(),
-                reason: format!("cannot be read ({e})"),
-            })?
+        let bytes = regular_file_metadata(&path)
+            .map_err(|e| PackError::Unreadable { dir: self.dir.to_path_buf(), file: file.clone(), reason: e.reason() })?
             .len();
         if bytes > MAX_PACK_MODEL_BYTES {
             return Err(PackError::TooLarge {
@@ -517,7 +533,7 @@ impl Reader<'_> {
                     &format!("{field}.{name}"),
                     format!(
                         "is not a tensor of the {role} role (its {group} are {})",
-                        accepted.clone().unwrap_or_else(|| format!("{names:?}"))
+                        accepted.clone().unwrap_or_else(|| names_text(names.iter().copied()))
                     ),
                 ));
             }
@@ -638,6 +654,27 @@ impl Reader<'_> {
         Ok(out)
     }
 
+    /// A whole number written in a shape where the contract has `S` must be a side the node can ask for.
+    fn sides_in_shapes(&self, kind: PackKind, models: &[ModelEntry]) -> Result<(), PackError> {
+        for (contract, model) in kind.roles().iter().zip(models) {
+            let contracts = contract.inputs.iter().chain(contract.outputs).chain(contract.alt_outputs);
+            for (group, decl) in model.inputs.iter().map(|t| ("inputs", t)).chain(model.outputs.iter().map(|t| ("outputs", t))) {
+                let Some(c) = contracts.clone().find(|c| c.name == decl.name) else { continue };
+                for (d, cd) in decl.dims.iter().zip(c.dims) {
+                    if let (Dim::Fixed(n), Free(SYMBOL_SIZE)) = (d, cd) {
+                        if *n > MAX_SIDE {
+                            return Err(self.error(
+                                &format!("{}.{group}.{}", model.role, decl.name),
+                                format!("fixes the crop side \"{SYMBOL_SIZE}\" to {n}, {}", side_limit()),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The optional `resolutions` field: the crop sides the models accept.
     fn resolutions(&self, root: &Json) -> Result<Option<Vec<usize>>, PackError> {
         let Some(value) = root.get("resolutions") else { return Ok(None) };
@@ -647,6 +684,9 @@ impl Reader<'_> {
         for item in items {
             match item.as_f64() {
                 Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= MAX_SIDE as f64 => sides.push(n as usize),
+                Some(n) if n.fract() == 0.0 && n > MAX_SIDE as f64 => {
+                    return Err(self.error("resolutions", format!("lists {}, {}", json_text(item), side_limit())))
+                }
                 _ => return Err(bad()),
             }
         }
@@ -657,6 +697,22 @@ impl Reader<'_> {
         sides.dedup();
         Ok(Some(sides))
     }
+}
+
+/// A list for messages, as JSON writes it: `[256, 512]`.
+pub fn list_text<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let parts: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Tensor names for messages, as JSON writes them: `["output", "changed"]`.
+pub fn names_text<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    list_text(names.into_iter().map(|n| format!("\"{n}\"")))
+}
+
+/// Why a crop side above `MAX_SIDE` is refused, for messages.
+fn side_limit() -> String {
+    format!("but a crop side may be at most {MAX_SIDE}, the largest working resolution the node offers (256, 512 or 1024)")
 }
 
 /// A short text of a JSON value for messages: strings quoted, numbers as they are, anything else by kind.
@@ -738,12 +794,8 @@ fn resolve_inside(dir: &Path, canonical_dir: &Path, field: &str, name: &str) -> 
             reason: format!("resolves to {}, outside the pack folder (through a symbolic link)", resolved.display()),
         });
     }
-    if !resolved.is_file() {
-        return Err(PackError::Unreadable {
-            dir: dir.to_path_buf(),
-            file: name.to_string(),
-            reason: "is not a file".into(),
-        });
+    if let Err(e) = regular_file_metadata(&resolved) {
+        return Err(PackError::Unreadable { dir: dir.to_path_buf(), file: name.to_string(), reason: e.reason() });
     }
     Ok(resolved)
 }
@@ -821,7 +873,7 @@ pub fn bind(manifest: &Manifest, declared: &[(&str, &[ModelTensor], &[ModelTenso
             return Err(PackError::Manifest {
                 dir: manifest.dir.clone(),
                 field: "resolutions".into(),
-                reason: format!("lists {sides:?}, but the models fix the crop side \"S\" to {size}"),
+                reason: format!("lists {}, but the models fix the crop side \"S\" to {size}", list_text(sides)),
             });
         }
     }
@@ -830,7 +882,7 @@ pub fn bind(manifest: &Manifest, declared: &[(&str, &[ModelTensor], &[ModelTenso
             return Err(PackError::Manifest {
                 dir: manifest.dir.clone(),
                 field: "S".into(),
-                reason: format!("is bound to {size}, more than the largest crop side, {MAX_SIDE}"),
+                reason: format!("is bound to {size}, {}", side_limit()),
             });
         }
     }

@@ -286,8 +286,8 @@ fn open_model(manifest: &Manifest, entry: &ModelEntry, device: Device) -> Result
             dir: manifest.dir.clone(),
             file: entry.file.clone(),
             tensor: extra.name.clone(),
-            expected: format!("absent (the {} role's inputs are {declared:?})", entry.role),
-            actual: format!("an input of the model, of shape {:?}", extra.shape),
+            expected: format!("absent (the {} role's inputs are {})", entry.role, manifest::names_text(declared)),
+            actual: format!("an input of the model, of shape {}", manifest::list_text(&extra.shape)),
         });
     }
     Ok(pool)

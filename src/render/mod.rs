@@ -590,8 +590,8 @@ impl Renderer {
             return Err(fail("Drive mode is \"Track file\" but no track file is set: choose one in Track file"));
         }
         let path = PathBuf::from(settings.track_file.trim());
-        let meta = std::fs::metadata(&path).map_err(|e| fail(format!("cannot read the track file {}: {e}", path.display())))?;
-        let key = TrackKey { path: path.clone(), len: meta.len(), modified: meta.modified().ok(), size };
+        let (len, modified) = crate::track_import::track_stamp(&path).map_err(|e| fail(e.to_string()))?;
+        let key = TrackKey { path: path.clone(), len, modified, size };
         if let Some((k, t)) = self.track.lock().as_ref() {
             if *k == key {
                 return Ok(t.clone());

@@ -938,9 +938,7 @@ def main() -> None:
     print(f"wrote {out} ({len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()})")
     (out.parent / "manifest.json").write_text(dump_json(manifest(data, out.name)))
     print(f"wrote {out.parent / 'manifest.json'}")
-    # the plugin's integrity check reads SHA256SUMS beside the model (sha256sum format)
-    (out.parent / "SHA256SUMS").write_text(f"{hashlib.sha256(data).hexdigest()}  {out.name}\n")
-    print(f"wrote {out.parent / 'SHA256SUMS'}")
+    # No SHA256SUMS: a pack's digests live in its manifest only, which is what the plugin verifies.
 
 
 if __name__ == "__main__":
