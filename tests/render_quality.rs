@@ -716,3 +716,30 @@ fn non_finite_pixels_stay_where_they_are() {
     let moved = out.pixels.iter().zip(&astronaut().pixels).filter(|(o, s)| o.is_finite() && (*o - *s).abs() > 0.05).count();
     assert!(moved > 500, "the jaw drop changed only {moved} values");
 }
+
+/// "No face was found" says why when it can: non-finite pixels, and the
+/// smallest face the detector's search finds at the image's size.
+#[test]
+fn no_face_says_why() {
+    runtime();
+    let render_error = |img: HostImage| {
+        let (_h, plugin) = load(HostOptions { threads: 2, ..HostOptions::default() });
+        let mut inst = instance_with(&plugin, img);
+        inst.set_param("driveMode", ParamValue::ChoiceByOption("expressions".into())).unwrap();
+        inst.set_param("jawOpen", ParamValue::Double(0.5)).unwrap();
+        let err = inst.render_sequence(&[1], 1, &RenderRequest::default()).expect_err("no face: the render fails");
+        let text = inst.messages().into_iter().map(|m| m.text).collect::<Vec<_>>().join(" | ");
+        format!("{err} | {text}")
+    };
+    let mut plain = HostImage::new(640, 480, Components::Rgba);
+    plain.pixels.iter_mut().for_each(|v| *v = 0.5);
+    let said = render_error(plain.clone());
+    println!("{said}");
+    assert!(said.contains("no face was found on the Source image: in a 640×480 image the detector finds faces from about"), "{said}");
+    assert!(!said.contains("not finite"), "{said}");
+    for v in plain.pixels.iter_mut().take(4 * 640 * 10) {
+        *v = f32::NAN;
+    }
+    let said = render_error(plain);
+    assert!(said.contains("6400 of its pixels are not finite numbers (NaN or infinity; they are read as black)"), "{said}");
+}
