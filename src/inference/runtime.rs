@@ -58,8 +58,9 @@ impl Default for InferenceSettings {
         let intra = std::env::var(INTRA_THREADS_ENV).ok().and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(1);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         // Each extra session of a face model costs about 7–8 MB (its activation buffers), so the pools stop at 4
-        // per model: beyond that, threads wait a few milliseconds for a session instead of holding memory.
-        InferenceSettings { intra_op_threads: intra.clamp(1, 16), max_sessions_per_model: cores.clamp(2, 4) }
+        // per model: beyond that, threads wait a few milliseconds for a session instead of holding memory. No
+        // more inferences run at once than there are cores (more only share the cores and hold more memory).
+        InferenceSettings { intra_op_threads: intra.clamp(1, 16), max_sessions_per_model: cores.clamp(1, 4) }
     }
 }
 
