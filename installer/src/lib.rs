@@ -16,7 +16,7 @@ mod install;
 mod ort;
 pub mod sha256;
 pub mod util;
-pub mod zip;
+pub mod wheel;
 
 pub use bundle::{build_bundle, cargo_build, is_runtime_model_file, render_info_plist, BundleOptions, Profile};
 pub use crate_licenses::collect_crate_licenses;

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use crate::sha256::file_hex_digest;
 use crate::util::{replace_dir, TempDir};
+use crate::wheel::Wheel;
 use crate::InstallError;
 
 /// The ONNX Runtime release the plugin is built and tested against (`ort` 2.0.0-rc.15 with `api-20`).
@@ -194,32 +195,15 @@ pub fn ensure_runtime_from(
         TempDir::new_in(cache, &format!(".extract-{}", pin.flavour.name())).map_err(|e| {
             InstallError::io(format!("create a staging folder in {}", cache.display()), e)
         })?;
-    let mut archive = crate::zip::Archive::open(&wheel).map_err(|e| {
-        InstallError::msg(format!(
-            "could not read the wheel {} as a ZIP archive: {e}",
-            wheel.display()
-        ))
-    })?;
+    let mut archive = Wheel::open(&wheel)?;
     let members = std::iter::once((pin.runtime, ""))
         .chain(pin.providers.iter().map(|m| (*m, "")))
         .chain(pin.licenses.iter().map(|m| (*m, "licenses")));
     for (member, sub) in members {
-        let entry = archive.find(member).cloned().ok_or_else(|| {
-            InstallError::msg(format!(
-                "the wheel {} has no member {member}; it is not the expected build",
-                wheel.display()
-            ))
-        })?;
         let out_dir = staging.path().join(sub);
         fs::create_dir_all(&out_dir)
             .map_err(|e| InstallError::io(format!("create {}", out_dir.display()), e))?;
-        let out = out_dir.join(base_name(member));
-        archive.extract_to(&entry, &out).map_err(|e| {
-            InstallError::msg(format!(
-                "could not extract {member} from {}: {e}",
-                wheel.display()
-            ))
-        })?;
+        let out = archive.extract(member, &out_dir)?;
         if sub.is_empty() {
             make_executable(&out)?;
         }

@@ -327,15 +327,42 @@ fn leaked_pin(sha256: String, filename: &str) -> WheelPin {
 }
 
 fn fake_wheel_bytes() -> Vec<u8> {
-    zip::stored_zip(&[
-        ("onnxruntime/capi/libonnxruntime.so.1.31.1", b"runtime"),
-        (
-            "onnxruntime/capi/libonnxruntime_providers_shared.so",
-            b"shared",
-        ),
+    use std::io::Write;
+    let mut w = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in [
+        ("onnxruntime/capi/libonnxruntime.so.1.31.1", &b"runtime"[..]),
+        ("onnxruntime/capi/libonnxruntime_providers_shared.so", b"shared"),
         ("onnxruntime/LICENSE", b"MIT"),
         ("onnxruntime/ThirdPartyNotices.txt", b"notices"),
-    ])
+    ] {
+        let opts = ::zip::write::SimpleFileOptions::default()
+            .compression_method(::zip::CompressionMethod::Stored);
+        w.start_file(name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A wheel whose bytes carry the pinned hash but whose member does not match its CRC-32 (damaged before it was
+/// pinned, or a pin made from a bad download) is refused with a sentence, and nothing reaches the cache.
+#[test]
+fn wheel_with_bad_crc_is_refused() {
+    let tmp = TempDir::new("lp-crc").unwrap();
+    let mut bytes = fake_wheel_bytes();
+    // The stored data "runtime" follows its member's name in the local header.
+    let at = bytes.windows(13).position(|w| w == b"1.31.1runtime").unwrap() + 6;
+    bytes[at] = b'R';
+    let wheel = tmp.path().join("onnxruntime-fake.whl");
+    fs::write(&wheel, &bytes).unwrap();
+    let pin = leaked_pin(sha256::hex_digest(&bytes), "onnxruntime-fake.whl");
+    let cache = tmp.path().join("cache");
+    let err = ensure_runtime_from(&pin, &cache, Some(&wheel)).unwrap_err().to_string();
+    assert!(
+        err.contains("libonnxruntime.so.1.31.1") && err.contains("the wheel is damaged"),
+        "{err}"
+    );
+    assert!(!cache.join(format!("cpu-{ORT_VERSION}")).exists());
+    assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "staging folder left behind");
 }
 
 #[test]
