@@ -142,12 +142,18 @@ mod tests {
         let big = vec![7u8; 100_000];
         let mut w = open(
             tmp.path(),
-            &archive(&[("pkg/capi/lib.so", &big), ("pkg/LICENSE", b"MIT")], CompressionMethod::Deflated),
+            &archive(
+                &[("pkg/capi/lib.so", &big), ("pkg/LICENSE", b"MIT")],
+                CompressionMethod::Deflated,
+            ),
         );
         let out = w.extract("pkg/capi/lib.so", tmp.path()).unwrap();
         assert_eq!(out, tmp.path().join("lib.so"));
         assert_eq!(std::fs::read(out).unwrap(), big);
-        let mut w = open(tmp.path(), &archive(&[("pkg/LICENSE", b"MIT")], CompressionMethod::Stored));
+        let mut w = open(
+            tmp.path(),
+            &archive(&[("pkg/LICENSE", b"MIT")], CompressionMethod::Stored),
+        );
         let out = w.extract("pkg/LICENSE", tmp.path()).unwrap();
         assert_eq!(std::fs::read(out).unwrap(), b"MIT");
     }
@@ -155,7 +161,10 @@ mod tests {
     #[test]
     fn bad_crc_is_refused_with_a_sentence() {
         let tmp = TempDir::new("wheel-crc").unwrap();
-        let mut bytes = archive(&[("pkg/lib.so", b"the runtime library")], CompressionMethod::Stored);
+        let mut bytes = archive(
+            &[("pkg/lib.so", b"the runtime library")],
+            CompressionMethod::Stored,
+        );
         let at = bytes.windows(7).position(|w| w == b"runtime").unwrap();
         bytes[at] = b'R';
         let mut w = open(tmp.path(), &bytes);
@@ -168,7 +177,10 @@ mod tests {
         let tmp = TempDir::new("wheel-escape").unwrap();
         let out = tmp.path().join("out");
         std::fs::create_dir_all(&out).unwrap();
-        let mut w = open(tmp.path(), &archive(&[("../evil.so", b"x")], CompressionMethod::Stored));
+        let mut w = open(
+            tmp.path(),
+            &archive(&[("../evil.so", b"x")], CompressionMethod::Stored),
+        );
         let err = w.extract("../evil.so", &out).unwrap_err().to_string();
         assert!(err.contains("outside the archive"), "{err}");
         assert!(!tmp.path().join("evil.so").exists() && !out.join("evil.so").exists());
@@ -177,11 +189,20 @@ mod tests {
     #[test]
     fn oversized_and_missing_members_are_refused() {
         let tmp = TempDir::new("wheel-size").unwrap();
-        let mut w = open(tmp.path(), &archive(&[("pkg/lib.so", &[0u8; 1000])], CompressionMethod::Deflated));
-        let err = w.extract_limited("pkg/lib.so", tmp.path(), 999).unwrap_err().to_string();
+        let mut w = open(
+            tmp.path(),
+            &archive(&[("pkg/lib.so", &[0u8; 1000])], CompressionMethod::Deflated),
+        );
+        let err = w
+            .extract_limited("pkg/lib.so", tmp.path(), 999)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("declares 1000 bytes"), "{err}");
         assert!(!tmp.path().join("lib.so").exists());
-        let err = w.extract("pkg/other.so", tmp.path()).unwrap_err().to_string();
+        let err = w
+            .extract("pkg/other.so", tmp.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("has no member pkg/other.so"), "{err}");
     }
 

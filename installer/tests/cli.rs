@@ -31,16 +31,37 @@ fn help_is_on_every_subcommand() {
         // `help <command>` says the same.
         assert_eq!(installer(&["help", sub]).stdout, out.stdout, "help {sub}");
     }
-    for env in ["LIVING_PORTRAIT_ORT_WHEEL", "LIVING_PORTRAIT_PYTHON", "CARGO_TARGET_DIR"] {
-        assert!(top_text.contains(env), "{env} is not documented:\n{top_text}");
+    for env in [
+        "LIVING_PORTRAIT_ORT_WHEEL",
+        "LIVING_PORTRAIT_PYTHON",
+        "CARGO_TARGET_DIR",
+    ] {
+        assert!(
+            top_text.contains(env),
+            "{env} is not documented:\n{top_text}"
+        );
     }
     let install = text(&installer(&["install", "--help"]).stdout);
-    for flag in ["--system", "--prefix <DIR>", "--gpu", "--debug", "--no-build", "--from <B>", "--demo"] {
-        assert!(install.contains(flag), "install --help lacks {flag}:\n{install}");
+    for flag in [
+        "--system",
+        "--prefix <DIR>",
+        "--gpu",
+        "--debug",
+        "--no-build",
+        "--from <B>",
+        "--demo",
+    ] {
+        assert!(
+            install.contains(flag),
+            "install --help lacks {flag}:\n{install}"
+        );
     }
     let bundle = text(&installer(&["bundle", "--help"]).stdout);
     for flag in ["--gpu", "--debug", "--no-build", "--out <DIR>"] {
-        assert!(bundle.contains(flag), "bundle --help lacks {flag}:\n{bundle}");
+        assert!(
+            bundle.contains(flag),
+            "bundle --help lacks {flag}:\n{bundle}"
+        );
     }
 }
 
@@ -56,10 +77,18 @@ fn usage_errors_exit_with_2() {
         &["uninstall", "--system", "--prefix", "x"],
     ] {
         let out = installer(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         // clap's message: the usage, or where to find it.
         let err = text(&out.stderr);
-        assert!(err.contains("Usage:") || err.contains("try '--help'"), "{args:?}: {err}");
+        assert!(
+            err.contains("Usage:") || err.contains("try '--help'"),
+            "{args:?}: {err}"
+        );
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
@@ -74,7 +103,11 @@ fn uninstall_of_nothing_succeeds_with_either_prefix_form() {
     ] {
         let out = installer(&args);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        assert!(text(&out.stdout).starts_with("nothing to uninstall"), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).starts_with("nothing to uninstall"),
+            "{}",
+            text(&out.stdout)
+        );
     }
 }
 
@@ -92,7 +125,10 @@ fn failure_is_one_sentence_and_exit_1() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.starts_with("installer: ") && err.contains("is not a plugin bundle"), "{err}");
+    assert!(
+        err.starts_with("installer: ") && err.contains("is not a plugin bundle"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 

@@ -331,7 +331,10 @@ fn fake_wheel_bytes() -> Vec<u8> {
     let mut w = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in [
         ("onnxruntime/capi/libonnxruntime.so.1.31.1", &b"runtime"[..]),
-        ("onnxruntime/capi/libonnxruntime_providers_shared.so", b"shared"),
+        (
+            "onnxruntime/capi/libonnxruntime_providers_shared.so",
+            b"shared",
+        ),
         ("onnxruntime/LICENSE", b"MIT"),
         ("onnxruntime/ThirdPartyNotices.txt", b"notices"),
     ] {
@@ -350,19 +353,29 @@ fn wheel_with_bad_crc_is_refused() {
     let tmp = TempDir::new("lp-crc").unwrap();
     let mut bytes = fake_wheel_bytes();
     // The stored data "runtime" follows its member's name in the local header.
-    let at = bytes.windows(13).position(|w| w == b"1.31.1runtime").unwrap() + 6;
+    let at = bytes
+        .windows(13)
+        .position(|w| w == b"1.31.1runtime")
+        .unwrap()
+        + 6;
     bytes[at] = b'R';
     let wheel = tmp.path().join("onnxruntime-fake.whl");
     fs::write(&wheel, &bytes).unwrap();
     let pin = leaked_pin(sha256::hex_digest(&bytes), "onnxruntime-fake.whl");
     let cache = tmp.path().join("cache");
-    let err = ensure_runtime_from(&pin, &cache, Some(&wheel)).unwrap_err().to_string();
+    let err = ensure_runtime_from(&pin, &cache, Some(&wheel))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("libonnxruntime.so.1.31.1") && err.contains("the wheel is damaged"),
         "{err}"
     );
     assert!(!cache.join(format!("cpu-{ORT_VERSION}")).exists());
-    assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "staging folder left behind");
+    assert_eq!(
+        fs::read_dir(&cache).unwrap().count(),
+        0,
+        "staging folder left behind"
+    );
 }
 
 #[test]
@@ -505,7 +518,10 @@ fn demo_renders_through_the_given_plugin_folder() {
     let gif = render_demo(&opts).unwrap();
     assert_eq!(gif, tmp.path().join("demo/preview.gif"));
     assert!(fs::read(&gif).unwrap().starts_with(b"GIF89a"));
-    assert!(tmp.path().join(format!("demo/frame_{:04}.png", DEMO_FRAMES.1)).is_file());
+    assert!(tmp
+        .path()
+        .join(format!("demo/frame_{:04}.png", DEMO_FRAMES.1))
+        .is_file());
     let args: Vec<String> = fs::read_to_string(&log)
         .unwrap()
         .lines()
@@ -517,7 +533,10 @@ fn demo_renders_through_the_given_plugin_folder() {
         opts.plugin_dir.display().to_string()
     );
     assert_eq!(expect_after("--plugin"), PLUGIN_ID);
-    assert_eq!(expect_after("--frames"), format!("{}-{}", DEMO_FRAMES.0, DEMO_FRAMES.1));
+    assert_eq!(
+        expect_after("--frames"),
+        format!("{}-{}", DEMO_FRAMES.0, DEMO_FRAMES.1)
+    );
     assert!(expect_after("--input").starts_with("Source=/"));
     assert!(expect_after("--out").ends_with("demo/frame_%04d.png"));
 }
@@ -574,4 +593,31 @@ fn only_runtime_model_files_go_into_the_bundle() {
     ] {
         assert_eq!(installer::is_runtime_model_file(Path::new(p)), keep, "{p}");
     }
+}
+
+/// A pip that fails (here a stand-in script: a line on stdout, the reason on stderr, exit 1) is reported as one
+/// sentence that carries pip's reason, whether or not a spinner is showing pip's output.
+#[cfg(unix)]
+#[test]
+fn failed_pip_download_is_a_sentence() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = TempDir::new("lp-pip").unwrap();
+    let script = tmp.path().join("fake-python");
+    fs::write(
+        &script,
+        "#!/bin/sh\necho 'Collecting onnxruntime==1.31.1'\necho 'ERROR: no network here' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    // Only the download reads this variable, and no other test downloads.
+    std::env::set_var("LIVING_PORTRAIT_PYTHON", &script);
+    let pin = leaked_pin("0".repeat(64), "onnxruntime-fake.whl");
+    let cache = tmp.path().join("cache");
+    let err = ensure_runtime_from(&pin, &cache, None).unwrap_err().to_string();
+    assert!(
+        err.contains("could not download onnxruntime==1.31.1 with pip")
+            && err.contains("ERROR: no network here"),
+        "{err}"
+    );
+    assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "download folder left behind");
 }

@@ -35,7 +35,9 @@ fn cached_cpu_wheel_extracts_afresh() {
     let Ok(pin) = installer::pinned_wheel(false) else {
         return;
     };
-    let wheel = installer::target_dir().join("onnxruntime-cache").join(pin.filename);
+    let wheel = installer::target_dir()
+        .join("onnxruntime-cache")
+        .join(pin.filename);
     if !wheel.is_file() {
         eprintln!("skipped: {} is not cached", pin.filename);
         return;
@@ -44,6 +46,14 @@ fn cached_cpu_wheel_extracts_afresh() {
     let files = installer::ensure_runtime_from(pin, tmp.path(), Some(&wheel)).unwrap();
     assert!(files.dir.starts_with(tmp.path()));
     let runtime = std::fs::metadata(&files.runtime).unwrap();
-    assert!(runtime.len() > 1 << 20, "{} is too small", files.runtime.display());
-    assert!(files.providers.iter().chain(&files.licenses).all(|p| p.is_file()));
+    assert!(
+        runtime.len() > 1 << 20,
+        "{} is too small",
+        files.runtime.display()
+    );
+    assert!(files
+        .providers
+        .iter()
+        .chain(&files.licenses)
+        .all(|p| p.is_file()));
 }
