@@ -553,19 +553,82 @@ fn writability_check_leaves_nothing_behind() {
     assert!(matches!(err, InstallError::NotWritable { .. }), "{err}");
 }
 
+/// Every crate that `cargo tree` says is compiled into the plugin or ofx-render (normal dependencies, proc
+/// macros' own dependencies left out) must have its licence in the bundle's notices: a licence or notice file
+/// of its own, or DECLARED.txt when it publishes none. A new dependency is picked up without editing a list;
+/// this fails when one is missed.
 #[test]
-fn crate_licence_notices_are_collected() {
+fn every_shipped_crate_has_its_licence() {
     let tmp = TempDir::new("lp-crates").unwrap();
     let dest = tmp.path().join("rust-crates");
     let n = match collect_crate_licenses(&workspace_root(), &dest) {
         Ok(n) => n,
         // Without cargo (a test binary run by hand) there is nothing to check.
-        Err(e) if e.to_string().contains("could not run cargo") => return,
+        Err(e)
+            if e.to_string().contains("could not run cargo metadata")
+                && std::env::var_os("CARGO").is_none() =>
+        {
+            return
+        }
         Err(e) => panic!("{e}"),
     };
-    assert!(n > 5);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "tree",
+            "-p",
+            "living-portrait",
+            "-p",
+            "ofx",
+            "-e",
+            "normal,no-proc-macro",
+        ])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list = fs::read_to_string(dest.join("CRATES.txt")).unwrap();
-    assert!(list.lines().any(|l| l.starts_with("image ")), "{list}");
+    let mut expected = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let line = line.trim_end_matches(" (*)");
+        // Workspace members (`ofx v1.0.0 (/path)`) are covered by our own LICENSE.
+        if line.trim().is_empty() || line.contains(" (/") || line.contains(":\\") {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        let (name, version) = (
+            parts.next().unwrap(),
+            parts.next().unwrap().trim_start_matches('v'),
+        );
+        expected.insert(format!("{name}-{version}"));
+        let folder = dest.join(format!("{name}-{version}"));
+        let files: Vec<String> = fs::read_dir(&folder)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            files.iter().any(|f| is_notice_file(f) || f == "DECLARED.txt"),
+            "{name} {version} ships in the plugin or ofx-render but the bundle has no licence for it ({files:?})"
+        );
+        assert!(
+            list.contains(&format!("\n{name} {version}  ")),
+            "{name} {version} is not in CRATES.txt"
+        );
+    }
+    assert!(
+        expected.iter().any(|c| c.starts_with("image-")),
+        "{expected:?}"
+    );
+    // cargo metadata unifies features across the workspace, so a few extra crates are fine; fewer are not.
+    assert!(n >= expected.len(), "{n} listed, {} shipped:\n{list}", expected.len());
     assert!(
         !list
             .lines()
@@ -613,11 +676,17 @@ fn failed_pip_download_is_a_sentence() {
     std::env::set_var("LIVING_PORTRAIT_PYTHON", &script);
     let pin = leaked_pin("0".repeat(64), "onnxruntime-fake.whl");
     let cache = tmp.path().join("cache");
-    let err = ensure_runtime_from(&pin, &cache, None).unwrap_err().to_string();
+    let err = ensure_runtime_from(&pin, &cache, None)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("could not download onnxruntime==1.31.1 with pip")
             && err.contains("ERROR: no network here"),
         "{err}"
     );
-    assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "download folder left behind");
+    assert_eq!(
+        fs::read_dir(&cache).unwrap().count(),
+        0,
+        "download folder left behind"
+    );
 }
