@@ -48,8 +48,8 @@ pub struct BundleOptions {
     pub runtime: Option<RuntimeFiles>,
     /// The source tree holding `resources/` and `LICENSE` (defaults to the workspace root).
     pub workspace: PathBuf,
-    /// Gather the licence notices of the Rust crates in the plugin binary with `cargo tree` (on by default;
-    /// tests with fake binaries turn it off).
+    /// Gather the licence notices of the Rust crates in the plugin and ofx-render with `cargo metadata` (on by
+    /// default; tests with fake binaries turn it off).
     pub crate_licenses: bool,
 }
 

@@ -1,16 +1,17 @@
 //! The demo: renders the bundled demo portrait through an installed (or freshly assembled) bundle with the
 //! headless host `ofx-render`, exactly as a host would load it, writes the frames to `./demo/frame_%04d.png`
-//! and an animated `./demo/preview.gif` from them. Missing inputs are reported as sentences, never panics, so
-//! the command is safe to run before the demo assets exist.
+//! and an animated `./demo/preview.gif` from them, with a frame counter on a terminal. Missing inputs are
+//! reported as sentences, never panics, so the command is safe to run before the demo assets exist.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame};
 
-use crate::{InstallError, BUNDLE_NAME, PLUGIN_ID};
+use crate::{progress, InstallError, BUNDLE_NAME, PLUGIN_ID};
 
 /// The frame range rendered for the demo (two seconds at 24 fps: the length of `resources/demo/track.json`).
 pub const DEMO_FRAMES: (u32, u32) = (1, 48);
@@ -102,9 +103,26 @@ pub fn render_demo(opts: &DemoOptions) -> Result<PathBuf, InstallError> {
         "installer: rendering the demo through {}",
         opts.plugin_dir.join(BUNDLE_NAME).display()
     );
-    let status = cmd.status().map_err(|e| {
+    let mut child = cmd.spawn().map_err(|e| {
         InstallError::msg(format!("could not run {}: {e}", opts.renderer.display()))
     })?;
+    // The bar counts the frames on disk while ofx-render works (drawn only when stderr is a terminal).
+    let bar = progress::frames(u64::from(last - first + 1));
+    let status = loop {
+        bar.set_position(progress::count_frames(&out_dir, DEMO_FRAMES));
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => {
+                bar.abandon();
+                return Err(InstallError::msg(format!(
+                    "could not wait for {}: {e}",
+                    opts.renderer.display()
+                )));
+            }
+        }
+    };
+    bar.finish_and_clear();
     if !status.success() {
         return Err(InstallError::msg(format!(
             "ofx-render failed to render the demo ({status}); its messages are printed above"

@@ -14,12 +14,18 @@ mod crate_licenses;
 mod demo;
 mod install;
 mod ort;
+mod progress;
 pub mod sha256;
 pub mod util;
-pub mod zip;
+pub mod wheel;
 
-pub use bundle::{build_bundle, cargo_build, is_runtime_model_file, render_info_plist, BundleOptions, Profile};
-pub use crate_licenses::collect_crate_licenses;
+pub use bundle::{
+    build_bundle, cargo_build, is_runtime_model_file, render_info_plist, BundleOptions, Profile,
+};
+pub use crate_licenses::{
+    collect_crate_licenses, is_notice_file, shipped_crates, shipped_crates_of_workspace,
+    ShippedCrate, SHIPPED_PACKAGES,
+};
 pub use demo::{demo_extra_args, make_gif, render_demo, DemoOptions, DEMO_FRAMES};
 pub use install::{
     check_writable, install, uninstall, InstallReport, UninstallReport, MANIFEST_NAME,

@@ -1,16 +1,19 @@
 //! ONNX Runtime for the bundle: the PyPI wheels of onnxruntime / onnxruntime-gpu 1.31.1, pinned by file name
-//! and SHA-256 below, fetched once with `pip download` into `<target>/onnxruntime-cache/`, verified, and the
+//! and SHA-256 below, fetched once with `pip download` (a spinner on a terminal) into `<target>/onnxruntime-cache/`, verified, and the
 //! few files the plugin needs (the runtime with its exact versioned name, the provider libraries, the MIT
 //! licence and third-party notices) extracted to `<target>/onnxruntime-cache/<cpu|gpu>-1.31.1/`. A stamp file
 //! makes later calls instant. Offline machines point `LIVING_PORTRAIT_ORT_WHEEL` at the pinned wheel (or a
 //! folder holding it); it is verified against the same pin, so no unverified runtime ever reaches a bundle.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::progress;
 use crate::sha256::file_hex_digest;
 use crate::util::{replace_dir, TempDir};
+use crate::wheel::Wheel;
 use crate::InstallError;
 
 /// The ONNX Runtime release the plugin is built and tested against (`ort` 2.0.0-rc.15 with `api-20`).
@@ -194,32 +197,15 @@ pub fn ensure_runtime_from(
         TempDir::new_in(cache, &format!(".extract-{}", pin.flavour.name())).map_err(|e| {
             InstallError::io(format!("create a staging folder in {}", cache.display()), e)
         })?;
-    let mut archive = crate::zip::Archive::open(&wheel).map_err(|e| {
-        InstallError::msg(format!(
-            "could not read the wheel {} as a ZIP archive: {e}",
-            wheel.display()
-        ))
-    })?;
+    let mut archive = Wheel::open(&wheel)?;
     let members = std::iter::once((pin.runtime, ""))
         .chain(pin.providers.iter().map(|m| (*m, "")))
         .chain(pin.licenses.iter().map(|m| (*m, "licenses")));
     for (member, sub) in members {
-        let entry = archive.find(member).cloned().ok_or_else(|| {
-            InstallError::msg(format!(
-                "the wheel {} has no member {member}; it is not the expected build",
-                wheel.display()
-            ))
-        })?;
         let out_dir = staging.path().join(sub);
         fs::create_dir_all(&out_dir)
             .map_err(|e| InstallError::io(format!("create {}", out_dir.display()), e))?;
-        let out = out_dir.join(base_name(member));
-        archive.extract_to(&entry, &out).map_err(|e| {
-            InstallError::msg(format!(
-                "could not extract {member} from {}: {e}",
-                wheel.display()
-            ))
-        })?;
+        let out = archive.extract(member, &out_dir)?;
         if sub.is_empty() {
             make_executable(&out)?;
         }
@@ -357,8 +343,10 @@ fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
     );
     let mut last_err = String::new();
     let mut ran = false;
+    // On a terminal a spinner shows pip's latest line; elsewhere pip's output goes straight to ours, as it is.
+    let spinner = progress::spinner(format!("downloading {spec} with pip"));
     for python in python_candidates() {
-        let out = Command::new(&python)
+        let child = Command::new(&python)
             .args([
                 "-m",
                 "pip",
@@ -376,13 +364,38 @@ fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
             ])
             .arg(tmp.path())
             .arg(&spec)
-            .stdout(Stdio::inherit())
+            .stdin(Stdio::null())
+            .stdout(if progress::enabled() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .stderr(Stdio::piped())
-            .output();
-        match out {
+            .spawn();
+        match child {
             Err(e) => last_err = format!("could not start {python}: {e}"),
-            Ok(out) => {
+            Ok(mut child) => {
                 ran = true;
+                let lines = child.stdout.take().map(|stdout| {
+                    let spinner = spinner.clone();
+                    std::thread::spawn(move || {
+                        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                            if !line.trim().is_empty() {
+                                spinner.set_message(format!("pip: {}", line.trim()));
+                            }
+                        }
+                    })
+                });
+                let out = child.wait_with_output();
+                if let Some(lines) = lines {
+                    let _ = lines.join();
+                }
+                spinner.finish_and_clear();
+                let out = out.map_err(|e| {
+                    InstallError::msg(format!(
+                        "could not wait for {python} (pip download): {e}; {hint}"
+                    ))
+                })?;
                 if !out.status.success() {
                     let stderr = String::from_utf8_lossy(&out.stderr);
                     let stderr = if stderr.trim().is_empty() {
@@ -400,6 +413,7 @@ fn download(pin: &WheelPin, cache: &Path) -> Result<(), InstallError> {
             }
         }
     }
+    spinner.finish_and_clear();
     if !ran {
         return Err(InstallError::msg(format!(
             "could not download {spec}: no Python with pip was found ({last_err}); {hint}"

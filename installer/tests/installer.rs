@@ -327,15 +327,55 @@ fn leaked_pin(sha256: String, filename: &str) -> WheelPin {
 }
 
 fn fake_wheel_bytes() -> Vec<u8> {
-    zip::stored_zip(&[
-        ("onnxruntime/capi/libonnxruntime.so.1.31.1", b"runtime"),
+    use std::io::Write;
+    let mut w = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in [
+        ("onnxruntime/capi/libonnxruntime.so.1.31.1", &b"runtime"[..]),
         (
             "onnxruntime/capi/libonnxruntime_providers_shared.so",
             b"shared",
         ),
         ("onnxruntime/LICENSE", b"MIT"),
         ("onnxruntime/ThirdPartyNotices.txt", b"notices"),
-    ])
+    ] {
+        let opts = ::zip::write::SimpleFileOptions::default()
+            .compression_method(::zip::CompressionMethod::Stored);
+        w.start_file(name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A wheel whose bytes carry the pinned hash but whose member does not match its CRC-32 (damaged before it was
+/// pinned, or a pin made from a bad download) is refused with a sentence, and nothing reaches the cache.
+#[test]
+fn wheel_with_bad_crc_is_refused() {
+    let tmp = TempDir::new("lp-crc").unwrap();
+    let mut bytes = fake_wheel_bytes();
+    // The stored data "runtime" follows its member's name in the local header.
+    let at = bytes
+        .windows(13)
+        .position(|w| w == b"1.31.1runtime")
+        .unwrap()
+        + 6;
+    bytes[at] = b'R';
+    let wheel = tmp.path().join("onnxruntime-fake.whl");
+    fs::write(&wheel, &bytes).unwrap();
+    let pin = leaked_pin(sha256::hex_digest(&bytes), "onnxruntime-fake.whl");
+    let cache = tmp.path().join("cache");
+    let err = ensure_runtime_from(&pin, &cache, Some(&wheel))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("libonnxruntime.so.1.31.1") && err.contains("the wheel is damaged"),
+        "{err}"
+    );
+    assert!(!cache.join(format!("cpu-{ORT_VERSION}")).exists());
+    assert_eq!(
+        fs::read_dir(&cache).unwrap().count(),
+        0,
+        "staging folder left behind"
+    );
 }
 
 #[test]
@@ -478,7 +518,10 @@ fn demo_renders_through_the_given_plugin_folder() {
     let gif = render_demo(&opts).unwrap();
     assert_eq!(gif, tmp.path().join("demo/preview.gif"));
     assert!(fs::read(&gif).unwrap().starts_with(b"GIF89a"));
-    assert!(tmp.path().join(format!("demo/frame_{:04}.png", DEMO_FRAMES.1)).is_file());
+    assert!(tmp
+        .path()
+        .join(format!("demo/frame_{:04}.png", DEMO_FRAMES.1))
+        .is_file());
     let args: Vec<String> = fs::read_to_string(&log)
         .unwrap()
         .lines()
@@ -490,7 +533,10 @@ fn demo_renders_through_the_given_plugin_folder() {
         opts.plugin_dir.display().to_string()
     );
     assert_eq!(expect_after("--plugin"), PLUGIN_ID);
-    assert_eq!(expect_after("--frames"), format!("{}-{}", DEMO_FRAMES.0, DEMO_FRAMES.1));
+    assert_eq!(
+        expect_after("--frames"),
+        format!("{}-{}", DEMO_FRAMES.0, DEMO_FRAMES.1)
+    );
     assert!(expect_after("--input").starts_with("Source=/"));
     assert!(expect_after("--out").ends_with("demo/frame_%04d.png"));
 }
@@ -507,19 +553,82 @@ fn writability_check_leaves_nothing_behind() {
     assert!(matches!(err, InstallError::NotWritable { .. }), "{err}");
 }
 
+/// Every crate that `cargo tree` says is compiled into the plugin or ofx-render (normal dependencies, proc
+/// macros' own dependencies left out) must have its licence in the bundle's notices: a licence or notice file
+/// of its own, or DECLARED.txt when it publishes none. A new dependency is picked up without editing a list;
+/// this fails when one is missed.
 #[test]
-fn crate_licence_notices_are_collected() {
+fn every_shipped_crate_has_its_licence() {
     let tmp = TempDir::new("lp-crates").unwrap();
     let dest = tmp.path().join("rust-crates");
     let n = match collect_crate_licenses(&workspace_root(), &dest) {
         Ok(n) => n,
         // Without cargo (a test binary run by hand) there is nothing to check.
-        Err(e) if e.to_string().contains("could not run cargo") => return,
+        Err(e)
+            if e.to_string().contains("could not run cargo metadata")
+                && std::env::var_os("CARGO").is_none() =>
+        {
+            return
+        }
         Err(e) => panic!("{e}"),
     };
-    assert!(n > 5);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "tree",
+            "-p",
+            "living-portrait",
+            "-p",
+            "ofx",
+            "-e",
+            "normal,no-proc-macro",
+        ])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list = fs::read_to_string(dest.join("CRATES.txt")).unwrap();
-    assert!(list.lines().any(|l| l.starts_with("image ")), "{list}");
+    let mut expected = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let line = line.trim_end_matches(" (*)");
+        // Workspace members (`ofx v1.0.0 (/path)`) are covered by our own LICENSE.
+        if line.trim().is_empty() || line.contains(" (/") || line.contains(":\\") {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        let (name, version) = (
+            parts.next().unwrap(),
+            parts.next().unwrap().trim_start_matches('v'),
+        );
+        expected.insert(format!("{name}-{version}"));
+        let folder = dest.join(format!("{name}-{version}"));
+        let files: Vec<String> = fs::read_dir(&folder)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            files.iter().any(|f| is_notice_file(f) || f == "DECLARED.txt"),
+            "{name} {version} ships in the plugin or ofx-render but the bundle has no licence for it ({files:?})"
+        );
+        assert!(
+            list.contains(&format!("\n{name} {version}  ")),
+            "{name} {version} is not in CRATES.txt"
+        );
+    }
+    assert!(
+        expected.iter().any(|c| c.starts_with("image-")),
+        "{expected:?}"
+    );
+    // cargo metadata unifies features across the workspace, so a few extra crates are fine; fewer are not.
+    assert!(n >= expected.len(), "{n} listed, {} shipped:\n{list}", expected.len());
     assert!(
         !list
             .lines()
@@ -547,4 +656,37 @@ fn only_runtime_model_files_go_into_the_bundle() {
     ] {
         assert_eq!(installer::is_runtime_model_file(Path::new(p)), keep, "{p}");
     }
+}
+
+/// A pip that fails (here a stand-in script: a line on stdout, the reason on stderr, exit 1) is reported as one
+/// sentence that carries pip's reason, whether or not a spinner is showing pip's output.
+#[cfg(unix)]
+#[test]
+fn failed_pip_download_is_a_sentence() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = TempDir::new("lp-pip").unwrap();
+    let script = tmp.path().join("fake-python");
+    fs::write(
+        &script,
+        "#!/bin/sh\necho 'Collecting onnxruntime==1.31.1'\necho 'ERROR: no network here' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    // Only the download reads this variable, and no other test downloads.
+    std::env::set_var("LIVING_PORTRAIT_PYTHON", &script);
+    let pin = leaked_pin("0".repeat(64), "onnxruntime-fake.whl");
+    let cache = tmp.path().join("cache");
+    let err = ensure_runtime_from(&pin, &cache, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("could not download onnxruntime==1.31.1 with pip")
+            && err.contains("ERROR: no network here"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(&cache).unwrap().count(),
+        0,
+        "download folder left behind"
+    );
 }

@@ -1,5 +1,6 @@
 //! Checks the real pinned CPU wheel when it is already in the cache (no network in tests): extraction gives
-//! the exact versioned runtime and the provider library. Skipped silently when the wheel is not cached.
+//! the exact versioned runtime and the provider library, both from the ready cache and extracted afresh into a
+//! temporary one. Skipped (with a note) when the wheel is not cached.
 
 #[test]
 fn cached_cpu_wheel_extracts_runtime() {
@@ -25,4 +26,34 @@ fn cached_cpu_wheel_extracts_runtime() {
     let t = std::time::Instant::now();
     installer::ensure_runtime_from(pin, &cache, None).unwrap();
     assert!(t.elapsed().as_millis() < 500, "cached call should be fast");
+}
+
+/// The cached pinned wheel, extracted afresh into a temporary cache (the real cache above is usually already
+/// extracted, so that test takes the fast path): every member passes the zip crate's CRC check and our limits.
+#[test]
+fn cached_cpu_wheel_extracts_afresh() {
+    let Ok(pin) = installer::pinned_wheel(false) else {
+        return;
+    };
+    let wheel = installer::target_dir()
+        .join("onnxruntime-cache")
+        .join(pin.filename);
+    if !wheel.is_file() {
+        eprintln!("skipped: {} is not cached", pin.filename);
+        return;
+    }
+    let tmp = installer::util::TempDir::new("lp-real-wheel").unwrap();
+    let files = installer::ensure_runtime_from(pin, tmp.path(), Some(&wheel)).unwrap();
+    assert!(files.dir.starts_with(tmp.path()));
+    let runtime = std::fs::metadata(&files.runtime).unwrap();
+    assert!(
+        runtime.len() > 1 << 20,
+        "{} is too small",
+        files.runtime.display()
+    );
+    assert!(files
+        .providers
+        .iter()
+        .chain(&files.licenses)
+        .all(|p| p.is_file()));
 }
