@@ -25,7 +25,7 @@
 // Loops over iBUG index ranges (36..42 is the right eye) say what they mean.
 #![allow(clippy::needless_range_loop)]
 
-use crate::render::geometry::Points;
+use crate::landmarks::Landmarks68;
 
 /// The expression control values at one time.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -110,7 +110,7 @@ impl Expressions {
     }
 
     /// Apply to landmarks in canonical coordinates (y up).
-    pub fn apply(&self, l: &Points) -> Points {
+    pub fn apply(&self, l: &Landmarks68<f64>) -> Landmarks68<f64> {
         if self.is_neutral() {
             return *l;
         }
@@ -222,7 +222,7 @@ fn mean_local(p: &[[f64; 2]], r: std::ops::Range<usize>) -> [f64; 2] {
 mod tests {
     use super::*;
 
-    fn face() -> Points {
+    fn face() -> Landmarks68<f64> {
         // A rough frontal face, y up, IOD 60.
         let mut l = [[0.0; 2]; 68];
         for i in 0..17 {

@@ -11,8 +11,10 @@
 pub mod effect;
 pub mod face;
 pub mod inference;
+pub mod landmarks;
 pub mod packs;
 pub mod pixels;
+pub mod profile;
 
 pub use effect::{LivingPortrait, PLUGIN_ID};
 

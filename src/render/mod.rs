@@ -34,54 +34,18 @@ use ofx::plugin::{EffectHandle, Image, ImageLayout, RectI, RenderArgs};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::effect::clips;
 use crate::face::track::LandmarkTrack;
 use crate::face::FaceAnalyzer;
 use crate::inference::{Device, DeviceReport};
-use crate::motion::{to_f64, transfer_relative};
-use crate::params::{DriveMode, OutputMode, Settings};
+use crate::landmarks::{to_f64, Landmarks68};
+use crate::motion::transfer_relative;
+use crate::params::{clips, DriveMode, OutputMode, Settings};
 use crate::pixels;
+use crate::profile::StageTimer;
 use generator::{CropPixels, Generator, Planes, Reference};
-use geometry::{hull_matte, paste_hull, FaceCrop, FaceState, Points};
+use geometry::{hull_matte, paste_hull, FaceCrop, FaceState};
 use analysis::{AnalysisView, ImageSampler, ViewMatte};
 use plane::{image_key, image_key_here, Region};
-
-/// Whether `LIVING_PORTRAIT_PROFILE=1`, read once per process (renders must
-/// not read the environment: a host may change it on another thread).
-pub fn profiling() -> bool {
-    static ON: once_cell::sync::Lazy<bool> =
-        once_cell::sync::Lazy::new(|| std::env::var_os("LIVING_PORTRAIT_PROFILE").is_some_and(|v| v == "1"));
-    *ON
-}
-
-/// Per-stage timings on stderr when `LIVING_PORTRAIT_PROFILE=1` (benchmarks).
-struct StageTimer {
-    on: bool,
-    start: std::time::Instant,
-    last: std::time::Instant,
-    parts: Vec<(&'static str, f64)>,
-}
-
-impl StageTimer {
-    fn new() -> Self {
-        let now = std::time::Instant::now();
-        let on = profiling();
-        StageTimer { on, start: now, last: now, parts: Vec::new() }
-    }
-    fn mark(&mut self, name: &'static str) {
-        if self.on {
-            let now = std::time::Instant::now();
-            self.parts.push((name, (now - self.last).as_secs_f64() * 1e3));
-            self.last = now;
-        }
-    }
-    fn report(&self, time: f64) {
-        if self.on {
-            let parts: Vec<String> = self.parts.iter().map(|(n, t)| format!("{n} {t:.2}")).collect();
-            eprintln!("living-portrait profile frame {time}: total {:.2} ms: {}", self.start.elapsed().as_secs_f64() * 1e3, parts.join(", "));
-        }
-    }
-}
 
 /// Side of the grid the paste-back hull matte is computed on (it is smooth:
 /// bilinear sampling of a coarse grid is indistinguishable from the exact one
@@ -291,7 +255,7 @@ pub const MAX_REFERENCES: usize = 32;
 /// full image is not kept (32 references of 1080p float would be a gigabyte).
 pub struct PreparedSource {
     /// Landmarks, canonical (y up).
-    pub landmarks: Points,
+    pub landmarks: Landmarks68<f64>,
     /// Its face crop.
     pub crop: FaceCrop,
     /// Mouth and eye openness.
@@ -434,7 +398,7 @@ pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
     generators: Mutex<GeneratorCache>,
     sources: Mutex<SourceCache>,
-    drivers: Mutex<Lru<u128, Option<Points>>>,
+    drivers: Mutex<Lru<u128, Option<Landmarks68<f64>>>>,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<ViewMatte>>>,
     /// Face regions of reference stills at full resolution, by (image
@@ -442,9 +406,9 @@ pub struct Renderer {
     regions: Mutex<RegionCache>,
     device_warned: std::sync::atomic::AtomicBool,
     /// Targets of recently rendered frames, by time, for the overlay.
-    drawn_targets: Mutex<Lru<u64, Points>>,
+    drawn_targets: Mutex<Lru<u64, Landmarks68<f64>>>,
     /// The portrait's landmarks of the last render, for the overlay.
-    drawn_source: Mutex<Option<Points>>,
+    drawn_source: Mutex<Option<Landmarks68<f64>>>,
     guess: Mutex<Option<SourceGuess>>,
     /// The content key of the portrait the "several faces of the same size"
     /// warning was last posted for (posted once per content, not per frame).
@@ -603,7 +567,7 @@ impl Renderer {
     }
 
     /// Landmarks of the Driver clip at `time` (None: no face that frame).
-    fn driver_points(&self, effect: &EffectHandle, time: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Option<Points>> {
+    fn driver_points(&self, effect: &EffectHandle, time: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Option<Landmarks68<f64>>> {
         let clip = effect.clip(clips::DRIVER).map_err(|_| fail("Drive mode is \"Driver clip\", which needs the general context (a Driver input)"))?;
         if !clip.connected() {
             return Err(fail("Drive mode is \"Driver clip\" but nothing is connected to the Driver input"));
@@ -631,7 +595,7 @@ impl Renderer {
     /// Target landmarks at `time` (canonical, y up), before the expression
     /// controls.
     #[allow(clippy::too_many_arguments)]
-    fn drive_targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Points> {
+    fn drive_targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Landmarks68<f64>> {
         match s.drive {
             DriveMode::Keyframes => {
                 // Landmarks never set (still at the origin) follow the
@@ -709,25 +673,25 @@ impl Renderer {
 
     /// Target landmarks at `time`: the drive, then the expression controls.
     #[allow(clippy::too_many_arguments)]
-    fn targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Points> {
+    fn targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Landmarks68<f64>> {
         let t = self.drive_targets(effect, time, s, base, source_rod_height, scale, analyzer, abort)?;
         Ok(s.expressions.apply(&t))
     }
 
     /// Targets the last render at `time` computed (for the overlay).
-    pub fn last_targets(&self, time: f64) -> Option<Points> {
+    pub fn last_targets(&self, time: f64) -> Option<Landmarks68<f64>> {
         self.drawn_targets.lock().get(&time.to_bits())
     }
 
     /// The portrait's landmarks of the last render (for the overlay).
-    pub fn last_source(&self) -> Option<Points> {
+    pub fn last_source(&self) -> Option<Landmarks68<f64>> {
         *self.drawn_source.lock()
     }
 
     /// The portrait (the Source at `time`, or the first reference frame)
     /// analysed at render scale `scale`: its landmarks in canonical
     /// coordinates. For the Detect button and baking.
-    pub fn source_landmarks(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings) -> Result<Points> {
+    pub fn source_landmarks(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings) -> Result<Landmarks68<f64>> {
         let mut detect_only = s.clone();
         detect_only.source_override = None;
         Ok(self.base_source(effect, time, scale, &detect_only)?.0.landmarks)
@@ -748,7 +712,7 @@ impl Renderer {
     /// current track covers, as (timeline time, landmarks in canonical
     /// coordinates): what "Bake to keyframes" writes. `progress(done, total)`
     /// returns false to stop.
-    pub fn bake(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings, progress: &dyn Fn(usize, usize) -> bool) -> Result<Vec<(f64, Points)>> {
+    pub fn bake(&self, effect: &EffectHandle, time: f64, scale: f64, s: &Settings, progress: &dyn Fn(usize, usize) -> bool) -> Result<Vec<(f64, Landmarks68<f64>)>> {
         let (base, rod_h) = self.base_source(effect, time, scale, s)?;
         let analyzer = self.analyzer(s.device);
         let abort = || false;
@@ -1146,7 +1110,7 @@ fn reference_times(s: &Settings, time: f64) -> Vec<f64> {
 
 /// Mirror y (image rows down → a y-up frame) for relative motion, whose
 /// maths needs a consistent orientation, not a particular origin.
-fn flip_y(l: &Points) -> Points {
+fn flip_y(l: &Landmarks68<f64>) -> Landmarks68<f64> {
     let mut p = *l;
     for q in p.iter_mut() {
         q[1] = -q[1];
@@ -1158,7 +1122,7 @@ fn flip_y(l: &Points) -> Points {
 /// frame's own when it has a face; otherwise, with `interpolate`, linear
 /// between the nearest faces before and after, else the nearest earlier face
 /// (hold), else the nearest later one.
-pub fn track_points(track: &LandmarkTrack, frame: i64, interpolate: bool) -> Option<Points> {
+pub fn track_points(track: &LandmarkTrack, frame: i64, interpolate: bool) -> Option<Landmarks68<f64>> {
     let f = frame.clamp(0, u32::MAX as i64) as u32;
     let idx = track.frames.partition_point(|x| x.frame < f);
     if let Some(x) = track.frames.get(idx) {
@@ -1191,14 +1155,14 @@ pub fn track_points(track: &LandmarkTrack, frame: i64, interpolate: bool) -> Opt
 /// The driving landmarks of a track at `frame`, smoothed when asked: the One
 /// Euro filter runs over the window of frames before (a pure function of the
 /// track).
-pub fn track_target(track: &LandmarkTrack, frame: i64, s: &Settings) -> Option<Points> {
+pub fn track_target(track: &LandmarkTrack, frame: i64, s: &Settings) -> Option<Landmarks68<f64>> {
     let Some(filter) = s.smoothing else {
         return track_points(track, frame, s.interpolate_missing);
     };
     let fps = track.fps.unwrap_or(24.0);
     let first = track.frames.first()?.frame as i64;
     let start = (frame - crate::smoothing::WINDOW as i64 + 1).max(first).min(frame);
-    let samples: Vec<(f64, Points)> =
+    let samples: Vec<(f64, Landmarks68<f64>)> =
         (start..=frame).filter_map(|f| track_points(track, f, s.interpolate_missing).map(|p| (f as f64 / fps, p))).collect();
     filter.filter_last(&samples)
 }
