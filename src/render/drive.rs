@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ofx::plugin::EffectHandle;
+use ofx::plugin::{Clip, EffectHandle};
 use ofx::{Error, Result};
 
 use super::analysis::AnalysisView;
@@ -28,6 +28,42 @@ pub(super) struct TrackKey {
     pub(super) len: u64,
     pub(super) modified: Option<std::time::SystemTime>,
     pub(super) size: [u32; 2],
+}
+
+/// What the drive reads from the host, gathered once per render (or bake)
+/// so that no stage below carries the effect handle: the render scale, the
+/// Driver clip with its frame range and the project's frame rate (in Driver
+/// mode only; the filter context has no Driver input), the face analyzer and
+/// abort check, and the portrait the targets are for.
+pub(super) struct DriveInputs<'a> {
+    pub(super) scale: f64,
+    pub(super) driver: Option<Clip>,
+    pub(super) driver_range: Option<(f64, f64)>,
+    pub(super) fps: f64,
+    pub(super) analyzer: &'a FaceAnalyzer,
+    pub(super) abort: &'a dyn Fn() -> bool,
+    pub(super) base: &'a PreparedSource,
+    /// The Source's height in canonical units (absolute tracks count rows from its top).
+    pub(super) source_rod_height: f64,
+}
+
+impl<'a> DriveInputs<'a> {
+    /// Read the host's side of the drive once.
+    pub(super) fn gather(effect: &EffectHandle, drive: DriveMode, scale: f64, analyzer: &'a FaceAnalyzer, abort: &'a dyn Fn() -> bool, base: (&'a PreparedSource, f64)) -> Self {
+        let driver = if drive == DriveMode::Driver { effect.clip(clips::DRIVER).ok() } else { None };
+        let driver_range = driver.as_ref().and_then(|c| c.frame_range());
+        let fps = if driver.is_some() { effect.properties().get_double(c"OfxImageEffectPropFrameRate", 0).unwrap_or(24.0).max(1.0) } else { 24.0 };
+        DriveInputs { scale, driver, driver_range, fps, analyzer, abort, base: base.0, source_rod_height: base.1 }
+    }
+
+    /// The Driver clip, connected.
+    fn driver(&self) -> Result<&Clip> {
+        let clip = self.driver.as_ref().ok_or_else(|| fail("Drive mode is \"Driver clip\", which needs the general context (a Driver input)"))?;
+        if !clip.connected() {
+            return Err(fail("Drive mode is \"Driver clip\" but nothing is connected to the Driver input"));
+        }
+        Ok(clip)
+    }
 }
 
 /// Mirror y (image rows down → a y-up frame) for relative motion, whose
@@ -108,11 +144,9 @@ impl Renderer {
     }
 
     /// Landmarks of the Driver clip at `time` (None: no face that frame).
-    pub(super) fn driver_points(&self, effect: &EffectHandle, time: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Option<Landmarks68<f64>>> {
-        let clip = effect.clip(clips::DRIVER).map_err(|_| fail("Drive mode is \"Driver clip\", which needs the general context (a Driver input)"))?;
-        if !clip.connected() {
-            return Err(fail("Drive mode is \"Driver clip\" but nothing is connected to the Driver input"));
-        }
+    fn driver_points(&self, host: &DriveInputs<'_>, time: f64) -> Result<Option<Landmarks68<f64>>> {
+        let (scale, analyzer, abort) = (host.scale, host.analyzer, host.abort);
+        let clip = host.driver()?;
         let Some(img) = clip.image(time, None)? else { return Ok(None) };
         let map = PixelMap::of_image(&img, scale);
         let key = image_key(&img, content_salt(scale, map));
@@ -135,8 +169,8 @@ impl Renderer {
 
     /// Target landmarks at `time` (canonical, y up), before the expression
     /// controls.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn drive_targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Landmarks68<f64>> {
+    fn drive_targets(&self, s: &Settings, host: &DriveInputs<'_>, time: f64) -> Result<Landmarks68<f64>> {
+        let (base, source_rod_height) = (host.base, host.source_rod_height);
         match s.drive {
             DriveMode::Keyframes => {
                 // Landmarks never set (still at the origin) follow the
@@ -177,15 +211,15 @@ impl Renderer {
             }
             DriveMode::Driver => {
                 let now = match s.smoothing {
-                    None => self.driver_points(effect, time, scale, analyzer, abort)?,
+                    None => self.driver_points(host, time)?,
                     Some(filter) => {
-                        let fps = effect.properties().get_double(c"OfxImageEffectPropFrameRate", 0).unwrap_or(24.0).max(1.0);
-                        let first = effect.clip(clips::DRIVER)?.frame_range().map(|r| r.0).unwrap_or(time);
+                        let fps = host.fps;
+                        let first = host.driver()?.frame_range().map(|r| r.0).unwrap_or(time);
                         let mut samples = Vec::new();
                         let start = (time - crate::smoothing::WINDOW as f64 + 1.0).max(first);
                         let mut t = start;
                         while t <= time + 1e-9 {
-                            if let Some(p) = self.driver_points(effect, t, scale, analyzer, abort)? {
+                            if let Some(p) = self.driver_points(host, t)? {
                                 samples.push((t / fps, p));
                             }
                             t += 1.0;
@@ -202,10 +236,10 @@ impl Renderer {
                 let ref_time = if s.motion_reference_frame >= 0 {
                     s.motion_reference_frame as f64
                 } else {
-                    effect.clip(clips::DRIVER)?.frame_range().map(|r| r.0).unwrap_or(time)
+                    host.driver()?.frame_range().map(|r| r.0).unwrap_or(time)
                 };
                 let reference = self
-                    .driver_points(effect, ref_time, scale, analyzer, abort)?
+                    .driver_points(host, ref_time)?
                     .ok_or_else(|| fail(format!("the Driver clip has no face at its reference frame {ref_time}; set Motion reference frame to a frame with a face")))?;
                 Ok(transfer_relative(&base.landmarks, &reference, &now))
             }
@@ -213,9 +247,8 @@ impl Renderer {
     }
 
     /// Target landmarks at `time`: the drive, then the expression controls.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn targets(&self, effect: &EffectHandle, time: f64, s: &Settings, base: &PreparedSource, source_rod_height: f64, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Landmarks68<f64>> {
-        let t = self.drive_targets(effect, time, s, base, source_rod_height, scale, analyzer, abort)?;
+    pub(super) fn targets(&self, s: &Settings, host: &DriveInputs<'_>, time: f64) -> Result<Landmarks68<f64>> {
+        let t = self.drive_targets(s, host, time)?;
         Ok(s.expressions.apply(&t))
     }
 
@@ -227,16 +260,15 @@ impl Renderer {
         let (base, rod_h) = self.base_source(effect, time, scale, s)?;
         let analyzer = self.analyzer(s.device);
         let abort = || false;
+        let host = DriveInputs::gather(effect, s.drive, scale, &analyzer, &abort, (&base, rod_h));
         let times: Vec<f64> = match s.drive {
             DriveMode::TrackFile => {
                 let track = self.load_track(s, base.image_size)?;
                 track.frames.iter().map(|f| f.frame as f64 - s.track_frame_offset as f64).collect()
             }
             DriveMode::Driver => {
-                let (a, b) = effect
-                    .clip(clips::DRIVER)
-                    .ok()
-                    .and_then(|c| c.frame_range())
+                let (a, b) = host
+                    .driver_range
                     .ok_or_else(|| fail("the Driver clip has no frame range to bake"))?;
                 let mut v = Vec::new();
                 let mut f = a.ceil();
@@ -253,7 +285,7 @@ impl Renderer {
             if !progress(i, times.len()) {
                 return Err(Error::Aborted);
             }
-            out.push((t, self.drive_targets(effect, t, s, &base, rod_h, scale, &analyzer, &abort)?));
+            out.push((t, self.drive_targets(s, &host, t)?));
         }
         Ok(out)
     }

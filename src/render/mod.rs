@@ -23,6 +23,7 @@
 
 pub mod analysis;
 mod drive;
+mod generate;
 pub mod generator;
 pub mod geometry;
 mod matte;
@@ -35,7 +36,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ofx::plugin::{EffectHandle, Image, RenderArgs};
+use ofx::plugin::{Clip, EffectHandle, Image, RectI, RenderArgs};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
@@ -46,14 +47,12 @@ use crate::landmarks::Landmarks68;
 use crate::params::{clips, DriveMode, OutputMode, Settings};
 use crate::profile::StageTimer;
 use analysis::ViewMatte;
-use drive::TrackKey;
-use generator::{CropPixels, Generator, Planes, Reference};
-use geometry::{hull_matte, paste_hull, FaceState};
-use matte::HullCells;
-use output::{copy_window, pass_through, write_crop, write_matte, WindowCopy};
-use paste::{crop_to_pixels, paste, Face, Resampling};
-use plane::{image_key, image_key_here, Region};
-use source::{reference_times, SourceGuess};
+use drive::{DriveInputs, TrackKey};
+use generate::CropLandmarks;
+use generator::Generator;
+use output::{pass_through, write_crop, write_matte};
+use plane::Region;
+use source::SourceGuess;
 
 pub use drive::{track_points, track_target};
 pub use matte::{CropMatte, HULL_RES};
@@ -135,6 +134,33 @@ impl Default for Renderer {
     }
 }
 
+/// What every stage of one render reads, gathered once: the frame's time,
+/// the render scale and window, the face analyzer of the chosen device and
+/// the host's abort check.
+struct Frame<'a> {
+    time: f64,
+    scale: f64,
+    window: RectI,
+    analyzer: &'a FaceAnalyzer,
+    abort: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// Whether nothing drives the face yet (a new node: no keys, no track, no
+/// expression), so that Full output is the portrait untouched.
+fn nothing_drives(s: &Settings) -> bool {
+    let undriven = match s.drive {
+        DriveMode::Keyframes => s.keyframes.is_none(),
+        DriveMode::Expressions => true,
+        _ => false,
+    };
+    undriven && s.expressions.is_neutral() && s.output == OutputMode::Full
+}
+
+/// The host's output image at `time`.
+fn output_image(clip: &Clip, time: f64) -> Result<Image> {
+    clip.image(time, None)?.ok_or_else(|| fail(format!("the host gave no output image at frame {time}")))
+}
+
 fn fail(s: impl Into<String>) -> Error {
     Error::Failed(s.into())
 }
@@ -194,219 +220,60 @@ impl Renderer {
     /// final. `guessed` says whether a guess was used.
     fn render_with(&self, effect: &EffectHandle, args: &RenderArgs, s: &Settings, speculate: bool, guessed: &mut bool) -> Result<bool> {
         *guessed = false;
-        let scale = args.render_scale.0.max(1e-6);
         let abort = || effect.aborted();
         let mut timer = StageTimer::new();
         let source_clip = effect.clip(clips::SOURCE)?;
         let out_clip = effect.clip(clips::OUTPUT)?;
-        let undriven = match s.drive {
-            DriveMode::Keyframes => s.keyframes.is_none(),
-            DriveMode::Expressions => true,
-            _ => false,
-        };
-        if undriven && s.expressions.is_neutral() && s.output == OutputMode::Full {
-            // Nothing drives the face yet (a new node): the portrait, untouched.
-            let mut out = out_clip
-                .image(args.time, None)?
-                .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
+        if nothing_drives(s) {
+            // A new node: the portrait, untouched.
             let src = source_clip.image(args.time, None)?;
-            return pass_through(src.as_ref(), &mut out, args.window, effect).map(|_| true);
+            return pass_through(src.as_ref(), &mut output_image(&out_clip, args.time)?, args.window, effect).map(|_| true);
         }
         let analyzer = self.analyzer(s.device);
-        // References: one still (the Source at the render time), or frames
-        // first..=last of Source with the background from the first.
-        let ref_times = reference_times(s, args.time);
-        let mut refs: Vec<Arc<PreparedSource>> = Vec::with_capacity(ref_times.len());
-        let mut refs_at: Vec<f64> = Vec::with_capacity(ref_times.len());
-        let mut base_image: Option<Image> = None;
-        // (salt, key) of a guessed source, checked beside the generator.
-        let mut check: Option<(u64, u128)> = None;
-        let single = ref_times.len() == 1;
-        for (i, t) in ref_times.iter().enumerate() {
-            let img = source_clip
-                .image(*t, None)?
-                .ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
-            let what = if single { "Source image".to_string() } else { format!("Source reference frame {t}") };
-            let guess = if speculate && single && s.output == OutputMode::Full { self.guessed_source(&img, scale, s) } else { None };
-            let prepared = match guess {
-                Some((p, salt)) => {
-                    *guessed = true;
-                    check = Some((salt, p.key));
-                    p
-                }
-                None => {
-                    let p = self.prepare(&img, scale, s.resolution, s, &analyzer, &abort, &what)?;
-                    if single {
-                        self.note_source(&p, scale, &img, s);
-                    }
-                    p
-                }
-            };
-            if !refs.iter().any(|r| r.key == prepared.key) {
-                refs.push(prepared);
-                refs_at.push(*t);
-            }
-            if i == 0 {
-                base_image = Some(img);
-            }
-        }
-        let base_image = base_image.ok_or_else(|| fail("no Source image"))?;
-        timer.mark("sources");
-        let base = refs[0].clone();
+        let frame = Frame { time: args.time, scale: args.render_scale.0.max(1e-6), window: args.window, analyzer: &analyzer, abort: &abort };
+
+        // 1. The reference stills, analysed (source.rs).
+        let refs = self.references(source_clip, &frame, s, speculate)?;
+        *guessed = refs.check.is_some();
+        let base = refs.prepared[0].clone();
         self.warn_faces_once(effect, &base);
-        let rod_h = source_clip.region_of_definition(ref_times[0]).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
-        let targets = self.targets(effect, args.time, s, &base, rod_h, scale, &analyzer, &abort)?;
+        timer.mark("sources");
+
+        // 2. The targets: drive, then expressions (drive.rs).
+        let rod_h = refs.clip.region_of_definition(refs.at[0]).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / frame.scale);
+        let host = DriveInputs::gather(effect, s.drive, frame.scale, &analyzer, &abort, (&base, rod_h));
+        let targets = self.targets(s, &host, args.time)?;
         if abort() {
             return Err(Error::Aborted);
         }
-        timer.mark("targets");
         self.drawn_targets.lock().put(args.time.to_bits(), targets);
         *self.drawn_source.lock() = Some(base.landmarks);
-        let size = s.resolution;
-        let target_n = base.crop.normalise_points(&targets);
-        let source_n = base.crop.normalise_points(&base.landmarks);
-        let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
-        let hull = paste_hull(&source_n, &target_n);
-        // The hull matte depends on the landmarks only: in Full output it is
-        // made on the second thread while the generator runs.
-        let make_hull = || hull_matte(&hull, HULL_RES, feather);
-        timer.mark("hull");
+        let lms = CropLandmarks::of(&refs.prepared, &targets);
+        let mut out = output_image(&out_clip, args.time)?;
+        timer.mark("targets");
 
-        let ref_lms: Vec<[[f32; 2]; 68]> = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
-        let references: Vec<Reference<'_>> = refs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Reference { crop: &r.pixels, landmarks: &ref_lms[i], key: r.key })
-            .collect();
-        let mut out = out_clip
-            .image(args.time, None)?
-            .ok_or_else(|| fail(format!("the host gave no output image at frame {}", args.time)))?;
-        timer.mark("output image");
-        // Full output starts as an exact copy of the portrait (the face is
-        // pasted over it afterwards); the copy runs on a second thread while
-        // the generator runs on the first.
-        let mut copied = false;
-        let mut hull_cells: Option<HullCells> = None;
-        // Matte mode needs no generator.
-        let (gen, alpha) = if s.output == OutputMode::Matte {
-            (None, CropMatte::new(make_hull(), None, size))
-        } else {
-            let state = FaceState::of(&targets);
-            let chosen = refs
-                .iter()
-                .enumerate()
-                .min_by(|a, b| a.1.state.distance(&state).total_cmp(&b.1.state.distance(&state)))
-                .map(|(i, _)| i)
-                .unwrap_or(0);
-            let generator = self.generator(s.device, s.model_pack.as_deref())?;
-            self.warn_device_once(effect, generator.device_report());
-            let generate = || generator.generate(size, &references, chosen, &target_n, Some(&abort));
-            let result = if s.output == OutputMode::Full {
-                let slot = Mutex::new(None);
-                let target = Mutex::new(&mut out);
-                let hull_slot = Mutex::new(None);
-                let checked = Mutex::new(None);
-                ofx::plugin::run_threads(2, |index, _| {
-                    if index == 0 {
-                        *slot.lock() = Some(generate());
-                    } else {
-                        let mut out = target.lock();
-                        match check {
-                            // This is one of the host's threads: hash here,
-                            // copying each row as it is read.
-                            Some((salt, key)) => {
-                                let mut copy = WindowCopy::new(&mut out, base_image.layout(), args.window);
-                                let same = image_key_here(&base_image, salt, |y, row| copy.row(y, Some(row))) == key;
-                                copy.finish();
-                                *checked.lock() = Some(same);
-                            }
-                            None => copy_window(&mut out, &base_image, args.window),
-                        }
-                        drop(out);
-                        *hull_slot.lock() = Some(HullCells::new(&make_hull(), size));
-                    }
-                    Ok(())
-                })?;
-                let checked = match (check, checked.into_inner()) {
-                    (None, _) => true,
-                    (Some(_), Some(same)) => same,
-                    // The second thread did not run (a host without threads runs them in turn, so this is rare).
-                    (Some((salt, key)), None) => image_key(&base_image, salt) == key,
-                };
-                if !checked {
-                    *self.guess.lock() = None;
-                    return Ok(false);
-                }
-                copied = true;
-                hull_cells = hull_slot.into_inner();
-                slot.into_inner().unwrap_or_else(|| Err("the generator did not run".into()))
-            } else {
-                generate()
-            };
-            let mut g = result.map_err(|e| if abort() { Error::Aborted } else { fail(e) })?;
-            timer.mark("generator");
-            let hull = hull_cells.take().unwrap_or_else(|| HullCells::new(&make_hull(), size));
-            let matte = CropMatte::from_hull(hull, Some(&g.changed));
-            // The mask is in the matte now: its buffer goes back.
-            g.changed = Planes::default();
-            (Some(g), matte)
-        };
+        // 3. The generated face and the paste matte, the portrait copied meanwhile (generate.rs, matte.rs).
+        let Some(generated) = self.generate(effect, s, &frame, &refs, &lms, &mut out)? else { return Ok(false) };
+        timer.mark("generator");
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
-            Some(self.segmentation(&base, &base_image, scale, &analyzer, &abort)?)
+            Some(self.segmentation(&base, &refs.base_image, frame.scale, &analyzer, &abort)?)
         } else {
             None
         };
-
         timer.mark("alpha");
-        let out_map = PixelMap::of_image(&out, scale);
-        let base_map = PixelMap::of_image(&base_image, scale);
+
+        // 4. The output: the paste (paste.rs), or the crop or the matte (output.rs).
         match s.output {
+            OutputMode::Full => self.paste_full(&frame, s.resolution, &refs, &generated, seg.as_deref(), &mut out)?,
             OutputMode::Crop => {
-                let rgb = gen.as_ref().map(|g| g.rgb(&references));
-                write_crop(&mut out, args.window, out_map, size, rgb.as_deref())
+                let references = lms.generator_references(&refs.prepared);
+                let rgb = generated.crop.as_ref().map(|g| g.rgb(&references));
+                let out_map = PixelMap::of_image(&out, frame.scale);
+                write_crop(&mut out, args.window, out_map, s.resolution, rgb.as_deref())
             }
-            OutputMode::Matte => write_matte(&mut out, args.window, &base, base_map, &alpha, seg.as_deref()),
-            OutputMode::Full => {
-                // A resampling is evaluated on the chosen reference's own image (the base's, or fetched).
-                let other_image = match gen.as_ref().map(|g| (&g.pixels, g.reference)) {
-                    Some((CropPixels::Resample { .. }, r)) if r > 0 => {
-                        let t = *refs_at.get(r).ok_or_else(|| fail("the generator named an unknown reference"))?;
-                        Some(
-                            source_clip
-                                .image(t, None)?
-                                .ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?,
-                        )
-                    }
-                    _ => None,
-                };
-                let g = gen.as_ref().ok_or_else(|| fail("the full output needs a generated face"))?;
-                let face = match &g.pixels {
-                        CropPixels::Rgb(rgb) => Face::Rgb(rgb),
-                        CropPixels::Resample { grid, overlay } => {
-                            let image = other_image.as_ref().unwrap_or(&base_image);
-                            let r = refs.get(g.reference).unwrap_or(&base);
-                            let to_pixels = crop_to_pixels(&r.crop, PixelMap::of_image(image, scale));
-                            // Crop pixels per image pixel, along the crop's x axis.
-                            let fine = size as f64 / 2.0 / to_pixels[0].hypot(to_pixels[3]).max(1e-9);
-                            let cells = Resampling::cells(size, &alpha, grid, overlay, to_pixels);
-                            Face::Resample(Resampling {
-                                cells,
-                                grid,
-                                overlay,
-                                to_pixels,
-                                region: self.region(r, image, scale),
-                                geometric: other_image.is_none(),
-                                // A crop within a quarter of the image's resolution
-                                // (its soft edges about a pixel wide) needs none.
-                                supersample: ((fine - 0.25).ceil() as usize).clamp(1, 4),
-                            })
-                        }
-                };
-                if !copied {
-                    copy_window(&mut out, &base_image, args.window);
-                }
-                timer.mark("cells");
-                paste(&mut out, &base_image, args.window, &base, base_map, size, &face, &alpha, seg.as_deref())?
+            OutputMode::Matte => {
+                let base_map = PixelMap::of_image(&refs.base_image, frame.scale);
+                write_matte(&mut out, args.window, &base, base_map, &generated.matte, seg.as_deref())
             }
         }
         timer.mark("write");

@@ -16,7 +16,11 @@ use super::geometry::FaceCrop;
 use super::matte::{cell_of, CropMatte, Tap};
 use super::plane::{PixelMap, Region};
 use super::source::PreparedSource;
-use super::Renderer;
+use super::generate::Generated;
+use super::generator::CropPixels;
+use super::output::copy_window;
+use super::source::References;
+use super::{fail, Frame, Renderer};
 use crate::pixels;
 
 /// Run `f(row index, row)` for rows `rows` of an image of rows `width` long
@@ -48,6 +52,29 @@ pub(super) fn par_rows<T: Send>(data: &mut [T], width: usize, rows: std::ops::Ra
 }
 /// Output rows (y, bytes) handed to one thread.
 pub(super) type RowChunk<'a> = Mutex<Vec<(i32, &'a mut [u8])>>;
+
+/// Where a pixel lies, for [`Resampling::blend`]: its normalised crop
+/// position `n`, the crop steps of one pixel `step` (along x, along y), and
+/// its centre `own` in the image.
+#[derive(Clone, Copy)]
+pub(super) struct PixelAt {
+    pub(super) n: [f64; 2],
+    pub(super) step: [[f64; 2]; 2],
+    pub(super) own: [f32; 2],
+}
+
+/// What [`paste`] blends into the output: the generated face at crop size
+/// `size`, through `matte` (times the segmentation `seg` where it is used),
+/// placed by the base still's crop; `map` is the base image's pixel map.
+#[derive(Clone, Copy)]
+pub(super) struct PasteFace<'a> {
+    pub(super) base: &'a PreparedSource,
+    pub(super) map: PixelMap,
+    pub(super) size: usize,
+    pub(super) face: &'a Face<'a>,
+    pub(super) matte: &'a CropMatte,
+    pub(super) seg: Option<&'a ViewMatte>,
+}
 
 /// The generated face as the paste-back reads it.
 pub(super) enum Face<'a> {
@@ -160,7 +187,7 @@ impl Resampling<'_> {
             } else {
                 let ox = (origin[0] + i as i32) as f32 + 0.5;
                 let nn = [n[0] + step[0] * i as f64, n[1] + step[1] * i as f64];
-                self.blend_call(size, *c, nn, steps, m, [ox, oy], p);
+                self.blend_call(size, *c, PixelAt { n: nn, step: steps, own: [ox, oy] }, m, p);
             }
         }
     }
@@ -168,9 +195,8 @@ impl Resampling<'_> {
     /// [`Resampling::blend`] out of line: the rare pixels of [`Resampling::paste_row`]
     /// (lid and lip edges, the cavity) stay out of its tight loop.
     #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn blend_call(&self, size: usize, c: [f32; 4], n: [f64; 2], step: [[f64; 2]; 2], m: f32, own: [f32; 2], p: &mut [f32; 4]) {
-        self.blend(size, c, n, step, m, own, p)
+    pub(super) fn blend_call(&self, size: usize, c: [f32; 4], at: PixelAt, m: f32, p: &mut [f32; 4]) {
+        self.blend(size, c, at, m, p)
     }
 
     /// Blend the face into pixel `p` at normalised crop position `n` (one
@@ -178,8 +204,8 @@ impl Resampling<'_> {
     /// there, `m` the matte (with the segmentation) and `own` the pixel's
     /// position in the image.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn blend(&self, size: usize, c: [f32; 4], n: [f64; 2], step: [[f64; 2]; 2], m: f32, own: [f32; 2], p: &mut [f32; 4]) {
+    pub(super) fn blend(&self, size: usize, c: [f32; 4], at: PixelAt, m: f32, p: &mut [f32; 4]) {
+        let PixelAt { n, step, own } = at;
         // Where the matte fades a warp of the portrait itself, the positions
         // fade (a bend), not the colours (a double contour).
         let fade = |q: [f32; 2]| {
@@ -315,8 +341,8 @@ pub(super) fn crop_to_pixels(crop: &FaceCrop, map: PixelMap) -> [f64; 6] {
 /// the generated face blended in where the matte is above zero; every other
 /// pixel keeps the source's bytes. Face rows are shared out among the host's
 /// threads.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn paste(out: &mut Image, src: &Image, window: RectI, base: &PreparedSource, map: PixelMap, size: usize, face_px: &Face<'_>, matte: &CropMatte, seg: Option<&ViewMatte>) -> Result<()> {
+pub(super) fn paste(out: &mut Image, src: &Image, window: RectI, what: &PasteFace<'_>) -> Result<()> {
+    let PasteFace { base, map, size, face: face_px, matte, seg } = *what;
     let dl = out.layout();
     let sl = src.layout();
     let win = window.intersect(&dl.bounds);
@@ -398,7 +424,7 @@ pub(super) fn paste(out: &mut Image, src: &Image, window: RectI, base: &Prepared
                                 let c = tap.sample4(&r.cells);
                                 let m = with_seg(c[0]);
                                 if m > 0.0 {
-                                    r.blend(size, c, n, [dx, dy], m, [x as f32 + 0.5, y as f32 + 0.5], p);
+                                    r.blend(size, c, PixelAt { n, step: [dx, dy], own: [x as f32 + 0.5, y as f32 + 0.5] }, m, p);
                                 }
                             }
                             Face::Rgb(rgb) => {
@@ -425,6 +451,49 @@ pub(super) fn paste(out: &mut Image, src: &Image, window: RectI, base: &Prepared
 }
 
 impl Renderer {
+    /// Full output: the generated face pasted over the exact copy of the
+    /// base still (made here unless the generator stage made it).
+    pub(super) fn paste_full(&self, frame: &Frame<'_>, size: usize, refs: &References, generated: &Generated, seg: Option<&ViewMatte>, out: &mut Image) -> Result<()> {
+        let (scale, base, base_image) = (frame.scale, &refs.prepared[0], &refs.base_image);
+        let g = generated.crop.as_ref().ok_or_else(|| fail("the full output needs a generated face"))?;
+        // A resampling is evaluated on the chosen reference's own image (the base's, or fetched).
+        let other_image = match (&g.pixels, g.reference) {
+            (CropPixels::Resample { .. }, r) if r > 0 => {
+                let t = *refs.at.get(r).ok_or_else(|| fail("the generator named an unknown reference"))?;
+                Some(refs.clip.image(t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?)
+            }
+            _ => None,
+        };
+        let face = match &g.pixels {
+            CropPixels::Rgb(rgb) => Face::Rgb(rgb),
+            CropPixels::Resample { grid, overlay } => {
+                let image = other_image.as_ref().unwrap_or(base_image);
+                let r = refs.prepared.get(g.reference).unwrap_or(base);
+                let to_pixels = crop_to_pixels(&r.crop, PixelMap::of_image(image, scale));
+                // Crop pixels per image pixel, along the crop's x axis.
+                let fine = size as f64 / 2.0 / to_pixels[0].hypot(to_pixels[3]).max(1e-9);
+                let cells = Resampling::cells(size, &generated.matte, grid, overlay, to_pixels);
+                Face::Resample(Resampling {
+                    cells,
+                    grid,
+                    overlay,
+                    to_pixels,
+                    region: self.region(r, image, scale),
+                    geometric: other_image.is_none(),
+                    // A crop within a quarter of the image's resolution
+                    // (its soft edges about a pixel wide) needs none.
+                    supersample: ((fine - 0.25).ceil() as usize).clamp(1, 4),
+                })
+            }
+        };
+        if !generated.copied {
+            copy_window(out, base_image, frame.window);
+        }
+        let base_map = PixelMap::of_image(base_image, scale);
+        let what = PasteFace { base, map: base_map, size, face: &face, matte: &generated.matte, seg };
+        paste(out, base_image, frame.window, &what)
+    }
+
     /// The part of a reference's image under its face crop (plus a pixel),
     /// as float RGB: what a generator's resampling reads.
     pub(super) fn region(&self, r: &PreparedSource, image: &Image, scale: f64) -> Arc<Region> {

@@ -8,16 +8,16 @@
 
 use std::sync::Arc;
 
-use ofx::plugin::{EffectHandle, Image, RectI};
+use ofx::plugin::{Clip, EffectHandle, Image, RectI};
 use ofx::Result;
 
 use super::analysis::{AnalysisView, ImageSampler};
 use super::geometry::{FaceCrop, FaceState};
 use super::plane::{image_key, PixelMap};
-use super::{fail, Renderer};
+use super::{fail, Frame, Renderer};
 use crate::face::FaceAnalyzer;
 use crate::landmarks::Landmarks68;
-use crate::params::{clips, Settings};
+use crate::params::{clips, OutputMode, Settings};
 
 /// Most reference stills used (as in the seed paper: one to 32).
 pub const MAX_REFERENCES: usize = 32;
@@ -151,10 +151,65 @@ pub(super) fn reference_times(s: &Settings, time: f64) -> Vec<f64> {
     }
 }
 
+/// The reference stills of one render, the base (background) first.
+pub(super) struct References {
+    /// Each distinct still, analysed.
+    pub(super) prepared: Vec<Arc<PreparedSource>>,
+    /// The Source frame each was taken at.
+    pub(super) at: Vec<f64>,
+    /// The base still's host image: the output's background.
+    pub(super) base_image: Image,
+    /// The Source clip (a resampling of another reference reads its image).
+    pub(super) clip: Clip,
+    /// (salt, content key) of a guessed base still, checked beside the generator.
+    pub(super) check: Option<(u64, u128)>,
+}
+
 impl Renderer {
+    /// The reference stills of a render: one (the Source at the render
+    /// time), or frames first..=last of Source with the background from the
+    /// first. With `speculate`, a single still two renders in a row found
+    /// unchanged is taken from the guess, its content to be checked later.
+    pub(super) fn references(&self, clip: Clip, frame: &Frame<'_>, s: &Settings, speculate: bool) -> Result<References> {
+        let (scale, analyzer, abort) = (frame.scale, frame.analyzer, frame.abort);
+        let ref_times = reference_times(s, frame.time);
+        let mut refs: Vec<Arc<PreparedSource>> = Vec::with_capacity(ref_times.len());
+        let mut refs_at: Vec<f64> = Vec::with_capacity(ref_times.len());
+        let mut base_image: Option<Image> = None;
+        let mut check: Option<(u64, u128)> = None;
+        let single = ref_times.len() == 1;
+        for (i, t) in ref_times.iter().enumerate() {
+            let img = clip.image(*t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
+            let what = if single { "Source image".to_string() } else { format!("Source reference frame {t}") };
+            let guess = if speculate && single && s.output == OutputMode::Full { self.guessed_source(&img, scale, s) } else { None };
+            let prepared = match guess {
+                Some((p, salt)) => {
+                    check = Some((salt, p.key));
+                    p
+                }
+                None => {
+                    let p = self.prepare(&img, scale, s, analyzer, abort, &what)?;
+                    if single {
+                        self.note_source(&p, scale, &img, s);
+                    }
+                    p
+                }
+            };
+            if !refs.iter().any(|r| r.key == prepared.key) {
+                refs.push(prepared);
+                refs_at.push(*t);
+            }
+            if i == 0 {
+                base_image = Some(img);
+            }
+        }
+        let base_image = base_image.ok_or_else(|| fail("no Source image"))?;
+        Ok(References { prepared: refs, at: refs_at, base_image, clip, check })
+    }
+
     /// Analyse (or take from the cache) one reference image.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn prepare(&self, img: &Image, scale: f64, size: usize, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, what: &str) -> Result<Arc<PreparedSource>> {
+    pub(super) fn prepare(&self, img: &Image, scale: f64, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, what: &str) -> Result<Arc<PreparedSource>> {
+        let size = settings.resolution;
         let map = PixelMap::of_image(img, scale);
         let key = image_key(img, content_salt(scale, map));
         let cache_key = (key, override_key(settings), size, settings.face_index);
@@ -213,7 +268,7 @@ impl Renderer {
         let clip = effect.clip(clips::SOURCE)?;
         let t = reference_times(s, time)[0];
         let img = clip.image(t, None)?.ok_or_else(|| fail(format!("the Source clip has no image at frame {t}")))?;
-        let base = self.prepare(&img, scale, s.resolution, s, &self.analyzer(s.device), &|| false, "Source image")?;
+        let base = self.prepare(&img, scale, s, &self.analyzer(s.device), &|| false, "Source image")?;
         let rod_h = clip.region_of_definition(t).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / scale);
         Ok((base, rod_h))
     }
