@@ -337,6 +337,35 @@ pub(super) fn crop_to_pixels(crop: &FaceCrop, map: PixelMap) -> [f64; 6] {
     ]
 }
 
+/// The pixels the matte can touch: its bounding box mapped to the base
+/// image's pixels, grown by a pixel.
+fn matte_pixels(base: &PreparedSource, map: PixelMap, matte: &CropMatte) -> RectI {
+    let corners = [[matte.bbox[0], matte.bbox[1]], [matte.bbox[2], matte.bbox[1]], [matte.bbox[2], matte.bbox[3]], [matte.bbox[0], matte.bbox[3]]]
+        .map(|n| base.crop.to_canonical(n));
+    RectI {
+        x1: (corners.iter().map(|c| c[0]).fold(f64::MAX, f64::min) * map.sx).floor() as i32 - 1,
+        y1: (corners.iter().map(|c| c[1]).fold(f64::MAX, f64::min) * map.sy).floor() as i32 - 1,
+        x2: (corners.iter().map(|c| c[0]).fold(f64::MIN, f64::max) * map.sx).ceil() as i32 + 1,
+        y2: (corners.iter().map(|c| c[1]).fold(f64::MIN, f64::max) * map.sy).ceil() as i32 + 1,
+    }
+}
+
+/// Output rows in blocks of 8, taken in turn by whichever thread is free: a
+/// thread the host starts late (a sleeping CPU takes milliseconds to wake on
+/// a VM) leaves its share to the other instead of finishing last.
+fn row_blocks<'a>(rows: impl Iterator<Item = (i32, &'a mut [u8])>) -> Vec<RowChunk<'a>> {
+    let mut chunks: Vec<RowChunk<'a>> = Vec::new();
+    for (i, r) in rows.enumerate() {
+        if i % 8 == 0 {
+            chunks.push(Mutex::new(Vec::with_capacity(8)));
+        }
+        if let Some(c) = chunks.last_mut() {
+            c.get_mut().push(r);
+        }
+    }
+    chunks
+}
+
 /// Full-frame output, over an exact copy of the base image ([`copy_window`]):
 /// the generated face blended in where the matte is above zero; every other
 /// pixel keeps the source's bytes. Face rows are shared out among the host's
@@ -349,16 +378,7 @@ pub(super) fn paste(out: &mut Image, src: &Image, window: RectI, what: &PasteFac
     if win.is_empty() {
         return Ok(());
     }
-    // Pixels the matte can touch: the matte's bounding box mapped to pixels.
-    let corners = [[matte.bbox[0], matte.bbox[1]], [matte.bbox[2], matte.bbox[1]], [matte.bbox[2], matte.bbox[3]], [matte.bbox[0], matte.bbox[3]]]
-        .map(|n| base.crop.to_canonical(n));
-    let face = RectI {
-        x1: (corners.iter().map(|c| c[0]).fold(f64::MAX, f64::min) * map.sx).floor() as i32 - 1,
-        y1: (corners.iter().map(|c| c[1]).fold(f64::MAX, f64::min) * map.sy).floor() as i32 - 1,
-        x2: (corners.iter().map(|c| c[0]).fold(f64::MIN, f64::max) * map.sx).ceil() as i32 + 1,
-        y2: (corners.iter().map(|c| c[1]).fold(f64::MIN, f64::max) * map.sy).ceil() as i32 + 1,
-    }
-    .intersect(&win);
+    let face = matte_pixels(base, map, matte).intersect(&win);
     let dpb = dl.pixel_bytes();
     let spb = sl.pixel_bytes();
     // Normalised coordinates are affine in pixel coordinates: step them.
@@ -369,19 +389,7 @@ pub(super) fn paste(out: &mut Image, src: &Image, window: RectI, what: &PasteFac
     if face.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i32, &mut [u8])> = out.rows_mut().into_iter().filter(|(y, _)| *y >= face.y1 && *y < face.y2).collect();
-    // Blocks of 8 rows, taken in turn by whichever thread is free: a thread
-    // the host starts late (a sleeping CPU takes milliseconds to wake on a
-    // VM) leaves its share to the other instead of finishing last.
-    let mut chunks: Vec<RowChunk<'_>> = Vec::new();
-    for (i, r) in rows.into_iter().enumerate() {
-        if i % 8 == 0 {
-            chunks.push(Mutex::new(Vec::with_capacity(8)));
-        }
-        if let Some(c) = chunks.last_mut() {
-            c.get_mut().push(r);
-        }
-    }
+    let chunks = row_blocks(out.rows_mut().into_iter().filter(|(y, _)| *y >= face.y1 && *y < face.y2));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = |_index: u32, _count: u32| -> Result<()> {
         let mut row_px = vec![[0.0f32; 4]; face.width()];
