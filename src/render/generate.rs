@@ -12,7 +12,7 @@ use ofx::plugin::{EffectHandle, Image};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use super::generator::{GeneratedCrop, Planes, Reference};
+use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference};
 use super::geometry::{hull_matte, paste_hull, FaceState};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
@@ -95,7 +95,7 @@ impl Renderer {
         } else {
             (generate(), None, false)
         };
-        let mut g = result.map_err(|e| if (frame.abort)() { Error::Aborted } else { fail(e) })?;
+        let mut g = result.map_err(|e| if (frame.abort)() { Error::Aborted } else { fail(e.to_string()) })?;
         let hull = hull_cells.unwrap_or_else(|| HullCells::new(&make_hull(), size));
         let matte = CropMatte::from_hull(hull, Some(&g.changed));
         // The mask is in the matte now: its buffer goes back.
@@ -105,7 +105,7 @@ impl Renderer {
 }
 
 /// A generator's answer.
-type Generation = std::result::Result<GeneratedCrop, String>;
+type Generation = std::result::Result<GeneratedCrop, GenerateError>;
 
 /// Full output's second host thread: the exact copy of the base still into
 /// the output (hashing it as it goes when it was guessed), then the hull's
@@ -155,7 +155,7 @@ impl BesideCopy<'_> {
         if !checked {
             return Ok(None);
         }
-        let result = slot.into_inner().unwrap_or_else(|| Err("the generator did not run".into()));
+        let result = slot.into_inner().unwrap_or(Err(GenerateError::NotRun));
         Ok(Some((result, hull_slot.into_inner())))
     }
 }

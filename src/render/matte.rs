@@ -14,6 +14,7 @@ use super::plane::PixelMap;
 use super::source::PreparedSource;
 use super::{fail, Renderer};
 use crate::face::FaceAnalyzer;
+use crate::packs::generator::Tap;
 
 /// Side of the grid the paste-back hull matte is computed on (it is smooth:
 /// bilinear sampling of a coarse grid is indistinguishable from the exact one
@@ -61,53 +62,6 @@ impl HullCells {
             }
         }
         HullCells { values, size, bbox }
-    }
-}
-
-/// A bilinear tap on an S×S grid: the top-left cell, the steps to its right
-/// and lower neighbours (0 at the edge), and the weights. One tap serves the
-/// matte and the three colour planes.
-#[derive(Clone, Copy)]
-pub(crate) struct Tap {
-    pub(super) i: usize,
-    pub(super) dx: usize,
-    pub(super) dy: usize,
-    pub(super) tx: f32,
-    pub(super) ty: f32,
-}
-
-impl Tap {
-    #[inline]
-    pub(crate) fn at(size: usize, n: [f64; 2]) -> Tap {
-        let max = (size - 1) as f32;
-        let fx = (((n[0] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
-        let fy = (((n[1] + 1.0) * size as f64 * 0.5 - 0.5) as f32).clamp(0.0, max);
-        let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
-        Tap {
-            i: y0 * size + x0,
-            dx: usize::from(x0 + 1 < size),
-            dy: if y0 + 1 < size { size } else { 0 },
-            tx: fx - x0 as f32,
-            ty: fy - y0 as f32,
-        }
-    }
-    #[inline]
-    pub(crate) fn sample(&self, p: &[f32]) -> f32 {
-        let a = p[self.i] + (p[self.i + self.dx] - p[self.i]) * self.tx;
-        let b = p[self.i + self.dy] + (p[self.i + self.dy + self.dx] - p[self.i + self.dy]) * self.tx;
-        a + (b - a) * self.ty
-    }
-    /// The same tap on four interleaved channels.
-    #[inline]
-    pub(super) fn sample4(&self, p: &[[f32; 4]]) -> [f32; 4] {
-        let (c00, c10, c01, c11) = (p[self.i], p[self.i + self.dx], p[self.i + self.dy], p[self.i + self.dy + self.dx]);
-        let mut out = [0.0f32; 4];
-        for k in 0..4 {
-            let a = c00[k] + (c10[k] - c00[k]) * self.tx;
-            let b = c01[k] + (c11[k] - c01[k]) * self.tx;
-            out[k] = a + (b - a) * self.ty;
-        }
-        out
     }
 }
 

@@ -24,7 +24,6 @@
 pub mod analysis;
 mod drive;
 mod generate;
-pub mod generator;
 pub mod geometry;
 mod matte;
 mod output;
@@ -49,14 +48,13 @@ use crate::profile::StageTimer;
 use analysis::ViewMatte;
 use drive::{DriveInputs, TrackKey};
 use generate::CropLandmarks;
-use generator::Generator;
+use crate::packs::generator::Generator;
 use output::{pass_through, write_crop, write_matte};
 use plane::Region;
 use source::SourceGuess;
 
 pub use drive::{track_points, track_target};
 pub use matte::{CropMatte, HULL_RES};
-pub(crate) use matte::Tap;
 pub use plane::PixelMap;
 pub use source::{FacesSeen, PreparedSource, MAX_REFERENCES};
 
@@ -178,7 +176,7 @@ impl Renderer {
         if let Some(g) = self.generators.lock().get(&key) {
             return Ok(g.clone());
         }
-        let g = generator::load_generator(pack, device).map_err(|e| fail(format!("the generator cannot be used: {e}")))?;
+        let g = crate::packs::load_generator(pack, device).map_err(|e| fail(format!("the generator cannot be used: {e}")))?;
         self.generators.lock().insert(key, g.clone());
         Ok(g)
     }

@@ -13,11 +13,11 @@ use parking_lot::Mutex;
 
 use super::analysis::ViewMatte;
 use super::geometry::FaceCrop;
-use super::matte::{cell_of, CropMatte, Tap};
+use super::matte::{cell_of, CropMatte};
 use super::plane::{PixelMap, Region};
 use super::source::PreparedSource;
 use super::generate::Generated;
-use super::generator::CropPixels;
+use crate::packs::generator::{CropPixels, Tap};
 use super::output::copy_window;
 use super::source::References;
 use super::{fail, Frame, Renderer};
