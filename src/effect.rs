@@ -233,11 +233,8 @@ impl LivingPortrait {
         let device = params::device(&p, time).unwrap_or_default();
         let line = match self.renderer.device_report(device) {
             Ok(r) => {
-                if r.is_gpu_fallback() {
-                    let _ = effect.set_persistent_message(
-                        MessageLevel::Warning,
-                        &format!("Living Portrait: GPU was requested but inference runs on {}: {}", r.used, r.reason.clone().unwrap_or_default()),
-                    );
+                if let Some(warning) = r.fallback_warning() {
+                    let _ = effect.set_persistent_message(MessageLevel::Warning, &warning);
                 }
                 r.summary()
             }

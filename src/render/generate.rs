@@ -134,7 +134,7 @@ impl BesideCopy<'_> {
                     // This is one of the host's threads: hash here,
                     // copying each row as it is read.
                     Some((salt, key)) => {
-                        let mut copy = WindowCopy::new(&mut out, base_image.layout(), window);
+                        let mut copy = WindowCopy::new(&mut out, Some(base_image.layout()), window);
                         let same = image_key_here(base_image, salt, |y, row| copy.row(y, Some(row))) == key;
                         copy.finish();
                         *checked.lock() = Some(same);

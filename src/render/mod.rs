@@ -280,11 +280,10 @@ impl Renderer {
     }
 
     fn warn_device_once(&self, effect: &EffectHandle, report: &DeviceReport) {
-        if report.is_gpu_fallback() && !self.device_warned.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            let _ = effect.set_persistent_message(
-                ofx::plugin::MessageLevel::Warning,
-                &format!("Living Portrait: GPU was requested but inference runs on {}: {}", report.used, report.reason.clone().unwrap_or_default()),
-            );
+        if let Some(warning) = report.fallback_warning() {
+            if !self.device_warned.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                let _ = effect.set_persistent_message(ofx::plugin::MessageLevel::Warning, &warning);
+            }
         }
     }
 }

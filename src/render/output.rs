@@ -35,27 +35,30 @@ pub(super) fn sample_planar(img: &[f32], planes: usize, size: usize, n: [f64; 2]
 /// Copy the render window of `src` into `out` exactly (transparent black
 /// where the source has no pixels).
 pub(super) fn copy_window(out: &mut Image, src: &Image, window: RectI) {
-    let mut copy = WindowCopy::new(out, src.layout(), window);
+    let mut copy = WindowCopy::new(out, Some(src.layout()), window);
     for y in window.y1..window.y2 {
         copy.row(y, src.row(y));
     }
     copy.finish();
 }
 
-/// [`copy_window`] a row at a time, rows in any order: a pass that reads the
-/// source for another reason (its content key) copies as it goes.
+/// The one copy of a source into the output's render window, a row at a
+/// time, rows in any order (a pass that reads the source for another reason,
+/// its content key, copies as it goes), converting depth and components;
+/// transparent black wherever the source has no pixels.
 pub(super) struct WindowCopy<'a> {
     /// The window's output rows, each with whether it has been written.
-    pub(super) rows: Vec<(i32, &'a mut [u8], bool)>,
-    pub(super) dl: ImageLayout,
-    pub(super) sl: ImageLayout,
-    pub(super) win: RectI,
-    pub(super) zeros: Vec<[f32; 4]>,
-    pub(super) scratch: Vec<[f32; 4]>,
+    rows: Vec<(i32, &'a mut [u8], bool)>,
+    dl: ImageLayout,
+    /// The source's layout (None: there is no source).
+    sl: Option<ImageLayout>,
+    win: RectI,
+    zeros: Vec<[f32; 4]>,
+    scratch: Vec<[f32; 4]>,
 }
 
 impl<'a> WindowCopy<'a> {
-    pub(super) fn new(out: &'a mut Image, sl: ImageLayout, window: RectI) -> WindowCopy<'a> {
+    pub(super) fn new(out: &'a mut Image, sl: Option<ImageLayout>, window: RectI) -> WindowCopy<'a> {
         let dl = out.layout();
         let win = window.intersect(&dl.bounds);
         let mut rows: Vec<_> = out.rows_mut().into_iter().filter(|(y, _)| *y >= win.y1 && *y < win.y2).map(|(y, r)| (y, r, false)).collect();
@@ -65,22 +68,26 @@ impl<'a> WindowCopy<'a> {
 
     /// Copy source row `y` (None: the source has no such row) into the window.
     pub(super) fn row(&mut self, y: i32, src: Option<&[u8]>) {
-        let (dl, sl, win) = (&self.dl, &self.sl, self.win);
+        let (dl, win) = (&self.dl, self.win);
         if win.is_empty() || y < win.y1 || y >= win.y2 {
             return;
         }
         let Ok(i) = self.rows.binary_search_by_key(&y, |r| r.0) else { return };
         let (_, row, done) = &mut self.rows[i];
-        let (dpb, spb) = (dl.pixel_bytes(), sl.pixel_bytes());
+        let dpb = dl.pixel_bytes();
         let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
-        let span = win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 });
+        let source = src.zip(self.sl);
+        let span = match source {
+            Some((_, sl)) => win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 }),
+            None => RectI::default(),
+        };
         if span.width() != win.width() {
             pixels::rgba_to_row(&self.zeros, dl, dst);
         }
-        if let (Some(sr), false) = (src, span.is_empty()) {
-            let so = (span.x1 - sl.bounds.x1) as usize * spb;
+        if let (Some((sr, sl)), false) = (source, span.is_empty()) {
+            let so = (span.x1 - sl.bounds.x1) as usize * sl.pixel_bytes();
             let dofs = (span.x1 - win.x1) as usize * dpb;
-            pixels::convert_row(&sr[so..], sl, &mut dst[dofs..], dl, &mut self.scratch, span.width());
+            pixels::convert_row(&sr[so..], &sl, &mut dst[dofs..], dl, &mut self.scratch, span.width());
         }
         *done = true;
     }
@@ -149,44 +156,17 @@ pub(super) fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource,
     }
 }
 
-/// Copy the render window of `src` into `out`, converting formats; pixels the
-/// source does not cover are transparent black.
+/// The pass-through of a node nothing drives: the render window of `src`
+/// copied into `out` ([`WindowCopy`]), stopping when the host aborts.
 pub(super) fn pass_through(src: Option<&Image>, out: &mut Image, window: RectI, effect: &EffectHandle) -> Result<()> {
-    let dst_layout = out.layout();
-    let win = window.intersect(&dst_layout.bounds);
-    if win.is_empty() {
-        return Ok(());
-    }
-    let src_layout = src.map(|s| s.layout());
-    let mut scratch = Vec::new();
-    let zero = vec![[0.0f32; 4]; win.width()];
-    for (y, row) in out.rows_mut() {
-        if y < win.y1 || y >= win.y2 {
-            continue;
-        }
+    let mut copy = WindowCopy::new(out, src.map(|s| s.layout()), window);
+    let win = copy.win;
+    for y in win.y1..win.y2 {
         if (y - win.y1) % 64 == 0 && effect.aborted() {
             return Err(Error::Aborted);
         }
-        let dpb = dst_layout.pixel_bytes();
-        let dst_off = (win.x1 - dst_layout.bounds.x1) as usize * dpb;
-        let dst = &mut row[dst_off..dst_off + win.width() * dpb];
-        let srow = src.and_then(|s| s.row(y));
-        let span = match (srow.is_some(), src_layout) {
-            (true, Some(sl)) => win.intersect(&RectI { x1: sl.bounds.x1, y1: y, x2: sl.bounds.x2, y2: y + 1 }),
-            _ => RectI::default(),
-        };
-        if span.width() != win.width() {
-            // Transparent black where the source has no pixels.
-            pixels::rgba_to_row(&zero, &dst_layout, dst);
-        }
-        let (Some(srow), Some(sl)) = (srow, src_layout) else { continue };
-        if span.is_empty() {
-            continue;
-        }
-        let spb = sl.pixel_bytes();
-        let s_off = (span.x1 - sl.bounds.x1) as usize * spb;
-        let d_off = (span.x1 - win.x1) as usize * dpb;
-        pixels::convert_row(&srow[s_off..], &sl, &mut dst[d_off..], &dst_layout, &mut scratch, span.width());
+        copy.row(y, src.and_then(|s| s.row(y)));
     }
+    copy.finish();
     Ok(())
 }
