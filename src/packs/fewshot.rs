@@ -8,7 +8,6 @@
 //! run at the pack's own crop side and crops are resized to it and back. A neural generator repaints the whole
 //! crop, so `changed` is all ones and the paste-back's hull matte alone limits what changes in the frame.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -78,7 +77,7 @@ impl FewShotGenerator {
                 values: None,
             }),
             embedding_len: bindings.embedding,
-            cache: Mutex::new(EmbeddingCache { entries: VecDeque::new(), capacity: EMBEDDING_CACHE_ENTRIES }),
+            cache: Mutex::new(EmbeddingCache::new(EMBEDDING_CACHE_ENTRIES)),
             embedder_runs: AtomicU64::new(0),
             generator_runs: AtomicU64::new(0),
         })
@@ -240,27 +239,20 @@ fn landmarks_hash(points: &[[f32; 2]; 68]) -> u64 {
 /// An embedding once computed; shared so a thread can wait for another's computation without the cache lock.
 type EmbeddingCell = Arc<OnceCell<Arc<[f32]>>>;
 
-/// A least-recently-used list of embedding cells, most recent last. Tiny, so a linear search is fine.
+/// The embedding cells of recent reference sets, least recently used evicted.
 struct EmbeddingCache {
-    entries: VecDeque<(EmbeddingKey, EmbeddingCell)>,
-    capacity: usize,
+    entries: lru::LruCache<EmbeddingKey, EmbeddingCell>,
 }
 
 impl EmbeddingCache {
+    /// An empty cache of `capacity` sets (at least one).
+    fn new(capacity: usize) -> EmbeddingCache {
+        EmbeddingCache { entries: lru::LruCache::new(std::num::NonZeroUsize::new(capacity).unwrap_or(std::num::NonZeroUsize::MIN)) }
+    }
+
     /// The cell for `key`, made if absent; marks it most recently used and evicts the least recently used.
     fn cell(&mut self, key: EmbeddingKey) -> EmbeddingCell {
-        if let Some(i) = self.entries.iter().position(|(k, _)| *k == key) {
-            let entry = self.entries.remove(i).expect("the position was just found");
-            let cell = entry.1.clone();
-            self.entries.push_back(entry);
-            return cell;
-        }
-        let cell = Arc::new(OnceCell::new());
-        self.entries.push_back((key, cell.clone()));
-        while self.entries.len() > self.capacity {
-            self.entries.pop_front();
-        }
-        cell
+        self.entries.get_or_insert(key, || Arc::new(OnceCell::new())).clone()
     }
 }
 
@@ -274,7 +266,7 @@ mod tests {
 
     #[test]
     fn the_cache_keeps_the_most_recently_used() {
-        let mut cache = EmbeddingCache { entries: VecDeque::new(), capacity: 2 };
+        let mut cache = EmbeddingCache::new(2);
         let a = cache.cell(key(1));
         a.set(Arc::from(vec![1.0f32])).unwrap();
         let b = cache.cell(key(2));

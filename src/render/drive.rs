@@ -150,7 +150,7 @@ impl Renderer {
         let Some(img) = clip.image(time, None)? else { return Ok(None) };
         let map = PixelMap::of_image(&img, scale);
         let key = image_key(&img, content_salt(scale, map));
-        if let Some(p) = self.drivers.lock().get(&key) {
+        if let Some(p) = self.drivers.lock().get(&key).copied() {
             return Ok(p);
         }
         let view = AnalysisView::of(&img, map).map_err(|e| fail(format!("the Driver frame {time} cannot be analysed: {e}")))?;

@@ -144,7 +144,7 @@ pub(super) fn nonzero_box(grid: &[f32], n: usize) -> [f64; 4] {
 
 impl Renderer {
     pub(super) fn segmentation(&self, base: &PreparedSource, image: &Image, scale: f64, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool) -> Result<Arc<ViewMatte>> {
-        if let Some(m) = self.mattes.lock().get(&base.key) {
+        if let Some(m) = self.mattes.lock().get(&base.key).cloned() {
             return Ok(m);
         }
         // The matte model sees 256×256: the bounded analysis image is plenty.

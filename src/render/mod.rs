@@ -58,30 +58,12 @@ pub use matte::{CropMatte, HULL_RES};
 pub use plane::PixelMap;
 pub use source::{FacesSeen, PreparedSource, MAX_REFERENCES};
 
-/// A small least-recently-used cache.
-struct Lru<K, V> {
-    cap: usize,
-    items: Vec<(K, V)>,
-}
+/// The render's caches: least-recently-used, keyed by content.
+type Lru<K, V> = lru::LruCache<K, V>;
 
-impl<K: PartialEq + Clone, V: Clone> Lru<K, V> {
-    fn new(cap: usize) -> Self {
-        Lru { cap, items: Vec::new() }
-    }
-    fn get(&mut self, k: &K) -> Option<V> {
-        let i = self.items.iter().position(|(q, _)| q == k)?;
-        let it = self.items.remove(i);
-        let v = it.1.clone();
-        self.items.push(it);
-        Some(v)
-    }
-    fn put(&mut self, k: K, v: V) {
-        self.items.retain(|(q, _)| q != &k);
-        if self.items.len() >= self.cap {
-            self.items.remove(0);
-        }
-        self.items.push((k, v));
-    }
+/// An empty cache of `cap` entries (at least one).
+fn lru<K: std::hash::Hash + Eq, V>(cap: usize) -> Lru<K, V> {
+    Lru::new(std::num::NonZeroUsize::new(cap).unwrap_or(std::num::NonZeroUsize::MIN))
 }
 
 /// Generators by (device, pack folder; None: the built-in warp).
@@ -118,13 +100,13 @@ impl Default for Renderer {
         Renderer {
             analyzers: Mutex::new(HashMap::new()),
             generators: Mutex::new(HashMap::new()),
-            sources: Mutex::new(Lru::new(MAX_REFERENCES + 4)),
-            drivers: Mutex::new(Lru::new(256)),
+            sources: Mutex::new(lru(MAX_REFERENCES + 4)),
+            drivers: Mutex::new(lru(256)),
             track: Mutex::new(None),
-            mattes: Mutex::new(Lru::new(4)),
-            regions: Mutex::new(Lru::new(3)),
+            mattes: Mutex::new(lru(4)),
+            regions: Mutex::new(lru(3)),
             device_warned: false.into(),
-            drawn_targets: Mutex::new(Lru::new(64)),
+            drawn_targets: Mutex::new(lru(64)),
             drawn_source: Mutex::new(None),
             guess: Mutex::new(None),
             faces_warned: Mutex::new(None),
@@ -188,7 +170,7 @@ impl Renderer {
 
     /// Targets the last render at `time` computed (for the overlay).
     pub fn last_targets(&self, time: f64) -> Option<Landmarks68<f64>> {
-        self.drawn_targets.lock().get(&time.to_bits())
+        self.drawn_targets.lock().get(&time.to_bits()).copied()
     }
 
     /// The portrait's landmarks of the last render (for the overlay).

@@ -515,7 +515,7 @@ impl Renderer {
         }
         .intersect(&image.bounds());
         let key = (r.key, [rect.x1, rect.y1, rect.x2, rect.y2]);
-        if let Some(region) = self.regions.lock().get(&key) {
+        if let Some(region) = self.regions.lock().get(&key).cloned() {
             return region;
         }
         let region = Arc::new(Region::from_image(image, rect));

@@ -213,7 +213,7 @@ impl Renderer {
         let map = PixelMap::of_image(img, scale);
         let key = image_key(img, content_salt(scale, map));
         let cache_key = (key, override_key(settings), size, settings.face_index);
-        if let Some(p) = self.sources.lock().get(&cache_key) {
+        if let Some(p) = self.sources.lock().get(&cache_key).cloned() {
             return Ok(p);
         }
         let (landmarks, faces) = match settings.source_override {
