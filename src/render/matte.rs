@@ -1,4 +1,4 @@
-//! Stage 3, the paste-back matte: the feathered hull of the source and target
+//! Stage 3, with the generator (`generate.rs`), the paste-back matte: the feathered hull of the source and target
 //! landmarks, on the crop's grid, times the generator's "changed" mask
 //! ([`CropMatte`]), and optionally the portrait segmentation (cached by image
 //! content). [`Tap`] is the bilinear tap on a crop grid that the matte and

@@ -20,6 +20,18 @@
 //!
 //! Caches (analysis, crops, tracks, mattes) are keyed by content, never by
 //! render order, so any order of frames or threads gives the same pixels.
+//!
+//! [`Renderer`]'s `render_with` runs the stages in this order, one file each:
+//! 1. `source.rs`: the reference stills, analysed and cached (or guessed);
+//! 2. `drive.rs`: the targets from keys, a track or the Driver clip, then the
+//!    expression controls, from inputs gathered once (`DriveInputs`);
+//! 3. `generate.rs`: the pack's generator beside the copy of the portrait,
+//!    and the paste matte of `matte.rs`;
+//! 4. `paste.rs` (Full output) or `output.rs` (crop, matte, pass-through).
+//!
+//! Beside them: `analysis.rs` (the bounded image the face models see),
+//! `plane.rs` (content keys, float planes, the pixel map) and `geometry.rs`
+//! (the face crop, the hull, the mouth and eye state).
 
 pub mod analysis;
 mod drive;

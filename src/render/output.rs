@@ -1,4 +1,4 @@
-//! Stage 5, the output image: the exact copy of the portrait (whole, or a row
+//! Stage 4 in the other output modes, and the copies: the exact copy of the portrait (whole, or a row
 //! at a time while its content key is computed), the aligned-crop and matte
 //! output modes, and the pass-through of a node that nothing drives yet. All
 //! convert to the host's depth and components and write transparent black

@@ -1,4 +1,4 @@
-//! Stage 4, the paste: the generated face blended into the full frame through
+//! Stage 4 in Full output, the paste: the generated face blended into the full frame through
 //! the matte, over an exact copy of the portrait, rows shared out among the
 //! host's threads. A generator's resampling ([`Resampling`]) is evaluated on
 //! the reference's full-resolution pixels (a cached [`Region`]), so the face
