@@ -9,21 +9,11 @@
 use ofx::plugin::*;
 use ofx::{Error, Result};
 
-use crate::params::{self, OutputMode, Settings};
+use crate::params::{self, clips, OutputMode, Settings};
 use crate::render::Renderer;
 
 /// The stable OFX identifier (saved scenes refer to it).
 pub const PLUGIN_ID: &str = "org.livingportrait.LivingPortrait";
-
-/// Clip names (stable).
-pub mod clips {
-    /// The portrait (a still or a few reference frames).
-    pub const SOURCE: &str = "Source";
-    /// A video of a performing face (general context only).
-    pub const DRIVER: &str = "Driver";
-    /// The result.
-    pub const OUTPUT: &str = "Output";
-}
 
 /// The effect instance.
 pub struct LivingPortrait {
@@ -131,7 +121,7 @@ impl Effect for LivingPortrait {
         Self::injected_fault()?;
         let started = std::time::Instant::now();
         let settings = Settings::read(effect, args.time)?;
-        if crate::render::profiling() {
+        if crate::profile::profiling() {
             eprintln!("living-portrait profile frame {}: parameters {:.2} ms", args.time, started.elapsed().as_secs_f64() * 1e3);
         }
         if settings.drive == params::DriveMode::Driver && self.context != Context::General {
@@ -243,11 +233,8 @@ impl LivingPortrait {
         let device = params::device(&p, time).unwrap_or_default();
         let line = match self.renderer.device_report(device) {
             Ok(r) => {
-                if r.is_gpu_fallback() {
-                    let _ = effect.set_persistent_message(
-                        MessageLevel::Warning,
-                        &format!("Living Portrait: GPU was requested but inference runs on {}: {}", r.used, r.reason.clone().unwrap_or_default()),
-                    );
+                if let Some(warning) = r.fallback_warning() {
+                    let _ = effect.set_persistent_message(MessageLevel::Warning, &warning);
                 }
                 r.summary()
             }

@@ -25,7 +25,7 @@
 // Loops over iBUG index ranges (36..42 is the right eye) say what they mean.
 #![allow(clippy::needless_range_loop)]
 
-use crate::render::geometry::Points;
+use crate::landmarks::{mean, Landmarks68, LEFT_EYE, RIGHT_EYE};
 
 /// The expression control values at one time.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -110,15 +110,11 @@ impl Expressions {
     }
 
     /// Apply to landmarks in canonical coordinates (y up).
-    pub fn apply(&self, l: &Points) -> Points {
+    pub fn apply(&self, l: &Landmarks68<f64>) -> Landmarks68<f64> {
         if self.is_neutral() {
             return *l;
         }
-        let mean = |r: std::ops::Range<usize>| {
-            let n = r.len() as f64;
-            r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] / n, a[1] + l[i][1] / n])
-        };
-        let (re, le) = (mean(36..42), mean(42..48));
+        let (re, le) = (mean(l, RIGHT_EYE), mean(l, LEFT_EYE));
         let origin = [(re[0] + le[0]) / 2.0, (re[1] + le[1]) / 2.0];
         let d = [le[0] - re[0], le[1] - re[1]];
         let iod = d[0].hypot(d[1]).max(1e-9);
@@ -131,7 +127,18 @@ impl Expressions {
         let to_world = |u: [f64; 2]| [origin[0] + iod * (u[0] * ex[0] + u[1] * ey[0]), origin[1] + iod * (u[0] * ex[1] + u[1] * ey[1])];
         let mut p: Vec<[f64; 2]> = l.iter().map(|q| to_local(*q)).collect();
         let base = p.clone();
+        self.move_features(&mut p, &base);
+        self.turn_head(&mut p, &base);
+        let mut out = *l;
+        for (o, q) in out.iter_mut().zip(p.iter()) {
+            *o = to_world(*q);
+        }
+        out
+    }
 
+    /// Jaw, mouth, lids and brows, in the face's frame (`base`: the
+    /// landmarks before any control).
+    fn move_features(&self, p: &mut Vec<[f64; 2]>, base: &[[f64; 2]]) {
         // Jaw: chin down, falling off towards the ears.
         if self.jaw_open != 0.0 {
             let j = self.jaw_open;
@@ -152,10 +159,10 @@ impl Expressions {
             p[i][1] += dv;
         };
         for (i, side, k) in [(48, -1.0, 1.0), (60, -1.0, 0.8), (49, -1.0, 0.4), (59, -1.0, 0.4), (54, 1.0, 1.0), (64, 1.0, 0.8), (53, 1.0, 0.4), (55, 1.0, 0.4)] {
-            corner(&mut p, i, side, k * (0.10 * self.smile + 0.15 * self.mouth_wide), -k * 0.12 * self.smile);
+            corner(p, i, side, k * (0.10 * self.smile + 0.15 * self.mouth_wide), -k * 0.12 * self.smile);
         }
         if self.pucker != 0.0 {
-            let c = mean_local(&base, 48..60);
+            let c = mean_local(base, 48..60);
             for i in 48..68 {
                 p[i][0] += (c[0] - base[i][0]) * 0.35 * self.pucker;
                 p[i][1] += (c[1] - base[i][1]) * 0.2 * self.pucker;
@@ -183,8 +190,12 @@ impl Expressions {
                 p[i][1] += 0.06 * f * k;
             }
         }
-        // Head rotation about the face centre (between the eyes and the mouth).
-        let centre = mean_local(&base, 27..36);
+    }
+
+    /// Head yaw, pitch and roll about the face centre (between the eyes and
+    /// the mouth), in the face's frame.
+    fn turn_head(&self, p: &mut [[f64; 2]], base: &[[f64; 2]]) {
+        let centre = mean_local(base, 27..36);
         if self.head_yaw != 0.0 || self.head_pitch != 0.0 {
             let (sy, cy) = self.head_yaw.to_radians().sin_cos();
             let (sp, cp) = self.head_pitch.to_radians().sin_cos();
@@ -205,11 +216,6 @@ impl Expressions {
                 *q = [centre[0] + c * u - s * v, centre[1] + s * u + c * v];
             }
         }
-        let mut out = *l;
-        for (o, q) in out.iter_mut().zip(p.iter()) {
-            *o = to_world(*q);
-        }
-        out
     }
 }
 
@@ -222,7 +228,7 @@ fn mean_local(p: &[[f64; 2]], r: std::ops::Range<usize>) -> [f64; 2] {
 mod tests {
     use super::*;
 
-    fn face() -> Points {
+    fn face() -> Landmarks68<f64> {
         // A rough frontal face, y up, IOD 60.
         let mut l = [[0.0; 2]; 68];
         for i in 0..17 {

@@ -6,13 +6,35 @@
 //! pointers: every host interaction goes through the safe layer in the `ofx`
 //! crate, and `unsafe` is denied here. The exported C entry points come from
 //! `ofx::export_effect!` below; nothing else is exported from the cdylib.
+//!
+//! # Reading guide
+//!
+//! * A frame enters at `render` in `effect.rs`: the parameters are read once
+//!   into [`params::Settings`], then [`render::Renderer::render`] runs.
+//! * `render/mod.rs` lists the stages in order, a file each: `source.rs`
+//!   (reference stills analysed, cached), `drive.rs` (target landmarks from
+//!   keys, a track or the Driver clip, then the expression controls),
+//!   `generate.rs` and `matte.rs` (the pack's generator, the paste matte),
+//!   `paste.rs` and `output.rs` (the face into the frame; crop, matte, copies).
+//! * A parameter: its stable name, its widget in `describe` and its
+//!   `Settings` field, all in `params.rs`; `tests/params_stable.rs` pins names.
+//! * An expression control: a name in `expressions::NAMES`, its effect in
+//!   `expressions.rs` (its slider is made from that list in `params.rs`).
+//! * A track format: a reader beside the others in `track_import.rs` (the
+//!   project's own JSON is `face/track.rs`).
+//! * A model pack: a folder with `manifest.json` (`packs/manifest.rs`); a new
+//!   kind implements [`packs::generator::Generator`] and is built in `packs/mod.rs`.
+//! * Shared words: [`landmarks`] (the 68 points) and [`profile`] (stage
+//!   timers); `python3 tools/module_graph.py` shows who imports whom.
 #![deny(unsafe_code)]
 
 pub mod effect;
 pub mod face;
 pub mod inference;
+pub mod landmarks;
 pub mod packs;
 pub mod pixels;
+pub mod profile;
 
 pub use effect::{LivingPortrait, PLUGIN_ID};
 

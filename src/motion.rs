@@ -9,7 +9,6 @@
 //! landmarks. Absolute mode uses the track's points as they are.
 //! Everything here is a pure function of its inputs.
 
-use crate::face::Landmarks68;
 
 /// A 2D similarity transform `p ↦ s·R(θ)·p + t`, stored as `[a, -b; b, a]` + t
 /// with `a = s cos θ`, `b = s sin θ`.
@@ -114,39 +113,6 @@ pub fn rigid_weights() -> [f64; 68] {
         w[i] = 1.0;
     }
     w
-}
-
-/// Convert to f64 points.
-pub fn to_f64(l: &Landmarks68) -> [[f64; 2]; 68] {
-    let mut out = [[0.0; 2]; 68];
-    for (o, p) in out.iter_mut().zip(l.iter()) {
-        *o = [p[0] as f64, p[1] as f64];
-    }
-    out
-}
-
-/// Convert to f32 points.
-pub fn to_f32(l: &[[f64; 2]; 68]) -> Landmarks68 {
-    let mut out = [[0.0f32; 2]; 68];
-    for (o, p) in out.iter_mut().zip(l.iter()) {
-        *o = [p[0] as f32, p[1] as f32];
-    }
-    out
-}
-
-/// Distance between the eye centres (the face's natural unit).
-pub fn inter_ocular(l: &[[f64; 2]; 68]) -> f64 {
-    let c = |r: std::ops::Range<usize>| {
-        let n = r.len() as f64;
-        let (mut x, mut y) = (0.0, 0.0);
-        for i in r {
-            x += l[i][0];
-            y += l[i][1];
-        }
-        [x / n, y / n]
-    };
-    let (r, le) = (c(36..42), c(42..48));
-    (r[0] - le[0]).hypot(r[1] - le[1])
 }
 
 /// Transfer the driver's motion at one frame onto the portrait.

@@ -15,7 +15,7 @@ use ofx::Result;
 use crate::effect::LivingPortrait;
 use crate::face::Mesh68Table;
 use crate::params::{self, lm_name, src_lm_name};
-use crate::render::geometry::Points;
+use crate::landmarks::Landmarks68;
 
 /// Pick radius around a point, in screen pixels.
 pub const PICK_RADIUS_PX: f64 = 8.0;
@@ -27,7 +27,7 @@ pub struct Drag {
     pub offset: (f64, f64),
 }
 
-fn keyframe_points(p: &ParamSet, time: f64, name: fn(usize) -> String) -> Result<Option<Points>> {
+fn keyframe_points(p: &ParamSet, time: f64, name: fn(usize) -> String) -> Result<Option<Landmarks68<f64>>> {
     let mut out = [[0.0; 2]; 68];
     let mut any = false;
     for (i, o) in out.iter_mut().enumerate() {
@@ -38,7 +38,7 @@ fn keyframe_points(p: &ParamSet, time: f64, name: fn(usize) -> String) -> Result
     Ok(any.then_some(out))
 }
 
-fn draw_face(painter: &mut dyn Painter, pts: &Points, colour: [f32; 4], keyed: Option<&[bool; 68]>) {
+fn draw_face(painter: &mut dyn Painter, pts: &Landmarks68<f64>, colour: [f32; 4], keyed: Option<&[bool; 68]>) {
     painter.colour(colour[0], colour[1], colour[2], colour[3]);
     painter.line_width(1.5);
     if let Ok(table) = Mesh68Table::builtin() {

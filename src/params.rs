@@ -1,5 +1,5 @@
-//! The node's parameters: stable script names, descriptions, and the values a
-//! render reads at its time.
+//! The node's clips and parameters: stable clip and script names,
+//! descriptions, and the values a render reads at its time.
 //!
 //! Saved Natron and Resolve projects refer to these names and to the index of
 //! each choice option: never rename a parameter, never reorder options (new
@@ -7,6 +7,16 @@
 
 use ofx::plugin::*;
 use ofx::Result;
+
+/// Clip names (stable: saved scenes connect inputs by them).
+pub mod clips {
+    /// The portrait (a still or a few reference frames).
+    pub const SOURCE: &str = "Source";
+    /// A video of a performing face (general context only).
+    pub const DRIVER: &str = "Driver";
+    /// The result.
+    pub const OUTPUT: &str = "Output";
+}
 
 /// Drive mode (`driveMode`).
 pub const DRIVE_MODE: &str = "driveMode";

@@ -10,7 +10,7 @@
 //! enough (two seconds at 24 fps) that a longer history changes the result by
 //! less than the filter's own smoothing at the default settings.
 
-use crate::render::geometry::Points;
+use crate::landmarks::Landmarks68;
 
 /// Frames of history the filter runs over.
 pub const WINDOW: usize = 48;
@@ -34,7 +34,7 @@ fn alpha(cutoff: f64, dt: f64) -> f64 {
 impl OneEuro {
     /// Filter a sequence of (time in seconds, landmarks), oldest first, and
     /// return the filtered value at the last sample.
-    pub fn filter_last(&self, samples: &[(f64, Points)]) -> Option<Points> {
+    pub fn filter_last(&self, samples: &[(f64, Landmarks68<f64>)]) -> Option<Landmarks68<f64>> {
         let (first, rest) = samples.split_first()?;
         let mut x = first.1;
         let mut dx = [[0.0f64; 2]; 68];
@@ -61,25 +61,25 @@ impl OneEuro {
 mod tests {
     use super::*;
 
-    fn at(v: f64) -> Points {
+    fn at(v: f64) -> Landmarks68<f64> {
         [[v, -v]; 68]
     }
 
     #[test]
     fn a_still_track_stays_exactly_still() {
         let f = OneEuro { min_cutoff: 1.0, beta: 0.0, d_cutoff: 1.0 };
-        let s: Vec<(f64, Points)> = (0..10).map(|i| (i as f64 / 24.0, at(3.5))).collect();
+        let s: Vec<(f64, Landmarks68<f64>)> = (0..10).map(|i| (i as f64 / 24.0, at(3.5))).collect();
         assert_eq!(f.filter_last(&s).unwrap(), at(3.5));
     }
 
     #[test]
     fn jitter_is_reduced_and_fast_motion_followed() {
         let f = OneEuro { min_cutoff: 0.5, beta: 0.0, d_cutoff: 1.0 };
-        let jitter: Vec<(f64, Points)> = (0..48).map(|i| (i as f64 / 24.0, at(if i % 2 == 0 { 1.0 } else { -1.0 }))).collect();
+        let jitter: Vec<(f64, Landmarks68<f64>)> = (0..48).map(|i| (i as f64 / 24.0, at(if i % 2 == 0 { 1.0 } else { -1.0 }))).collect();
         let v = f.filter_last(&jitter).unwrap()[0][0];
         assert!(v.abs() < 0.5, "jitter of ±1 smoothed to {v}");
         let fast = OneEuro { min_cutoff: 0.5, beta: 5.0, d_cutoff: 1.0 };
-        let ramp: Vec<(f64, Points)> = (0..24).map(|i| (i as f64 / 24.0, at(i as f64 * 10.0))).collect();
+        let ramp: Vec<(f64, Landmarks68<f64>)> = (0..24).map(|i| (i as f64 / 24.0, at(i as f64 * 10.0))).collect();
         let slow_v = f.filter_last(&ramp).unwrap()[0][0];
         let fast_v = fast.filter_last(&ramp).unwrap()[0][0];
         assert!(fast_v > slow_v && fast_v > 200.0, "beta reduces lag: {slow_v} vs {fast_v} (target 230)");

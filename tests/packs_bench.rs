@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use living_portrait::inference::{inference_settings, Device};
 use living_portrait::packs;
-use living_portrait::render::generator::Reference;
+use living_portrait::packs::generator::Reference;
 use support::*;
 
 const WARM_UP: usize = 3;

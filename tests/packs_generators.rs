@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use living_portrait::inference::Device;
 use living_portrait::packs::{self, sketch, FewShotGenerator, EMBEDDING_CACHE_ENTRIES};
-use living_portrait::render::generator::{load_generator, Generator, Reference};
+use living_portrait::packs::generator::{Generator, Reference};
+use living_portrait::packs::load_generator;
 use support::*;
 
 /// Reference stills: crops, landmarks and keys kept together so `Reference`s can borrow them.
@@ -118,7 +119,7 @@ fn builtin_warp_puts_moved_points_where_the_target_says() {
         *p = [centre[0] + c * x - s * y, centre[1] + s * x + c * y];
     }
     let out = packs::load(&builtin_warp(), Device::Cpu).unwrap().generate(size, &stills.refs(), 0, &target, None).unwrap();
-    let living_portrait::render::generator::CropPixels::Resample { grid, .. } = &out.pixels else {
+    let living_portrait::packs::generator::CropPixels::Resample { grid, .. } = &out.pixels else {
         panic!("the built-in warp returns a resampling")
     };
     let plane = size * size;
@@ -138,9 +139,9 @@ fn builtin_warp_puts_moved_points_where_the_target_says() {
 #[test]
 fn the_plugin_refuses_test_packs() {
     runtime();
-    let Err(err) = load_generator(Some(&fewshot_test()), Device::Cpu) else { panic!("a test pack was accepted") };
+    let Err(err) = load_generator(Some(&fewshot_test()), Device::Cpu).map_err(|e| e.to_string()) else { panic!("a test pack was accepted") };
     assert!(err.contains("random weights") && err.contains(packs::ALLOW_TEST_PACKS_ENV), "{err}");
-    let Err(err) = load_generator(Some(&fewshot_test().join("missing")), Device::Cpu) else { panic!() };
+    let Err(err) = load_generator(Some(&fewshot_test().join("missing")), Device::Cpu).map_err(|e| e.to_string()) else { panic!() };
     assert!(err.contains("does not exist"), "{err}");
 }
 
@@ -247,7 +248,7 @@ fn an_abort_is_not_cached() {
     let generator = fewshot(dir.path());
     let stills = Stills::new(256, &[1]);
     let stop = || true;
-    let err = generator.generate(256, &stills.refs(), 0, &face(), Some(&stop)).unwrap_err();
+    let err = generator.generate(256, &stills.refs(), 0, &face(), Some(&stop)).unwrap_err().to_string();
     assert!(err.contains("aborted"), "{err}");
     assert_eq!(generator.cached_embeddings(), 0);
     generator.generate(256, &stills.refs(), 0, &face(), None).unwrap();
@@ -258,12 +259,12 @@ fn an_abort_is_not_cached() {
 fn reference_counts_outside_the_manifest_bounds_are_refused() {
     let generator = fewshot(&fewshot_test());
     let none: Vec<Reference<'_>> = Vec::new();
-    assert!(generator.generate(256, &none, 0, &face(), None).unwrap_err().contains("no reference"));
+    assert!(generator.generate(256, &none, 0, &face(), None).unwrap_err().to_string().contains("no reference"));
     let many = Stills::new(256, &(0..33).collect::<Vec<u32>>());
-    let err = generator.generate(256, &many.refs(), 0, &face(), None).unwrap_err();
+    let err = generator.generate(256, &many.refs(), 0, &face(), None).unwrap_err().to_string();
     assert!(err.contains("33") && err.contains("from 1 to 32"), "{err}");
     let wrong = Stills::new(128, &[1]);
-    let err = generator.generate(256, &wrong.refs(), 0, &face(), None).unwrap_err();
+    let err = generator.generate(256, &wrong.refs(), 0, &face(), None).unwrap_err().to_string();
     assert!(err.contains("3×256×256"), "{err}");
 }
 

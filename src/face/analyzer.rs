@@ -501,7 +501,7 @@ fn add_detections(list: &mut Vec<FaceDetection>, found: Vec<FaceDetection>, conf
 /// With `LIVING_PORTRAIT_PROFILE=1`, one line on stderr per uncached detection or analysis: its cost and where
 /// the face was found.
 fn profile(img: &FaceImage, what: &str, runs: usize, mesh_runs: usize, side: Option<u32>, found: bool, t: Instant) {
-    if !crate::render::profiling() {
+    if !crate::profile::profiling() {
         return;
     }
     let place = match (found, side) {

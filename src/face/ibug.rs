@@ -14,7 +14,7 @@ use super::FaceError;
 pub const IBUG_POINTS: usize = 68;
 
 /// The 68 iBUG points of a face, `[x, y]` in image pixels.
-pub type Landmarks68 = [[f32; 2]; IBUG_POINTS];
+pub use crate::landmarks::Landmarks68;
 
 /// The 468 → 68 correspondence and the face parts.
 #[derive(Clone, Debug, PartialEq)]

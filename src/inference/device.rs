@@ -63,6 +63,12 @@ impl DeviceReport {
         self.requested == Device::Gpu && self.reason.is_some()
     }
 
+    /// The node's warning when the GPU was asked for and the CPU runs
+    /// instead (`None` otherwise).
+    pub fn fallback_warning(&self) -> Option<String> {
+        self.is_gpu_fallback().then(|| format!("Living Portrait: GPU was requested but inference runs on {}: {}", self.used, self.reason.clone().unwrap_or_default()))
+    }
+
     /// One line for the node's device label, e.g. "CPU (GPU unavailable: …)".
     pub fn summary(&self) -> String {
         match &self.reason {
@@ -180,6 +186,17 @@ pub(crate) fn build_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_explicit_gpu_request_that_fell_back_is_warned_about() {
+        let report = |requested| DeviceReport { requested, used: "CPU".into(), reason: Some("no CUDA".into()) };
+        assert_eq!(
+            report(Device::Gpu).fallback_warning().as_deref(),
+            Some("Living Portrait: GPU was requested but inference runs on CPU: no CUDA")
+        );
+        assert_eq!(report(Device::Auto).fallback_warning(), None);
+        assert_eq!(DeviceReport { requested: Device::Gpu, used: "CPU".into(), reason: None }.fallback_warning(), None);
+    }
 
     #[test]
     fn ort_messages_are_tidied() {

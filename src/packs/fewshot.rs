@@ -8,7 +8,6 @@
 //! run at the pack's own crop side and crops are resized to it and back. A neural generator repaints the whole
 //! crop, so `changed` is all ones and the paste-back's hull matte alone limits what changes in the frame.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use crate::render::generator::{CropPixels, GeneratedCrop, Generator, Reference};
+use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, Reference};
 
 use super::manifest::{Bindings, DimBounds, Manifest, SYMBOL_REFERENCES};
 use super::resample::resize_planar;
@@ -78,7 +77,7 @@ impl FewShotGenerator {
                 values: None,
             }),
             embedding_len: bindings.embedding,
-            cache: Mutex::new(EmbeddingCache { entries: VecDeque::new(), capacity: EMBEDDING_CACHE_ENTRIES }),
+            cache: Mutex::new(EmbeddingCache::new(EMBEDDING_CACHE_ENTRIES)),
             embedder_runs: AtomicU64::new(0),
             generator_runs: AtomicU64::new(0),
         })
@@ -110,20 +109,20 @@ impl FewShotGenerator {
         size: usize,
         references: &[Reference<'_>],
         abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<Arc<[f32]>, String> {
+    ) -> Result<Arc<[f32]>, GenerateError> {
         let n = references.len();
         if n == 0 {
-            return Err("no reference still to animate".into());
+            return Err(GenerateError::References("no reference still to animate".into()));
         }
         if !self.references.allows(n) {
-            return Err(format!(
+            return Err(GenerateError::References(format!(
                 "the few-shot pack cannot take {n} reference stills: its manifest allows {} (dims.K)",
                 self.references
-            ));
+            )));
         }
         for (i, r) in references.iter().enumerate() {
             if r.crop.len() != 3 * size * size {
-                return Err(format!("reference still {i} has {} values, not 3×{size}×{size}", r.crop.len()));
+                return Err(GenerateError::References(format!("reference still {i} has {} values, not 3×{size}×{size}", r.crop.len())));
             }
         }
         let side = self.model_side(size);
@@ -144,7 +143,7 @@ impl FewShotGenerator {
         side: usize,
         references: &[Reference<'_>],
         abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<Arc<[f32]>, String> {
+    ) -> Result<Arc<[f32]>, GenerateError> {
         let plane = side * side;
         let per_reference = 6 * plane;
         let chunk = if self.one_per_run { 1 } else { (MAX_BATCH_VALUES / per_reference).max(1) };
@@ -161,12 +160,12 @@ impl FewShotGenerator {
             }
             let shape = [group.len(), 6, side, side];
             let inputs = [TensorInput { name: "reference", shape: &shape, data: &batch }];
-            let outputs = self.embedder.run(&inputs, abort).map_err(|e| e.to_string())?;
+            let outputs = self.embedder.run(&inputs, abort)?;
             self.embedder_runs.fetch_add(1, Ordering::Relaxed);
             let embedding = outputs.into_iter().find(|o| o.name == "embedding").map(|o| o.data).unwrap_or_default();
             let expected = self.embedding_len.unwrap_or(embedding.len());
             if embedding.is_empty() || embedding.len() != expected || (!sum.is_empty() && sum.len() != expected) {
-                return Err(format!("the few-shot embedder returned {} values, not one embedding", embedding.len()));
+                return Err(GenerateError::ModelOutput(format!("the few-shot embedder returned {} values, not one embedding", embedding.len())));
             }
             sum.resize(embedding.len(), 0.0);
             // The chunk's mean, weighted by its share of the set.
@@ -187,7 +186,7 @@ impl Generator for FewShotGenerator {
         _chosen: usize,
         target: &[[f32; 2]; 68],
         abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<GeneratedCrop, String> {
+    ) -> Result<GeneratedCrop, GenerateError> {
         let embedding = self.embedding(size, references, abort)?;
         let side = self.model_side(size);
         let sketch = sketch::draw(target, side);
@@ -197,10 +196,10 @@ impl Generator for FewShotGenerator {
             TensorInput { name: "sketch", shape: &sketch_shape, data: &sketch },
             TensorInput { name: "embedding", shape: &embedding_shape, data: &embedding },
         ];
-        let outputs = self.generator.run(&inputs, abort).map_err(|e| e.to_string())?;
+        let outputs = self.generator.run(&inputs, abort)?;
         self.generator_runs.fetch_add(1, Ordering::Relaxed);
         let Some(mut rgb) = outputs.into_iter().find(|o| o.name == "output" && o.data.len() == 3 * side * side) else {
-            return Err(format!("the few-shot generator did not return a {side}×{side} RGB crop"));
+            return Err(GenerateError::ModelOutput(format!("the few-shot generator did not return a {side}×{side} RGB crop")));
         };
         // The contract is RGB in [0, 1]; a value outside (or NaN) would carry into the composite unchecked.
         for v in rgb.data.iter_mut() {
@@ -240,27 +239,20 @@ fn landmarks_hash(points: &[[f32; 2]; 68]) -> u64 {
 /// An embedding once computed; shared so a thread can wait for another's computation without the cache lock.
 type EmbeddingCell = Arc<OnceCell<Arc<[f32]>>>;
 
-/// A least-recently-used list of embedding cells, most recent last. Tiny, so a linear search is fine.
+/// The embedding cells of recent reference sets, least recently used evicted.
 struct EmbeddingCache {
-    entries: VecDeque<(EmbeddingKey, EmbeddingCell)>,
-    capacity: usize,
+    entries: lru::LruCache<EmbeddingKey, EmbeddingCell>,
 }
 
 impl EmbeddingCache {
+    /// An empty cache of `capacity` sets (at least one).
+    fn new(capacity: usize) -> EmbeddingCache {
+        EmbeddingCache { entries: lru::LruCache::new(std::num::NonZeroUsize::new(capacity).unwrap_or(std::num::NonZeroUsize::MIN)) }
+    }
+
     /// The cell for `key`, made if absent; marks it most recently used and evicts the least recently used.
     fn cell(&mut self, key: EmbeddingKey) -> EmbeddingCell {
-        if let Some(i) = self.entries.iter().position(|(k, _)| *k == key) {
-            let entry = self.entries.remove(i).expect("the position was just found");
-            let cell = entry.1.clone();
-            self.entries.push_back(entry);
-            return cell;
-        }
-        let cell = Arc::new(OnceCell::new());
-        self.entries.push_back((key, cell.clone()));
-        while self.entries.len() > self.capacity {
-            self.entries.pop_front();
-        }
-        cell
+        self.entries.get_or_insert(key, || Arc::new(OnceCell::new())).clone()
     }
 }
 
@@ -274,7 +266,7 @@ mod tests {
 
     #[test]
     fn the_cache_keeps_the_most_recently_used() {
-        let mut cache = EmbeddingCache { entries: VecDeque::new(), capacity: 2 };
+        let mut cache = EmbeddingCache::new(2);
         let a = cache.cell(key(1));
         a.set(Arc::from(vec![1.0f32])).unwrap();
         let b = cache.cell(key(2));

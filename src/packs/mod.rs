@@ -18,9 +18,10 @@ use once_cell::sync::{Lazy, OnceCell};
 use parking_lot::Mutex;
 
 use crate::inference::{models_dir, DescribedModel, DescribedTensor, Device, InferenceError, SessionPool};
-use crate::render::generator::Generator;
+use generator::Generator;
 
 mod fewshot;
+pub mod generator;
 pub mod manifest;
 pub mod resample;
 pub mod sketch;

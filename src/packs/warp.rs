@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use crate::render::generator::{CropPixels, GeneratedCrop, Generator, Planes, Reference};
+use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, Planes, Reference};
 
 use super::manifest::{Bindings, Manifest};
 use super::resample::resize_planar;
@@ -39,9 +39,9 @@ impl WarpPackGenerator {
         source_landmarks: &[[f32; 2]; 68],
         target_landmarks: &[[f32; 2]; 68],
         abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<GeneratedCrop, String> {
+    ) -> Result<GeneratedCrop, GenerateError> {
         if source.len() != 3 * size * size {
-            return Err(format!("the reference crop has {} values, not 3×{size}×{size}", source.len()));
+            return Err(GenerateError::References(format!("the reference crop has {} values, not 3×{size}×{size}", source.len())));
         }
         let side = self.model_side(size);
         let source: Cow<[f32]> =
@@ -55,7 +55,7 @@ impl WarpPackGenerator {
             TensorInput { name: "source_landmarks", shape: &shape_lm, data: &src_lm },
             TensorInput { name: "target_landmarks", shape: &shape_lm, data: &tgt_lm },
         ];
-        let outputs = self.pool.run(&inputs, abort).map_err(|e| e.to_string())?;
+        let outputs = self.pool.run(&inputs, abort)?;
         let n = side * side;
         let mut outputs = outputs;
         let mut take = |name: &str, planes: usize| {
@@ -69,9 +69,9 @@ impl WarpPackGenerator {
             _ => None,
         };
         let (Some(pixels), Some(changed)) = (pixels, changed) else {
-            return Err(format!(
+            return Err(GenerateError::ModelOutput(format!(
                 "the warp generator did not return a {side}×{side} output (or grid and overlay) and changed mask"
-            ));
+            )));
         };
         let (pixels, changed) = sanitise(side, pixels, changed);
         if side == size {
@@ -97,8 +97,8 @@ impl Generator for WarpPackGenerator {
         chosen: usize,
         target: &[[f32; 2]; 68],
         abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<GeneratedCrop, String> {
-        let r = references.get(chosen).ok_or("no reference still to animate")?;
+    ) -> Result<GeneratedCrop, GenerateError> {
+        let r = references.get(chosen).ok_or_else(|| GenerateError::References("no reference still to animate".into()))?;
         let mut out = self.run(size, r.crop, r.landmarks, target, abort)?;
         out.reference = chosen;
         Ok(out)

@@ -16,7 +16,7 @@
 use ofx::plugin::{Image, ImageLayout, RectI};
 
 use super::plane::Plane;
-use super::PixelMap;
+use super::plane::PixelMap;
 use crate::face::{FaceError, FaceImage};
 use crate::pixels;
 

@@ -12,10 +12,7 @@
 // Loops over iBUG index ranges (36..42 is the right eye) say what they mean.
 #![allow(clippy::needless_range_loop)]
 
-use crate::motion::inter_ocular;
-
-/// 68 points, f64.
-pub type Points = [[f64; 2]; 68];
+use crate::landmarks::{inter_ocular, mean, Landmarks68, LEFT_EYE, MOUTH, RIGHT_EYE};
 
 /// The similarity-aligned face crop.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,16 +27,6 @@ pub struct FaceCrop {
     pub ey: [f64; 2],
 }
 
-fn mean(l: &Points, r: std::ops::Range<usize>) -> [f64; 2] {
-    let n = r.len() as f64;
-    let mut m = [0.0; 2];
-    for i in r {
-        m[0] += l[i][0] / n;
-        m[1] += l[i][1] / n;
-    }
-    m
-}
-
 impl FaceCrop {
     /// The crop of a face given its landmarks (canonical, y up). The framing
     /// starts from the FFHQ alignment recipe (Karras et al. 2019: side four
@@ -47,10 +34,10 @@ impl FaceCrop {
     /// centre a tenth of the way from the eyes to the mouth) and widens it to
     /// five times, centred 0.3 of the way to the mouth, so that a jaw opened by
     /// half an eye distance, the forehead and a head roll all stay inside.
-    pub fn from_landmarks(l: &Points) -> FaceCrop {
-        let right_eye = mean(l, 36..42);
-        let left_eye = mean(l, 42..48);
-        let mouth = mean(l, 48..60);
+    pub fn from_landmarks(l: &Landmarks68<f64>) -> FaceCrop {
+        let right_eye = mean(l, RIGHT_EYE);
+        let left_eye = mean(l, LEFT_EYE);
+        let mouth = mean(l, MOUTH);
         let eye_mid = [(right_eye[0] + left_eye[0]) / 2.0, (right_eye[1] + left_eye[1]) / 2.0];
         let d = [left_eye[0] - right_eye[0], left_eye[1] - right_eye[1]];
         let iod = d[0].hypot(d[1]).max(1e-6);
@@ -81,7 +68,7 @@ impl FaceCrop {
     }
 
     /// All 68 points in normalised crop coordinates, as f32 for the generator.
-    pub fn normalise_points(&self, l: &Points) -> [[f32; 2]; 68] {
+    pub fn normalise_points(&self, l: &Landmarks68<f64>) -> [[f32; 2]; 68] {
         let mut out = [[0.0f32; 2]; 68];
         for (o, p) in out.iter_mut().zip(l.iter()) {
             let n = self.to_normalised(*p);
@@ -122,7 +109,7 @@ fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
 
 impl FaceState {
     /// Measure a face.
-    pub fn of(l: &Points) -> FaceState {
+    pub fn of(l: &Landmarks68<f64>) -> FaceState {
         let iod = inter_ocular(l).max(1e-6);
         let mouth = (dist(l[61], l[67]) + dist(l[62], l[66]) + dist(l[63], l[65])) / 3.0;
         let right_eye = (dist(l[37], l[41]) + dist(l[38], l[40])) / 2.0;
@@ -249,7 +236,7 @@ pub fn hull_matte(poly: &[[f64; 2]], size: usize, feather: f64) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    fn face() -> Points {
+    fn face() -> Landmarks68<f64> {
         let mut l = [[0.0; 2]; 68];
         // Eyes level at y = 300 (y up), 60 px apart; mouth 70 px below.
         for i in 36..42 {

@@ -340,6 +340,29 @@ pub(crate) fn fill_non_finite(data: &mut [f32], w: usize, h: usize) {
     }
 }
 
+/// How an image's pixels map to canonical coordinates: `canonical x = pixel
+/// x / sx`, `canonical y = pixel y / sy`, with `sx = render scale / pixel
+/// aspect ratio` and `sy = render scale` (OFX: canonical coordinates are
+/// square, full-resolution pixels).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelMap {
+    pub sx: f64,
+    pub sy: f64,
+    pub par: f64,
+}
+
+impl PixelMap {
+    /// The map of an image at render scale `scale` with pixel aspect `par`.
+    pub fn of(scale: f64, par: f64) -> PixelMap {
+        let par = if par.is_finite() && (0.1..=10.0).contains(&par) { par } else { 1.0 };
+        PixelMap { sx: scale / par, sy: scale, par }
+    }
+    /// The map of a host image at the render's scale.
+    pub fn of_image(img: &Image, scale: f64) -> PixelMap {
+        PixelMap::of(scale, img.pixel_aspect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
