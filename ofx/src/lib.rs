@@ -34,6 +34,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod error;
+mod rect;
 pub mod plugin;
 #[cfg(feature = "host")]
 pub mod host;
