@@ -28,6 +28,8 @@ fn renders_the_portrait_at_every_depth_and_reads_back_identically() {
             .output()
             .expect("run ofx-render");
         assert!(o.status.success(), "{depth}: {}", String::from_utf8_lossy(&o.stderr));
+        // stderr is a pipe here, not a terminal: no progress bar.
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("frames/s"), "{depth}: progress on a pipe");
         for f in 1..=3 {
             let file = out_dir.join(format!("{depth}_{f:04}.{ext}"));
             let img = HostImage::load(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));

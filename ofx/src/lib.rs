@@ -12,7 +12,7 @@
 //!   `*.ofx.bundle`s, used by the tests, by `ofx-render` and by render farms. A
 //!   plugin depends on this crate with `default-features = false`, so that its
 //!   build compiles neither the host nor the host's crates (clap,
-//!   serde, image).
+//!   serde, image, indicatif).
 //!
 //! # OFX action order (what the host calls, and what an effect may do in each)
 //! 1. `OfxSetHost` (1.5, optional) / `setHost`: the host pointer is remembered.

@@ -3,7 +3,8 @@
 //! which loads inputs, hosts the plugin and writes the rendered frames, or with
 //! `--bench` times the plugin's load and renders and measures its memory (see
 //! [`bench`](super::bench)). Every failure ends as one sentence on stderr and
-//! a non-zero exit status; a watchdog ends the process if a plugin hangs.
+//! a non-zero exit status; a watchdog ends the process if a plugin hangs. A
+//! progress bar shows long renders when stderr is a terminal.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use super::host::{Host, HostOptions, HostQuirks, MultiThreadMode};
 use super::image::{Components, Depth, HostImage};
 use super::instance::Instance;
 use super::plugin::Plugin;
+use super::progress::FrameProgress;
 use super::render::RenderRequest;
 
 /// The usage lines shown by `--help` and after a usage error.
@@ -709,7 +711,13 @@ pub fn run(args: &CliArgs) -> HostResult<()> {
         let img = inst.render_frame(args.frames[0] as f64, &req)?;
         saver.save(args.frames[0], &img)?;
     } else {
-        inst.render_sequence_with(&args.frames, threads, &req, |f, img| saver.save(f, &img))?;
+        let progress = FrameProgress::on_stderr(args.frames.len());
+        inst.render_sequence_with(&args.frames, threads, &req, |f, img| {
+            saver.save(f, &img)?;
+            progress.frame_done();
+            Ok(())
+        })?;
+        progress.finish();
     }
     if let Some(p) = &args.save_params {
         inst.save_params_json(p)?;

@@ -41,6 +41,7 @@ pub mod param_defaults;
 pub mod params;
 pub mod params_file;
 pub mod plugin;
+pub mod progress;
 pub mod props;
 pub mod render;
 pub mod suites;
