@@ -28,6 +28,8 @@ fn renders_the_portrait_at_every_depth_and_reads_back_identically() {
             .output()
             .expect("run ofx-render");
         assert!(o.status.success(), "{depth}: {}", String::from_utf8_lossy(&o.stderr));
+        // stderr is a pipe here, not a terminal: no progress bar.
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("frames/s"), "{depth}: progress on a pipe");
         for f in 1..=3 {
             let file = out_dir.join(format!("{depth}_{f:04}.{ext}"));
             let img = HostImage::load(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -56,4 +58,33 @@ fn unknown_plugin_and_missing_bundle_fail_with_a_sentence() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("org.example.DoesNotExist"));
+}
+
+#[test]
+fn exit_status_is_two_on_usage_errors_and_124_on_the_watchdog() {
+    let help = Command::new(ofx_render()).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--multithread"));
+    for bad in [&["--bogus"][..], &["--frames", "a-b"], &["--param", "novalue"], &[]] {
+        let o = Command::new(ofx_render()).args(bad).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
+    let o = Command::new(ofx_render()).args(["--multithread", "lots"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("The multithread mode 'lots' is not threads, one-cpu or single."));
+
+    // A render that cannot finish in a millisecond: the watchdog ends it.
+    let src_path = installer::workspace_root().join("resources/demo/astronaut.png");
+    let o = Command::new(ofx_render())
+        .arg("--plugin-path")
+        .arg(plugin_dir())
+        .args(["--plugin", ID, "--frames", "1-50", "--timeout", "0.001", "--multithread", "single"])
+        .arg("--input")
+        .arg(format!("Source={}", src_path.display()))
+        .args(["--param", "feather@1=0", "--param", "feather@50=2"])
+        .arg("--out")
+        .arg(std::env::temp_dir().join("ofx_render_cli_watchdog_%04d.png"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(124), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--timeout"));
 }

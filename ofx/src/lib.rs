@@ -8,8 +8,11 @@
 //!   [`export_effect!`] generates the two exported C symbols. Every call from the
 //!   host goes through one guarded path (null checks, `catch_unwind`, one table
 //!   that maps [`Error`] to OFX statuses).
-//! * [`host`]: a headless OFX host that loads `*.ofx.bundle`s, used by the tests,
-//!   by `ofx-render` and by render farms.
+//! * `host` (cargo feature `host`, on by default): a headless OFX host that loads
+//!   `*.ofx.bundle`s, used by the tests, by `ofx-render` and by render farms. A
+//!   plugin depends on this crate with `default-features = false`, so that its
+//!   build compiles neither the host nor the host's crates (clap,
+//!   serde, image, indicatif).
 //!
 //! # OFX action order (what the host calls, and what an effect may do in each)
 //! 1. `OfxSetHost` (1.5, optional) / `setHost`: the host pointer is remembered.
@@ -31,7 +34,9 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod error;
+mod rect;
 pub mod plugin;
+#[cfg(feature = "host")]
 pub mod host;
 
 pub use error::{status_name, Error, Result};

@@ -1,5 +1,5 @@
 //! `ofx-render --bench` bookkeeping: statistics, `/proc/self/status` parsing,
-//! the report (table and JSON), the new command-line options, input resizing,
+//! the report (table and JSON, read back with serde_json), the new command-line options, input resizing,
 //! and one end-to-end run of `ofx-render --bench` against the real plugin when
 //! it has been built (`target/<profile>/libliving_portrait.so`; skipped with a
 //! note otherwise).
@@ -9,165 +9,11 @@ use std::path::{Path, PathBuf};
 
 use ofx::host::bench::{memory_status, parse_proc_status, reset_peak};
 use ofx::host::cli::{parse_size, resize_input, run, CliArgs};
-use ofx::host::{BenchReport, ClipInput, Components, HostImage, MemoryStatus, Stats};
+use ofx::host::{BenchFile, BenchReport, ClipInput, Components, HostImage, MemoryStatus, Stats};
+use serde_json::{json, Value};
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
-}
-
-// ---------------------------------------------------------------- a tiny JSON reader (the workspace has no serde)
-
-#[derive(Clone, Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(BTreeMap<String, Json>),
-}
-
-impl Json {
-    fn get(&self, key: &str) -> &Json {
-        match self {
-            Json::Obj(m) => m.get(key).unwrap_or_else(|| panic!("no key {key} in {self:?}")),
-            _ => panic!("not an object: {self:?}"),
-        }
-    }
-
-    fn num(&self) -> f64 {
-        match self {
-            Json::Num(n) => *n,
-            _ => panic!("not a number: {self:?}"),
-        }
-    }
-}
-
-fn parse_json(text: &str) -> Json {
-    let b = text.as_bytes();
-    let mut i = 0;
-    let v = value(b, &mut i);
-    skip_ws(b, &mut i);
-    assert_eq!(i, b.len(), "trailing text after the JSON value");
-    v
-}
-
-fn skip_ws(b: &[u8], i: &mut usize) {
-    while *i < b.len() && b[*i].is_ascii_whitespace() {
-        *i += 1;
-    }
-}
-
-fn expect(b: &[u8], i: &mut usize, c: u8) {
-    skip_ws(b, i);
-    assert_eq!(b.get(*i), Some(&c), "expected '{}' at {}", c as char, i);
-    *i += 1;
-}
-
-fn string(b: &[u8], i: &mut usize) -> String {
-    expect(b, i, b'"');
-    let mut out = String::new();
-    loop {
-        let c = b[*i];
-        *i += 1;
-        match c {
-            b'"' => return out,
-            b'\\' => {
-                let e = b[*i];
-                *i += 1;
-                match e {
-                    b'n' => out.push('\n'),
-                    b't' => out.push('\t'),
-                    b'r' => out.push('\r'),
-                    b'u' => {
-                        let hex = std::str::from_utf8(&b[*i..*i + 4]).unwrap();
-                        out.push(char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap());
-                        *i += 4;
-                    }
-                    other => out.push(other as char),
-                }
-            }
-            _ => {
-                // Copy a whole UTF-8 sequence.
-                let start = *i - 1;
-                let mut end = *i;
-                while end < b.len() && (b[end] & 0xC0) == 0x80 {
-                    end += 1;
-                }
-                out.push_str(std::str::from_utf8(&b[start..end]).unwrap());
-                *i = end;
-            }
-        }
-    }
-}
-
-fn value(b: &[u8], i: &mut usize) -> Json {
-    skip_ws(b, i);
-    match b[*i] {
-        b'{' => {
-            *i += 1;
-            let mut m = BTreeMap::new();
-            skip_ws(b, i);
-            if b[*i] == b'}' {
-                *i += 1;
-                return Json::Obj(m);
-            }
-            loop {
-                skip_ws(b, i);
-                let k = string(b, i);
-                expect(b, i, b':');
-                let v = value(b, i);
-                assert!(m.insert(k.clone(), v).is_none(), "duplicate key {k}");
-                skip_ws(b, i);
-                *i += 1;
-                match b[*i - 1] {
-                    b',' => continue,
-                    b'}' => return Json::Obj(m),
-                    c => panic!("unexpected '{}' in an object", c as char),
-                }
-            }
-        }
-        b'[' => {
-            *i += 1;
-            let mut a = Vec::new();
-            skip_ws(b, i);
-            if b[*i] == b']' {
-                *i += 1;
-                return Json::Arr(a);
-            }
-            loop {
-                a.push(value(b, i));
-                skip_ws(b, i);
-                *i += 1;
-                match b[*i - 1] {
-                    b',' => continue,
-                    b']' => return Json::Arr(a),
-                    c => panic!("unexpected '{}' in an array", c as char),
-                }
-            }
-        }
-        b'"' => Json::Str(string(b, i)),
-        b't' if b[*i..].starts_with(b"true") => {
-            *i += 4;
-            Json::Bool(true)
-        }
-        b'f' if b[*i..].starts_with(b"false") => {
-            *i += 5;
-            Json::Bool(false)
-        }
-        b'n' if b[*i..].starts_with(b"null") => {
-            *i += 4;
-            Json::Null
-        }
-        _ => {
-            let start = *i;
-            while *i < b.len() && matches!(b[*i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
-                *i += 1;
-            }
-            let t = std::str::from_utf8(&b[start..*i]).unwrap();
-            Json::Num(t.parse().unwrap_or_else(|_| panic!("bad number '{t}'")))
-        }
-    }
 }
 
 // ---------------------------------------------------------------- statistics
@@ -298,34 +144,37 @@ fn report_figures_and_table() {
 
 #[test]
 fn report_json_parses_with_every_figure() {
-    let j = parse_json(&report().to_json());
-    assert_eq!(j.get("plugin"), &Json::Str("org.example.\"Quoted\"".into()));
-    assert_eq!(j.get("version"), &Json::Arr(vec![Json::Num(1.0), Json::Num(2.0)]));
-    assert_eq!(j.get("output").get("width").num(), 1920.0);
-    assert_eq!(j.get("output").get("depth"), &Json::Str("float".into()));
-    assert_eq!(j.get("repeat").num(), 2.0);
-    assert_eq!(j.get("load_ms").num(), 12.5);
-    assert_eq!(j.get("first_frame_ms").num(), 800.0);
-    let st = j.get("steady");
-    assert_eq!(st.get("samples").num(), 3.0);
-    assert_eq!(st.get("median_ms").num(), 20.0);
-    assert_eq!(st.get("min_ms").num(), 10.0);
-    assert_eq!(st.get("max_ms").num(), 30.0);
-    assert_eq!(st.get("frames_per_second").num(), 50.0);
-    let m = j.get("memory");
-    assert_eq!(m.get("rss_before_plugin_kib").num(), (100 << 10) as f64);
-    assert_eq!(m.get("peak_after_render_kib").num(), (350 << 10) as f64);
-    assert_eq!(m.get("plugin_above_host_kib").num(), (250 << 10) as f64);
-    assert_eq!(m.get("peak_reset"), &Json::Bool(true));
+    let text = report().to_json();
+    let j: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(j["plugin"], "org.example.\"Quoted\"");
+    assert_eq!(j["version"], json!([1, 2]));
+    assert_eq!(j["output"]["width"], 1920);
+    assert_eq!(j["output"]["depth"], "float");
+    assert_eq!(j["repeat"], 2);
+    assert_eq!(j["load_ms"], 12.5);
+    assert_eq!(j["first_frame_ms"], 800.0);
+    let st = &j["steady"];
+    assert_eq!(st["samples"], 3);
+    assert_eq!(st["median_ms"], 20.0);
+    assert_eq!(st["min_ms"], 10.0);
+    assert_eq!(st["max_ms"], 30.0);
+    assert_eq!(st["frames_per_second"], 50.0);
+    let m = &j["memory"];
+    assert_eq!(m["rss_before_plugin_kib"], 100 << 10);
+    assert_eq!(m["peak_after_render_kib"], 350 << 10);
+    assert_eq!(m["plugin_above_host_kib"], 250 << 10);
+    assert_eq!(m["peak_reset"], true);
+    // The typed document reads back what was written.
+    assert_eq!(serde_json::from_str::<BenchFile>(&text).unwrap(), report().to_file());
 
     let mut none = report();
     none.steady = None;
     none.before = None;
     none.load_ms = f64::NAN;
-    let j = parse_json(&none.to_json());
-    assert_eq!(j.get("steady"), &Json::Null);
-    assert_eq!(j.get("memory"), &Json::Null);
-    assert_eq!(j.get("load_ms"), &Json::Null);
+    let j: Value = serde_json::from_str(&none.to_json()).unwrap();
+    assert_eq!(j["steady"], Value::Null);
+    assert_eq!(j["memory"], Value::Null);
+    assert_eq!(j["load_ms"], Value::Null);
 }
 
 // ---------------------------------------------------------------- command line
@@ -422,12 +271,12 @@ fn bench_runs_the_real_plugin_when_built() {
     assert!(out.status.success(), "ofx-render --bench failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("steady state per frame, mean (5 frames)"), "{stdout}");
     assert!(stdout.contains("output 160x90 float rgba"), "{stdout}");
-    let j = parse_json(&std::fs::read_to_string(&json).unwrap());
-    assert_eq!(j.get("output").get("width").num(), 160.0);
-    assert_eq!(j.get("steady").get("samples").num(), 5.0);
-    assert!(j.get("first_frame_ms").num() > 0.0);
+    let j: BenchFile = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j.output.width, 160);
+    assert_eq!(j.steady.unwrap().samples, 5);
+    assert!(j.first_frame_ms.unwrap() > 0.0);
     if Path::new("/proc/self/status").exists() {
-        assert!(j.get("memory").get("rss_before_plugin_kib").num() > 0.0);
+        assert!(j.memory.unwrap().rss_before_plugin_kib > 0);
     }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use super::json::quote;
+use serde::{Deserialize, Serialize};
 
 /// Summary of a list of samples (milliseconds).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -256,79 +256,162 @@ impl BenchReport {
         out
     }
 
-    /// The same figures as a JSON document.
+    /// The same figures as a JSON document (`--bench-json`): times rounded
+    /// to the microsecond, figures that could not be measured `null`.
     pub fn to_json(&self) -> String {
-        let num = |v: f64| if v.is_finite() { format!("{v:.3}") } else { "null".into() };
-        let opt = |v: Option<f64>| v.map(num).unwrap_or_else(|| "null".into());
-        let mut o = String::new();
-        let _ = writeln!(o, "{{");
-        let _ = writeln!(o, "  \"plugin\": {},", quote(&self.plugin));
-        let _ = writeln!(o, "  \"version\": [{}, {}],", self.version.0, self.version.1);
-        let _ = writeln!(o, "  \"binary\": {},", quote(&self.binary.to_string_lossy()));
-        let _ = writeln!(
-            o,
-            "  \"output\": {{\"width\": {}, \"height\": {}, \"depth\": {}, \"components\": {}}},",
-            self.width,
-            self.height,
-            quote(&self.depth),
-            quote(&self.components)
-        );
-        let _ = writeln!(o, "  \"frame_count\": {},", self.frame_count);
-        let _ = writeln!(o, "  \"repeat\": {},", self.repeat);
-        let _ = writeln!(o, "  \"frame_threads\": {},", self.frame_threads);
-        let _ = writeln!(o, "  \"cpu_threads\": {},", self.cpu_threads);
-        let _ = writeln!(o, "  \"load_ms\": {},", num(self.load_ms));
-        let _ = writeln!(o, "  \"setup_ms\": {},", num(self.setup_ms));
-        let _ = writeln!(o, "  \"first_frame_ms\": {},", num(self.first_frame_ms));
-        match &self.steady {
-            Some(s) => {
-                let _ = writeln!(
-                    o,
-                    "  \"steady\": {{\"samples\": {}, \"mean_ms\": {}, \"median_ms\": {}, \"min_ms\": {}, \"max_ms\": {}, \
-                     \"wall_ms\": {}, \"wall_frames\": {}, \"frames_per_second\": {}}},",
-                    s.count,
-                    num(s.mean),
-                    num(s.median),
-                    num(s.min),
-                    num(s.max),
-                    num(self.steady_wall_ms),
-                    self.steady_wall_frames,
-                    opt(self.frames_per_second())
-                );
-            }
-            None => {
-                let _ = writeln!(o, "  \"steady\": null,");
-            }
-        }
-        match &self.plugin_steady {
-            Some(p) => {
-                let _ = writeln!(o, "  \"plugin_render_action\": {{\"samples\": {}, \"mean_ms\": {}, \"median_ms\": {}}},", p.count, num(p.mean), num(p.median));
-            }
-            None => {
-                let _ = writeln!(o, "  \"plugin_render_action\": null,");
-            }
-        }
-        match (self.before, self.after) {
-            (Some(b), Some(a)) => {
-                let _ = writeln!(
-                    o,
-                    "  \"memory\": {{\"rss_before_plugin_kib\": {}, \"peak_after_render_kib\": {}, \
-                     \"rss_after_render_kib\": {}, \"plugin_above_host_kib\": {}, \"host_buffers_kib_estimate\": {}, \
-                     \"peak_reset\": {}, \"includes_saving\": {}}}",
-                    b.rss_kib,
-                    a.peak_kib,
-                    a.rss_kib,
-                    a.peak_kib as i64 - b.rss_kib as i64,
-                    self.host_buffers_kib,
-                    self.peak_reset,
-                    self.saved
-                );
-            }
-            _ => {
-                let _ = writeln!(o, "  \"memory\": null");
-            }
-        }
-        o.push_str("}\n");
-        o
+        let mut text = serde_json::to_string_pretty(&self.to_file()).expect("a benchmark report always serialises");
+        text.push('\n');
+        text
     }
+
+    /// The figures in the layout of the JSON document.
+    pub fn to_file(&self) -> BenchFile {
+        BenchFile {
+            plugin: self.plugin.clone(),
+            version: self.version,
+            binary: self.binary.to_string_lossy().into_owned(),
+            output: BenchOutput {
+                width: self.width,
+                height: self.height,
+                depth: self.depth.clone(),
+                components: self.components.clone(),
+            },
+            frame_count: self.frame_count,
+            repeat: self.repeat,
+            frame_threads: self.frame_threads,
+            cpu_threads: self.cpu_threads,
+            load_ms: millis(self.load_ms),
+            setup_ms: millis(self.setup_ms),
+            first_frame_ms: millis(self.first_frame_ms),
+            steady: self.steady.map(|s| BenchSteady {
+                samples: s.count,
+                mean_ms: millis(s.mean),
+                median_ms: millis(s.median),
+                min_ms: millis(s.min),
+                max_ms: millis(s.max),
+                wall_ms: millis(self.steady_wall_ms),
+                wall_frames: self.steady_wall_frames,
+                frames_per_second: self.frames_per_second().and_then(millis),
+            }),
+            plugin_render_action: self.plugin_steady.map(|p| BenchPluginRender {
+                samples: p.count,
+                mean_ms: millis(p.mean),
+                median_ms: millis(p.median),
+            }),
+            memory: match (self.before, self.after) {
+                (Some(b), Some(a)) => Some(BenchMemory {
+                    rss_before_plugin_kib: b.rss_kib,
+                    peak_after_render_kib: a.peak_kib,
+                    rss_after_render_kib: a.rss_kib,
+                    plugin_above_host_kib: a.peak_kib as i64 - b.rss_kib as i64,
+                    host_buffers_kib_estimate: self.host_buffers_kib,
+                    peak_reset: self.peak_reset,
+                    includes_saving: self.saved,
+                }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A time rounded to three decimals (a microsecond, in milliseconds); None when not finite.
+fn millis(v: f64) -> Option<f64> {
+    v.is_finite().then(|| (v * 1000.0).round() / 1000.0)
+}
+
+/// The `--bench-json` document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchFile {
+    /// Plugin identifier.
+    pub plugin: String,
+    /// Plugin version `[major, minor]`.
+    pub version: (u32, u32),
+    /// The plugin binary.
+    pub binary: String,
+    /// The output of the first frame.
+    pub output: BenchOutput,
+    /// Frames in the `--frames` list.
+    pub frame_count: usize,
+    /// `--repeat`.
+    pub repeat: usize,
+    /// Frames rendered at the same time in the steady state.
+    pub frame_threads: usize,
+    /// CPUs offered to the plugin.
+    pub cpu_threads: usize,
+    /// Load, describe and create instance.
+    pub load_ms: Option<f64>,
+    /// Setting inputs, parameters and button presses.
+    pub setup_ms: Option<f64>,
+    /// The first frame.
+    pub first_frame_ms: Option<f64>,
+    /// Later frames (null when only one frame was rendered).
+    pub steady: Option<BenchSteady>,
+    /// Time inside the plugin's render actions (null unless frames rendered one at a time).
+    pub plugin_render_action: Option<BenchPluginRender>,
+    /// Resident memory (null without `/proc/self/status`).
+    pub memory: Option<BenchMemory>,
+}
+
+/// Size and format of the output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchOutput {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// "byte", "short" or "float".
+    pub depth: String,
+    /// "rgba" or "rgb".
+    pub components: String,
+}
+
+/// Steady-state figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchSteady {
+    /// Number of frames timed.
+    pub samples: usize,
+    /// Mean per frame.
+    pub mean_ms: Option<f64>,
+    /// Median per frame.
+    pub median_ms: Option<f64>,
+    /// Fastest frame.
+    pub min_ms: Option<f64>,
+    /// Slowest frame.
+    pub max_ms: Option<f64>,
+    /// Wall-clock time of the steady-state passes, saving excluded.
+    pub wall_ms: Option<f64>,
+    /// Frames rendered in `wall_ms`.
+    pub wall_frames: usize,
+    /// Throughput from the wall clock.
+    pub frames_per_second: Option<f64>,
+}
+
+/// Time inside the plugin's render action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchPluginRender {
+    /// Number of frames timed.
+    pub samples: usize,
+    /// Mean per frame.
+    pub mean_ms: Option<f64>,
+    /// Median per frame.
+    pub median_ms: Option<f64>,
+}
+
+/// Resident memory, in KiB.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchMemory {
+    /// Before loading the plugin.
+    pub rss_before_plugin_kib: u64,
+    /// Peak after rendering.
+    pub peak_after_render_kib: u64,
+    /// After rendering.
+    pub rss_after_render_kib: u64,
+    /// The peak less the size before loading.
+    pub plugin_above_host_kib: i64,
+    /// The host's own image buffers for one frame (estimate).
+    pub host_buffers_kib_estimate: u64,
+    /// Whether the peak was reset before loading the plugin.
+    pub peak_reset: bool,
+    /// Whether saving outputs counts in the peak.
+    pub includes_saving: bool,
 }

@@ -1,13 +1,16 @@
-//! The `ofx-render` command line: hand-written argument parsing
-//! ([`CliArgs::parse`]), frame-range and file-pattern helpers, and [`run`],
+//! The `ofx-render` command line: argument parsing with clap's derive
+//! ([`CliArgs::parse`], `--help` text from the option docs), frame-range and file-pattern helpers, and [`run`],
 //! which loads inputs, hosts the plugin and writes the rendered frames, or with
 //! `--bench` times the plugin's load and renders and measures its memory (see
 //! [`bench`](super::bench)). Every failure ends as one sentence on stderr and
-//! a non-zero exit status; a watchdog ends the process if a plugin hangs.
+//! a non-zero exit status; a watchdog ends the process if a plugin hangs. A
+//! progress bar shows long renders when stderr is a terminal.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use clap::{CommandFactory, Parser};
 
 use super::bench::{self, BenchReport, Stats};
 use super::effect::{ClipInput, Context};
@@ -16,53 +19,272 @@ use super::host::{Host, HostOptions, HostQuirks, MultiThreadMode};
 use super::image::{Components, Depth, HostImage};
 use super::instance::Instance;
 use super::plugin::Plugin;
+use super::progress::FrameProgress;
 use super::render::RenderRequest;
 
-/// Usage text printed by `--help` and on usage errors.
-pub const USAGE: &str = "\
-usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ... --frames A-B --out PATTERN [options]
+/// The usage lines shown by `--help` and after a usage error.
+const USAGE_LINES: &str = "\
+ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ... --frames A-B --out PATTERN [options]
        ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE ... --frames A-B --bench [--repeat N] [options]
-       ofx-render --plugin-path DIR --list
+       ofx-render --plugin-path DIR --list";
 
-  --plugin-path DIR        where to look for *.ofx.bundle (or a bundle / .ofx file); default $OFX_PLUGIN_PATH
-  --plugin ID              plugin identifier, e.g. org.livingportrait.LivingPortrait
-  --list                   print the plugin identifiers found and exit
-  --input CLIP=FILE        a still image, or a sequence when FILE contains %04d (frames from the names)
-  --input-resize CLIP=WxH  stretch that input to W x H pixels after loading (bilinear, aspect ratio not
-                           kept), e.g. Source=1920x1080 to benchmark HD frames with a 512x512 image
-  --frames A-B             frames to render (B < A renders in reverse); a single N renders one frame
-  --out PATTERN            output file, %04d is replaced by the frame; .png or .exr
-  --param NAME=VALUE       set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index, option
-                           label or its script name: trackFile selects 'Track file')
-  --param NAME@FRAME=VALUE set a key
-  --press BUTTON           press a push button (after the parameters)
-  --depth byte|short|float output depth asked of the plugin (default float; PNG stores 8/16 bit)
-  --components rgba|rgb    output components (default rgba)
-  --scale S                render scale (default 1)
-  --threads N              render threads (default: CPU count)
-  --bands N                split every frame into N bands rendered concurrently
-  --context filter|general effect context (default: filter when supported)
-  --host standard|resolve|natron  host to imitate (default standard)
-  --multithread threads|one-cpu|single  the multithread suite: every thread asked for (default), one CPU
-                           reported, or OFX HostSupport's default (one CPU, the function run once as thread 0 of 1)
-  --negative-row-bytes     give the plugin images with negative row bytes
-  --pad-output N           output image bounds larger than the render window by N pixels
-  --pixel-aspect R         pixel aspect ratio of the inputs and output (default 1; 2 = anamorphic 2:1)
-  --save-params FILE.json  write every parameter (value and keys) after rendering
-  --timeout SECS           give up after SECS seconds (default 3600)
+/// What `--help` adds after the options: how `--bench` measures.
+const BENCH_NOTES: &str = "\
+Benchmark (--bench; --out optional, figures on stdout): with --bench, --threads N renders N frames at a time and
+offers the plugin N CPUs; without it frames render one at a time and the plugin is offered every CPU. Inputs are
+decoded and resized before the resident size is taken; the throughput line leaves out saving.
 
-benchmark (--out optional; figures on stdout):
-  --bench                  time loading the plugin (load, describe, create instance), the first frame (clip
-                           preferences, begin/end sequence, render) and each later frame (the host's render
-                           call only: no input decoding, no output saving), and measure resident memory before
-                           loading the plugin and its peak after rendering (Linux /proc/self/status)
-  --bench-json FILE        also write the figures as JSON (implies --bench)
-  --repeat N               render the frame list N times (default 1); the steady state is every frame but
-                           the first, so N > 1 gives more samples (outputs are saved on the first pass only)
-  With --bench, --threads N renders N frames at a time and offers the plugin N CPUs; without it frames
-  render one at a time and the plugin is offered every CPU. Inputs are decoded and resized before the
-  resident size is taken; the throughput line leaves out saving.
-";
+Exit status: 0 on success, 1 with one sentence on stderr when anything fails, 2 on usage errors, 124 when the
+--timeout watchdog gives up.";
+
+/// The command line as clap reads it. [`CliArgs::parse`] turns it into
+/// [`CliArgs`] (defaults applied, `OFX_PLUGIN_PATH` consulted), so that the
+/// rest of the host never sees clap's types. Every option takes the next
+/// argument as its value even when it starts with '-' (`--frames -3--1`), and
+/// a later occurrence of a single-valued option replaces an earlier one.
+#[derive(Parser, Debug)]
+#[command(
+    name = "ofx-render",
+    about = "Renders frames with an OpenFX image-effect plugin through a headless host, or benchmarks it.",
+    override_usage = USAGE_LINES,
+    after_help = BENCH_NOTES,
+    disable_help_flag = true,
+    args_override_self = true
+)]
+struct CommandLine {
+    /// Print this help and exit.
+    #[arg(short = 'h', long)]
+    help: bool,
+    /// Where to look for *.ofx.bundle (or a bundle / .ofx file); a path list, repeatable; default $OFX_PLUGIN_PATH.
+    #[arg(long = "plugin-path", value_name = "DIR", allow_hyphen_values = true)]
+    plugin_path: Vec<std::ffi::OsString>,
+    /// Plugin identifier, e.g. org.livingportrait.LivingPortrait.
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    plugin: Option<String>,
+    /// Print the plugin identifiers found under the plugin path and exit.
+    #[arg(long)]
+    list: bool,
+    /// A still image, or a sequence when FILE contains %04d (frames from the names); repeatable, one per clip.
+    #[arg(long = "input", value_name = "CLIP=FILE", value_parser = parse_input_arg, allow_hyphen_values = true)]
+    inputs: Vec<(String, String)>,
+    /// Stretch that input to W x H pixels after loading (bilinear, aspect ratio not kept), e.g. Source=1920x1080
+    /// to benchmark HD frames with a 512x512 image.
+    #[arg(long = "input-resize", value_name = "CLIP=WxH", value_parser = parse_input_resize_arg, allow_hyphen_values = true)]
+    input_resize: Vec<(String, u32, u32)>,
+    /// Frames to render (B < A renders in reverse); a single N renders one frame.
+    #[arg(long, value_name = "A-B", value_parser = parse_frames_arg, allow_hyphen_values = true)]
+    frames: Option<FrameList>,
+    /// Output file; %04d is replaced by the frame number; .png or .exr.
+    #[arg(long, value_name = "PATTERN", allow_hyphen_values = true)]
+    out: Option<String>,
+    /// Set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index, option label or its script name:
+    /// trackFile selects 'Track file'); NAME@FRAME=VALUE sets a key; repeatable, applied in order.
+    #[arg(long = "param", value_name = "NAME[@FRAME]=VALUE", value_parser = parse_param_arg, allow_hyphen_values = true)]
+    params: Vec<ParamArg>,
+    /// Press a push button (after the parameters are set); repeatable.
+    #[arg(long = "press", value_name = "BUTTON", allow_hyphen_values = true)]
+    presses: Vec<String>,
+    /// Output depth asked of the plugin: byte, short or float (also 8, 16, 32); PNG stores 8/16 bit.
+    #[arg(long, value_name = "DEPTH", value_parser = parse_depth, default_value = "float", allow_hyphen_values = true)]
+    depth: Depth,
+    /// Output components: rgba or rgb.
+    #[arg(long, value_name = "rgba|rgb", value_parser = parse_components, default_value = "rgba", allow_hyphen_values = true)]
+    components: Components,
+    /// Render scale, in (0, 16].
+    #[arg(long, value_name = "S", value_parser = parse_scale, default_value = "1", allow_hyphen_values = true)]
+    scale: f64,
+    /// Render threads, up to 4096 (default: the CPU count; with --bench, see below).
+    #[arg(long, value_name = "N", value_parser = parse_thread_count, allow_hyphen_values = true)]
+    threads: Option<usize>,
+    /// Split every frame into N bands rendered concurrently.
+    #[arg(long, value_name = "N", value_parser = parse_band_count, default_value = "1", allow_hyphen_values = true)]
+    bands: usize,
+    /// Effect context: filter or general (default: filter when the plugin supports it).
+    #[arg(long, value_name = "filter|general", value_parser = parse_context, allow_hyphen_values = true)]
+    context: Option<Context>,
+    /// Host to imitate: standard, resolve or natron.
+    #[arg(long = "host", value_name = "HOST", value_parser = parse_host, default_value = "standard", allow_hyphen_values = true)]
+    quirks: HostQuirks,
+    /// The multithread suite: threads (every thread asked for), one-cpu (one CPU reported) or single (OFX
+    /// HostSupport's default: one CPU, the function run once as thread 0 of 1).
+    #[arg(long, value_name = "MODE", value_parser = parse_multithread, default_value = "threads", allow_hyphen_values = true)]
+    multithread: MultiThreadMode,
+    /// Give the plugin images with negative row bytes.
+    #[arg(long = "negative-row-bytes")]
+    negative_row_bytes: bool,
+    /// Make the output image bounds larger than the render window by N pixels.
+    #[arg(long = "pad-output", value_name = "N", value_parser = parse_padding, default_value = "0", allow_hyphen_values = true)]
+    pad_output: u32,
+    /// Pixel aspect ratio of the inputs and output, in [0.1, 10] (2 = anamorphic 2:1).
+    #[arg(long = "pixel-aspect", value_name = "R", value_parser = parse_pixel_aspect, default_value = "1", allow_hyphen_values = true)]
+    pixel_aspect: f64,
+    /// Write every parameter (value, keys, and a choice's option name) as JSON after rendering.
+    #[arg(long = "save-params", value_name = "FILE.json", allow_hyphen_values = true)]
+    save_params: Option<PathBuf>,
+    /// Give up after SECS seconds with exit status 124.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout, default_value = "3600", allow_hyphen_values = true)]
+    timeout: Duration,
+    /// Time loading the plugin (load, describe, create instance), the first frame (clip preferences, begin/end
+    /// sequence, render) and each later frame (the host's render call only: no input decoding, no output
+    /// saving), and measure resident memory before loading the plugin and its peak after rendering.
+    #[arg(long)]
+    bench: bool,
+    /// Also write the benchmark figures as JSON (implies --bench).
+    #[arg(long = "bench-json", value_name = "FILE", allow_hyphen_values = true)]
+    bench_json: Option<PathBuf>,
+    /// Render the frame list N times (the steady state is every frame but the first, so N > 1 gives more
+    /// samples; outputs are saved on the first pass only).
+    #[arg(long, value_name = "N", value_parser = parse_repeat, default_value = "1", allow_hyphen_values = true)]
+    repeat: usize,
+}
+
+/// The frames of one `--frames` value, in render order (a newtype so that
+/// clap takes the option once rather than as a repeated list).
+#[derive(Clone, Debug)]
+struct FrameList(Vec<i32>);
+
+fn parse_frames_arg(v: &str) -> Result<FrameList, String> {
+    parse_frames(v).map(FrameList).map_err(|e| e.to_string())
+}
+
+fn parse_input_arg(v: &str) -> Result<(String, String), String> {
+    v.split_once('=')
+        .map(|(clip, file)| (clip.to_string(), file.to_string()))
+        .ok_or_else(|| format!("The input '{v}' is not of the form CLIP=FILE."))
+}
+
+fn parse_input_resize_arg(v: &str) -> Result<(String, u32, u32), String> {
+    v.split_once('=')
+        .and_then(|(clip, size)| parse_size(size).map(|(w, h)| (clip.to_string(), w, h)))
+        .ok_or_else(|| format!("The input size '{v}' is not of the form CLIP=WIDTHxHEIGHT."))
+}
+
+fn parse_param_arg(v: &str) -> Result<ParamArg, String> {
+    let (lhs, value) =
+        v.split_once('=').ok_or_else(|| format!("The parameter setting '{v}' is not of the form NAME=VALUE."))?;
+    let (name, frame) = match lhs.split_once('@') {
+        Some((name, frame)) => {
+            let frame =
+                frame.trim().parse::<f64>().map_err(|_| format!("The key frame '{frame}' in '{v}' is not a number."))?;
+            (name.to_string(), Some(frame))
+        }
+        None => (lhs.to_string(), None),
+    };
+    Ok(ParamArg {
+        name,
+        frame,
+        value: value.to_string(),
+    })
+}
+
+fn parse_depth(v: &str) -> Result<Depth, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "byte" | "8" => Ok(Depth::Byte),
+        "short" | "16" => Ok(Depth::Short),
+        "float" | "32" => Ok(Depth::Float),
+        _ => Err(format!("The depth '{v}' is not byte, short or float.")),
+    }
+}
+
+fn parse_components(v: &str) -> Result<Components, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "rgba" => Ok(Components::Rgba),
+        "rgb" => Ok(Components::Rgb),
+        _ => Err(format!("The components '{v}' are not rgba or rgb.")),
+    }
+}
+
+fn parse_context(v: &str) -> Result<Context, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "filter" => Ok(Context::Filter),
+        "general" => Ok(Context::General),
+        _ => Err(format!("The context '{v}' is not filter or general.")),
+    }
+}
+
+fn parse_host(v: &str) -> Result<HostQuirks, String> {
+    HostQuirks::parse(v).ok_or_else(|| format!("The host '{v}' is not standard, resolve or natron."))
+}
+
+fn parse_multithread(v: &str) -> Result<MultiThreadMode, String> {
+    MultiThreadMode::parse(v).ok_or_else(|| format!("The multithread mode '{v}' is not threads, one-cpu or single."))
+}
+
+fn parse_scale(v: &str) -> Result<f64, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 16.0)
+        .ok_or_else(|| format!("The scale '{v}' is not a number in (0, 16]."))
+}
+
+fn parse_pixel_aspect(v: &str) -> Result<f64, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && (0.1..=10.0).contains(r))
+        .ok_or_else(|| format!("The pixel aspect ratio '{v}' is not a number in [0.1, 10]."))
+}
+
+fn parse_timeout(v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(1e9)))
+        .ok_or_else(|| format!("The timeout '{v}' is not a positive number of seconds."))
+}
+
+/// A whole number up to 4096 (threads, bands, repeats, padding).
+fn parse_count(v: &str, what: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 4096)
+        .ok_or_else(|| format!("The {what} '{v}' is not a whole number up to 4096."))
+}
+
+fn parse_thread_count(v: &str) -> Result<usize, String> {
+    parse_count(v, "thread count")
+}
+
+/// Bands: 0 is taken as 1 (the whole frame at once).
+fn parse_band_count(v: &str) -> Result<usize, String> {
+    parse_count(v, "band count").map(|n| n.max(1))
+}
+
+/// Repeats: 0 is taken as 1 (the frame list once).
+fn parse_repeat(v: &str) -> Result<usize, String> {
+    parse_count(v, "repeat count").map(|n| n.max(1))
+}
+
+fn parse_padding(v: &str) -> Result<u32, String> {
+    parse_count(v, "padding").map(|n| n as u32)
+}
+
+/// The full `--help` text.
+pub fn help_text() -> String {
+    CommandLine::command().render_help().to_string()
+}
+
+/// The usage lines and a pointer to `--help`, printed after a usage error.
+fn usage_hint() -> String {
+    format!("usage: {USAGE_LINES}\n\nRun ofx-render --help for every option.")
+}
+
+/// One sentence from a clap error: "Unknown option '--bogus' (see --help)",
+/// otherwise its first line without clap's "error: " prefix, capitalised.
+fn clap_sentence(e: &clap::Error) -> String {
+    if e.kind() == clap::error::ErrorKind::UnknownArgument {
+        if let Some(arg) = e.get(clap::error::ContextKind::InvalidArg) {
+            return format!("Unknown option '{arg}' (see --help)");
+        }
+    }
+    let text = e.render().to_string();
+    let line = text.lines().next().unwrap_or_default();
+    let line = line.strip_prefix("error: ").unwrap_or(line).trim();
+    let mut chars = line.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "The command line could not be read".to_string(),
+    }
+}
 
 /// One `--param` argument.
 #[derive(Clone, Debug, PartialEq)]
@@ -226,171 +448,51 @@ impl FramePattern {
 }
 
 impl CliArgs {
-    /// Parses the arguments (without the program name).
+    /// Parses the arguments (without the program name). A usage error is one
+    /// sentence; `--help` sets [`help`](Self::help) rather than failing.
     pub fn parse(args: &[String]) -> HostResult<CliArgs> {
-        let mut a = CliArgs {
-            plugin_path: Vec::new(),
-            plugin: None,
-            list: false,
-            inputs: Vec::new(),
-            input_resize: Vec::new(),
-            frames: Vec::new(),
-            out: None,
-            params: Vec::new(),
-            presses: Vec::new(),
-            depth: Depth::Float,
-            components: Components::Rgba,
-            scale: 1.0,
-            threads: 0,
-            bands: 1,
-            context: None,
-            quirks: HostQuirks::Standard,
-            multithread: MultiThreadMode::Threads,
-            negative_row_bytes: false,
-            pad_output: 0,
-            pixel_aspect: 1.0,
-            save_params: None,
-            timeout: Duration::from_secs(3600),
-            help: false,
-            bench: false,
-            bench_json: None,
-            repeat: 1,
-        };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            // Accept both "--opt value" and "--opt=value".
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = |name: &str| -> HostResult<String> {
-                match inline.clone().or_else(|| it.next().cloned()) {
-                    Some(v) => Ok(v),
-                    None => Err(usage_err(format!("The option {name} needs a value"))),
-                }
-            };
-            match flag.as_str() {
-                "--help" | "-h" => a.help = true,
-                "--list" => a.list = true,
-                "--negative-row-bytes" => a.negative_row_bytes = true,
-                "--plugin-path" => a.plugin_path.extend(std::env::split_paths(&value(&flag)?)),
-                "--plugin" => a.plugin = Some(value(&flag)?),
-                "--input" => {
-                    let v = value(&flag)?;
-                    let (clip, file) = v
-                        .split_once('=')
-                        .ok_or_else(|| usage_err(format!("The input '{v}' is not of the form CLIP=FILE")))?;
-                    a.inputs.push((clip.to_string(), file.to_string()));
-                }
-                "--input-resize" => {
-                    let v = value(&flag)?;
-                    let (clip, (w, h)) = v
-                        .split_once('=')
-                        .and_then(|(c, size)| Some((c, parse_size(size)?)))
-                        .ok_or_else(|| usage_err(format!("The input size '{v}' is not of the form CLIP=WIDTHxHEIGHT")))?;
-                    a.input_resize.retain(|(c, _, _)| c != clip);
-                    a.input_resize.push((clip.to_string(), w, h));
-                }
-                "--bench" => a.bench = true,
-                "--bench-json" => {
-                    a.bench = true;
-                    a.bench_json = Some(PathBuf::from(value(&flag)?));
-                }
-                "--repeat" => a.repeat = parse_count(&value(&flag)?, "repeat count")?.max(1),
-                "--frames" => a.frames = parse_frames(&value(&flag)?)?,
-                "--out" => a.out = Some(value(&flag)?),
-                "--param" => {
-                    let v = value(&flag)?;
-                    let (lhs, val) = v
-                        .split_once('=')
-                        .ok_or_else(|| usage_err(format!("The parameter setting '{v}' is not of the form NAME=VALUE")))?;
-                    let (name, frame) = match lhs.split_once('@') {
-                        Some((n, f)) => {
-                            let f = f
-                                .trim()
-                                .parse::<f64>()
-                                .map_err(|_| usage_err(format!("The key frame '{f}' in '{v}' is not a number")))?;
-                            (n.to_string(), Some(f))
-                        }
-                        None => (lhs.to_string(), None),
-                    };
-                    a.params.push(ParamArg {
-                        name,
-                        frame,
-                        value: val.to_string(),
-                    });
-                }
-                "--press" => a.presses.push(value(&flag)?),
-                "--depth" => {
-                    a.depth = match value(&flag)?.to_ascii_lowercase().as_str() {
-                        "byte" | "8" => Depth::Byte,
-                        "short" | "16" => Depth::Short,
-                        "float" | "32" => Depth::Float,
-                        v => return Err(usage_err(format!("The depth '{v}' is not byte, short or float"))),
-                    }
-                }
-                "--components" => {
-                    a.components = match value(&flag)?.to_ascii_lowercase().as_str() {
-                        "rgba" => Components::Rgba,
-                        "rgb" => Components::Rgb,
-                        v => return Err(usage_err(format!("The components '{v}' are not rgba or rgb"))),
-                    }
-                }
-                "--scale" => {
-                    let v = value(&flag)?;
-                    a.scale = v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 16.0)
-                        .ok_or_else(|| usage_err(format!("The scale '{v}' is not a number in (0, 16]")))?;
-                }
-                "--threads" => a.threads = parse_count(&value(&flag)?, "thread count")?,
-                "--bands" => a.bands = parse_count(&value(&flag)?, "band count")?.max(1),
-                "--pad-output" => a.pad_output = parse_count(&value(&flag)?, "padding")? as u32,
-                "--pixel-aspect" => {
-                    let v = value(&flag)?;
-                    a.pixel_aspect = v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|r| r.is_finite() && (0.1..=10.0).contains(r))
-                        .ok_or_else(|| usage_err(format!("The pixel aspect ratio '{v}' is not a number in [0.1, 10]")))?;
-                }
-                "--context" => {
-                    a.context = Some(match value(&flag)?.to_ascii_lowercase().as_str() {
-                        "filter" => Context::Filter,
-                        "general" => Context::General,
-                        v => return Err(usage_err(format!("The context '{v}' is not filter or general"))),
-                    })
-                }
-                "--host" => {
-                    let v = value(&flag)?;
-                    a.quirks = HostQuirks::parse(&v)
-                        .ok_or_else(|| usage_err(format!("The host '{v}' is not standard, resolve or natron")))?;
-                }
-                "--multithread" => {
-                    let v = value(&flag)?;
-                    a.multithread = MultiThreadMode::parse(&v)
-                        .ok_or_else(|| usage_err(format!("The multithread mode '{v}' is not threads, one-cpu or single")))?;
-                }
-                "--save-params" => a.save_params = Some(PathBuf::from(value(&flag)?)),
-                "--timeout" => {
-                    let v = value(&flag)?;
-                    let s = v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|s| s.is_finite() && *s > 0.0)
-                        .ok_or_else(|| usage_err(format!("The timeout '{v}' is not a positive number of seconds")))?;
-                    a.timeout = Duration::from_secs_f64(s.min(1e9));
-                }
-                other => return Err(usage_err(format!("Unknown option '{other}' (see --help)"))),
-            }
-        }
-        if a.plugin_path.is_empty() {
+        let line = CommandLine::try_parse_from(std::iter::once("ofx-render").chain(args.iter().map(String::as_str)))
+            .map_err(|e| usage_err(clap_sentence(&e)))?;
+        let mut plugin_path: Vec<PathBuf> = line.plugin_path.iter().flat_map(std::env::split_paths).collect();
+        if plugin_path.is_empty() {
             if let Some(p) = std::env::var_os("OFX_PLUGIN_PATH") {
-                a.plugin_path = std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()).collect();
+                plugin_path = std::env::split_paths(&p).filter(|p| !p.as_os_str().is_empty()).collect();
             }
         }
-        Ok(a)
+        // A later --input-resize of the same clip replaces the earlier one.
+        let mut input_resize: Vec<(String, u32, u32)> = Vec::new();
+        for (clip, w, h) in line.input_resize {
+            input_resize.retain(|(c, _, _)| *c != clip);
+            input_resize.push((clip, w, h));
+        }
+        Ok(CliArgs {
+            plugin_path,
+            plugin: line.plugin,
+            list: line.list,
+            inputs: line.inputs,
+            input_resize,
+            frames: line.frames.map(|f| f.0).unwrap_or_default(),
+            out: line.out,
+            params: line.params,
+            presses: line.presses,
+            depth: line.depth,
+            components: line.components,
+            scale: line.scale,
+            threads: line.threads.unwrap_or(0),
+            bands: line.bands,
+            context: line.context,
+            quirks: line.quirks,
+            multithread: line.multithread,
+            negative_row_bytes: line.negative_row_bytes,
+            pad_output: line.pad_output,
+            pixel_aspect: line.pixel_aspect,
+            save_params: line.save_params,
+            timeout: line.timeout,
+            help: line.help,
+            bench: line.bench || line.bench_json.is_some(),
+            bench_json: line.bench_json,
+            repeat: line.repeat,
+        })
     }
 
     /// Checks the options needed for a render.
@@ -426,13 +528,6 @@ pub fn parse_size(s: &str) -> Option<(u32, u32)> {
     let (w, h) = s.trim().split_once(['x', 'X'])?;
     let dim = |v: &str| v.trim().parse::<u32>().ok().filter(|n| (1..=32768).contains(n));
     Some((dim(w)?, dim(h)?))
-}
-
-fn parse_count(v: &str, what: &str) -> HostResult<usize> {
-    v.parse::<usize>()
-        .ok()
-        .filter(|n| *n <= 4096)
-        .ok_or_else(|| usage_err(format!("The {what} '{v}' is not a whole number up to 4096")))
 }
 
 /// Loads one `--input` value: a still or a sequence.
@@ -616,7 +711,13 @@ pub fn run(args: &CliArgs) -> HostResult<()> {
         let img = inst.render_frame(args.frames[0] as f64, &req)?;
         saver.save(args.frames[0], &img)?;
     } else {
-        inst.render_sequence_with(&args.frames, threads, &req, |f, img| saver.save(f, &img))?;
+        let progress = FrameProgress::on_stderr(args.frames.len());
+        inst.render_sequence_with(&args.frames, threads, &req, |f, img| {
+            saver.save(f, &img)?;
+            progress.frame_done();
+            Ok(())
+        })?;
+        progress.finish();
     }
     if let Some(p) = &args.save_params {
         inst.save_params_json(p)?;
@@ -781,18 +882,23 @@ fn find_plugin(host: &Host, paths: &[PathBuf], id: &str) -> HostResult<super::pl
     }))
 }
 
-/// Entry point of the `ofx-render` binary: returns the process exit status.
+/// Entry point of the `ofx-render` binary: returns the process exit status
+/// (0 ok, 1 failure, 2 usage error; the watchdog exits with 124).
 pub fn main_with_args(args: &[String]) -> i32 {
+    if args.is_empty() {
+        print!("{}", help_text());
+        return 2;
+    }
     let parsed = match CliArgs::parse(args) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("ofx-render: {e}\n\n{USAGE}");
+            eprintln!("ofx-render: {e}\n\n{}", usage_hint());
             return 2;
         }
     };
-    if parsed.help || args.is_empty() {
-        print!("{USAGE}");
-        return if args.is_empty() { 2 } else { 0 };
+    if parsed.help {
+        print!("{}", help_text());
+        return 0;
     }
     // Watchdog: a plugin that deadlocks must not hang a render farm forever.
     let timeout = parsed.timeout;
@@ -857,5 +963,26 @@ mod tests {
         assert!(CliArgs::parse(&s(&["--bogus"])).is_err());
         assert!(CliArgs::parse(&s(&["--scale", "zero"])).is_err());
         assert!(CliArgs::parse(&s(&["--param", "novalue"])).is_err());
+    }
+
+    #[test]
+    fn values_may_start_with_a_dash_and_later_options_win() {
+        let a = CliArgs::parse(&s(&["--frames", "-3--1", "--depth", "8", "--depth=short", "--list", "--list"])).unwrap();
+        assert_eq!(a.frames, vec![-3, -2, -1]);
+        assert_eq!(a.depth, Depth::Short);
+        assert!(a.list && !a.help);
+        assert!(CliArgs::parse(&s(&["-h"])).unwrap().help);
+        let err = CliArgs::parse(&s(&["--timeout", "-1"])).unwrap_err().to_string();
+        assert!(err.contains("The timeout '-1' is not a positive number of seconds"), "{err}");
+    }
+
+    #[test]
+    fn help_documents_every_option() {
+        let help = help_text();
+        for option in CommandLine::command().get_arguments() {
+            let long = option.get_long().unwrap();
+            assert!(option.get_help().is_some(), "--{long} has no help text");
+            assert!(help.contains(&format!("--{long}")), "--{long} missing from\n{help}");
+        }
     }
 }

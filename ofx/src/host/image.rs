@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use image::{DynamicImage, ImageBuffer};
-use openfx::sys::generic::core::*;
 
 use super::error::{HostError, HostResult};
 
@@ -16,67 +15,8 @@ use super::error::{HostError, HostResult};
 /// uses (`ofx::plugin::BitDepth` is the host's `Depth`).
 pub use crate::plugin::image::{BitDepth as Depth, Components};
 
-/// An integer pixel rectangle, x1 <= x < x2, y1 <= y < y2.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct RectI {
-    /// Left (inclusive).
-    pub x1: i32,
-    /// Bottom (inclusive).
-    pub y1: i32,
-    /// Right (exclusive).
-    pub x2: i32,
-    /// Top (exclusive).
-    pub y2: i32,
-}
-
-impl RectI {
-    /// A rectangle from its corners.
-    pub fn new(x1: i32, y1: i32, x2: i32, y2: i32) -> RectI {
-        RectI { x1, y1, x2, y2 }
-    }
-    /// Width (0 when empty).
-    pub fn width(&self) -> usize {
-        (self.x2 - self.x1).max(0) as usize
-    }
-    /// Height (0 when empty).
-    pub fn height(&self) -> usize {
-        (self.y2 - self.y1).max(0) as usize
-    }
-    /// True when it holds no pixel.
-    pub fn is_empty(&self) -> bool {
-        self.width() == 0 || self.height() == 0
-    }
-    /// Grown by `p` pixels on every side.
-    pub fn padded(&self, p: i32) -> RectI {
-        RectI::new(self.x1 - p, self.y1 - p, self.x2 + p, self.y2 + p)
-    }
-    /// The common part (may be empty).
-    pub fn intersect(&self, o: &RectI) -> RectI {
-        RectI::new(self.x1.max(o.x1), self.y1.max(o.y1), self.x2.min(o.x2), self.y2.min(o.y2))
-    }
-    /// Pixel bounds of a canonical rectangle at `scale` (outward rounding).
-    pub fn from_canonical(r: &OfxRectD, scale: f64) -> RectI {
-        let c = |v: f64, up: bool| {
-            let v = v * scale;
-            let v = if up { (v - 1e-6).ceil() } else { (v + 1e-6).floor() };
-            v.clamp(i32::MIN as f64 / 2.0, i32::MAX as f64 / 2.0) as i32
-        };
-        RectI::new(c(r.x1, false), c(r.y1, false), c(r.x2, true), c(r.y2, true))
-    }
-    /// Canonical rectangle of these pixel bounds at `scale`.
-    pub fn to_canonical(&self, scale: f64) -> OfxRectD {
-        OfxRectD {
-            x1: self.x1 as f64 / scale,
-            y1: self.y1 as f64 / scale,
-            x2: self.x2 as f64 / scale,
-            y2: self.y2 as f64 / scale,
-        }
-    }
-    /// As an OFX rectangle.
-    pub fn to_ofx(&self) -> [i32; 4] {
-        [self.x1, self.y1, self.x2, self.y2]
-    }
-}
+/// The pixel rectangle both halves of the crate use.
+pub use crate::rect::RectI;
 
 /// A host-side image: float RGBA samples, rows bottom-up (row 0 is `y1`), at
 /// pixel origin (`x1`, `y1`). `components` records what the pixels mean: RGB

@@ -500,9 +500,14 @@ impl Instance {
         self.last_rois.lock().clone()
     }
 
-    /// Every parameter with its static value and keys, as JSON text.
+    /// Every parameter with its static value and keys (and a choice's option label).
+    pub fn saved_params(&self) -> super::params_file::ParamsFile {
+        super::params_file::ParamsFile::of(&self.plugin.id, &self.effect.params.all())
+    }
+
+    /// [`saved_params`](Self::saved_params) as JSON text.
     pub fn params_json(&self) -> String {
-        super::json::params_json(&self.plugin.id, &self.effect.params.all())
+        self.saved_params().to_json()
     }
 
     /// Writes [`params_json`](Self::params_json) to a file.

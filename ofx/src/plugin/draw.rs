@@ -220,7 +220,7 @@ fn load_gl() -> Option<Gl> {
     for (path, query) in GL_LIBRARIES {
         // SAFETY: loading the system GL (or EGL) library runs its initialisers,
         // which only set up dispatch tables.
-        let Ok(lib) = (unsafe { libloading::Library::new(path) }) else { continue };
+        let Ok(lib) = (unsafe { libloading::Library::new(*path) }) else { continue };
         // SAFETY: the context queries take nothing and return a pointer.
         if let Some(q) = unsafe { symbol::<CurrentContext>(&lib, query) } {
             current_context.push(q);

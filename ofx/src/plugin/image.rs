@@ -12,54 +12,7 @@ use super::props::PropertySet;
 use crate::error::{Error, Result};
 use crate::sys::*;
 
-/// Integer pixel rectangle, half open: `x1 <= x < x2`, `y1 <= y < y2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RectI {
-    /// Left.
-    pub x1: i32,
-    /// Bottom.
-    pub y1: i32,
-    /// Right (exclusive).
-    pub x2: i32,
-    /// Top (exclusive).
-    pub y2: i32,
-}
-
-impl RectI {
-    /// Width (0 when empty).
-    pub fn width(&self) -> usize {
-        (self.x2 - self.x1).max(0) as usize
-    }
-    /// Height (0 when empty).
-    pub fn height(&self) -> usize {
-        (self.y2 - self.y1).max(0) as usize
-    }
-    /// Whether it has no pixels.
-    pub fn is_empty(&self) -> bool {
-        self.x2 <= self.x1 || self.y2 <= self.y1
-    }
-    /// Intersection.
-    pub fn intersect(&self, o: &RectI) -> RectI {
-        RectI { x1: self.x1.max(o.x1), y1: self.y1.max(o.y1), x2: self.x2.min(o.x2), y2: self.y2.min(o.y2) }
-    }
-    /// Whether `o` lies entirely inside.
-    pub fn contains(&self, o: &RectI) -> bool {
-        o.x1 >= self.x1 && o.y1 >= self.y1 && o.x2 <= self.x2 && o.y2 <= self.y2
-    }
-}
-
-/// Canonical-coordinate rectangle.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct RectD {
-    /// Left.
-    pub x1: f64,
-    /// Bottom.
-    pub y1: f64,
-    /// Right.
-    pub x2: f64,
-    /// Top.
-    pub y2: f64,
-}
+pub use crate::rect::{RectD, RectI};
 
 /// Bits per channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
