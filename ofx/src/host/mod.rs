@@ -34,6 +34,7 @@ pub mod error;
 #[allow(clippy::module_inception)]
 pub mod host;
 pub mod image;
+pub mod imageio;
 pub mod instance;
 pub mod interact;
 pub mod json;
@@ -51,6 +52,7 @@ pub use effect::{ClipInput, Context};
 pub use error::{HostError, HostResult};
 pub use host::{Host, HostMessage, HostOptions, HostQuirks, MessageKind, MultiThreadMode, PluginInfo};
 pub use image::{Components, Depth, HostImage, RectI};
+pub use imageio::{Compression, FileFormat};
 pub use instance::Instance;
 pub use interact::{DrawCommand, DrawPrimitive, Overlay, OverlayView};
 pub use loader::Bundle;
