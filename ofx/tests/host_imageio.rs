@@ -1,13 +1,15 @@
 //! Image files of the headless host: every input format `HostImage::load`
 //! reads (JPEG with an EXIF orientation, PNG 8 and 16 bit, TIFF, WebP,
 //! OpenEXR), made here with the `image` crate; a round trip through each
-//! format `imageio::save` writes, with the depth each format stores; and
-//! clear failures, with no partial file left behind.
+//! format `imageio::save` writes, with the depth each format stores; clear
+//! failures; and the `FrameWriter` pipeline writing every frame or reporting
+//! the file that failed, with no partial file left behind.
 
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageBuffer, ImageFormat, Rgb, Rgba};
 use ofx::host::imageio::{self, Compression};
+use ofx::host::writer::{FrameWriter, OutputSpec};
 use ofx::host::{Components, Depth, HostError, HostImage};
 
 /// A fresh empty directory under the system temp dir.
@@ -196,5 +198,51 @@ fn unwritable_outputs_fail_with_a_sentence_naming_the_file() {
     let e = HostImage::load(&dir.join("text.png")).unwrap_err();
     assert!(e.to_string().contains("text.png"), "{e}");
     assert_eq!(listing(&dir), vec!["blocker", "text.png"], "no temporary or partial file left");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn frame_writer_writes_every_frame_and_reports_the_file_that_failed() {
+    let dir = temp_dir("writer");
+    let spec = |pattern: PathBuf| OutputSpec {
+        pattern: pattern.to_string_lossy().into_owned(),
+        depth: Depth::Short,
+        compression: Compression::Fast,
+    };
+    // More frames than the queue holds: submit waits instead of dropping any.
+    let writer = FrameWriter::new(spec(dir.join("f_%04d.png")), 2, 1).unwrap();
+    for f in 1..=12 {
+        let mut img = ramp(32, 16);
+        img.set_pixel(0, 0, [f as f32 / 100.0, 0.0, 0.0, 1.0]);
+        writer.submit(f, img).unwrap();
+    }
+    assert_eq!(writer.finish().unwrap(), 12);
+    let names = listing(&dir);
+    assert_eq!(names, (1..=12).map(|f| format!("f_{f:04}.png")).collect::<Vec<_>>());
+    for f in 1..=12 {
+        let img = HostImage::load(&dir.join(format!("f_{f:04}.png"))).unwrap();
+        assert!((img.pixel(0, 0).unwrap()[0] - f as f32 / 100.0).abs() < 1e-4, "frame {f} holds its own pixels");
+    }
+
+    // Outputs inside a file: the first failure stops later submits and is
+    // returned by finish, naming the file.
+    std::fs::write(dir.join("blocker"), b"x").unwrap();
+    let writer = FrameWriter::new(spec(dir.join("blocker/g_%04d.exr")), 2, 1).unwrap();
+    let mut submitted = Ok(());
+    for f in 1..=50 {
+        submitted = writer.submit(f, ramp(8, 8));
+        if submitted.is_err() {
+            break;
+        }
+    }
+    let e = writer.finish().unwrap_err();
+    assert!(e.to_string().contains("blocker/g_"), "{e}");
+    if let Err(s) = submitted {
+        assert!(matches!(s, HostError::Image { .. }), "{s}");
+    }
+
+    // An extension no format matches is refused before any frame.
+    let e = FrameWriter::new(spec(dir.join("h_%04d.gif")), 1, 1).err().expect("refused");
+    assert!(e.to_string().contains("h_%04d.gif"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

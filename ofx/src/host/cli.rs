@@ -14,9 +14,11 @@ use super::effect::{ClipInput, Context};
 use super::error::{HostError, HostResult};
 use super::host::{Host, HostOptions, HostQuirks, MultiThreadMode};
 use super::image::{Components, Depth, HostImage};
+use super::imageio::{self, Compression};
 use super::instance::Instance;
 use super::plugin::Plugin;
 use super::render::RenderRequest;
+use super::writer::{FrameWriter, OutputSpec};
 
 /// Usage text printed by `--help` and on usage errors.
 pub const USAGE: &str = "\
@@ -31,7 +33,10 @@ usage: ofx-render --plugin-path DIR --plugin ID --input CLIP=FILE_OR_PATTERN ...
   --input-resize CLIP=WxH  stretch that input to W x H pixels after loading (bilinear, aspect ratio not
                            kept), e.g. Source=1920x1080 to benchmark HD frames with a 512x512 image
   --frames A-B             frames to render (B < A renders in reverse); a single N renders one frame
-  --out PATTERN            output file, %04d is replaced by the frame; .png or .exr
+  --out PATTERN            output file, %04d is replaced by the frame; .png, .tif, .exr or .jpg (PNG 8/16
+                           bit by depth, TIFF 16 bit or float, EXR float, JPEG 8 bit without alpha); frames
+                           are written on background threads while the next ones render
+  --compression fast|small output files quick to write (default) or smaller (slower)
   --param NAME=VALUE       set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index, option
                            label or its script name: trackFile selects 'Track file')
   --param NAME@FRAME=VALUE set a key
@@ -130,6 +135,8 @@ pub struct CliArgs {
     pub bench_json: Option<PathBuf>,
     /// `--repeat` (at least 1).
     pub repeat: usize,
+    /// `--compression`.
+    pub compression: Compression,
 }
 
 fn usage_err(msg: impl Into<String>) -> HostError {
@@ -255,6 +262,7 @@ impl CliArgs {
             bench: false,
             bench_json: None,
             repeat: 1,
+            compression: Compression::Fast,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -299,6 +307,11 @@ impl CliArgs {
                 "--repeat" => a.repeat = parse_count(&value(&flag)?, "repeat count")?.max(1),
                 "--frames" => a.frames = parse_frames(&value(&flag)?)?,
                 "--out" => a.out = Some(value(&flag)?),
+                "--compression" => {
+                    let v = value(&flag)?;
+                    a.compression = Compression::parse(&v)
+                        .ok_or_else(|| usage_err(format!("The compression '{v}' is not fast or small")))?;
+                }
                 "--param" => {
                     let v = value(&flag)?;
                     let (lhs, val) = v
@@ -555,29 +568,30 @@ fn render_request(args: &CliArgs) -> RenderRequest {
     }
 }
 
-/// Saves frames to the `--out` pattern (nothing without `--out`).
+/// The `--out` files, if any.
+fn output_spec(args: &CliArgs) -> Option<OutputSpec> {
+    let pattern = args.out.clone()?;
+    Some(OutputSpec { pattern, depth: args.depth, compression: args.compression })
+}
+
+/// Saves frames to the `--out` pattern on the calling thread (nothing without
+/// `--out`); `--bench` uses it to time saving.
 struct Saver {
-    out: Option<String>,
-    pattern: Option<FramePattern>,
-    depth: Depth,
+    spec: Option<OutputSpec>,
 }
 
 impl Saver {
-    fn new(args: &CliArgs) -> Saver {
-        Saver {
-            out: args.out.clone(),
-            pattern: args.out.as_deref().and_then(FramePattern::parse),
-            depth: args.depth,
+    fn new(args: &CliArgs) -> HostResult<Saver> {
+        let spec = output_spec(args);
+        if let Some(s) = &spec {
+            s.check()?;
         }
+        Ok(Saver { spec })
     }
 
     fn save(&self, frame: i32, img: &HostImage) -> HostResult<()> {
-        let Some(out) = &self.out else { return Ok(()) };
-        let path = match &self.pattern {
-            Some(p) => PathBuf::from(p.format(frame)),
-            None => PathBuf::from(out),
-        };
-        img.save(&path, self.depth)
+        let Some(spec) = &self.spec else { return Ok(()) };
+        imageio::save(img, &spec.path_of(frame), spec.depth, spec.compression)
     }
 }
 
@@ -610,14 +624,18 @@ pub fn run(args: &CliArgs) -> HostResult<()> {
     let (_plugin, mut inst) = load_and_create(args, &host)?;
     configure(args, &mut inst, inputs)?;
     let req = render_request(args);
-    let saver = Saver::new(args);
     let threads = host.options().thread_count();
+    // Frames are encoded and written on their own threads while the next ones
+    // render; the queue holds one frame per writer, so memory stays bounded.
+    let spec = output_spec(args).ok_or_else(|| usage_err("No output: give --out PATTERN"))?;
+    let writer = FrameWriter::new(spec, threads, threads)?;
     if args.frames.len() == 1 {
         let img = inst.render_frame(args.frames[0] as f64, &req)?;
-        saver.save(args.frames[0], &img)?;
+        writer.submit(args.frames[0], img)?;
     } else {
-        inst.render_sequence_with(&args.frames, threads, &req, |f, img| saver.save(f, &img))?;
+        inst.render_sequence_with(&args.frames, threads, &req, |f, img| writer.submit(f, img))?;
     }
+    writer.finish()?;
     if let Some(p) = &args.save_params {
         inst.save_params_json(p)?;
     }
@@ -673,7 +691,7 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
     let setup_ms = ms(t.elapsed());
 
     let req = render_request(args);
-    let saver = Saver::new(args);
+    let saver = Saver::new(args)?;
     let first = args.frames[0];
     let t = Instant::now();
     let img = inst.render_frame(first as f64, &req)?;

@@ -45,6 +45,7 @@ pub mod plugin;
 pub mod props;
 pub mod render;
 pub mod suites;
+pub mod writer;
 
 pub use animation::Interpolation;
 pub use bench::{heap_in_use, BenchReport, MemoryStatus, Stats};
