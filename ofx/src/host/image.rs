@@ -164,16 +164,23 @@ impl HostImage {
         HostImage { x1: 0, y1: 0, width: w, height: h, components, pixels }
     }
 
-    /// The samples top-down (file order), `channels` per pixel (4 RGBA, 3
-    /// RGB, 1 alpha), each converted by `q`: one pass over the pixels.
-    fn top_down<T>(&self, channels: usize, q: impl Fn(f32) -> T) -> Vec<T> {
+    /// The samples top-down (file order), `N` per pixel (4 RGBA, 3 RGB, 1
+    /// alpha), each converted by `q`: one pass over the pixels, into a buffer
+    /// allocated once (this runs for every saved frame).
+    fn top_down<const N: usize, T: Copy + Default>(&self, q: impl Fn(f32) -> T) -> Vec<T> {
         let w = self.width as usize;
-        let mut out = Vec::with_capacity(w * self.height as usize * channels);
-        for row in self.pixels.chunks_exact((w * 4).max(1)).rev() {
-            for px in row.chunks_exact(4) {
-                match channels {
-                    1 => out.push(q(px[3])),
-                    n => out.extend(px[..n].iter().map(|v| q(*v))),
+        let mut out = vec![T::default(); w * self.height as usize * N];
+        if out.is_empty() {
+            return out;
+        }
+        for (dst, src) in out.chunks_exact_mut(w * N).zip(self.pixels.chunks_exact(w * 4).rev()) {
+            for (d, px) in dst.chunks_exact_mut(N).zip(src.chunks_exact(4)) {
+                if N == 1 {
+                    d[0] = q(px[3]);
+                } else {
+                    for (dv, sv) in d.iter_mut().zip(px) {
+                        *dv = q(*sv);
+                    }
                 }
             }
         }
@@ -191,21 +198,23 @@ impl HostImage {
             Components::Alpha if depth == Depth::Float => 0,
             Components::Alpha => 1,
         };
-        let q8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        let q16 = |v: f32| (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
+        // Rounding as `+ 0.5` then truncation (the values are not negative):
+        // `f32::round` is a library call, and this runs for every saved sample.
+        let q8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+        let q16 = |v: f32| (v.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16;
         // from_raw only fails on a size mismatch, which top_down rules out;
         // fall back to an empty image rather than panicking.
         match (depth, ch) {
-            (Depth::Byte, 4) => ImageBuffer::from_raw(w, h, self.top_down(4, q8)).map(DynamicImage::ImageRgba8),
-            (Depth::Byte, 3) => ImageBuffer::from_raw(w, h, self.top_down(3, q8)).map(DynamicImage::ImageRgb8),
-            (Depth::Byte, _) => ImageBuffer::from_raw(w, h, self.top_down(1, q8)).map(DynamicImage::ImageLuma8),
-            (Depth::Short, 4) => ImageBuffer::from_raw(w, h, self.top_down(4, q16)).map(DynamicImage::ImageRgba16),
-            (Depth::Short, 3) => ImageBuffer::from_raw(w, h, self.top_down(3, q16)).map(DynamicImage::ImageRgb16),
-            (Depth::Short, _) => ImageBuffer::from_raw(w, h, self.top_down(1, q16)).map(DynamicImage::ImageLuma16),
-            (Depth::Float, 4) => ImageBuffer::from_raw(w, h, self.top_down(4, |v| v)).map(DynamicImage::ImageRgba32F),
-            (Depth::Float, 3) => ImageBuffer::from_raw(w, h, self.top_down(3, |v| v)).map(DynamicImage::ImageRgb32F),
+            (Depth::Byte, 4) => ImageBuffer::from_raw(w, h, self.top_down::<4, _>(q8)).map(DynamicImage::ImageRgba8),
+            (Depth::Byte, 3) => ImageBuffer::from_raw(w, h, self.top_down::<3, _>(q8)).map(DynamicImage::ImageRgb8),
+            (Depth::Byte, _) => ImageBuffer::from_raw(w, h, self.top_down::<1, _>(q8)).map(DynamicImage::ImageLuma8),
+            (Depth::Short, 4) => ImageBuffer::from_raw(w, h, self.top_down::<4, _>(q16)).map(DynamicImage::ImageRgba16),
+            (Depth::Short, 3) => ImageBuffer::from_raw(w, h, self.top_down::<3, _>(q16)).map(DynamicImage::ImageRgb16),
+            (Depth::Short, _) => ImageBuffer::from_raw(w, h, self.top_down::<1, _>(q16)).map(DynamicImage::ImageLuma16),
+            (Depth::Float, 4) => ImageBuffer::from_raw(w, h, self.top_down::<4, _>(|v| v)).map(DynamicImage::ImageRgba32F),
+            (Depth::Float, 3) => ImageBuffer::from_raw(w, h, self.top_down::<3, _>(|v| v)).map(DynamicImage::ImageRgb32F),
             (Depth::Float, _) => {
-                let rgb: Vec<f32> = self.top_down(1, |v| v).into_iter().flat_map(|a| [a, a, a]).collect();
+                let rgb: Vec<f32> = self.top_down::<1, _>(|v| v).into_iter().flat_map(|a| [a, a, a]).collect();
                 ImageBuffer::from_raw(w, h, rgb).map(DynamicImage::ImageRgb32F)
             }
         }
