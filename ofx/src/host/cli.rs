@@ -17,10 +17,12 @@ use super::effect::{ClipInput, Context};
 use super::error::{HostError, HostResult};
 use super::host::{Host, HostOptions, HostQuirks, MultiThreadMode};
 use super::image::{Components, Depth, HostImage};
+use super::imageio::{self, Compression};
 use super::instance::Instance;
 use super::plugin::Plugin;
 use super::progress::FrameProgress;
 use super::render::RenderRequest;
+use super::writer::{FrameWriter, OutputSpec};
 
 /// The usage lines shown by `--help` and after a usage error.
 const USAGE_LINES: &str = "\
@@ -74,9 +76,14 @@ struct CommandLine {
     /// Frames to render (B < A renders in reverse); a single N renders one frame.
     #[arg(long, value_name = "A-B", value_parser = parse_frames_arg, allow_hyphen_values = true)]
     frames: Option<FrameList>,
-    /// Output file; %04d is replaced by the frame number; .png or .exr.
+    /// Output file; %04d is replaced by the frame number; .png, .tif, .exr or .jpg (PNG 8/16 bit by depth, TIFF
+    /// 16 bit or float, EXR float, JPEG 8 bit without alpha); frames are written on background threads while the
+    /// next ones render.
     #[arg(long, value_name = "PATTERN", allow_hyphen_values = true)]
     out: Option<String>,
+    /// Output files quick to write (fast, the default) or smaller and slower to write (small).
+    #[arg(long, value_name = "fast|small", value_parser = parse_compression, default_value = "fast")]
+    compression: Compression,
     /// Set a parameter (double 1.5, 2D x,y, int, bool true/false, choice index, option label or its script name:
     /// trackFile selects 'Track file'); NAME@FRAME=VALUE sets a key; repeatable, applied in order.
     #[arg(long = "param", value_name = "NAME[@FRAME]=VALUE", value_parser = parse_param_arg, allow_hyphen_values = true)]
@@ -204,6 +211,10 @@ fn parse_context(v: &str) -> Result<Context, String> {
 
 fn parse_host(v: &str) -> Result<HostQuirks, String> {
     HostQuirks::parse(v).ok_or_else(|| format!("The host '{v}' is not standard, resolve or natron."))
+}
+
+fn parse_compression(v: &str) -> Result<Compression, String> {
+    Compression::parse(v).ok_or_else(|| format!("The compression '{v}' is not fast or small."))
 }
 
 fn parse_multithread(v: &str) -> Result<MultiThreadMode, String> {
@@ -352,6 +363,8 @@ pub struct CliArgs {
     pub bench_json: Option<PathBuf>,
     /// `--repeat` (at least 1).
     pub repeat: usize,
+    /// `--compression`.
+    pub compression: Compression,
 }
 
 fn usage_err(msg: impl Into<String>) -> HostError {
@@ -483,6 +496,7 @@ impl CliArgs {
             context: line.context,
             quirks: line.quirks,
             multithread: line.multithread,
+            compression: line.compression,
             negative_row_bytes: line.negative_row_bytes,
             pad_output: line.pad_output,
             pixel_aspect: line.pixel_aspect,
@@ -650,29 +664,30 @@ fn render_request(args: &CliArgs) -> RenderRequest {
     }
 }
 
-/// Saves frames to the `--out` pattern (nothing without `--out`).
+/// The `--out` files, if any.
+fn output_spec(args: &CliArgs) -> Option<OutputSpec> {
+    let pattern = args.out.clone()?;
+    Some(OutputSpec { pattern, depth: args.depth, compression: args.compression })
+}
+
+/// Saves frames to the `--out` pattern on the calling thread (nothing without
+/// `--out`); `--bench` uses it to time saving.
 struct Saver {
-    out: Option<String>,
-    pattern: Option<FramePattern>,
-    depth: Depth,
+    spec: Option<OutputSpec>,
 }
 
 impl Saver {
-    fn new(args: &CliArgs) -> Saver {
-        Saver {
-            out: args.out.clone(),
-            pattern: args.out.as_deref().and_then(FramePattern::parse),
-            depth: args.depth,
+    fn new(args: &CliArgs) -> HostResult<Saver> {
+        let spec = output_spec(args);
+        if let Some(s) = &spec {
+            s.check()?;
         }
+        Ok(Saver { spec })
     }
 
     fn save(&self, frame: i32, img: &HostImage) -> HostResult<()> {
-        let Some(out) = &self.out else { return Ok(()) };
-        let path = match &self.pattern {
-            Some(p) => PathBuf::from(p.format(frame)),
-            None => PathBuf::from(out),
-        };
-        img.save(&path, self.depth)
+        let Some(spec) = &self.spec else { return Ok(()) };
+        imageio::save(img, &spec.path_of(frame), spec.depth, spec.compression)
     }
 }
 
@@ -705,20 +720,24 @@ pub fn run(args: &CliArgs) -> HostResult<()> {
     let (_plugin, mut inst) = load_and_create(args, &host)?;
     configure(args, &mut inst, inputs)?;
     let req = render_request(args);
-    let saver = Saver::new(args);
     let threads = host.options().thread_count();
+    // Frames are encoded and written on their own threads while the next ones
+    // render; the queue holds one frame per writer, so memory stays bounded.
+    let spec = output_spec(args).ok_or_else(|| usage_err("No output: give --out PATTERN"))?;
+    let writer = FrameWriter::new(spec, threads, threads)?;
     if args.frames.len() == 1 {
         let img = inst.render_frame(args.frames[0] as f64, &req)?;
-        saver.save(args.frames[0], &img)?;
+        writer.submit(args.frames[0], img)?;
     } else {
         let progress = FrameProgress::on_stderr(args.frames.len());
         inst.render_sequence_with(&args.frames, threads, &req, |f, img| {
-            saver.save(f, &img)?;
+            writer.submit(f, img)?;
             progress.frame_done();
             Ok(())
         })?;
         progress.finish();
     }
+    writer.finish()?;
     if let Some(p) = &args.save_params {
         inst.save_params_json(p)?;
     }
@@ -774,7 +793,7 @@ pub fn run_bench(args: &CliArgs) -> HostResult<BenchReport> {
     let setup_ms = ms(t.elapsed());
 
     let req = render_request(args);
-    let saver = Saver::new(args);
+    let saver = Saver::new(args)?;
     let first = args.frames[0];
     let t = Instant::now();
     let img = inst.render_frame(first as f64, &req)?;

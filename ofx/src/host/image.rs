@@ -3,13 +3,14 @@
 //! OFX pixel buffers handed to the plugin ([`PixelBuffer`]: byte / short /
 //! float × RGBA / RGB / Alpha, positive or negative row bytes, 64-byte aligned)
 //! and the conversions between the two, including the render-scale resampling
-//! of inputs and file I/O through the `image` crate (PNG 8/16 bit, OpenEXR).
+//! of inputs and the conversion to and from the `image` crate's images (file
+//! I/O itself is in [`imageio`](super::imageio)).
 
 use std::path::Path;
 
 use image::{DynamicImage, ImageBuffer};
 
-use super::error::{HostError, HostResult};
+use super::error::HostResult;
 
 /// Sample type and channels of an OFX image: the same types the plugin side
 /// uses (`ofx::plugin::BitDepth` is the host's `Depth`).
@@ -103,81 +104,74 @@ impl HostImage {
         HostImage { x1: 0, y1: 0, width: w, height: h, components, pixels }
     }
 
-    /// To a file image (top-down rows). Byte → 8 bit, Short → 16 bit, Float →
-    /// 32-bit float; RGB images drop alpha, alpha images become grey.
-    pub fn to_dynamic_image(&self, depth: Depth) -> DynamicImage {
-        let (w, h) = (self.width as usize, self.height as usize);
-        let ch = self.components.count().max(if self.components == Components::Alpha { 1 } else { 3 });
-        let mut top_down: Vec<f32> = Vec::with_capacity(w * h * ch);
-        for row in (0..h).rev() {
-            for px in self.pixels[row * w * 4..(row + 1) * w * 4].chunks_exact(4) {
-                match self.components {
-                    Components::Rgba => top_down.extend_from_slice(px),
-                    Components::Rgb => top_down.extend_from_slice(&px[..3]),
-                    Components::Alpha => top_down.push(px[3]),
+    /// The samples top-down (file order), `N` per pixel (4 RGBA, 3 RGB, 1
+    /// alpha), each converted by `q`: one pass over the pixels, into a buffer
+    /// allocated once (this runs for every saved frame).
+    fn top_down<const N: usize, T: Copy + Default>(&self, q: impl Fn(f32) -> T) -> Vec<T> {
+        let w = self.width as usize;
+        let mut out = vec![T::default(); w * self.height as usize * N];
+        if out.is_empty() {
+            return out;
+        }
+        for (dst, src) in out.chunks_exact_mut(w * N).zip(self.pixels.chunks_exact(w * 4).rev()) {
+            for (d, px) in dst.chunks_exact_mut(N).zip(src.chunks_exact(4)) {
+                if N == 1 {
+                    d[0] = q(px[3]);
+                } else {
+                    for (dv, sv) in d.iter_mut().zip(px) {
+                        *dv = q(*sv);
+                    }
                 }
             }
         }
+        out
+    }
+
+    /// To a file image (top-down rows). Byte → 8 bit, Short → 16 bit, Float →
+    /// 32-bit float; RGB images drop alpha, alpha images become grey.
+    pub fn to_dynamic_image(&self, depth: Depth) -> DynamicImage {
         let (w, h) = (self.width, self.height);
-        let q8 = |v: &f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        let q16 = |v: &f32| (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
-        // from_raw only fails on a size mismatch, which the loop above rules out;
+        let ch = match self.components {
+            Components::Rgba => 4,
+            Components::Rgb => 3,
+            // Float has no one-channel image type: grey RGB.
+            Components::Alpha if depth == Depth::Float => 0,
+            Components::Alpha => 1,
+        };
+        // Rounding as `+ 0.5` then truncation (the values are not negative):
+        // `f32::round` is a library call, and this runs for every saved sample.
+        let q8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+        let q16 = |v: f32| (v.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16;
+        // from_raw only fails on a size mismatch, which top_down rules out;
         // fall back to an empty image rather than panicking.
-        match (depth, self.components) {
-            (Depth::Byte, Components::Rgba) => ImageBuffer::from_raw(w, h, top_down.iter().map(q8).collect())
-                .map(DynamicImage::ImageRgba8),
-            (Depth::Byte, Components::Rgb) => ImageBuffer::from_raw(w, h, top_down.iter().map(q8).collect())
-                .map(DynamicImage::ImageRgb8),
-            (Depth::Byte, Components::Alpha) => ImageBuffer::from_raw(w, h, top_down.iter().map(q8).collect())
-                .map(DynamicImage::ImageLuma8),
-            (Depth::Short, Components::Rgba) => ImageBuffer::from_raw(w, h, top_down.iter().map(q16).collect())
-                .map(DynamicImage::ImageRgba16),
-            (Depth::Short, Components::Rgb) => ImageBuffer::from_raw(w, h, top_down.iter().map(q16).collect())
-                .map(DynamicImage::ImageRgb16),
-            (Depth::Short, Components::Alpha) => ImageBuffer::from_raw(w, h, top_down.iter().map(q16).collect())
-                .map(DynamicImage::ImageLuma16),
-            (Depth::Float, Components::Rgb) => ImageBuffer::from_raw(w, h, top_down).map(DynamicImage::ImageRgb32F),
-            (Depth::Float, Components::Rgba) => ImageBuffer::from_raw(w, h, top_down).map(DynamicImage::ImageRgba32F),
-            (Depth::Float, Components::Alpha) => {
-                let rgb: Vec<f32> = top_down.iter().flat_map(|a| [*a, *a, *a]).collect();
+        match (depth, ch) {
+            (Depth::Byte, 4) => ImageBuffer::from_raw(w, h, self.top_down::<4, _>(q8)).map(DynamicImage::ImageRgba8),
+            (Depth::Byte, 3) => ImageBuffer::from_raw(w, h, self.top_down::<3, _>(q8)).map(DynamicImage::ImageRgb8),
+            (Depth::Byte, _) => ImageBuffer::from_raw(w, h, self.top_down::<1, _>(q8)).map(DynamicImage::ImageLuma8),
+            (Depth::Short, 4) => ImageBuffer::from_raw(w, h, self.top_down::<4, _>(q16)).map(DynamicImage::ImageRgba16),
+            (Depth::Short, 3) => ImageBuffer::from_raw(w, h, self.top_down::<3, _>(q16)).map(DynamicImage::ImageRgb16),
+            (Depth::Short, _) => ImageBuffer::from_raw(w, h, self.top_down::<1, _>(q16)).map(DynamicImage::ImageLuma16),
+            (Depth::Float, 4) => ImageBuffer::from_raw(w, h, self.top_down::<4, _>(|v| v)).map(DynamicImage::ImageRgba32F),
+            (Depth::Float, 3) => ImageBuffer::from_raw(w, h, self.top_down::<3, _>(|v| v)).map(DynamicImage::ImageRgb32F),
+            (Depth::Float, _) => {
+                let rgb: Vec<f32> = self.top_down::<1, _>(|v| v).into_iter().flat_map(|a| [a, a, a]).collect();
                 ImageBuffer::from_raw(w, h, rgb).map(DynamicImage::ImageRgb32F)
             }
         }
         .unwrap_or_else(|| DynamicImage::new_rgba8(0, 0))
     }
 
-    /// Reads a PNG / EXR / GIF file.
+    /// Reads an image file (JPEG, PNG, TIFF, WebP, OpenEXR, GIF; EXIF
+    /// orientation applied); see [`imageio::load`](super::imageio::load).
     pub fn load(path: &Path) -> HostResult<HostImage> {
-        let img = image::open(path).map_err(|e| HostError::Image {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        Ok(HostImage::from_dynamic_image(&img))
+        super::imageio::load(path)
     }
 
-    /// Writes a file; the extension picks the format. PNG stores 8 bit for
-    /// `Byte` and 16 bit otherwise; EXR always stores 32-bit float.
+    /// Writes a file, fast compression; the extension picks the format (PNG,
+    /// TIFF, EXR, JPEG) and the format the stored depth: see
+    /// [`imageio::save`](super::imageio::save).
     pub fn save(&self, path: &Path, depth: Depth) -> HostResult<()> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let depth = match (ext.as_str(), depth) {
-            ("exr", _) => Depth::Float,
-            ("png", Depth::Float) => Depth::Short,
-            (_, d) => d,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| HostError::Image {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-        }
-        let mut img = self.to_dynamic_image(depth);
-        if ext == "exr" && self.components == Components::Alpha {
-            img = DynamicImage::ImageRgb32F(img.to_rgb32f());
-        }
-        img.save(path).map_err(|e| HostError::Image {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        super::imageio::save(self, path, depth, super::imageio::Compression::Fast)
     }
 
     /// Resampled to `scale` (pixel coordinates are multiplied by it): an exact

@@ -34,6 +34,7 @@ pub mod error;
 #[allow(clippy::module_inception)]
 pub mod host;
 pub mod image;
+pub mod imageio;
 pub mod instance;
 pub mod interact;
 pub mod loader;
@@ -45,6 +46,7 @@ pub mod progress;
 pub mod props;
 pub mod render;
 pub mod suites;
+pub mod writer;
 
 pub use animation::Interpolation;
 pub use bench::{heap_in_use, BenchFile, BenchReport, MemoryStatus, Stats};
@@ -52,6 +54,7 @@ pub use effect::{ClipInput, Context};
 pub use error::{HostError, HostResult};
 pub use host::{Host, HostMessage, HostOptions, HostQuirks, MessageKind, MultiThreadMode, PluginInfo};
 pub use image::{Components, Depth, HostImage, RectI};
+pub use imageio::{Compression, FileFormat};
 pub use instance::Instance;
 pub use interact::{DrawCommand, DrawPrimitive, Overlay, OverlayView};
 pub use loader::Bundle;
