@@ -35,8 +35,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::ibug::{Landmarks68, IBUG_POINTS};
-use super::json::{write_point2, write_string, Json};
+use crate::face::json::{write_point2, write_string, Json};
+use crate::face::{Landmarks68, IBUG_POINTS};
 
 /// The `format` value.
 pub const TRACK_FORMAT: &str = "living-portrait-track";

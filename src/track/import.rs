@@ -1,7 +1,7 @@
 //! Reading landmark tracks from files, whatever the format, detected by
 //! content, not by extension:
 //!
-//! * the project's own JSON track (see [`crate::face::track`]);
+//! * the project's own JSON track (see [`super::format`]);
 //! * OpenFace 2.x CSV (below);
 //! * iBUG 300-W / dlib `.pts` files, one per frame: `trackFile` names a
 //!   folder (every `*.pts` in it), a pattern with `%04d`, or one file; the
@@ -23,9 +23,9 @@
 
 use std::path::Path;
 
-use crate::face::track::{LandmarkTrack, TrackError, TrackFrame, MAX_TRACK_BYTES};
-use crate::files::{list_dir, read_bounded, regular_file_metadata};
+use super::format::{LandmarkTrack, TrackError, TrackFrame, MAX_TRACK_BYTES};
 use crate::face::Landmarks68;
+use crate::files::{list_dir, read_bounded, regular_file_metadata};
 
 /// Why a track could not be loaded; the text is a sentence for the user.
 #[derive(Debug, Clone, PartialEq)]
