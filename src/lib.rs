@@ -11,6 +11,7 @@
 pub mod effect;
 pub mod face;
 pub mod inference;
+pub mod json;
 pub mod packs;
 pub mod pixels;
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use living_portrait::face::json::{write_f32, write_point2, write_point3, write_string};
+use serde::Serialize;
+
+use living_portrait::json;
 use living_portrait::face::{
     FaceAnalyzer, FaceDetection, FaceError, FaceImage, LandmarkTrack, TrackFrame, DETECTOR_MODEL, MATTE_MODEL,
     MESH_MODEL,
@@ -245,42 +247,23 @@ fn cmd_detect(args: &Args) -> Result<(), CliError> {
         faces.push((det, mesh, l68));
     }
     if args.json {
-        let mut out = String::from("{\n  \"image\": ");
-        write_string(&mut out, &path.display().to_string());
-        out.push_str(&format!(",\n  \"image_size\": [{}, {}],\n", img.width, img.height));
-        out.push_str("  \"coordinates\": \"image-pixels-top-left\",\n  \"faces\": [");
-        for (i, (det, mesh, l68)) in faces.iter().enumerate() {
-            out.push_str(if i == 0 { "\n    {" } else { ",\n    {" });
-            out.push_str("\"box\": [");
-            for (k, v) in [det.bbox.x, det.bbox.y, det.bbox.w, det.bbox.h].iter().enumerate() {
-                if k > 0 {
-                    out.push_str(", ");
-                }
-                write_f32(&mut out, *v);
-            }
-            out.push_str("], \"score\": ");
-            write_f32(&mut out, det.score);
-            out.push_str(", \"presence\": ");
-            write_f32(&mut out, mesh.presence);
-            out.push_str(",\n     \"keypoints\": [");
-            push_points2(&mut out, &det.keypoints);
-            out.push_str("],\n     \"landmarks68\": [");
-            push_points2(&mut out, l68);
-            out.push(']');
-            if args.mesh {
-                out.push_str(",\n     \"mesh468\": [");
-                for (k, p) in mesh.points468.iter().enumerate() {
-                    if k > 0 {
-                        out.push_str(", ");
-                    }
-                    write_point3(&mut out, *p);
-                }
-                out.push(']');
-            }
-            out.push('}');
-        }
-        out.push_str("\n  ]\n}");
-        println!("{out}");
+        let report = DetectReport {
+            image: path.display().to_string(),
+            image_size: [img.width, img.height],
+            coordinates: "image-pixels-top-left",
+            faces: faces
+                .iter()
+                .map(|(det, mesh, l68)| FaceReport {
+                    bbox: [det.bbox.x, det.bbox.y, det.bbox.w, det.bbox.h],
+                    score: det.score,
+                    presence: mesh.presence,
+                    keypoints: &det.keypoints,
+                    landmarks68: l68,
+                    mesh468: args.mesh.then_some(&mesh.points468),
+                })
+                .collect(),
+        };
+        println!("{}", json::to_string_lines(&report, 2));
     } else {
         println!("{}: {}×{}, {} face(s)", path.display(), img.width, img.height, faces.len());
         for (i, (det, mesh, l68)) in faces.iter().enumerate() {
@@ -301,13 +284,27 @@ fn cmd_detect(args: &Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn push_points2(out: &mut String, points: &[[f32; 2]]) {
-    for (k, p) in points.iter().enumerate() {
-        if k > 0 {
-            out.push_str(", ");
-        }
-        write_point2(out, *p);
-    }
+/// What `detect --json` prints.
+#[derive(Serialize)]
+struct DetectReport<'a> {
+    image: String,
+    image_size: [u32; 2],
+    coordinates: &'static str,
+    faces: Vec<FaceReport<'a>>,
+}
+
+/// One face of `detect --json`, in image pixels.
+#[derive(Serialize)]
+struct FaceReport<'a> {
+    /// `[x, y, width, height]`.
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+    score: f32,
+    presence: f32,
+    keypoints: &'a [[f32; 2]],
+    landmarks68: &'a [[f32; 2]],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mesh468: Option<&'a Vec<[f32; 3]>>,
 }
 
 /// The frames a printf-style pattern (`dir/f_%04d.png`, `%d`) matches, as (frame number, path), sorted.

@@ -18,7 +18,8 @@ mod analyzer;
 mod detect;
 mod ibug;
 mod image;
-pub mod json;
+/// The project's strict JSON, now [`crate::json`]; kept at this path for callers.
+pub use crate::json;
 mod matte;
 mod mesh;
 mod search;
