@@ -2,6 +2,7 @@
 //! once-per-process runtime cases are tested (a missing or unloadable runtime, the CUDA build of the runtime
 //! without CUDA). Errors must be exit code 1 with one sentence on stderr.
 
+#[path = "support/face_common.rs"]
 mod face_common;
 
 use std::path::Path;

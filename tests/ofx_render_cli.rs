@@ -2,6 +2,7 @@
 //! astronaut portrait through the plugin at every depth into PNG 8/16-bit and
 //! OpenEXR files, read back and compared; and clear failures.
 
+#[path = "support/common.rs"]
 mod common;
 
 use std::process::Command;
