@@ -105,6 +105,18 @@ fn unreadable_image_and_no_face_are_errors() {
 }
 
 #[test]
+fn detect_reads_a_jpeg_portrait() {
+    // `detect` used to refuse JPEG ("The image format Jpeg is not supported").
+    let dir = TempDir::new("jpeg").expect("a temporary folder");
+    let jpeg = dir.path().join("astronaut.jpg");
+    image::open(astronaut_path()).unwrap().to_rgb8().save(&jpeg).unwrap();
+    let out = cli(&["detect", &jpeg.display().to_string(), "--json"], &runtime_library());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = Json::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(root.get("faces").and_then(Json::as_array).map(<[Json]>::len), Some(1));
+}
+
+#[test]
 fn track_marks_frames_without_a_face_missing() {
     let ort = runtime_library();
     let dir = TempDir::new("track").expect("a temporary folder");
