@@ -105,6 +105,22 @@ fn unreadable_image_and_no_face_are_errors() {
 }
 
 #[test]
+fn every_command_has_help_and_bad_options_are_one_sentence() {
+    let ort = runtime_library();
+    for command in ["detect", "track", "matte", "bench", "info"] {
+        let out = cli(&[command, "--help"], &ort);
+        assert!(out.status.success(), "{command} --help: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("Usage: living-portrait {command}")), "{text}");
+    }
+    let out = cli(&[], &ort);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Commands:"));
+    assert_one_sentence_failure(&cli(&["track", "f_%04d.png", "--fps", "-2"], &ort), &["--fps must be a positive number"]);
+    assert_one_sentence_failure(&cli(&["detect", "--frobnicate"], &ort), &["--frobnicate"]);
+    assert_one_sentence_failure(&cli(&["info", "--device", "tpu"], &ort), &["--device must be auto, gpu or cpu"]);
+}
+
+#[test]
 fn detect_reads_a_jpeg_portrait() {
     // `detect` used to refuse JPEG ("The image format Jpeg is not supported").
     let dir = TempDir::new("jpeg").expect("a temporary folder");
