@@ -32,6 +32,7 @@ pub mod effect;
 pub mod face;
 pub mod inference;
 pub mod landmarks;
+pub mod json;
 pub mod packs;
 pub mod pixels;
 pub mod profile;
@@ -46,7 +47,9 @@ mod exports {
 }
 pub mod motion;
 pub mod files;
-pub mod track_import;
+pub mod track;
+/// The track readers, now in [`track::import`]; kept at this path for the render and the fuzz targets.
+pub use track::import as track_import;
 pub mod render;
 pub mod params;
 pub mod expressions;

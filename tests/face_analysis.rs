@@ -3,6 +3,7 @@
 //! with the file named; eight threads at once give exactly the single-thread answer; asking for the GPU on a
 //! CPU-only runtime runs on the CPU and says why.
 
+#[path = "support/face_common.rs"]
 mod face_common;
 
 use std::sync::Arc;

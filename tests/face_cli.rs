@@ -2,6 +2,7 @@
 //! once-per-process runtime cases are tested (a missing or unloadable runtime, the CUDA build of the runtime
 //! without CUDA). Errors must be exit code 1 with one sentence on stderr.
 
+#[path = "support/face_common.rs"]
 mod face_common;
 
 use std::path::Path;
@@ -101,6 +102,34 @@ fn unreadable_image_and_no_face_are_errors() {
     assert_one_sentence_failure(&out, &["needs an IMAGE"]);
     let out = cli(&["frobnicate"], &ort);
     assert_one_sentence_failure(&out, &["Unknown command"]);
+}
+
+#[test]
+fn every_command_has_help_and_bad_options_are_one_sentence() {
+    let ort = runtime_library();
+    for command in ["detect", "track", "matte", "bench", "info"] {
+        let out = cli(&[command, "--help"], &ort);
+        assert!(out.status.success(), "{command} --help: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("Usage: living-portrait {command}")), "{text}");
+    }
+    let out = cli(&[], &ort);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Commands:"));
+    assert_one_sentence_failure(&cli(&["track", "f_%04d.png", "--fps", "-2"], &ort), &["--fps must be a positive number"]);
+    assert_one_sentence_failure(&cli(&["detect", "--frobnicate"], &ort), &["--frobnicate"]);
+    assert_one_sentence_failure(&cli(&["info", "--device", "tpu"], &ort), &["--device must be auto, gpu or cpu"]);
+}
+
+#[test]
+fn detect_reads_a_jpeg_portrait() {
+    // `detect` used to refuse JPEG ("The image format Jpeg is not supported").
+    let dir = TempDir::new("jpeg").expect("a temporary folder");
+    let jpeg = dir.path().join("astronaut.jpg");
+    image::open(astronaut_path()).unwrap().to_rgb8().save(&jpeg).unwrap();
+    let out = cli(&["detect", &jpeg.display().to_string(), "--json"], &runtime_library());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = Json::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(root.get("faces").and_then(Json::as_array).map(<[Json]>::len), Some(1));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! so this must run before anything else loads one). The error names the file looked for, nothing panics, and a
 //! failed load is not remembered: once the runtime is there, the same process loads it.
 
+#[path = "support/face_common.rs"]
 mod face_common;
 
 use face_common::*;

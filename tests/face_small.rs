@@ -4,7 +4,7 @@
 //! face by its tile search, with the 68 points within a mean of 2 pixels of MediaPipe's reference points on the
 //! portrait carried into the frame; a blank 4K frame must give no face within the search's bounded cost.
 
-#[path = "face_common/mod.rs"]
+#[path = "support/face_common.rs"]
 mod face_common;
 
 use std::time::Instant;

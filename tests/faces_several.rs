@@ -6,8 +6,9 @@
 //! the leftmost; a `faceIndex` beyond the faces is an error naming their count; `facesFound` says how many there
 //! are; two faces of the same size give one persistent warning, the 0.6 canvas none.
 
+#[path = "support/common.rs"]
 mod common;
-#[path = "face_common/mod.rs"]
+#[path = "support/face_common.rs"]
 mod face_common;
 
 use std::path::PathBuf;

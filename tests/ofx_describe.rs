@@ -1,6 +1,7 @@
 //! The plugin as hosts see it after describe and describe-in-context, read from
 //! the property sets it filled through the C API; and its exported symbols.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

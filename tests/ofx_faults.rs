@@ -3,6 +3,7 @@
 //! (which must never cross the C boundary). Uses the test-only fault switch of
 //! debug builds; one test function, because the switch is process-wide.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

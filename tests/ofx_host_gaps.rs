@@ -9,6 +9,7 @@
 //! load it), so the tests here take turns instead of loading different hosts
 //! at once.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

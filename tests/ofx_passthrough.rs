@@ -2,6 +2,7 @@
 //! exactly, for every depth and component layout, any render window, render
 //! scale, negative row strides, padded output bounds, and concurrent renders.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

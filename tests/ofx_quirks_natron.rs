@@ -1,6 +1,7 @@
 //! Natron's behaviour, imitated by the headless host: render windows split into
 //! bands rendered concurrently on several threads (with host frame threading).
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

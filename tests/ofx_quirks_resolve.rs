@@ -3,6 +3,7 @@
 //! scale, and message suite v2 lacks setPersistentMessage. (Its own process:
 //! the plugin keeps the suites of the host that loaded it.)
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

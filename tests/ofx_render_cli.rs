@@ -3,6 +3,7 @@
 //! OpenEXR files, read back and compared; TIFF and JPEG chosen by the output
 //! extension; and clear failures (an unwritable output names its file).
 
+#[path = "support/common.rs"]
 mod common;
 
 use std::process::Command;

@@ -10,6 +10,7 @@
 //! sometimes without the pin; `tests/overlay.rs` run in a loop is the
 //! reliable reproduction.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

@@ -4,6 +4,7 @@
 //! in one undoable edit, misses that are not handled, and a node that works
 //! with overlays off.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

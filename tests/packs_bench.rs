@@ -7,8 +7,9 @@
 //! LIVING_PORTRAIT_INTRA_THREADS=2 cargo test -p living-portrait --release --test packs_bench -- --ignored --nocapture
 //! ```
 
+#[path = "support/face_common.rs"]
 mod face_common;
-#[path = "data/packs/support.rs"]
+#[path = "support/packs.rs"]
 mod support;
 
 use std::time::Instant;

@@ -5,8 +5,9 @@
 //! of `tests/data/packs` check the plumbing exactly (crop and sketch channels, the mean over references whether
 //! the embedder takes K or one reference at a time, resizing to a pack's fixed side).
 
+#[path = "support/face_common.rs"]
 mod face_common;
-#[path = "data/packs/support.rs"]
+#[path = "support/packs.rs"]
 mod support;
 
 use std::sync::Arc;

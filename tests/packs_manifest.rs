@@ -3,8 +3,9 @@
 //! a missing role, a shape the model does not have, a free dimension bound twice) and checks that loading fails
 //! with the matching `PackError` whose sentence names the pack folder and the file, field or tensor at fault.
 
+#[path = "support/face_common.rs"]
 mod face_common;
-#[path = "data/packs/support.rs"]
+#[path = "support/packs.rs"]
 mod support;
 
 use living_portrait::face::json::Json;

@@ -1,6 +1,7 @@
 //! Model packs chosen on the node (`modelPack`): the few-shot test pack runs
 //! through the render, a broken pack fails with a message naming the problem.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

@@ -2,8 +2,9 @@
 //! drawn) while open parts are not; the inside of an eye stays black; each part has its own colour; lines are
 //! 2 px thick; points outside the crop or not finite do no harm.
 
+#[path = "support/face_common.rs"]
 mod face_common;
-#[path = "data/packs/support.rs"]
+#[path = "support/packs.rs"]
 mod support;
 
 use living_portrait::packs::sketch::{self, LINE_WIDTH, PARTS};

@@ -2,6 +2,7 @@
 //! choice options by index: this pins them, read from what the plugin declares
 //! through its C entry points. Changing a line here breaks users' scenes.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

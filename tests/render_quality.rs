@@ -6,6 +6,7 @@
 //! matte are untouched, and there are no NaNs and no seams.
 //! Figures are printed (`cargo test --test render_quality -- --nocapture`).
 
+#[path = "support/common.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! the same animation; malformed files of each kind give a persistent message
 //! naming the problem and a failed render — never a panic or a hang.
 
+#[path = "support/common.rs"]
 mod common;
 
 use std::path::PathBuf;

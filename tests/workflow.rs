@@ -3,6 +3,7 @@
 //! override; browse for a track; expression controls; smoothing and missing
 //! frames; the same frames in any order and on any number of threads.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::*;

@@ -2,13 +2,19 @@
 //! sequences, checking what the plugin will see in a portrait, writing mattes, and measuring speed. It uses the
 //! same library code as the plugin (the `face` and `inference` modules), so its answers are the plugin's answers.
 //! ONNX Runtime is looked for in `LIVING_PORTRAIT_ORT_LIB`, then beside this executable, then in the runtime
-//! cache the installer fills under the workspace's `target/`; failures print one sentence and exit with 1.
+//! cache the installer fills under the workspace's `target/`. The command line is clap's (`--help` on every command);
+//! failures print one sentence and exit with 1; `track` shows its progress when stderr is a terminal.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use living_portrait::face::json::{write_f32, write_point2, write_point3, write_string};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use living_portrait::json;
 use living_portrait::face::{
     FaceAnalyzer, FaceDetection, FaceError, FaceImage, LandmarkTrack, TrackFrame, DETECTOR_MODEL, MATTE_MODEL,
     MESH_MODEL,
@@ -17,23 +23,110 @@ use living_portrait::inference::{
     self, Device, InferenceError, SessionPool, ORT_LIB_ENV, ORT_RUNTIME_FILE, ORT_RUNTIME_VERSION,
 };
 
-const USAGE: &str = "\
-living-portrait — face analysis of the Living Portrait plugin
-
-USAGE:
-  living-portrait detect IMAGE [--mesh] [--json]     faces, scores and 68 landmarks (image pixels, top-left origin)
-  living-portrait track PATTERN --out TRACK.json [--fps N]
-                                                     a landmark track from an image sequence, e.g. frames/f_%04d.png
-  living-portrait matte IMAGE --out MATTE.png        the person matte (8-bit grey)
-  living-portrait bench [--runs N] [--image IMAGE]   timings per call (default 50 runs on the demo portrait)
-  living-portrait info                               which ONNX Runtime, models folder and device are used
-
-OPTIONS (all commands):
-  --device auto|gpu|cpu    where inference runs (default cpu)
-  --threads N              intra-op threads per session (default 1)
-
+/// The environment the commands read, shown under every `--help`.
+const ENVIRONMENT: &str = "\
 ONNX Runtime: $LIVING_PORTRAIT_ORT_LIB, else beside this program, else target/onnxruntime-cache (made by
-`cargo run --release -p installer -- bundle`). Models: $LIVING_PORTRAIT_MODELS_DIR, else the source tree's.";
+`cargo run --release -p installer -- bundle`). Models: $LIVING_PORTRAIT_MODELS_DIR, else the source tree's.
+Portraits: JPEG (EXIF orientation honoured), PNG 8/16-bit, TIFF, WebP, OpenEXR, GIF.";
+
+/// `living-portrait`'s command line.
+#[derive(Parser)]
+#[command(
+    name = "living-portrait",
+    about = "living-portrait — face analysis of the Living Portrait plugin",
+    after_help = ENVIRONMENT,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Where inference runs: auto, gpu or cpu
+    #[arg(long, global = true, value_name = "auto|gpu|cpu", default_value = "cpu", value_parser = parse_device)]
+    device: Device,
+    /// Intra-op threads per session, 1 to 64 (default 1)
+    #[arg(long, global = true, value_name = "N", value_parser = parse_threads)]
+    threads: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Faces, scores and 68 landmarks (image pixels, top-left origin)
+    #[command(after_help = ENVIRONMENT)]
+    Detect {
+        /// The portrait
+        #[arg(value_name = "IMAGE")]
+        image: Option<String>,
+        /// Also give the 468-point mesh
+        #[arg(long)]
+        mesh: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// A landmark track from an image sequence, e.g. frames/f_%04d.png
+    #[command(after_help = ENVIRONMENT)]
+    Track {
+        /// The frames: a path with %d or %0Nd for the frame number
+        #[arg(value_name = "PATTERN")]
+        pattern: Option<String>,
+        /// The track file to write
+        #[arg(long, short, value_name = "TRACK.json")]
+        out: Option<PathBuf>,
+        /// Frames per second of the sequence, recorded in the track
+        #[arg(long, value_name = "N", value_parser = parse_fps, allow_negative_numbers = true)]
+        fps: Option<f64>,
+    },
+    /// The person matte (8-bit grey)
+    #[command(after_help = ENVIRONMENT)]
+    Matte {
+        /// The portrait
+        #[arg(value_name = "IMAGE")]
+        image: Option<String>,
+        /// The matte file to write
+        #[arg(long, short, value_name = "MATTE.png")]
+        out: Option<PathBuf>,
+    },
+    /// Timings per call (default 50 runs on the demo portrait)
+    #[command(after_help = ENVIRONMENT)]
+    Bench {
+        /// Runs per measurement
+        #[arg(long, value_name = "N", default_value_t = 50, value_parser = parse_runs)]
+        runs: usize,
+        /// The portrait (default: the demo astronaut)
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<PathBuf>,
+    },
+    /// Which ONNX Runtime, models folder and device are used
+    #[command(after_help = ENVIRONMENT)]
+    Info,
+}
+
+fn parse_device(v: &str) -> Result<Device, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "auto" => Ok(Device::Auto),
+        "gpu" | "cuda" => Ok(Device::Gpu),
+        "cpu" => Ok(Device::Cpu),
+        _ => Err(format!("--device must be auto, gpu or cpu, not \"{v}\"")),
+    }
+}
+
+fn parse_threads(v: &str) -> Result<usize, String> {
+    v.parse()
+        .ok()
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| format!("--threads must be a whole number from 1 to 64, not \"{v}\""))
+}
+
+fn parse_fps(v: &str) -> Result<f64, String> {
+    v.parse()
+        .ok()
+        .filter(|f: &f64| f.is_finite() && *f > 0.0)
+        .ok_or_else(|| format!("--fps must be a positive number, not \"{v}\""))
+}
+
+fn parse_runs(v: &str) -> Result<usize, String> {
+    v.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("--runs must be a positive whole number, not \"{v}\""))
+}
 
 /// A failure to report: one sentence on stderr, exit code 1.
 struct CliError(String);
@@ -54,10 +147,10 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, CliError> {
     Err(CliError(msg.into()))
 }
 
-/// Parsed command line: the command, its positional arguments, and options.
+/// What a command reads from the command line.
 struct Args {
-    command: String,
-    positional: Vec<String>,
+    command: &'static str,
+    positional: Option<String>,
     out: Option<PathBuf>,
     json: bool,
     mesh: bool,
@@ -67,73 +160,28 @@ struct Args {
     device: Device,
 }
 
-fn parse_args(raw: Vec<String>) -> Result<Args, CliError> {
-    let mut it = raw.into_iter();
-    let command = match it.next() {
-        Some(c) if c == "-h" || c == "--help" || c == "help" => return fail(USAGE),
-        Some(c) => c,
-        None => return fail(USAGE),
-    };
-    let mut args = Args {
-        command,
-        positional: Vec::new(),
-        out: None,
-        json: false,
-        mesh: false,
-        fps: None,
-        runs: 50,
-        image: None,
-        device: Device::Cpu,
-    };
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| CliError(format!("{name} needs a value; see --help")));
-        match a.as_str() {
-            "--json" => args.json = true,
-            "--mesh" => args.mesh = true,
-            "--out" | "-o" => args.out = Some(PathBuf::from(value("--out")?)),
-            "--image" => args.image = Some(PathBuf::from(value("--image")?)),
-            "--fps" => {
-                let v = value("--fps")?;
-                args.fps = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|f: &f64| f.is_finite() && *f > 0.0)
-                        .ok_or_else(|| CliError(format!("--fps must be a positive number, not \"{v}\"")))?,
-                )
-            }
-            "--runs" => {
-                let v = value("--runs")?;
-                args.runs = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| CliError(format!("--runs must be a positive whole number, not \"{v}\"")))?
-            }
-            "--threads" => {
-                let v = value("--threads")?;
-                let n: usize =
-                    v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
-                        CliError(format!("--threads must be a whole number from 1 to 64, not \"{v}\""))
-                    })?;
-                let mut s = inference::inference_settings();
-                s.intra_op_threads = n;
-                inference::set_inference_settings(s);
-            }
-            "--device" => {
-                let v = value("--device")?;
-                args.device = match v.to_ascii_lowercase().as_str() {
-                    "auto" => Device::Auto,
-                    "gpu" | "cuda" => Device::Gpu,
-                    "cpu" => Device::Cpu,
-                    _ => return fail(format!("--device must be auto, gpu or cpu, not \"{v}\"")),
-                };
-            }
-            "-h" | "--help" => return fail(USAGE),
-            s if s.starts_with('-') && s.len() > 1 => return fail(format!("unknown option {s}; see --help")),
-            _ => args.positional.push(a),
+impl Args {
+    fn new(command: &'static str, device: Device) -> Args {
+        Args { command, positional: None, out: None, json: false, mesh: false, fps: None, runs: 50, image: None, device }
+    }
+}
+
+/// A clap error as our one sentence (or help, to print as it is).
+fn clap_failure(e: clap::Error) -> CliError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if let Some(source) = std::error::Error::source(&e) {
+        return CliError(source.to_string());
+    }
+    if e.kind() == ErrorKind::InvalidSubcommand {
+        if let Some(ContextValue::String(name)) = e.get(ContextKind::InvalidSubcommand) {
+            return CliError(format!(
+                "unknown command \"{name}\"; the commands are detect, track, matte, bench, info"
+            ));
         }
     }
-    Ok(args)
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+    CliError(format!("{first}; see --help"))
 }
 
 /// Finds the runtime for the CLI and tells the library to use it (the library then loads it on first use).
@@ -187,30 +235,50 @@ fn find_file(dir: &Path, name: &str, depth: usize) -> Option<PathBuf> {
 }
 
 fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    let result = parse_args(raw).and_then(|args| {
-        choose_runtime()?;
-        match args.command.as_str() {
-            "detect" => cmd_detect(&args),
-            "track" => cmd_track(&args),
-            "matte" => cmd_matte(&args),
-            "bench" => cmd_bench(&args),
-            "info" => cmd_info(&args),
-            other => fail(format!("unknown command \"{other}\"; the commands are detect, track, matte, bench, info")),
+    let result = match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) if matches!(
+            e.kind(),
+            clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) =>
+        {
+            // Help asked for (or nothing given): it goes to stdout, and that is success.
+            print!("{}", e.render());
+            return ExitCode::SUCCESS;
         }
-    });
+        Err(e) => Err(clap_failure(e)),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError(msg)) => {
-            if msg == USAGE {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
             let msg = msg.trim_end();
             let end = if msg.ends_with(['.', '!', '?']) { "" } else { "." };
             eprintln!("living-portrait: {}{end}", capitalise(msg));
             ExitCode::from(1)
         }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    if let Some(n) = cli.threads {
+        let mut s = inference::inference_settings();
+        s.intra_op_threads = n;
+        inference::set_inference_settings(s);
+    }
+    choose_runtime()?;
+    let device = cli.device;
+    match cli.command {
+        Command::Detect { image, mesh, json } => {
+            cmd_detect(&Args { positional: image, mesh, json, ..Args::new("detect", device) })
+        }
+        Command::Track { pattern, out, fps } => {
+            cmd_track(&Args { positional: pattern, out, fps, ..Args::new("track", device) })
+        }
+        Command::Matte { image, out } => cmd_matte(&Args { positional: image, out, ..Args::new("matte", device) }),
+        Command::Bench { runs, image } => cmd_bench(&Args { runs, image, ..Args::new("bench", device) }),
+        Command::Info => cmd_info(&Args::new("info", device)),
     }
 }
 
@@ -223,10 +291,9 @@ fn capitalise(s: &str) -> String {
 }
 
 fn one_positional<'a>(args: &'a Args, what: &str) -> Result<&'a str, CliError> {
-    match args.positional.as_slice() {
-        [one] => Ok(one),
-        [] => fail(format!("{} needs {what}; see --help", args.command)),
-        _ => fail(format!("{} takes one {what}, not {}", args.command, args.positional.len())),
+    match &args.positional {
+        Some(one) => Ok(one),
+        None => fail(format!("{} needs {what}; see --help", args.command)),
     }
 }
 
@@ -245,42 +312,23 @@ fn cmd_detect(args: &Args) -> Result<(), CliError> {
         faces.push((det, mesh, l68));
     }
     if args.json {
-        let mut out = String::from("{\n  \"image\": ");
-        write_string(&mut out, &path.display().to_string());
-        out.push_str(&format!(",\n  \"image_size\": [{}, {}],\n", img.width, img.height));
-        out.push_str("  \"coordinates\": \"image-pixels-top-left\",\n  \"faces\": [");
-        for (i, (det, mesh, l68)) in faces.iter().enumerate() {
-            out.push_str(if i == 0 { "\n    {" } else { ",\n    {" });
-            out.push_str("\"box\": [");
-            for (k, v) in [det.bbox.x, det.bbox.y, det.bbox.w, det.bbox.h].iter().enumerate() {
-                if k > 0 {
-                    out.push_str(", ");
-                }
-                write_f32(&mut out, *v);
-            }
-            out.push_str("], \"score\": ");
-            write_f32(&mut out, det.score);
-            out.push_str(", \"presence\": ");
-            write_f32(&mut out, mesh.presence);
-            out.push_str(",\n     \"keypoints\": [");
-            push_points2(&mut out, &det.keypoints);
-            out.push_str("],\n     \"landmarks68\": [");
-            push_points2(&mut out, l68);
-            out.push(']');
-            if args.mesh {
-                out.push_str(",\n     \"mesh468\": [");
-                for (k, p) in mesh.points468.iter().enumerate() {
-                    if k > 0 {
-                        out.push_str(", ");
-                    }
-                    write_point3(&mut out, *p);
-                }
-                out.push(']');
-            }
-            out.push('}');
-        }
-        out.push_str("\n  ]\n}");
-        println!("{out}");
+        let report = DetectReport {
+            image: path.display().to_string(),
+            image_size: [img.width, img.height],
+            coordinates: "image-pixels-top-left",
+            faces: faces
+                .iter()
+                .map(|(det, mesh, l68)| FaceReport {
+                    bbox: [det.bbox.x, det.bbox.y, det.bbox.w, det.bbox.h],
+                    score: det.score,
+                    presence: mesh.presence,
+                    keypoints: &det.keypoints,
+                    landmarks68: l68,
+                    mesh468: args.mesh.then_some(&mesh.points468),
+                })
+                .collect(),
+        };
+        println!("{}", json::to_string_lines(&report, 2));
     } else {
         println!("{}: {}×{}, {} face(s)", path.display(), img.width, img.height, faces.len());
         for (i, (det, mesh, l68)) in faces.iter().enumerate() {
@@ -301,13 +349,27 @@ fn cmd_detect(args: &Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn push_points2(out: &mut String, points: &[[f32; 2]]) {
-    for (k, p) in points.iter().enumerate() {
-        if k > 0 {
-            out.push_str(", ");
-        }
-        write_point2(out, *p);
-    }
+/// What `detect --json` prints.
+#[derive(Serialize)]
+struct DetectReport<'a> {
+    image: String,
+    image_size: [u32; 2],
+    coordinates: &'static str,
+    faces: Vec<FaceReport<'a>>,
+}
+
+/// One face of `detect --json`, in image pixels.
+#[derive(Serialize)]
+struct FaceReport<'a> {
+    /// `[x, y, width, height]`.
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+    score: f32,
+    presence: f32,
+    keypoints: &'a [[f32; 2]],
+    landmarks68: &'a [[f32; 2]],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mesh468: Option<&'a Vec<[f32; 3]>>,
 }
 
 /// The frames a printf-style pattern (`dir/f_%04d.png`, `%d`) matches, as (frame number, path), sorted.
@@ -360,7 +422,13 @@ fn cmd_track(args: &Args) -> Result<(), CliError> {
     let mut image_size: Option<[u32; 2]> = None;
     let mut found = 0usize;
     let started = Instant::now();
-    for (i, (number, path)) in frames.iter().enumerate() {
+    // Progress only for a person watching: a terminal on stderr (a log or a pipe gets the summary line alone).
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(frames.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("tracking {msg} [{bar:30}] {pos}/{len} frames, {per_sec}, {eta} left")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for (number, path) in &frames {
         let img = FaceImage::open(path)?;
         let size = [img.width, img.height];
         match image_size {
@@ -380,16 +448,23 @@ fn cmd_track(args: &Args) -> Result<(), CliError> {
         let analysis = analyzer.analyze(&img)?;
         let landmarks = analysis.face.as_ref().map(|f| f.landmarks68);
         found += landmarks.is_some() as usize;
-        eprint!("\rtracking: frame {number} ({}/{}), face in {found}", i + 1, frames.len());
+        bar.set_message(format!("frame {number}, face in {found}"));
+        bar.inc(1);
         track_frames.push(TrackFrame { frame: *number, landmarks });
         // The cache is for stills; a sequence has new pixels every frame.
         analyzer.clear_cache();
     }
-    eprintln!(" — {:.1} s", started.elapsed().as_secs_f64());
+    bar.finish_and_clear();
     let track = LandmarkTrack::new(image_size.unwrap_or([1, 1]), args.fps, track_frames)
         .map_err(|e| CliError(e.to_string()))?;
     track.write(out).map_err(|e| CliError(e.to_string()))?;
-    eprintln!("wrote {} ({} frames, {} without a face)", out.display(), frames.len(), frames.len() - found);
+    eprintln!(
+        "wrote {} ({} frames, {} without a face) in {:.1} s",
+        out.display(),
+        frames.len(),
+        frames.len() - found,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -6,7 +6,9 @@
 
 use once_cell::sync::Lazy;
 
-use super::json::Json;
+use serde::Deserialize;
+
+use crate::json::{self, OrderedMap};
 use super::mesh::{FaceMesh, MESH_POINTS};
 use super::FaceError;
 
@@ -15,6 +17,16 @@ pub const IBUG_POINTS: usize = 68;
 
 /// The 68 iBUG points of a face, `[x, y]` in image pixels.
 pub use crate::landmarks::Landmarks68;
+
+/// `mesh68.json` as read: other members (`description`, `source`) are for people.
+#[derive(Deserialize)]
+struct TableFile {
+    /// For each iBUG point, the mesh indices whose mean it is.
+    mesh68: Vec<Vec<f64>>,
+    /// Face part name → `[first, last]` iBUG index, in file order.
+    parts: Option<OrderedMap<Vec<f64>>>,
+    closed_parts: Option<Vec<String>>,
+}
 
 /// The 468 → 68 correspondence and the face parts.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,20 +51,18 @@ impl Mesh68Table {
 
     /// Reads and validates a table in the `mesh68.json` format.
     pub fn parse(text: &str) -> Result<Mesh68Table, String> {
-        let root = Json::parse(text).map_err(|e| format!("mesh68.json is not valid JSON: {e}"))?;
-        let rows = root.get("mesh68").and_then(Json::as_array).ok_or("mesh68.json has no \"mesh68\" array")?;
+        let file: TableFile = json::from_str(text).map_err(|e| format!("mesh68.json is not valid: {e}"))?;
+        let rows = file.mesh68;
         if rows.len() != IBUG_POINTS {
             return Err(format!("mesh68.json lists {} points instead of {IBUG_POINTS}", rows.len()));
         }
         let mut mesh_indices = Vec::with_capacity(IBUG_POINTS);
-        for (i, row) in rows.iter().enumerate() {
-            let items = row
-                .as_array()
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| format!("mesh68.json point {i} is not a non-empty list of mesh indices"))?;
+        for (i, items) in rows.iter().enumerate() {
+            if items.is_empty() {
+                return Err(format!("mesh68.json point {i} is not a non-empty list of mesh indices"));
+            }
             let mut indices = Vec::with_capacity(items.len());
-            for item in items {
-                let v = item.as_f64().unwrap_or(-1.0);
+            for &v in items {
                 if v.fract() != 0.0 || !(0.0..MESH_POINTS as f64).contains(&v) {
                     return Err(format!("mesh68.json point {i} has an index that is not 0…{}", MESH_POINTS - 1));
                 }
@@ -61,24 +71,16 @@ impl Mesh68Table {
             mesh_indices.push(indices);
         }
         let mut parts = Vec::new();
-        if let Some(members) = root.get("parts").and_then(Json::as_object) {
-            for (name, range) in members {
-                let r = range.as_array().unwrap_or(&[]);
-                let (Some(a), Some(b)) = (r.first().and_then(Json::as_f64), r.get(1).and_then(Json::as_f64)) else {
-                    return Err(format!("mesh68.json part \"{name}\" is not [first, last]"));
-                };
-                if r.len() != 2 || a > b || b >= IBUG_POINTS as f64 || a < 0.0 || a.fract() != 0.0 || b.fract() != 0.0 {
-                    return Err(format!("mesh68.json part \"{name}\" has an invalid range"));
-                }
-                parts.push((name.clone(), a as usize, b as usize));
+        for (name, r) in file.parts.map(|p| p.0).unwrap_or_default() {
+            let &[a, b] = r.as_slice() else {
+                return Err(format!("mesh68.json part \"{name}\" is not [first, last]"));
+            };
+            if a > b || b >= IBUG_POINTS as f64 || a < 0.0 || a.fract() != 0.0 || b.fract() != 0.0 {
+                return Err(format!("mesh68.json part \"{name}\" has an invalid range"));
             }
+            parts.push((name, a as usize, b as usize));
         }
-        let closed_parts = root
-            .get("closed_parts")
-            .and_then(Json::as_array)
-            .map(|a| a.iter().filter_map(Json::as_str).map(String::from).collect())
-            .unwrap_or_default();
-        Ok(Mesh68Table { mesh_indices, parts, closed_parts })
+        Ok(Mesh68Table { mesh_indices, parts, closed_parts: file.closed_parts.unwrap_or_default() })
     }
 
     /// The 68 points of a mesh.

@@ -55,17 +55,21 @@ impl FaceImage {
         FaceImage { width: rgb.width(), height: rgb.height(), rgb: rgb.into_raw() }
     }
 
-    /// Reads an image file (PNG, EXR, GIF: the formats this build decodes, recognised by content), of at most
-    /// `MAX_IMAGE_FILE_BYTES`.
+    /// Reads an image file (JPEG, PNG 8/16-bit, TIFF, WebP, OpenEXR, GIF: the formats this build decodes, recognised
+    /// by content; EXIF orientation applied), of at most `MAX_IMAGE_FILE_BYTES`.
     pub fn open(path: &Path) -> Result<FaceImage, FaceError> {
         let unreadable = |reason: String| FaceError::Unreadable { path: path.to_path_buf(), reason };
         // Through the one bounded reader: no named pipe, device or endless file is read.
         let bytes = crate::files::read_bounded(path, MAX_IMAGE_FILE_BYTES).map_err(|e| unreadable(format!("it {}", e.reason())))?;
-        let img = image::ImageReader::new(std::io::Cursor::new(bytes))
+        let mut decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| unreadable(e.to_string()))?
-            .decode()
+            .into_decoder()
             .map_err(|e| unreadable(e.to_string()))?;
+        // A camera JPEG stores its pixels as the sensor saw them and says in EXIF how to turn them upright.
+        let orientation = image::ImageDecoder::orientation(&mut decoder).unwrap_or(image::metadata::Orientation::NoTransforms);
+        let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| unreadable(e.to_string()))?;
+        img.apply_orientation(orientation);
         if img.width() == 0 || img.height() == 0 || img.width() > MAX_IMAGE_SIDE || img.height() > MAX_IMAGE_SIDE {
             return Err(FaceError::Unreadable {
                 path: path.to_path_buf(),
@@ -356,6 +360,50 @@ pub fn to_tensor(rgb: &[u8], scale: f32, offset: f32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JPEG with an EXIF APP1 segment whose only tag is Orientation = `orientation`, right after SOI.
+    fn jpeg_with_orientation(img: &image::RgbImage, orientation: u16) -> Vec<u8> {
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(img).unwrap();
+        // TIFF header (little-endian, IFD at 8), one IFD entry: tag 0x0112, SHORT, count 1, value; no next IFD.
+        let mut tiff = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+        tiff.extend_from_slice(&orientation.to_le_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&(app1.len() as u16 + 2).to_be_bytes());
+        out.extend_from_slice(&app1);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn opens_jpeg_upright_tiff_webp_and_16_bit_png() {
+        let dir = std::env::temp_dir().join(format!("lp-image-formats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 32×16: left half black, right half white.
+        let img = image::RgbImage::from_fn(32, 16, |x, _| image::Rgb(if x < 16 { [0; 3] } else { [255; 3] }));
+        let path = dir.join("portrait.jpg");
+        std::fs::write(&path, jpeg_with_orientation(&img, 1)).unwrap();
+        let upright = FaceImage::open(&path).unwrap();
+        assert_eq!((upright.width, upright.height), (32, 16));
+        // Orientation 6: the stored pixels are turned 90° clockwise for display, so the white half is at the bottom.
+        std::fs::write(&path, jpeg_with_orientation(&img, 6)).unwrap();
+        let turned = FaceImage::open(&path).unwrap();
+        assert_eq!((turned.width, turned.height), (16, 32));
+        assert!(turned.pixel_clamped(8, 2)[0] < 40 && turned.pixel_clamped(8, 29)[0] > 215);
+        for (name, format) in [("p.tif", image::ImageFormat::Tiff), ("p.webp", image::ImageFormat::WebP)] {
+            image::DynamicImage::ImageRgb8(img.clone()).save_with_format(dir.join(name), format).unwrap();
+            let back = FaceImage::open(&dir.join(name)).unwrap();
+            assert_eq!((back.width, back.height, back.pixel_clamped(20, 3)), (32, 16, [255; 3]), "{name}");
+        }
+        let deep = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(4, 2, |_, _| image::Rgb([65535, 0, 32896]));
+        deep.save(dir.join("p16.png")).unwrap();
+        assert_eq!(FaceImage::open(&dir.join("p16.png")).unwrap().pixel_clamped(1, 1), [255, 0, 128]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn identity_warp_copies_pixels() {

@@ -6,7 +6,7 @@
 //! image (a 300-pixel face in a 4K frame) are searched for in tiles at finer scales (`search`). Coordinates are image pixels, origin at the
 //! top-left corner, x right, y down. `FaceAnalyzer` holds the models of one folder on one device and caches
 //! results per image content; the free functions use a shared CPU analyzer on the default models folder. The
-//! landmark track file format lives in `track`. Every failure is a `FaceError` whose `Display` is a sentence; an
+//! landmark track file format lives in `crate::track`. Every failure is a `FaceError` whose `Display` is a sentence; an
 //! image without a face is not an error for detection (an empty list), only for calls that need a face.
 
 use std::fmt;
@@ -18,12 +18,14 @@ mod analyzer;
 mod detect;
 mod ibug;
 mod image;
-pub mod json;
+/// The project's strict JSON, now [`crate::json`]; kept at this path for callers.
+pub use crate::json;
 mod matte;
 mod mesh;
 mod search;
 pub use search::smallest_face_found;
-pub mod track;
+/// The landmark track file format, now in [`crate::track::format`]; kept here for the paths callers already use.
+pub use crate::track::format as track;
 
 pub use self::analyzer::{
     AbortCheck, AnalyzedFace, FaceAnalysis, FaceAnalyzer, AMBIGUOUS_SIZE_RATIO, ANALYSIS_CACHE_ENTRIES, CONFIDENT_SCORE,

@@ -11,7 +11,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::face::json::Json;
+use crate::json::Json;
 use crate::files::{read_bounded, regular_file_metadata, FileError};
 use crate::inference::{ModelTensor, MAX_MODEL_BYTES};
 

@@ -20,7 +20,7 @@ fi
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 # An explicit target keeps ASan off build scripts and proc macros; set by variable so that the tests' own
-# `cargo build` of the plugin (tests/common) builds it the same way.
+# `cargo build` of the plugin (tests/support/common.rs) builds it the same way.
 export CARGO_BUILD_TARGET=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTFLAGS="-Zsanitizer=address -Clink-arg=-rdynamic -Cunsafe-allow-abi-mismatch=sanitizer"
 export RUSTDOCFLAGS="$RUSTFLAGS"

@@ -1,7 +1,7 @@
 //! Reading landmark tracks from files, whatever the format, detected by
 //! content, not by extension:
 //!
-//! * the project's own JSON track (see [`crate::face::track`]);
+//! * the project's own JSON track (see [`super::format`]);
 //! * OpenFace 2.x CSV (below);
 //! * iBUG 300-W / dlib `.pts` files, one per frame: `trackFile` names a
 //!   folder (every `*.pts` in it), a pattern with `%04d`, or one file; the
@@ -23,9 +23,12 @@
 
 use std::path::Path;
 
-use crate::face::track::{LandmarkTrack, TrackError, TrackFrame, MAX_TRACK_BYTES};
-use crate::files::{list_dir, read_bounded, regular_file_metadata};
+use serde::Deserialize;
+
+use super::format::{LandmarkTrack, TrackError, TrackFrame, MAX_TRACK_BYTES};
 use crate::face::Landmarks68;
+use crate::json;
+use crate::files::{list_dir, read_bounded, regular_file_metadata};
 
 /// Why a track could not be loaded; the text is a sentence for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,33 +246,53 @@ fn is_mediapipe_json(text: &str) -> bool {
     !text.contains("living-portrait-track") && (text.contains("\"landmarks\"") || text.starts_with('[')) && text.matches(',').count() > 900
 }
 
+/// A MediaPipe 468-point JSON file as read: the object form (the bare frame list is read as `frames`).
+#[derive(Deserialize)]
+#[serde(expecting = "an object with \"frames\", or a list of frames")]
+struct MediaPipeFile {
+    image_size: Option<Vec<f64>>,
+    normalized: Option<bool>,
+    frames: Option<Vec<MediaPipeFrame>>,
+}
+
+/// One frame of a MediaPipe file: `landmarks` (468 `[x, y, z]`), or `"missing": true`.
+#[derive(Deserialize)]
+#[serde(expecting = "a frame: {\"frame\": n, \"landmarks\": [[x, y, z], …]} or {\"frame\": n, \"missing\": true}")]
+struct MediaPipeFrame {
+    frame: Option<f64>,
+    missing: Option<bool>,
+    landmarks: Option<Vec<Vec<f64>>>,
+}
+
 /// MediaPipe 468-point JSON → a 68-point track.
 pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<LandmarkTrack, String> {
-    use crate::face::json::Json;
-    let root = Json::parse(text).map_err(|e| format!("it is not JSON ({e})"))?;
-    let size = root.get("image_size").and_then(Json::as_array).and_then(|a| {
-        Some([a.first()?.as_f64()? as u32, a.get(1)?.as_f64()? as u32])
-    });
-    let normalized = root.get("normalized").and_then(Json::as_bool).unwrap_or(false);
+    let shape = |e: json::JsonError| match e.kind {
+        json::JsonErrorKind::Syntax => format!("it is not JSON ({e})"),
+        json::JsonErrorKind::Shape => format!("it is not MediaPipe 468-point JSON ({e})"),
+    };
+    let root: MediaPipeFile = if text.trim_start().starts_with('[') {
+        MediaPipeFile { image_size: None, normalized: None, frames: Some(json::from_str(text).map_err(shape)?) }
+    } else {
+        json::from_str(text).map_err(shape)?
+    };
+    let size = root.image_size.as_deref().and_then(|a| Some([*a.first()? as u32, *a.get(1)? as u32]));
+    let normalized = root.normalized.unwrap_or(false);
     if normalized && size.is_none() {
         return Err("\"normalized\": true needs \"image_size\": [width, height]".into());
     }
-    let frames_json = match root.as_array() {
-        Some(a) => a,
-        None => root.get("frames").and_then(Json::as_array).ok_or("there is no \"frames\" list")?,
-    };
+    let frames_json = root.frames.ok_or("there is no \"frames\" list")?;
     let table = crate::face::Mesh68Table::builtin().map_err(|e| e.to_string())?;
     let mut frames = Vec::with_capacity(frames_json.len());
     for (k, f) in frames_json.iter().enumerate() {
-        let frame = f.get("frame").and_then(Json::as_f64).ok_or_else(|| format!("frame entry {k} has no \"frame\" number"))?;
+        let frame = f.frame.ok_or_else(|| format!("frame entry {k} has no \"frame\" number"))?;
         if frame < 0.0 || frame.fract() != 0.0 || frame > u32::MAX as f64 {
             return Err(format!("frame entry {k}: frame {frame} is not a non-negative whole number"));
         }
-        if f.get("missing").and_then(Json::as_bool) == Some(true) {
+        if f.missing == Some(true) {
             frames.push(TrackFrame { frame: frame as u32, landmarks: None });
             continue;
         }
-        let pts = f.get("landmarks").and_then(Json::as_array).ok_or_else(|| format!("frame {frame} has no \"landmarks\""))?;
+        let pts = f.landmarks.as_ref().ok_or_else(|| format!("frame {frame} has no \"landmarks\""))?;
         if pts.len() != 468 {
             return Err(format!("frame {frame} has {} landmarks instead of 468", pts.len()));
         }
@@ -278,10 +301,9 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
             _ => (1.0, 1.0),
         };
         let mut mesh = Vec::with_capacity(468);
-        for (i, p) in pts.iter().enumerate() {
-            let a = p.as_array().ok_or_else(|| format!("frame {frame} point {i} is not [x, y, z]"))?;
-            let x = a.first().and_then(Json::as_f64).ok_or_else(|| format!("frame {frame} point {i} has no x"))?;
-            let y = a.get(1).and_then(Json::as_f64).ok_or_else(|| format!("frame {frame} point {i} has no y"))?;
+        for (i, a) in pts.iter().enumerate() {
+            let x = *a.first().ok_or_else(|| format!("frame {frame} point {i} has no x"))?;
+            let y = *a.get(1).ok_or_else(|| format!("frame {frame} point {i} has no y"))?;
             if !x.is_finite() || !y.is_finite() {
                 return Err(format!("frame {frame} point {i} is not finite"));
             }

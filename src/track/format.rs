@@ -32,11 +32,12 @@
 //! - Unknown members are ignored, so tools may add their own (e.g. `"source"`).
 //! - Files larger than 64 MiB are refused (a 68-point frame takes about 2 KB, so that is over 30,000 frames).
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::ibug::{Landmarks68, IBUG_POINTS};
-use super::json::{write_point2, write_string, Json};
+use serde::{Deserialize, Serialize};
+
+use crate::json::{self, JsonErrorKind};
+use crate::face::{Landmarks68, IBUG_POINTS};
 
 /// The `format` value.
 pub const TRACK_FORMAT: &str = "living-portrait-track";
@@ -153,19 +154,20 @@ impl LandmarkTrack {
         if text.len() as u64 > MAX_TRACK_BYTES {
             return Err(invalid(format!("the text is larger than {MAX_TRACK_BYTES} bytes")));
         }
-        let root = Json::parse(text).map_err(|e| invalid(format!("it is not JSON ({e})")))?;
-        if root.as_object().is_none() {
-            return Err(invalid("the top level is not a JSON object"));
-        }
-        let string_member = |key: &str, want: &str| -> Result<(), TrackError> {
-            match root.get(key).and_then(Json::as_str) {
+        let file: TrackFile = json::from_str(text).map_err(|e| match e.kind {
+            JsonErrorKind::Syntax => invalid(format!("it is not JSON ({e})")),
+            JsonErrorKind::Shape if !text.trim_start().starts_with('{') => invalid("the top level is not a JSON object"),
+            JsonErrorKind::Shape => invalid(format!("it does not follow the track format ({e})")),
+        })?;
+        let string_member = |key: &str, value: &Option<String>, want: &str| -> Result<(), TrackError> {
+            match value {
                 Some(v) if v == want => Ok(()),
                 Some(v) => Err(invalid(format!("\"{key}\" is \"{v}\"; this reader knows only \"{want}\""))),
                 None => Err(invalid(format!("\"{key}\" is missing (it must be \"{want}\")"))),
             }
         };
-        string_member("format", TRACK_FORMAT)?;
-        match root.get("version").and_then(Json::as_f64) {
+        string_member("format", &file.format, TRACK_FORMAT)?;
+        match file.version {
             Some(v) if v == TRACK_VERSION as f64 => {}
             Some(v) => {
                 return Err(invalid(format!(
@@ -174,66 +176,56 @@ impl LandmarkTrack {
             }
             None => return Err(invalid("\"version\" is missing or not a number")),
         }
-        string_member("landmarks", TRACK_LANDMARKS)?;
-        string_member("coordinates", TRACK_COORDINATES)?;
-        let size = root.get("image_size").and_then(Json::as_array).unwrap_or(&[]);
-        let dim = |v: &Json| v.as_f64().filter(|d| d.fract() == 0.0 && *d >= 1.0 && *d <= u32::MAX as f64);
-        let image_size = match size {
-            [w, h] => match (dim(w), dim(h)) {
-                (Some(w), Some(h)) => [w as u32, h as u32],
+        string_member("landmarks", &file.landmarks, TRACK_LANDMARKS)?;
+        string_member("coordinates", &file.coordinates, TRACK_COORDINATES)?;
+        let dim = |d: f64| (d.fract() == 0.0 && (1.0..=u32::MAX as f64).contains(&d)).then_some(d as u32);
+        let image_size = match file.image_size.as_deref() {
+            Some(&[w, h]) => match (dim(w), dim(h)) {
+                (Some(w), Some(h)) => [w, h],
                 _ => return Err(invalid("\"image_size\" must be two positive integers")),
             },
             _ => return Err(invalid("\"image_size\" must be [width, height]")),
         };
-        let fps = match root.get("fps") {
-            None | Some(Json::Null) => None,
-            Some(v) => {
-                Some(v.as_f64().filter(|f| *f > 0.0).ok_or_else(|| invalid("\"fps\" must be a positive number"))?)
-            }
-        };
-        let entries = root
-            .get("frames")
-            .and_then(Json::as_array)
-            .ok_or_else(|| invalid("\"frames\" is missing or not an array"))?;
-        let mut frames = Vec::with_capacity(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            frames.push(parse_frame(i, entry)?);
+        if file.fps.is_some_and(|f| f <= 0.0) {
+            return Err(invalid("\"fps\" must be a positive number"));
         }
-        LandmarkTrack::new(image_size, fps, frames)
+        let entries = file.frames.ok_or_else(|| invalid("\"frames\" is missing or not an array"))?;
+        let mut frames = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.into_iter().enumerate() {
+            frames.push(entry.frame(i)?);
+        }
+        LandmarkTrack::new(image_size, file.fps, frames)
     }
 
-    /// The track as JSON text (one frame per line, so diffs and `grep` stay readable).
+    /// The track as JSON text: one member per line, the frames one per line (so diffs and `grep` stay readable).
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(128 + self.frames.len() * 1400);
-        out.push_str("{\n  \"format\": ");
-        write_string(&mut out, TRACK_FORMAT);
-        let _ = write!(out, ",\n  \"version\": {TRACK_VERSION},\n  \"landmarks\": ");
-        write_string(&mut out, TRACK_LANDMARKS);
-        out.push_str(",\n  \"coordinates\": ");
-        write_string(&mut out, TRACK_COORDINATES);
-        let _ = write!(out, ",\n  \"image_size\": [{}, {}]", self.image_size[0], self.image_size[1]);
-        if let Some(fps) = self.fps {
-            let _ = write!(out, ",\n  \"fps\": {fps}");
-        }
+        let header = TrackHeader {
+            format: TRACK_FORMAT,
+            version: TRACK_VERSION,
+            landmarks: TRACK_LANDMARKS,
+            coordinates: TRACK_COORDINATES,
+            image_size: self.image_size,
+            fps: self.fps,
+        };
+        let frames: Vec<String> = self
+            .frames
+            .iter()
+            .map(|f| {
+                let landmarks = f.landmarks.as_ref().map(|l| &l[..]);
+                json::to_string_lines(&FrameOut { frame: f.frame, landmarks, missing: landmarks.is_none() }, 0)
+            })
+            .collect();
+        // The header's members one per line, then `frames` after them, where the frames go one per line.
+        let header = json::to_string_lines(&header, 1);
+        let mut out = String::with_capacity(header.len() + 32 + frames.len() * 1400);
+        out.push_str(header.strip_suffix("\n}").unwrap_or(&header));
         out.push_str(",\n  \"frames\": [");
-        for (i, f) in self.frames.iter().enumerate() {
-            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
-            let _ = write!(out, "{{\"frame\": {}, ", f.frame);
-            match &f.landmarks {
-                Some(points) => {
-                    out.push_str("\"landmarks\": [");
-                    for (k, p) in points.iter().enumerate() {
-                        if k > 0 {
-                            out.push_str(", ");
-                        }
-                        write_point2(&mut out, *p);
-                    }
-                    out.push_str("]}");
-                }
-                None => out.push_str("\"missing\": true}"),
-            }
+        if !frames.is_empty() {
+            out.push_str("\n    ");
+            out.push_str(&frames.join(",\n    "));
+            out.push_str("\n  ");
         }
-        out.push_str(if self.frames.is_empty() { "]\n}\n" } else { "\n  ]\n}\n" });
+        out.push_str("]\n}\n");
         out
     }
 
@@ -251,48 +243,83 @@ impl LandmarkTrack {
     }
 }
 
-fn parse_frame(index: usize, entry: &Json) -> Result<TrackFrame, TrackError> {
-    let at = |what: &str| invalid(format!("frames[{index}] {what}"));
-    if entry.as_object().is_none() {
-        return Err(at("is not an object"));
-    }
-    let frame = match entry.get("frame").and_then(Json::as_f64) {
-        Some(n) if n < 0.0 => return Err(at(&format!("has a negative frame number ({n})"))),
-        Some(n) if n.fract() == 0.0 && n <= u32::MAX as f64 => n as u32,
-        Some(n) => return Err(at(&format!("has a frame number that is not a whole number in range ({n})"))),
-        None => return Err(at("has no \"frame\" number")),
-    };
-    let missing = match entry.get("missing") {
-        None => false,
-        Some(v) => v.as_bool().ok_or_else(|| at("has a \"missing\" that is not true or false"))?,
-    };
-    match (entry.get("landmarks"), missing) {
-        (Some(_), true) => Err(at("has both \"landmarks\" and \"missing\": true")),
-        (None, true) => Ok(TrackFrame { frame, landmarks: None }),
-        (None, false) => Err(at("has neither \"landmarks\" nor \"missing\": true")),
-        (Some(list), false) => {
-            let points = list.as_array().ok_or_else(|| at("has \"landmarks\" that is not an array"))?;
-            if points.len() != IBUG_POINTS {
-                return Err(at(&format!("(frame {frame}) has {} landmarks instead of {IBUG_POINTS}", points.len())));
-            }
-            let mut out = [[0.0f32; 2]; IBUG_POINTS];
-            for (k, p) in points.iter().enumerate() {
-                let xy = match p.as_array() {
-                    Some([x, y]) => (x.as_f64(), y.as_f64()),
-                    _ => (None, None),
-                };
-                let (Some(x), Some(y)) = xy else {
-                    return Err(at(&format!("(frame {frame}) landmark {k} is not [x, y]")));
-                };
-                let (xf, yf) = (x as f32, y as f32);
-                if !xf.is_finite() || !yf.is_finite() {
-                    return Err(at(&format!("(frame {frame}) landmark {k} is not a finite number")));
+/// A track file as read, before its values are checked (the checks give the reasons a user can act on).
+#[derive(Deserialize)]
+#[serde(expecting = "a track: an object with \"format\", \"version\", \"image_size\" and \"frames\"")]
+struct TrackFile {
+    format: Option<String>,
+    version: Option<f64>,
+    landmarks: Option<String>,
+    coordinates: Option<String>,
+    image_size: Option<Vec<f64>>,
+    fps: Option<f64>,
+    frames: Option<Vec<FrameEntry>>,
+}
+
+/// One entry of `frames` as read.
+#[derive(Deserialize)]
+#[serde(expecting = "a frame: {\"frame\": n, \"landmarks\": [[x, y], …]} or {\"frame\": n, \"missing\": true}")]
+struct FrameEntry {
+    frame: Option<f64>,
+    missing: Option<bool>,
+    landmarks: Option<Vec<Vec<f64>>>,
+}
+
+impl FrameEntry {
+    /// The frame, checked; `index` is its place in `frames`, for messages.
+    fn frame(self, index: usize) -> Result<TrackFrame, TrackError> {
+        let at = |what: &str| invalid(format!("frames[{index}] {what}"));
+        let frame = match self.frame {
+            Some(n) if n < 0.0 => return Err(at(&format!("has a negative frame number ({n})"))),
+            Some(n) if n.fract() == 0.0 && n <= u32::MAX as f64 => n as u32,
+            Some(n) => return Err(at(&format!("has a frame number that is not a whole number in range ({n})"))),
+            None => return Err(at("has no \"frame\" number")),
+        };
+        match (self.landmarks, self.missing.unwrap_or(false)) {
+            (Some(_), true) => Err(at("has both \"landmarks\" and \"missing\": true")),
+            (None, true) => Ok(TrackFrame { frame, landmarks: None }),
+            (None, false) => Err(at("has neither \"landmarks\" nor \"missing\": true")),
+            (Some(points), false) => {
+                if points.len() != IBUG_POINTS {
+                    return Err(at(&format!("(frame {frame}) has {} landmarks instead of {IBUG_POINTS}", points.len())));
                 }
-                out[k] = [xf, yf];
+                let mut out = [[0.0f32; 2]; IBUG_POINTS];
+                for (k, p) in points.iter().enumerate() {
+                    let &[x, y] = p.as_slice() else {
+                        return Err(at(&format!("(frame {frame}) landmark {k} is not [x, y]")));
+                    };
+                    let (xf, yf) = (x as f32, y as f32);
+                    if !xf.is_finite() || !yf.is_finite() {
+                        return Err(at(&format!("(frame {frame}) landmark {k} is not a finite number")));
+                    }
+                    out[k] = [xf, yf];
+                }
+                Ok(TrackFrame { frame, landmarks: Some(out) })
             }
-            Ok(TrackFrame { frame, landmarks: Some(out) })
         }
     }
+}
+
+/// A track file's members before `frames`, as written, in the documented order.
+#[derive(Serialize)]
+struct TrackHeader {
+    format: &'static str,
+    version: u32,
+    landmarks: &'static str,
+    coordinates: &'static str,
+    image_size: [u32; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fps: Option<f64>,
+}
+
+/// One frame as written: `landmarks`, or `"missing": true`.
+#[derive(Serialize)]
+struct FrameOut<'a> {
+    frame: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    landmarks: Option<&'a [[f32; 2]]>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    missing: bool,
 }
 
 #[cfg(test)]
@@ -356,7 +383,8 @@ mod tests {
             (good.replace("[640, 480]", "[0, 480]"), "image_size"),
             (good.replace("\"missing\": true", "\"missing\": false"), "neither"),
             (good.replacen("[3, 1.5], ", "", 1), "67 landmarks"),
-            (good.replacen("[3, 1.5]", "[3, \"x\"]", 1), "landmark 0 is not [x, y]"),
+            (good.replacen("[3, 1.5]", "[3]", 1), "landmark 0 is not [x, y]"),
+            (good.replacen("[3, 1.5]", "[3, \"x\"]", 1), "invalid type: string \"x\", expected f64 at line 11, column 38"),
             (good.replacen("[3, 1.5]", "[3, 1e39]", 1), "finite"),
             ("[1]".to_string(), "not a JSON object"),
             ("{".to_string(), "not JSON"),

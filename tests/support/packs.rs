@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use living_portrait::face::json::{write_string, Json};
+use living_portrait::face::json::Json;
 
 /// Points ONNX Runtime at the CPU runtime before the first inference call
 /// (the face tests' helper: the env override, else the installer's cache).
@@ -94,40 +94,7 @@ pub fn shape(dims: &[&str]) -> Json {
 
 /// JSON text of a value (the crate reads JSON; the tests also need to write it).
 pub fn json_text(v: &Json) -> String {
-    let mut out = String::new();
-    write_json(&mut out, v);
-    out
-}
-
-fn write_json(out: &mut String, v: &Json) {
-    match v {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => out.push_str(&n.to_string()),
-        Json::String(s) => write_string(out, s),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json(out, item);
-            }
-            out.push(']');
-        }
-        Json::Object(members) => {
-            out.push_str("{\n");
-            for (i, (k, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(",\n");
-                }
-                write_string(out, k);
-                out.push_str(": ");
-                write_json(out, item);
-            }
-            out.push_str("\n}");
-        }
-    }
+    v.to_text()
 }
 
 /// A synthetic frontal face in normalised crop coordinates, iBUG-68 order: jaw arc, arched brows, nose bridge and
