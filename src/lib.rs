@@ -25,7 +25,7 @@
 //! * A model pack: a folder with `manifest.json` (`packs/manifest.rs`); a new
 //!   kind implements [`packs::generator::Generator`] and is built in `packs/mod.rs`.
 //! * Shared words: [`landmarks`] (the 68 points) and [`profile`] (stage
-//!   timers); `python3 tools/module_graph.py` shows who imports whom.
+//!   timers); `python3 tests/module_graph.py` shows who imports whom (`tests/module_graph.rs` pins it).
 #![deny(unsafe_code)]
 
 pub mod effect;

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use face_common::*;
-use living_portrait::face::json::Json;
-use living_portrait::face::LandmarkTrack;
+use living_portrait::json::Json;
+use living_portrait::track::LandmarkTrack;
 
 fn cli(args: &[&str], ort_lib: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_living-portrait"))

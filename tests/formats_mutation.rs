@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use living_portrait::face::json::Json;
-use living_portrait::face::track::{LandmarkTrack, TrackFrame};
+use living_portrait::json::Json;
+use living_portrait::track::{LandmarkTrack, TrackFrame};
 use living_portrait::packs::manifest::Manifest;
 use living_portrait::track_import::{parse_mediapipe_json, parse_openface_csv, parse_pts, parse_track_bytes};
 

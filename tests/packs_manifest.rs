@@ -8,7 +8,7 @@ mod face_common;
 #[path = "support/packs.rs"]
 mod support;
 
-use living_portrait::face::json::Json;
+use living_portrait::json::Json;
 use living_portrait::inference::Device;
 use living_portrait::packs::{self, PackError, PackKind, MAX_MANIFEST_BYTES, MAX_PACK_MODEL_BYTES};
 use support::*;

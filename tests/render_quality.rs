@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use living_portrait::face::track::{LandmarkTrack, TrackFrame};
+use living_portrait::track::{LandmarkTrack, TrackFrame};
 use living_portrait::face::{FaceAnalyzer, FaceImage, Landmarks68};
 use living_portrait::inference::Device;
 use ofx::host::*;
@@ -129,7 +129,7 @@ fn identity_drive_reproduces_the_portrait() {
     // Absolute motion with MediaPipe's reference landmarks (a hair off ours).
     let reference: Vec<[f32; 2]> = {
         let t = std::fs::read_to_string(installer::workspace_root().join("tests/data/astronaut_reference.json")).unwrap();
-        let root = living_portrait::face::json::Json::parse(&t).unwrap();
+        let root = living_portrait::json::Json::parse(&t).unwrap();
         let pts = root.get("ibug68").unwrap().get("points_xy").unwrap().as_array().unwrap().to_vec();
         pts.iter().map(|p| {
             let a = p.as_array().unwrap();

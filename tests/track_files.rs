@@ -30,7 +30,7 @@ fn instance(plugin: &Plugin, track: &std::path::Path) -> Instance {
 /// The demo track written as OpenFace 2.x CSV (frame, face_id, timestamp,
 /// confidence, success, x_0..x_67, y_0..y_67).
 fn as_openface_csv(path: &std::path::Path) -> PathBuf {
-    let t = living_portrait::face::track::LandmarkTrack::read(path).unwrap();
+    let t = living_portrait::track::LandmarkTrack::read(path).unwrap();
     let mut s = String::from("frame, face_id, timestamp, confidence, success");
     for i in 0..68 {
         s += &format!(", x_{i}");
@@ -178,7 +178,7 @@ fn fifos_and_devices_as_pts_tracks_fail_at_once_with_a_message() {
     // A FIFO named as the track, a FIFO among good .pts files of a folder, /dev/zero through a link.
     let fifo = dir.join("face_0001.pts");
     mkfifo(&fifo);
-    let t = living_portrait::face::track::LandmarkTrack::read(&demo_track()).unwrap();
+    let t = living_portrait::track::LandmarkTrack::read(&demo_track()).unwrap();
     let pts = |l: &[[f32; 2]; 68]| {
         let mut s = String::from("version: 1\nn_points: 68\n{\n");
         for p in l {
@@ -223,7 +223,7 @@ fn a_percent_04d_pattern_of_pts_files_drives_the_render() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // The demo track as one iBUG .pts file per frame, written as the points were stored (f32 text round-trips).
-    let t = living_portrait::face::track::LandmarkTrack::read(&demo_track()).unwrap();
+    let t = living_portrait::track::LandmarkTrack::read(&demo_track()).unwrap();
     for f in &t.frames {
         let mut s = String::from("version: 1\nn_points: 68\n{\n");
         for p in f.landmarks.unwrap().iter() {

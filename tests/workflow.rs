@@ -115,13 +115,13 @@ fn frames_are_identical_in_any_order_and_on_any_number_of_threads() {
 fn smoothing_changes_a_jittery_track_and_missing_frames_hold_or_interpolate() {
     runtime();
     // The demo track with every other frame missing.
-    let t = living_portrait::face::track::LandmarkTrack::read(std::path::Path::new(&demo_track())).unwrap();
+    let t = living_portrait::track::LandmarkTrack::read(std::path::Path::new(&demo_track())).unwrap();
     let frames: Vec<_> = t
         .frames
         .iter()
-        .map(|f| living_portrait::face::track::TrackFrame { frame: f.frame, landmarks: if f.frame % 2 == 0 { None } else { f.landmarks } })
+        .map(|f| living_portrait::track::TrackFrame { frame: f.frame, landmarks: if f.frame % 2 == 0 { None } else { f.landmarks } })
         .collect();
-    let holey = living_portrait::face::track::LandmarkTrack::new(t.image_size, t.fps, frames).unwrap();
+    let holey = living_portrait::track::LandmarkTrack::new(t.image_size, t.fps, frames).unwrap();
     let dir = installer::target_dir().join("test-output").join("workflow");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("holey.json");

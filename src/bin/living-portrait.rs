@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use living_portrait::json;
 use living_portrait::face::{
-    FaceAnalyzer, FaceDetection, FaceError, FaceImage, LandmarkTrack, TrackFrame, DETECTOR_MODEL, MATTE_MODEL,
-    MESH_MODEL,
+    FaceAnalyzer, FaceDetection, FaceError, FaceImage, DETECTOR_MODEL, MATTE_MODEL, MESH_MODEL,
 };
+use living_portrait::track::{LandmarkTrack, TrackFrame};
 use living_portrait::inference::{
     self, Device, InferenceError, SessionPool, ORT_LIB_ENV, ORT_RUNTIME_FILE, ORT_RUNTIME_VERSION,
 };

@@ -18,14 +18,10 @@ mod analyzer;
 mod detect;
 mod ibug;
 mod image;
-/// The project's strict JSON, now [`crate::json`]; kept at this path for callers.
-pub use crate::json;
 mod matte;
 mod mesh;
 mod search;
 pub use search::smallest_face_found;
-/// The landmark track file format, now in [`crate::track::format`]; kept here for the paths callers already use.
-pub use crate::track::format as track;
 
 pub use self::analyzer::{
     AbortCheck, AnalyzedFace, FaceAnalysis, FaceAnalyzer, AMBIGUOUS_SIZE_RATIO, ANALYSIS_CACHE_ENTRIES, CONFIDENT_SCORE,
@@ -38,7 +34,6 @@ pub(crate) use self::image::fmix64;
 pub use self::matte::{Matte, MATTE_MODEL};
 pub use self::mesh::{FaceCrop, FaceMesh, MESH_MODEL, MESH_POINTS, MIN_PRESENCE};
 pub use self::search::{MAX_DETECTOR_RUNS, MIN_TILE_SIDE};
-pub use self::track::{LandmarkTrack, TrackError, TrackFrame};
 use crate::inference::{Device, InferenceError};
 
 /// Why face analysis failed. `Display` gives the sentence to show the user.

@@ -15,7 +15,7 @@ use super::analysis::AnalysisView;
 use super::plane::{image_key, PixelMap};
 use super::source::{content_salt, PreparedSource};
 use super::{fail, Renderer};
-use crate::face::track::LandmarkTrack;
+use crate::track::LandmarkTrack;
 use crate::face::FaceAnalyzer;
 use crate::landmarks::{to_f64, Landmarks68};
 use crate::motion::transfer_relative;
@@ -294,7 +294,7 @@ impl Renderer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::face::track::TrackFrame;
+    use crate::track::TrackFrame;
 
     fn track() -> LandmarkTrack {
         let l = |v: f32| Some([[v, 2.0 * v]; 68]);

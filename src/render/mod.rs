@@ -51,7 +51,7 @@ use ofx::plugin::{Clip, EffectHandle, Image, RectI, RenderArgs};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::face::track::LandmarkTrack;
+use crate::track::LandmarkTrack;
 use crate::face::FaceAnalyzer;
 use crate::inference::{Device, DeviceReport};
 use crate::landmarks::Landmarks68;

@@ -37,7 +37,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::json::{self, JsonErrorKind};
-use crate::face::{Landmarks68, IBUG_POINTS};
+use crate::face::IBUG_POINTS;
+use crate::landmarks::Landmarks68;
 
 /// The `format` value.
 pub const TRACK_FORMAT: &str = "living-portrait-track";

@@ -26,7 +26,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::format::{LandmarkTrack, TrackError, TrackFrame, MAX_TRACK_BYTES};
-use crate::face::Landmarks68;
+use crate::landmarks::Landmarks68;
 use crate::json;
 use crate::files::{list_dir, read_bounded, regular_file_metadata};
 

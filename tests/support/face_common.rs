@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use living_portrait::face::json::Json;
+use living_portrait::json::Json;
 use living_portrait::face::FaceImage;
 use living_portrait::inference::{self, ORT_LIB_ENV};
 

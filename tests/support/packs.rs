@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use living_portrait::face::json::Json;
+use living_portrait::json::Json;
 
 /// Points ONNX Runtime at the CPU runtime before the first inference call
 /// (the face tests' helper: the env override, else the installer's cache).

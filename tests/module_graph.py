@@ -6,8 +6,8 @@ connected components). `mod` declarations are not edges: a parent owning a
 child, or naming it (re-exports), is not a dependency; a path from one
 module to another that does not own it is.
 
-    python3 tools/module_graph.py            # circles, per file and per top-level module
-    python3 tools/module_graph.py --edges    # and every edge
+    python3 tests/module_graph.py            # circles, per file and per top-level module
+    python3 tests/module_graph.py --edges    # and every edge
 """
 import os
 import re
