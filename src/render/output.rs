@@ -104,53 +104,48 @@ impl<'a> WindowCopy<'a> {
 /// Aligned-crop output: the generator's crop, over a region of definition of
 /// S×S canonical pixels at the origin.
 pub(super) fn write_crop(out: &mut Image, window: RectI, map: PixelMap, size: usize, gen: Option<&[f32]>) {
-    let dl = out.layout();
-    let win = window.intersect(&dl.bounds);
     let (side_x, side_y) = (size as f64 * map.sx, size as f64 * map.sy);
-    let mut row_px = vec![[0.0f32; 4]; win.width()];
-    for (y, row) in out.rows_mut() {
-        if y < win.y1 || y >= win.y2 {
-            continue;
-        }
-        for (i, p) in row_px.iter_mut().enumerate() {
-            let x = win.x1 + i as i32;
-            let n = [2.0 * (x as f64 + 0.5) / side_x - 1.0, 1.0 - 2.0 * (y as f64 + 0.5) / side_y];
-            let mut v = [0.0f32; 4];
-            if n[0].abs() < 1.0 && n[1].abs() < 1.0 {
-                if let Some(g) = gen {
-                    sample_planar(g, 3, size, n, &mut v);
-                }
-                v[3] = 1.0;
+    write_window(out, window, |x, y| {
+        let n = [2.0 * (x as f64 + 0.5) / side_x - 1.0, 1.0 - 2.0 * (y as f64 + 0.5) / side_y];
+        let mut v = [0.0f32; 4];
+        if n[0].abs() < 1.0 && n[1].abs() < 1.0 {
+            if let Some(g) = gen {
+                sample_planar(g, 3, size, n, &mut v);
             }
-            *p = v;
+            v[3] = 1.0;
         }
-        let dpb = dl.pixel_bytes();
-        let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
-        pixels::rgba_to_row(&row_px, &dl, dst);
-    }
+        v
+    });
 }
 
 /// Matte output: the paste-back matte (hull × segmentation), grey in RGB and A.
 pub(super) fn write_matte(out: &mut Image, window: RectI, base: &PreparedSource, map: PixelMap, matte: &CropMatte, seg: Option<&ViewMatte>) {
+    write_window(out, window, |x, y| {
+        let n = base.crop.to_normalised([(x as f64 + 0.5) / map.sx, (y as f64 + 0.5) / map.sy]);
+        let mut m = matte.at(n);
+        if m > 0.0 {
+            if let Some(seg) = seg {
+                m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
+            }
+        }
+        [m, m, m, m]
+    });
+}
+
+/// Every pixel of the render window set to `pixel(x, y)` (RGBA float,
+/// converted to the output's depth and components a row at a time).
+fn write_window(out: &mut Image, window: RectI, mut pixel: impl FnMut(i32, i32) -> [f32; 4]) {
     let dl = out.layout();
     let win = window.intersect(&dl.bounds);
     let mut row_px = vec![[0.0f32; 4]; win.width()];
+    let dpb = dl.pixel_bytes();
     for (y, row) in out.rows_mut() {
         if y < win.y1 || y >= win.y2 {
             continue;
         }
         for (i, p) in row_px.iter_mut().enumerate() {
-            let x = win.x1 + i as i32;
-            let n = base.crop.to_normalised([(x as f64 + 0.5) / map.sx, (y as f64 + 0.5) / map.sy]);
-            let mut m = matte.at(n);
-            if m > 0.0 {
-                if let Some(seg) = seg {
-                    m *= seg.sample(x as f64 + 0.5, y as f64 + 0.5)[0];
-                }
-            }
-            *p = [m, m, m, m];
+            *p = pixel(win.x1 + i as i32, y);
         }
-        let dpb = dl.pixel_bytes();
         let dst = &mut row[(win.x1 - dl.bounds.x1) as usize * dpb..(win.x2 - dl.bounds.x1) as usize * dpb];
         pixels::rgba_to_row(&row_px, &dl, dst);
     }
