@@ -135,33 +135,12 @@ fn largest(faces: &[AnalyzedFace]) -> Option<usize> {
     best
 }
 
-/// A small least-recently-used map; linear scans are fine at these sizes.
-struct Lru<V> {
-    capacity: usize,
-    /// Most recently used last.
-    entries: Vec<(ContentKey, V)>,
-}
+/// The analyzer's caches: least-recently-used, keyed by image content.
+type ContentCache<V> = lru::LruCache<ContentKey, V>;
 
-impl<V: Clone> Lru<V> {
-    fn new(capacity: usize) -> Self {
-        Lru { capacity, entries: Vec::new() }
-    }
-
-    fn get(&mut self, key: &ContentKey) -> Option<V> {
-        let pos = self.entries.iter().position(|(k, _)| k == key)?;
-        let entry = self.entries.remove(pos);
-        let value = entry.1.clone();
-        self.entries.push(entry);
-        Some(value)
-    }
-
-    fn put(&mut self, key: ContentKey, value: V) {
-        self.entries.retain(|(k, _)| *k != key);
-        if self.entries.len() >= self.capacity {
-            self.entries.remove(0);
-        }
-        self.entries.push((key, value));
-    }
+/// A cache of `capacity` entries (at least one).
+fn content_cache<V>(capacity: usize) -> ContentCache<V> {
+    lru::LruCache::new(std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN))
 }
 
 /// The face models of one folder on one device, with caches keyed by image content.
@@ -171,8 +150,8 @@ pub struct FaceAnalyzer {
     detector: OnceCell<Arc<SessionPool>>,
     mesh: OnceCell<Arc<SessionPool>>,
     matte: OnceCell<Arc<SessionPool>>,
-    analyses: Mutex<Lru<Arc<FaceAnalysis>>>,
-    mattes: Mutex<Lru<Arc<Matte>>>,
+    analyses: Mutex<ContentCache<Arc<FaceAnalysis>>>,
+    mattes: Mutex<ContentCache<Arc<Matte>>>,
 }
 
 impl std::fmt::Debug for FaceAnalyzer {
@@ -195,8 +174,8 @@ impl FaceAnalyzer {
             detector: OnceCell::new(),
             mesh: OnceCell::new(),
             matte: OnceCell::new(),
-            analyses: Mutex::new(Lru::new(ANALYSIS_CACHE_ENTRIES)),
-            mattes: Mutex::new(Lru::new(MATTE_CACHE_ENTRIES)),
+            analyses: Mutex::new(content_cache(ANALYSIS_CACHE_ENTRIES)),
+            mattes: Mutex::new(content_cache(MATTE_CACHE_ENTRIES)),
         }
     }
 
@@ -357,7 +336,7 @@ impl FaceAnalyzer {
     /// The person matte, cached by image content.
     pub fn portrait_matte_cached(&self, img: &FaceImage, abort: AbortCheck<'_>) -> Result<Arc<Matte>, FaceError> {
         let key = img.content_key();
-        if let Some(hit) = self.mattes.lock().get(&key) {
+        if let Some(hit) = self.mattes.lock().get(&key).cloned() {
             return Ok(hit);
         }
         let matte = Arc::new(self.portrait_matte_abortable(img, abort)?);
@@ -375,7 +354,7 @@ impl FaceAnalyzer {
 
     pub fn analyze_abortable(&self, img: &FaceImage, abort: AbortCheck<'_>) -> Result<Arc<FaceAnalysis>, FaceError> {
         let key = img.content_key();
-        if let Some(hit) = self.analyses.lock().get(&key) {
+        if let Some(hit) = self.analyses.lock().get(&key).cloned() {
             return Ok(hit);
         }
         // Computed outside the lock: two threads on the same new image both compute (identically) rather than
@@ -462,8 +441,8 @@ impl FaceAnalyzer {
 
     /// Forgets every cached analysis and matte.
     pub fn clear_cache(&self) {
-        self.analyses.lock().entries.clear();
-        self.mattes.lock().entries.clear();
+        self.analyses.lock().clear();
+        self.mattes.lock().clear();
     }
 }
 
@@ -517,22 +496,3 @@ fn profile(img: &FaceImage, what: &str, runs: usize, mesh_runs: usize, side: Opt
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lru_evicts_the_least_recently_used() {
-        let mut lru = Lru::new(2);
-        lru.put(ContentKey(1), 1);
-        lru.put(ContentKey(2), 2);
-        assert_eq!(lru.get(&ContentKey(1)), Some(1));
-        lru.put(ContentKey(3), 3);
-        assert_eq!(lru.get(&ContentKey(2)), None);
-        assert_eq!(lru.get(&ContentKey(1)), Some(1));
-        assert_eq!(lru.get(&ContentKey(3)), Some(3));
-        lru.put(ContentKey(3), 4);
-        assert_eq!(lru.entries.len(), 2);
-        assert_eq!(lru.get(&ContentKey(3)), Some(4));
-    }
-}
