@@ -141,8 +141,20 @@ fn choice(p: &ParamSetDescriptor, name: &str, label: &str, options: &[(&str, &st
 /// Define every parameter (describe-in-context).
 pub fn describe(desc: &EffectDescriptor) -> Result<()> {
     let p = desc.params()?;
+    // Pages in the order hosts show them.
+    describe_drive(&p)?;
+    describe_expressions(&p)?;
+    describe_portrait(&p)?;
+    describe_output(&p)?;
+    describe_inference(&p)?;
+    describe_keyframes(&p)?;
+    Ok(())
+}
+
+/// The Drive group: how the face moves, and the track's options.
+fn describe_drive(p: &ParamSetDescriptor) -> Result<()> {
     p.define(ParamKind::Group, "driveGroup")?.label("Drive")?;
-    choice(&p, DRIVE_MODE, "Drive mode", &DRIVE_MODES, 0,
+    choice(p, DRIVE_MODE, "Drive mode", &DRIVE_MODES, 0,
         "What moves the face. Keyframes: the keyframed landmarks lm00…lm67 (while none is keyed the node passes the portrait through untouched). Track file: a landmark track (Living Portrait JSON, OpenFace 2.x CSV, iBUG .pts files, MediaPipe 468-point JSON). Driver: the Driver clip (general context), tracked frame by frame. Expressions: only the expression controls, which also add on top of every other mode.", "driveGroup")?;
     p.define(ParamKind::String, TRACK_FILE)?
         .label("Track file")?
@@ -162,7 +174,7 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .range_int(-1_000_000, 1_000_000)?
         .animates(false)?
         .parent("driveGroup")?;
-    choice(&p, MOTION, "Motion", &MOTIONS, 0,
+    choice(p, MOTION, "Motion", &MOTIONS, 0,
         "Relative: the track's motion since its reference frame, normalised for the face's size and pose, moves the portrait's own landmarks (the portrait keeps its face shape). Absolute: the track's points are used as they are (portrait pixels).", "driveGroup")?;
     p.define(ParamKind::Int, MOTION_REFERENCE_FRAME)?
         .label("Motion reference frame")?
@@ -172,7 +184,7 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .animates(false)?
         .parent("driveGroup")?;
 
-    choice(&p, MISSING_FRAMES, "Missing frames", &MISSING_FRAME_MODES, 0,
+    choice(p, MISSING_FRAMES, "Missing frames", &MISSING_FRAME_MODES, 0,
         "Track frames without a face: Hold keeps the nearest earlier face; Interpolate blends linearly between the faces before and after.", "driveGroup")?;
     p.define(ParamKind::Bool, SMOOTH)?
         .label("Smooth")?
@@ -204,7 +216,11 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .label("Clear keys")?
         .hint("Remove every key of lm00…lm67 (one undoable edit).")?
         .parent("driveGroup")?;
+    Ok(())
+}
 
+/// The Expressions group: one keyframable control per expression.
+fn describe_expressions(p: &ParamSetDescriptor) -> Result<()> {
     p.define(ParamKind::Group, "expressionGroup")?.label("Expressions")?;
     for (name, (label, lo, hi, hint)) in crate::expressions::NAMES.iter().zip(EXPRESSION_UI) {
         p.define(ParamKind::Double, name)?
@@ -216,7 +232,11 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
             .animates(true)?
             .parent("expressionGroup")?;
     }
+    Ok(())
+}
 
+/// The Portrait group: reference stills, the face chosen, the portrait's landmarks.
+fn describe_portrait(p: &ParamSetDescriptor) -> Result<()> {
     p.define(ParamKind::Group, "sourceGroup")?.label("Portrait")?;
     p.define(ParamKind::Int, REFERENCE_FIRST)?
         .label("Reference first frame")?
@@ -266,11 +286,15 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
             .animates(false)?
             .parent("sourceLandmarks")?;
     }
+    Ok(())
+}
 
+/// The Output group: output mode, working resolution, matte, overlay.
+fn describe_output(p: &ParamSetDescriptor) -> Result<()> {
     p.define(ParamKind::Group, "outputGroup")?.label("Output")?;
-    choice(&p, OUTPUT_MODE, "Output", &OUTPUT_MODES, 0,
+    choice(p, OUTPUT_MODE, "Output", &OUTPUT_MODES, 0,
         "Full: the portrait with the animated face pasted back through the feathered matte. Crop: the generator's similarity-aligned face crop at working resolution. Matte: the paste-back matte (where the face may change).", "outputGroup")?;
-    choice(&p, WORKING_RESOLUTION, "Working resolution", &RESOLUTIONS, 1,
+    choice(p, WORKING_RESOLUTION, "Working resolution", &RESOLUTIONS, 1,
         "Side of the aligned face crop the generator works at.", "outputGroup")?;
     p.define(ParamKind::Double, FEATHER)?
         .label("Feather")?
@@ -300,7 +324,11 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .animates(false)?
         .evaluate_on_change(false)?
         .parent("outputGroup")?;
+    Ok(())
+}
 
+/// The Inference group: model pack and device.
+fn describe_inference(p: &ParamSetDescriptor) -> Result<()> {
     p.define(ParamKind::Group, "inferenceGroup")?.label("Inference")?;
     p.define(ParamKind::String, MODEL_PACK)?
         .label("Model pack")?
@@ -309,7 +337,7 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .default_string("")?
         .animates(false)?
         .parent("inferenceGroup")?;
-    choice(&p, DEVICE, "Device", &DEVICES, 0,
+    choice(p, DEVICE, "Device", &DEVICES, 0,
         "Where ONNX inference runs. Auto and GPU use CUDA when this machine's runtime has it; when GPU was asked and cannot run, the node says why and renders on the CPU.", "inferenceGroup")?;
     p.define(ParamKind::String, DEVICE_INFO)?
         .label("Running on")?
@@ -319,7 +347,11 @@ pub fn describe(desc: &EffectDescriptor) -> Result<()> {
         .animates(false)?
         .persistent(false)?
         .parent("inferenceGroup")?;
+    Ok(())
+}
 
+/// The Landmark keyframes group: lm00…lm67.
+fn describe_keyframes(p: &ParamSetDescriptor) -> Result<()> {
     p.define(ParamKind::Group, "targetLandmarks")?.label("Landmark keyframes")?;
     for i in 0..68 {
         let d = p.define(ParamKind::Double2D, &lm_name(i))?;
