@@ -15,8 +15,7 @@
 
 use ofx::plugin::{Image, ImageLayout, RectI};
 
-use super::plane::Plane;
-use super::plane::PixelMap;
+use super::plane::{bilinear, PixelMap, Plane};
 use crate::face::{FaceError, FaceImage};
 use crate::pixels;
 
@@ -245,19 +244,8 @@ impl<'a> ImageSampler<'a> {
     /// Bilinear sample at continuous pixel coordinates (centres at +0.5); the
     /// same arithmetic as [`Plane::sample`] when the four taps are finite.
     pub fn sample(&self, x: f64, y: f64) -> [f32; 4] {
-        let (fx, fy) = (x - 0.5, y - 0.5);
-        let (x0, y0) = (fx.floor(), fy.floor());
-        let (tx, ty) = ((fx - x0) as f32, (fy - y0) as f32);
-        let (x0, y0) = (x0 as i32, y0 as i32);
-        let p00 = self.pixel(x0, y0);
-        let p10 = self.pixel(x0 + 1, y0);
-        let p01 = self.pixel(x0, y0 + 1);
-        let p11 = self.pixel(x0 + 1, y0 + 1);
-        let mut out = [0.0; 4];
+        let (mut out, [p00, p10, p01, p11], [tx, ty]) = bilinear(x, y, |px, py| self.pixel(px, py));
         for c in 0..4 {
-            let a = p00[c] + (p10[c] - p00[c]) * tx;
-            let b = p01[c] + (p11[c] - p01[c]) * tx;
-            out[c] = a + (b - a) * ty;
             if !out[c].is_finite() {
                 out[c] = finite_mean([(p00[c], (1.0 - tx) * (1.0 - ty)), (p10[c], tx * (1.0 - ty)), (p01[c], (1.0 - tx) * ty), (p11[c], tx * ty)]);
             }

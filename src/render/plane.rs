@@ -58,24 +58,7 @@ impl Plane {
         if self.data.is_empty() {
             return [0.0; 4];
         }
-        let fx = x - 0.5;
-        let fy = y - 0.5;
-        let x0 = fx.floor();
-        let y0 = fy.floor();
-        let tx = (fx - x0) as f32;
-        let ty = (fy - y0) as f32;
-        let (x0, y0) = (x0 as i32, y0 as i32);
-        let p00 = self.pixel_clamped(x0, y0);
-        let p10 = self.pixel_clamped(x0 + 1, y0);
-        let p01 = self.pixel_clamped(x0, y0 + 1);
-        let p11 = self.pixel_clamped(x0 + 1, y0 + 1);
-        let mut out = [0.0; 4];
-        for c in 0..4 {
-            let a = p00[c] + (p10[c] - p00[c]) * tx;
-            let b = p01[c] + (p11[c] - p01[c]) * tx;
-            out[c] = a + (b - a) * ty;
-        }
-        out
+        bilinear(x, y, |px, py| self.pixel_clamped(px, py)).0
     }
 
     /// 8-bit RGB, rows top-down (the face analysis convention), and the scale
@@ -92,6 +75,27 @@ impl Plane {
         }
         out
     }
+}
+
+/// Bilinear interpolation at continuous pixel coordinates (centres at +0.5)
+/// of the pixels `pixel(x, y)` gives; also the four taps (top-left, right,
+/// up, up-right) and the fractions (tx, ty), for callers that look at the
+/// taps themselves.
+#[inline]
+pub(crate) fn bilinear(x: f64, y: f64, pixel: impl Fn(i32, i32) -> [f32; 4]) -> ([f32; 4], [[f32; 4]; 4], [f32; 2]) {
+    let (fx, fy) = (x - 0.5, y - 0.5);
+    let (x0, y0) = (fx.floor(), fy.floor());
+    let (tx, ty) = ((fx - x0) as f32, (fy - y0) as f32);
+    let (x0, y0) = (x0 as i32, y0 as i32);
+    let taps = [pixel(x0, y0), pixel(x0 + 1, y0), pixel(x0, y0 + 1), pixel(x0 + 1, y0 + 1)];
+    let [p00, p10, p01, p11] = taps;
+    let mut out = [0.0; 4];
+    for c in 0..4 {
+        let a = p00[c] + (p10[c] - p00[c]) * tx;
+        let b = p01[c] + (p11[c] - p01[c]) * tx;
+        out[c] = a + (b - a) * ty;
+    }
+    (out, taps, [tx, ty])
 }
 
 /// A fast 128-bit key of a host image's raw bytes and layout: renders of the
