@@ -28,22 +28,6 @@ fn uhd_background() -> FaceImage {
     FaceImage::new(w, h, rgb).unwrap()
 }
 
-/// `src` enlarged to `side`×`side` (Catmull-Rom).
-fn enlarged(src: &FaceImage, side: u32) -> FaceImage {
-    let buf = image::RgbImage::from_raw(src.width, src.height, src.rgb.clone()).unwrap();
-    let big = image::imageops::resize(&buf, side, side, image::imageops::FilterType::CatmullRom);
-    FaceImage::new(side, side, big.into_raw()).unwrap()
-}
-
-/// Copies `src` into `canvas` with its top-left pixel at `at` (wholly inside).
-fn paste(canvas: &mut FaceImage, src: &FaceImage, at: (u32, u32)) {
-    let row = src.width as usize * 3;
-    for y in 0..src.height as usize {
-        let d = ((at.1 as usize + y) * canvas.width as usize + at.0 as usize) * 3;
-        canvas.rgb[d..d + row].copy_from_slice(&src.rgb[y * row..(y + 1) * row]);
-    }
-}
-
 /// The reference 68 points (512-pixel portrait) carried into the frame: enlarged `scale` times and moved to
 /// `at`. Pixel k sits at coordinate k (the face module's convention), and an enlargement by s puts source
 /// position p at s·p + (s − 1)/2.
@@ -98,7 +82,7 @@ fn uhd_frame_with_a_300_pixel_face() {
     runtime_library();
     let at = (2500, 900);
     let mut img = uhd_background();
-    paste(&mut img, &enlarged(&astronaut(), 1024), at);
+    paste(&mut img, &resized(&astronaut(), 1024), at);
     let (analysis, seconds) = analyse(&img);
     check_face("4K, face ~300 px at (2500, 900)", &img, &analysis, seconds, 2.0, at);
     // A pure function of the pixels: another analyzer gives the same answer; the cache gives it again.

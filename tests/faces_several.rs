@@ -14,6 +14,7 @@ mod face_common;
 use std::path::PathBuf;
 
 use common::{instance_with, load};
+use face_common::{paste, resized};
 use living_portrait::face::{FaceAnalyzer, FaceImage};
 use living_portrait::inference::Device;
 use ofx::host::*;
@@ -25,28 +26,13 @@ struct Canvas {
     split: u32,
 }
 
-/// `src` resized to `side`×`side` (Catmull-Rom).
-fn scaled(src: &FaceImage, side: u32) -> FaceImage {
-    let buf = ::image::RgbImage::from_raw(src.width, src.height, src.rgb.clone()).unwrap();
-    let s = ::image::imageops::resize(&buf, side, side, ::image::imageops::FilterType::CatmullRom);
-    FaceImage::new(side, side, s.into_raw()).unwrap()
-}
-
-fn paste(canvas: &mut FaceImage, src: &FaceImage, at: (u32, u32)) {
-    let row = src.width as usize * 3;
-    for y in 0..src.height as usize {
-        let d = ((at.1 as usize + y) * canvas.width as usize + at.0 as usize) * 3;
-        canvas.rgb[d..d + row].copy_from_slice(&src.rgb[y * row..(y + 1) * row]);
-    }
-}
-
 /// A grey 512-pixel-high canvas with the portrait scaled to `left_side` on the left and at full size (512) on
 /// the right, 40 pixels of grey between them.
 fn canvas(left_side: u32) -> Canvas {
     let portrait = face_common::astronaut();
     let width = 20 + left_side + 40 + 512;
     let mut image = FaceImage::filled(width, 512, [110, 110, 116]).unwrap();
-    paste(&mut image, &scaled(&portrait, left_side), (20, (512 - left_side) / 2));
+    paste(&mut image, &resized(&portrait, left_side), (20, (512 - left_side) / 2));
     paste(&mut image, &portrait, (width - 512, 0));
     Canvas { image, split: width - 512 - 20 }
 }

@@ -103,3 +103,19 @@ pub fn mean_distance(a: &[[f32; 2]], b: &[[f32; 2]]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1])).sum::<f32>() / a.len() as f32
 }
+
+/// `src` resized to `side`×`side` (Catmull-Rom).
+pub fn resized(src: &FaceImage, side: u32) -> FaceImage {
+    let buf = image::RgbImage::from_raw(src.width, src.height, src.rgb.clone()).unwrap();
+    let s = image::imageops::resize(&buf, side, side, image::imageops::FilterType::CatmullRom);
+    FaceImage::new(side, side, s.into_raw()).unwrap()
+}
+
+/// Copies `src` into `canvas` with its top-left pixel at `at` (wholly inside).
+pub fn paste(canvas: &mut FaceImage, src: &FaceImage, at: (u32, u32)) {
+    let row = src.width as usize * 3;
+    for y in 0..src.height as usize {
+        let d = ((at.1 as usize + y) * canvas.width as usize + at.0 as usize) * 3;
+        canvas.rgb[d..d + row].copy_from_slice(&src.rgb[y * row..(y + 1) * row]);
+    }
+}
