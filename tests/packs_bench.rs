@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use living_portrait::inference::{inference_settings, Device};
 use living_portrait::packs;
-use living_portrait::packs::generator::Reference;
+use living_portrait::packs::generator::{Reference, Target};
 use support::*;
 
 const WARM_UP: usize = 3;
@@ -40,12 +40,12 @@ fn warp_pack_timings() {
         let refs = [Reference { crop: &source, landmarks: &landmarks, key: 1 }];
         for (label, target) in [("identity", face()), ("expressive", expressive(0.08))] {
             for _ in 0..WARM_UP {
-                generator.generate(size, &refs, 0, &target, None).unwrap();
+                generator.generate(size, &refs, 0, &Target::new(&target), None).unwrap();
             }
             let mut times = Vec::with_capacity(RUNS);
             for _ in 0..RUNS {
                 let start = Instant::now();
-                let out = generator.generate(size, &refs, 0, &target, None).unwrap();
+                let out = generator.generate(size, &refs, 0, &Target::new(&target), None).unwrap();
                 times.push(start.elapsed().as_secs_f64() * 1e3);
                 assert_eq!(out.size, size);
             }

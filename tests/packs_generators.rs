@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use living_portrait::inference::Device;
 use living_portrait::packs::{self, sketch, FewShotGenerator, EMBEDDING_CACHE_ENTRIES};
-use living_portrait::packs::generator::{Generator, Reference};
+use living_portrait::packs::generator::{Generator, Reference, Target};
 use living_portrait::packs::load_generator;
 use support::*;
 
@@ -54,7 +54,7 @@ fn builtin_warp_identity_returns_the_source() {
     for size in [256, 512] {
         let stills = Stills::new(size, &[0]);
         let refs = stills.refs();
-        let out = generator.generate(size, &refs, 0, &stills.landmarks[0], None).unwrap();
+        let out = generator.generate(size, &refs, 0, &Target::new(&stills.landmarks[0]), None).unwrap();
         assert_eq!(out.size, size);
         let rgb = out.rgb(&refs);
         assert_eq!(rgb.len(), 3 * size * size);
@@ -72,13 +72,13 @@ fn builtin_warp_animates_and_is_what_the_plugin_loads() {
     let stills = Stills::new(size, &[3]);
     let target = expressive(0.08);
     let ours =
-        packs::load(&builtin_warp(), Device::Cpu).unwrap().generate(size, &stills.refs(), 0, &target, None).unwrap();
+        packs::load(&builtin_warp(), Device::Cpu).unwrap().generate(size, &stills.refs(), 0, &Target::new(&target), None).unwrap();
     // And the target really moved something.
     assert!(max_diff(&ours.rgb(&stills.refs()), &stills.crops[0]) > 0.01);
     assert!(ours.changed.iter().any(|&c| c > 0.5));
     // `load_generator(None)` is the built-in warp pack.
     let plugin = load_generator(None, Device::Cpu).unwrap();
-    let again = plugin.generate(size, &stills.refs(), 0, &target, None).unwrap();
+    let again = plugin.generate(size, &stills.refs(), 0, &Target::new(&target), None).unwrap();
     assert_eq!(max_diff(&again.rgb(&stills.refs()), &ours.rgb(&stills.refs())), 0.0);
 }
 
@@ -119,7 +119,7 @@ fn builtin_warp_puts_moved_points_where_the_target_says() {
         let (x, y) = (p[0] - centre[0], p[1] - centre[1]);
         *p = [centre[0] + c * x - s * y, centre[1] + s * x + c * y];
     }
-    let out = packs::load(&builtin_warp(), Device::Cpu).unwrap().generate(size, &stills.refs(), 0, &target, None).unwrap();
+    let out = packs::load(&builtin_warp(), Device::Cpu).unwrap().generate(size, &stills.refs(), 0, &Target::new(&target), None).unwrap();
     let living_portrait::packs::generator::CropPixels::Resample { grid, .. } = &out.pixels else {
         panic!("the built-in warp returns a resampling")
     };
@@ -156,7 +156,7 @@ fn fewshot_test_pack_runs_with_one_and_three_references() {
     for (size, seeds) in [(256, &[1][..]), (256, &[1, 2, 3][..]), (512, &[1, 2, 3][..])] {
         let stills = Stills::new(size, seeds);
         let refs = stills.refs();
-        let out = generator.generate(size, &refs, 0, &target, None).unwrap();
+        let out = generator.generate(size, &refs, 0, &Target::new(&target), None).unwrap();
         assert_eq!(out.size, size);
         assert_eq!(out.rgb(&[]).len(), 3 * size * size);
         assert!(out.rgb(&[]).iter().all(|v| (0.0..=1.0).contains(v)), "RGB in [0, 1]");
@@ -165,14 +165,14 @@ fn fewshot_test_pack_runs_with_one_and_three_references() {
         let spread = out.rgb(&[]).iter().map(|v| (v - mean).abs()).fold(0.0f32, f32::max);
         assert!(spread > 0.01, "the sketch shows in the output ({spread})");
         // Deterministic.
-        let again = generator.generate(size, &refs, 0, &target, None).unwrap();
+        let again = generator.generate(size, &refs, 0, &Target::new(&target), None).unwrap();
         assert_eq!(again.rgb(&[]), out.rgb(&[]));
         outputs.push(out);
     }
     assert!(max_diff(&outputs[0].rgb(&[]), &outputs[1].rgb(&[])) > 1e-4, "three references embed differently from one");
     // Another target, another crop.
     let stills = Stills::new(256, &[1]);
-    let other = generator.generate(256, &stills.refs(), 0, &expressive(0.15), None).unwrap();
+    let other = generator.generate(256, &stills.refs(), 0, &Target::new(&expressive(0.15)), None).unwrap();
     assert!(max_diff(&other.rgb(&[]), &outputs[0].rgb(&[])) > 1e-3);
     // One embedder run per reference set and side: {1} at 256, {1,2,3} at 256, {1,2,3} at 512.
     assert_eq!(generator.embedder_runs(), 3);
@@ -186,7 +186,7 @@ fn embeddings_are_cached_per_reference_set() {
     let a = Stills::new(size, &[1, 2, 3]);
     let b = Stills::new(size, &[4, 5, 6]);
     let run =
-        |refs: &[Reference<'_>], amount: f32| generator.generate(size, refs, 0, &expressive(amount), None).unwrap();
+        |refs: &[Reference<'_>], amount: f32| generator.generate(size, refs, 0, &Target::new(&expressive(amount)), None).unwrap();
 
     run(&a.refs(), 0.0);
     run(&a.refs(), 0.1);
@@ -206,7 +206,7 @@ fn embeddings_are_cached_per_reference_set() {
     run(&moved_refs, 0.0);
     assert_eq!(generator.embedder_runs(), 4, "new reference landmarks, new sketch, new embedding");
     let a512 = Stills::new(512, &[1, 2, 3]);
-    generator.generate(512, &a512.refs(), 0, &expressive(0.0), None).unwrap();
+    generator.generate(512, &a512.refs(), 0, &Target::new(&expressive(0.0)), None).unwrap();
     assert_eq!(generator.embedder_runs(), 5, "the working size is part of the key");
     assert_eq!(generator.cached_embeddings(), 5);
 
@@ -232,7 +232,7 @@ fn racing_threads_embed_a_set_once() {
                 let generator = &generator;
                 let stills = &stills;
                 scope.spawn(move || {
-                    generator.generate(256, &stills.refs(), 0, &expressive(0.01 * t as f32), None).unwrap().rgb(&[]).into_owned()
+                    generator.generate(256, &stills.refs(), 0, &Target::new(&expressive(0.01 * t as f32)), None).unwrap().rgb(&[]).into_owned()
                 })
             })
             .collect();
@@ -249,10 +249,10 @@ fn an_abort_is_not_cached() {
     let generator = fewshot(dir.path());
     let stills = Stills::new(256, &[1]);
     let stop = || true;
-    let err = generator.generate(256, &stills.refs(), 0, &face(), Some(&stop)).unwrap_err().to_string();
+    let err = generator.generate(256, &stills.refs(), 0, &Target::new(&face()), Some(&stop)).unwrap_err().to_string();
     assert!(err.contains("aborted"), "{err}");
     assert_eq!(generator.cached_embeddings(), 0);
-    generator.generate(256, &stills.refs(), 0, &face(), None).unwrap();
+    generator.generate(256, &stills.refs(), 0, &Target::new(&face()), None).unwrap();
     assert_eq!(generator.cached_embeddings(), 1);
 }
 
@@ -260,12 +260,12 @@ fn an_abort_is_not_cached() {
 fn reference_counts_outside_the_manifest_bounds_are_refused() {
     let generator = fewshot(&fewshot_test());
     let none: Vec<Reference<'_>> = Vec::new();
-    assert!(generator.generate(256, &none, 0, &face(), None).unwrap_err().to_string().contains("no reference"));
+    assert!(generator.generate(256, &none, 0, &Target::new(&face()), None).unwrap_err().to_string().contains("no reference"));
     let many = Stills::new(256, &(0..33).collect::<Vec<u32>>());
-    let err = generator.generate(256, &many.refs(), 0, &face(), None).unwrap_err().to_string();
+    let err = generator.generate(256, &many.refs(), 0, &Target::new(&face()), None).unwrap_err().to_string();
     assert!(err.contains("33") && err.contains("from 1 to 32"), "{err}");
     let wrong = Stills::new(128, &[1]);
-    let err = generator.generate(256, &wrong.refs(), 0, &face(), None).unwrap_err().to_string();
+    let err = generator.generate(256, &wrong.refs(), 0, &Target::new(&face()), None).unwrap_err().to_string();
     assert!(err.contains("3×256×256"), "{err}");
 }
 
@@ -298,7 +298,7 @@ fn the_embedder_sees_crops_then_sketches_averaged_over_references() {
         assert_eq!(generator.embedder_runs() - before, runs, "{pack}: embedder runs");
         assert!(max_diff(&embedding, &expected) < 1e-5, "{pack}: {embedding:?} vs {expected:?}");
         // The generator paints the mean crop colour everywhere.
-        let out = generator.generate(side, &refs, 0, &face(), None).unwrap();
+        let out = generator.generate(side, &refs, 0, &Target::new(&face()), None).unwrap();
         for (c, plane) in out.rgb(&[]).chunks(side * side).enumerate() {
             assert!(plane.iter().all(|v| (v - expected[c]).abs() < 1e-5), "{pack}: channel {c}");
         }
@@ -310,7 +310,7 @@ fn fixed_side_packs_are_fed_resized_crops() {
     // Few-shot at 64 used at 128: crops go down to 64, the output comes back at 128.
     let generator = fewshot(&test_pack("mean_fewshot"));
     let stills = Stills::new(128, &[4, 5]);
-    let out = generator.generate(128, &stills.refs(), 0, &face(), None).unwrap();
+    let out = generator.generate(128, &stills.refs(), 0, &Target::new(&face()), None).unwrap();
     assert_eq!(out.rgb(&[]).len(), 3 * 128 * 128);
     let mean: Vec<f32> =
         (0..3).map(|c| stills.crops.iter().map(|crop| plane_means(crop, 3)[c]).sum::<f32>() / 2.0).collect();
@@ -324,7 +324,7 @@ fn fixed_side_packs_are_fed_resized_crops() {
     assert_eq!((warp.model_side(64), warp.model_side(128), warp.model_side(1024)), (64, 64, 64));
     for size in [64, 128] {
         let stills = Stills::new(size, &[2]);
-        let out = warp.generate(size, &stills.refs(), 0, &expressive(0.1), None).unwrap();
+        let out = warp.generate(size, &stills.refs(), 0, &Target::new(&expressive(0.1)), None).unwrap();
         assert_eq!((out.rgb(&[]).len(), out.changed.len()), (3 * size * size, size * size));
         assert!(out.changed.iter().all(|&c| c == 0.0));
         let diff = max_diff(&out.rgb(&[]), &stills.crops[0]);

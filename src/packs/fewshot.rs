@@ -15,7 +15,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, Reference};
+use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, Reference, Target};
 
 use super::manifest::{Bindings, DimBounds, Manifest, SYMBOL_REFERENCES};
 use super::resample::resize_planar;
@@ -184,12 +184,12 @@ impl Generator for FewShotGenerator {
         size: usize,
         references: &[Reference<'_>],
         _chosen: usize,
-        target: &[[f32; 2]; 68],
+        target: &Target<'_>,
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, GenerateError> {
         let embedding = self.embedding(size, references, abort)?;
         let side = self.model_side(size);
-        let sketch = sketch::draw(target, side);
+        let sketch = sketch::draw(target.landmarks, side);
         let sketch_shape = [1, 3, side, side];
         let embedding_shape = [1, embedding.len()];
         let inputs = [

@@ -129,7 +129,24 @@ pub struct Reference<'a> {
     pub key: u128,
 }
 
-/// A generator model pack: turns reference crops and target landmarks into the
+/// What one frame asks a generator for: the driving landmarks and, as the
+/// generators grow, the motion they cannot carry (each field says when it is
+/// set). `Target::new` is the landmarks alone.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The driving iBUG-68 landmarks in the base reference's normalised crop
+    /// coordinates.
+    pub landmarks: &'a [[f32; 2]; 68],
+}
+
+impl<'a> Target<'a> {
+    /// A target given by its 68 landmarks only.
+    pub fn new(landmarks: &'a [[f32; 2]; 68]) -> Target<'a> {
+        Target { landmarks }
+    }
+}
+
+/// A generator model pack: turns reference crops and a target into the
 /// animated crop. Renders call it from many threads at once.
 pub trait Generator: Send + Sync {
     /// Animate one frame. `chosen` is the reference whose mouth and eyes best
@@ -139,7 +156,7 @@ pub trait Generator: Send + Sync {
         size: usize,
         references: &[Reference<'_>],
         chosen: usize,
-        target: &[[f32; 2]; 68],
+        target: &Target<'_>,
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, GenerateError>;
     /// Which device runs it.

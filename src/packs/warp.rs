@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, Planes, Reference};
+use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, Planes, Reference, Target};
 
 use super::manifest::{Bindings, Manifest};
 use super::resample::resize_planar;
@@ -95,11 +95,11 @@ impl Generator for WarpPackGenerator {
         size: usize,
         references: &[Reference<'_>],
         chosen: usize,
-        target: &[[f32; 2]; 68],
+        target: &Target<'_>,
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, GenerateError> {
         let r = references.get(chosen).ok_or_else(|| GenerateError::References("no reference still to animate".into()))?;
-        let mut out = self.run(size, r.crop, r.landmarks, target, abort)?;
+        let mut out = self.run(size, r.crop, r.landmarks, target.landmarks, abort)?;
         out.reference = chosen;
         Ok(out)
     }

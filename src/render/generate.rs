@@ -12,7 +12,7 @@ use ofx::plugin::{EffectHandle, Image};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference};
+use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference, Target};
 use super::geometry::{hull_matte, paste_hull, FaceState};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
@@ -82,7 +82,8 @@ impl Renderer {
         let generator = self.generator(s.device, s.model_pack.as_deref())?;
         self.warn_device_once(effect, generator.device_report());
         let references = lms.generator_references(&refs.prepared);
-        let generate = || generator.generate(size, &references, chosen, &lms.target, Some(frame.abort));
+        let target = Target::new(&lms.target);
+        let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
             let beside = BesideCopy { refs, frame, make_hull: &|| HullCells::new(&make_hull(), size) };
             match beside.run(&generate, out)? {
