@@ -22,6 +22,7 @@ use generator::Generator;
 
 mod fewshot;
 pub mod generator;
+pub mod liveportrait;
 pub mod manifest;
 pub mod resample;
 pub mod sketch;
@@ -32,6 +33,7 @@ pub use manifest::{
     Bindings, Dim, Manifest, ModelEntry, PackKind, TensorDecl, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_PACK_MODEL_BYTES,
     PACK_FORMAT, PACK_VERSION,
 };
+pub use liveportrait::LivePortraitGenerator;
 pub use warp::WarpPackGenerator;
 
 /// Environment variable: set to 1 to let the plugin load packs marked `test_only` (random-weight test models).
@@ -133,6 +135,7 @@ pub struct Pack {
 enum PackGenerator {
     Warp(Arc<WarpPackGenerator>),
     FewShot(Arc<FewShotGenerator>),
+    LivePortrait(Arc<LivePortraitGenerator>),
 }
 
 impl Pack {
@@ -141,6 +144,15 @@ impl Pack {
         match &self.generator {
             PackGenerator::Warp(g) => g.clone(),
             PackGenerator::FewShot(g) => g.clone(),
+            PackGenerator::LivePortrait(g) => g.clone(),
+        }
+    }
+
+    /// The LivePortrait generator, for a `liveportrait` pack (its caches' counters).
+    pub fn liveportrait(&self) -> Option<&Arc<LivePortraitGenerator>> {
+        match &self.generator {
+            PackGenerator::LivePortrait(g) => Some(g),
+            _ => None,
         }
     }
 
@@ -148,7 +160,7 @@ impl Pack {
     pub fn fewshot(&self) -> Option<&Arc<FewShotGenerator>> {
         match &self.generator {
             PackGenerator::FewShot(g) => Some(g),
-            PackGenerator::Warp(_) => None,
+            _ => None,
         }
     }
 
@@ -156,7 +168,7 @@ impl Pack {
     pub fn warp(&self) -> Option<&Arc<WarpPackGenerator>> {
         match &self.generator {
             PackGenerator::Warp(g) => Some(g),
-            PackGenerator::FewShot(_) => None,
+            _ => None,
         }
     }
 }
@@ -230,6 +242,18 @@ fn build(pack_dir: &Path, device: Device) -> Result<Pack, PackError> {
             bindings,
             pool("embedder"),
             pool("generator"),
+        )?)),
+        PackKind::LivePortrait => PackGenerator::LivePortrait(Arc::new(LivePortraitGenerator::new(
+            &manifest,
+            liveportrait::LivePortraitModels {
+                appearance: pool("appearance"),
+                motion: pool("motion"),
+                warping: pool("warping"),
+                generator: pool("generator"),
+                stitching: pool("stitching"),
+                retarget_eye: pool("retarget_eye"),
+                retarget_lip: pool("retarget_lip"),
+            },
         )?)),
     };
     Ok(Pack { manifest, bindings, generator })
