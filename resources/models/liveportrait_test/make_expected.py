@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Golden numbers for the `liveportrait` pipeline maths on the stand-in pack: writes expected.json beside it.
 
-The Rust pipeline (src/packs/, pack kind `liveportrait`) is checked against these numbers to 1e-4. Everything here
-is plain numpy on top of ONNX Runtime, written from LivePortrait's reference maths (KwaiVGI/LivePortrait at
+The Rust pipeline (src/packs/, pack kind `liveportrait`) is checked against these numbers to 1e-4. The maths is
+resources/models/liveportrait/lp_numpy.py (numpy on top of ONNX Runtime), the module compare_reference.py checks
+against LivePortrait's own code; it follows the reference (KwaiVGI/LivePortrait at
 commit 1986663be3b6902605d32200c01f4bfd36cda83d; file/line citations in resources/models/liveportrait/README.md,
 "The maths"), the same formulas the Rust side implements.
 
@@ -18,13 +19,15 @@ Inputs (no resampling, so the Rust test can rebuild them exactly from the demo p
 Outputs (see expected.json's "notes"): pose in degrees from the bins, rotation matrices, x_s, per driver frame the
 relative x_d (reference's relative-motion formula), the stitching delta and stitched x_d, the eye and lip deltas,
 the retargeted + stitched keypoints, and for the warp/generator runs summary figures (means in float64, a few
-sampled values) of the warped feature and the generated 512 crop.
+sampled values) of the warped feature and the generated 512 crop. `crop_from_landmarks` checks the crop convention:
+the image -> crop matrices from the demo track's first frame and figures of the resulting 256 crop.
 
     /work/venv-warp/bin/python resources/models/liveportrait_test/make_expected.py
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,8 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
+sys.path.insert(0, str(HERE.parent / "liveportrait"))
+import lp_numpy as lp  # noqa: E402  (the pipeline maths, shared with compare_reference.py)
 PORTRAIT = ROOT / "resources" / "demo" / "astronaut.png"
 CROPS = {  # name -> (left, top, mirrored)
     "source": (97, 8, False),
@@ -60,70 +65,15 @@ def crop(img: np.ndarray, left: int, top: int, mirrored: bool) -> np.ndarray:
     return np.ascontiguousarray(c.transpose(2, 0, 1)[None])            # [1,3,256,256] RGB [0,1]
 
 
-def degrees(logits: np.ndarray, bins: int, step: float, offset: float) -> float:
-    """softmax expectation of the bin index, times the bin width, plus the offset (reference camera.py 14-26)"""
-    z = logits.astype(np.float64).reshape(-1)
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    return float((p * np.arange(bins)).sum() * step + offset)
-
-
-def rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
-    """the matrix the reference right-multiplies row keypoints by: (Rz(roll) Ry(yaw) Rx(pitch))^T (camera.py 31-73)"""
-    x, y, z = np.deg2rad([pitch, yaw, roll])
-    rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
-    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
-    rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
-    return (rz @ ry @ rx).T
-
-
 def motion_info(sess, image: np.ndarray, conv: dict) -> dict:
-    names = [o.name for o in sess.get_outputs()]
-    raw = dict(zip(names, sess.run(None, {"image": image})))
-    pose = {k: degrees(raw[k], conv["pose_bins"], conv["bin_degrees"], conv["bin_offset_degrees"])
-            for k in ("pitch", "yaw", "roll")}
-    n = conv["num_kp"]
-    info = {**pose,
-            "t": raw["t"].astype(np.float64).reshape(3),
-            "exp": raw["exp"].astype(np.float64).reshape(n, 3),
-            "scale": float(raw["scale"].reshape(())),
-            "kp": raw["kp"].astype(np.float64).reshape(n, 3)}
-    info["R"] = rotation(info["pitch"], info["yaw"], info["roll"])
-    return info
+    return lp.motion_info(lp.raw_motion(sess, image), conv)
 
 
-def transform(info: dict) -> np.ndarray:
-    """x = scale * (kp @ R + exp), then + (tx, ty) on x and y only (live_portrait_wrapper.py 184-212)"""
-    x = info["scale"] * (info["kp"] @ info["R"] + info["exp"])
-    x[:, :2] += info["t"][:2]
-    return x
-
-
-def relative(src: dict, d0: dict, di: dict) -> np.ndarray:
-    """the reference's relative motion, image source, animation_region 'all' (live_portrait_pipeline.py 319-387)"""
-    r_new = di["R"] @ d0["R"].T @ src["R"]
-    exp_new = src["exp"] + (di["exp"] - d0["exp"])
-    scale_new = src["scale"] * (di["scale"] / d0["scale"])
-    t_new = src["t"] + (di["t"] - d0["t"])
-    t_new[2] = 0.0
-    return scale_new * (src["kp"] @ r_new + exp_new) + t_new
-
-
-def stitch(sess, x_s: np.ndarray, x_d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """delta = S(x_s flat ++ x_d flat); first 3N added to x_d, last 2 to x_d's x, y (wrapper 240-274)"""
-    n = x_s.shape[0]
-    feat = np.concatenate([x_s.reshape(-1), x_d.reshape(-1)])[None].astype(np.float32)
-    (delta,) = sess.run(None, {"kp": feat})
-    delta = delta.astype(np.float64).reshape(-1)
-    out = x_d + delta[:3 * n].reshape(n, 3)
-    out[:, :2] += delta[3 * n:3 * n + 2]
-    return delta, out
+transform, relative, stitch = lp.transform, lp.relative, lp.stitch
 
 
 def mlp(sess, x_s: np.ndarray, ratios) -> np.ndarray:
-    feat = np.concatenate([x_s.reshape(-1), np.asarray(ratios, np.float64)])[None].astype(np.float32)
-    (delta,) = sess.run(None, {"input": feat})
-    return delta.astype(np.float64).reshape(-1, 3)
+    return lp.retarget(sess, x_s, ratios)
 
 
 def r(a, nd: int = 7):
@@ -204,6 +154,22 @@ def main() -> None:
     out["warp_runs"]["driver1"] = warp_generate(s["warping"], s["generator"], f_s, x_s,
                                                 np.asarray(out["drivers"]["driver1"]["x_d_stitched"]))
     out["warp_runs"]["retarget"] = warp_generate(s["warping"], s["generator"], f_s, x_s, ret_st)
+    # the crop convention from landmarks: the demo track's first frame on the demo portrait
+    lmk = np.asarray(json.loads((ROOT / "resources/demo/track.json").read_text())["frames"][0]["landmarks"], np.float64)
+    m512 = lp.crop_transform(lmk, 512, conv["crop"]["scale"], conv["crop"]["vx_ratio"], conv["crop"]["vy_ratio"])
+    c256 = lp.crop_256(img.astype(np.float64) / 255.0, lmk, conv)
+    out["crop_from_landmarks"] = {
+        "landmarks": "resources/demo/track.json frames[0].landmarks, used as OpenCV pixel coordinates (the top-left"
+                     " pixel's centre is (0, 0))",
+        "matrix_512": r(m512, 9),
+        "matrix_256": r(lp.crop_transform(lmk, 256, conv["crop"]["scale"], conv["crop"]["vx_ratio"],
+                                          conv["crop"]["vy_ratio"]), 9),
+        "crop_256": "warp to 512 with matrix_512 (image -> crop pixel coordinates; bilinear, black outside), then"
+                    " 2x2 box average to 256; RGB/255",
+        "crop_256_mean": r(c256.astype(np.float64).mean()),
+        "crop_256_samples": [[*p_, r(c256[0, p_[0], p_[1], p_[2]])] for p_ in
+                             [[0, 0, 0], [0, 128, 128], [1, 60, 200], [2, 200, 40], [2, 255, 255]]],
+    }
     text = json.dumps(out, indent=1)
     (HERE / "expected.json").write_text(text + "\n")
     print(f"wrote expected.json ({len(text)} chars)")
