@@ -581,17 +581,36 @@ def find_checkpoint(folder: Path, rel: str) -> Path:
              f"layout: {', '.join(CKPT_FILES.values())})")
 
 
-def load_checkpoints(models: dict, folder: Path) -> None:
-    for role in ("appearance", "motion", "warping", "generator"):
-        path = find_checkpoint(folder, CKPT_FILES[role])
+def read_checkpoint(path: Path) -> dict:
+    try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-        models[role].load_state_dict(sd, strict=True)
+    except Exception as e:  # a truncated download, a file that is not a checkpoint
+        sys.exit(f"error: {path} is not a readable PyTorch checkpoint: {e}")
+    if not isinstance(sd, dict):
+        sys.exit(f"error: {path} holds a {type(sd).__name__}, not a state dict")
+    return sd
+
+
+def load_strict(model: nn.Module, sd: dict, what: str) -> None:
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as e:  # missing/unexpected keys or wrong shapes: torch names each one
+        sys.exit(f"error: {what} does not match LivePortrait's published architecture: {e}")
+
+
+def load_checkpoints(models: dict, folder: Path) -> None:
+    paths = {role: find_checkpoint(folder, rel) for role, rel in CKPT_FILES.items()}  # all there before any work
+    for role in ("appearance", "motion", "warping", "generator"):
+        path = paths[role]
+        load_strict(models[role], read_checkpoint(path), str(path))
         print(f"loaded {path} (strict)")
-    path = find_checkpoint(folder, CKPT_FILES["stitching_retargeting"])
-    sr = torch.load(path, map_location="cpu", weights_only=True)
+    path = paths["stitching_retargeting"]
+    sr = read_checkpoint(path)
     for role, key in SR_KEYS.items():
+        if key not in sr:
+            sys.exit(f"error: {path} has no {key!r} entry (it holds {', '.join(map(str, sr))})")
         sd = {k.replace("module.", ""): v for k, v in sr[key].items()}
-        models[role].load_state_dict(sd, strict=True)
+        load_strict(models[role], sd, f"{path} [{key}]")
     print(f"loaded {path} (strict: {', '.join(SR_KEYS.values())})")
 
 
