@@ -226,10 +226,13 @@ pub struct LivePortraitCrop {
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 pub struct LivePortraitConventions {
     /// Side of the appearance and motion extractors' input crop.
+    #[serde(deserialize_with = "whole_number")]
     pub input_size: usize,
     /// Side of the generator's output.
+    #[serde(deserialize_with = "whole_number")]
     pub output_size: usize,
     /// Implicit keypoints.
+    #[serde(deserialize_with = "whole_number")]
     pub num_kp: usize,
     /// Always "RGB".
     pub channel_order: ChannelOrder,
@@ -237,9 +240,20 @@ pub struct LivePortraitConventions {
     pub value_range: [f64; 2],
     pub crop: LivePortraitCrop,
     /// Bins of the pose logits; a pose is `Σ softmax(logits)_i · i · bin_degrees + bin_offset_degrees`.
+    #[serde(deserialize_with = "whole_number")]
     pub pose_bins: usize,
     pub bin_degrees: f64,
     pub bin_offset_degrees: f64,
+}
+
+/// A whole number written as JSON writes numbers (the manifest's reader keeps every number as a float).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let v = <f64 as serde::Deserialize>::deserialize(d)?;
+    if v.fract() == 0.0 && (0.0..=(1u64 << 31) as f64).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not a whole number")))
+    }
 }
 
 /// lp-rs: the channel order of the crops (only RGB is defined).

@@ -205,6 +205,19 @@ pub fn load_pack(pack_dir: &Path, device: Device) -> Result<Arc<Pack>, PackError
     cell.get_or_try_init(|| build(pack_dir, device).map(Arc::new)).cloned()
 }
 
+/// The folder `modelPack` names: a path to a pack folder, or the name of a pack installed beside the built-in
+/// one (`installer install --pack DIR` puts it in `<models>/<name>`): a bare name that is not a folder here.
+pub fn resolve_pack(value: &Path) -> PathBuf {
+    let bare = value.components().count() == 1 && matches!(value.components().next(), Some(std::path::Component::Normal(_)));
+    if bare && !value.is_dir() {
+        let installed = models_dir().join(value);
+        if installed.is_dir() {
+            return installed;
+        }
+    }
+    value.to_path_buf()
+}
+
 fn missing(dir: &Path) -> PackError {
     PackError::Unreadable { dir: dir.to_path_buf(), file: String::new(), reason: "the folder does not exist".into() }
 }
@@ -213,7 +226,7 @@ fn missing(dir: &Path) -> PackError {
 /// are refused unless `LIVING_PORTRAIT_ALLOW_TEST_PACKS=1`: their random weights make colourful noise, and a user
 /// who picked one by mistake should be told rather than shown it.
 pub fn load_generator(pack_dir: Option<&Path>, device: Device) -> Result<Arc<dyn Generator>, PackError> {
-    let dir = pack_dir.map(Path::to_path_buf).unwrap_or_else(builtin_warp_dir);
+    let dir = pack_dir.map(resolve_pack).unwrap_or_else(builtin_warp_dir);
     let pack = load_pack(&dir, device)?;
     let allowed = std::env::var(ALLOW_TEST_PACKS_ENV).is_ok_and(|v| v.trim() == "1");
     if pack.manifest.test_only && !allowed {

@@ -12,7 +12,7 @@ use ofx::plugin::{EffectHandle, Image};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference, Target};
+use crate::packs::generator::{DriverCropped, DriverFrames, GenerateError, GeneratedCrop, Planes, Reference, Target};
 use super::geometry::{hull_matte, paste_hull, FaceState};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
@@ -52,6 +52,14 @@ impl CropLandmarks {
     }
 }
 
+/// lp-rs: what a neural pack reads besides the landmarks (see `Target`): the expression controls' head turn,
+/// in Driver mode the landmarks before the controls (crop coordinates) and the Driver frames cropped for it.
+pub(super) struct NeuralDrive {
+    pub(super) turn: [f64; 3],
+    pub(super) before: Option<[[f32; 2]; 68]>,
+    pub(super) crops: Option<[(Arc<Vec<f32>>, u128); 2]>,
+}
+
 /// What the generator stage hands to the paste: the generated crop (none in
 /// Matte output, which needs no generator), the paste matte, and whether the
 /// output already holds the exact copy of the portrait.
@@ -65,7 +73,8 @@ impl Renderer {
     /// Run the generator (not in Matte output) and make the paste matte; in
     /// Full output copy the portrait into `out` meanwhile. `Ok(None)`: the
     /// guessed still turned out to differ, and nothing is final.
-    pub(super) fn generate(&self, effect: &EffectHandle, s: &Settings, frame: &Frame<'_>, refs: &References, lms: &CropLandmarks, out: &mut Image) -> Result<Option<Generated>> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn generate(&self, effect: &EffectHandle, s: &Settings, frame: &Frame<'_>, refs: &References, lms: &CropLandmarks, neural: Option<&NeuralDrive>, out: &mut Image) -> Result<Option<Generated>> {
         let size = s.resolution;
         let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
         let make_hull = || hull_matte(&lms.hull, HULL_RES, feather);
@@ -81,8 +90,17 @@ impl Renderer {
             .unwrap_or(0);
         let generator = self.generator(s.device, s.model_pack.as_deref())?;
         self.warn_device_once(effect, generator.device_report());
+        self.notice_once(effect, generator.notice());
         let references = lms.generator_references(&refs.prepared);
-        let target = Target::new(&lms.target);
+        let mut target = Target::new(&lms.target);
+        if let Some(n) = neural {
+            target.head_turn = n.turn;
+            target.before_expressions = n.before.as_ref();
+            target.driver = n.crops.as_ref().map(|[now, reference]| DriverFrames {
+                now: DriverCropped { pixels: &now.0, key: now.1 },
+                reference: DriverCropped { pixels: &reference.0, key: reference.1 },
+            });
+        }
         let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
             let beside = BesideCopy { refs, frame, make_hull: &|| HullCells::new(&make_hull(), size) };

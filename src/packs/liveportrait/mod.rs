@@ -79,6 +79,13 @@ pub struct SourceState {
     lip: f64,
 }
 
+impl SourceState {
+    /// The appearance extractor's features, [1, 32, 16, 64, 64].
+    pub fn feature(&self) -> &[f32] {
+        &self.feature
+    }
+}
+
 type Cell<T> = Arc<OnceCell<Arc<T>>>;
 type Lru<T> = lru::LruCache<u128, Cell<T>>;
 
@@ -147,14 +154,23 @@ impl LivePortraitGenerator {
         let points = to_f64(r.landmarks);
         let square = CropSquare::from_landmarks(&points, c.crop.scale, c.crop.vx_ratio, c.crop.vy_ratio);
         let crop = sample_square(r.crop, size, &square, c.input_size);
-        let side = c.input_size;
+        self.source_from_crop(crop, square, &points, abort)
+    }
+
+    /// A still's state from its LivePortrait crop (`input_size`², planar RGB), the square it was cut from and its
+    /// landmarks in the same frame (for the openness ratios).
+    pub fn source_from_crop(&self, crop: Vec<f32>, square: CropSquare, points: &[[f64; 2]; 68], abort: Option<&dyn Fn() -> bool>) -> Result<SourceState, GenerateError> {
+        let side = self.conventions.input_size;
+        if crop.len() != 3 * side * side {
+            return Err(GenerateError::References(format!("a source crop has {} values, not 3×{side}×{side}", crop.len())));
+        }
         let shape = [1, 3, side, side];
         let outputs = self.models.appearance.run(&[TensorInput { name: "image", shape: &shape, data: &crop }], abort)?;
         self.appearance_runs.fetch_add(1, Ordering::Relaxed);
         let feature = take(outputs, "feature_3d", 32 * 16 * 64 * 64, "appearance")?;
         let motion = self.run_motion(&crop, abort)?;
         let x_s = source_keypoints(&motion);
-        Ok(SourceState { square, crop, feature, motion, x_s, eyes: maths::eye_ratios(&points), lip: maths::lip_ratio(&points) })
+        Ok(SourceState { square, crop, feature, motion, x_s, eyes: maths::eye_ratios(points), lip: maths::lip_ratio(points) })
     }
 
     /// The motion extractor on one 256² crop, the pose in degrees.
@@ -216,25 +232,34 @@ impl LivePortraitGenerator {
         Ok(delta.to_vec())
     }
 
-    /// The retargeting delta of the eye network for a driving openness minus its delta at `rest`, or none when the
-    /// two are the same (the common case: nothing changed the eyes).
+    /// A retargeting network's raw delta (21 × 3, flat): the eye network on `x_s` and (left eye, right eye,
+    /// driving eye) openness, or the lip network on `x_s` and (source lip, driving lip) openness.
+    pub fn retarget_raw(&self, lip: bool, x_s: &[[f64; 3]; NUM_KP], ratios: &[f64], abort: Option<&dyn Fn() -> bool>) -> Result<Vec<f32>, GenerateError> {
+        let mut input = flat(x_s);
+        input.extend(ratios.iter().map(|&v| v as f32));
+        let pool = if lip { &self.models.retarget_lip } else { &self.models.retarget_eye };
+        self.small(pool, "input", &input, 3 * NUM_KP, abort)
+    }
+
+    /// The stitching network's correction of driving keypoints `x_d` for the source `x_s`.
+    pub fn stitch(&self, x_s: &[[f64; 3]; NUM_KP], x_d: &[[f64; 3]; NUM_KP], abort: Option<&dyn Fn() -> bool>) -> Result<[[f64; 3]; NUM_KP], GenerateError> {
+        let mut input = flat(x_s);
+        input.extend(flat(x_d));
+        let delta = self.small(&self.models.stitching, "kp", &input, 3 * NUM_KP + 2, abort)?;
+        let mut out = *x_d;
+        maths::apply_stitching(&mut out, &delta);
+        Ok(out)
+    }
+
+    /// The retargeting delta for a driving openness minus the delta at `rest`, or none when the two are the same
+    /// (the common case: nothing changed the eyes or lips).
     fn retarget(&self, lip: bool, src: &SourceState, now: f64, rest: f64, abort: Option<&dyn Fn() -> bool>) -> Result<Option<Vec<f64>>, GenerateError> {
         if (now - rest).abs() < 1e-9 {
             return Ok(None);
         }
-        let x_s = flat(&src.x_s);
-        let input = |c: f64| {
-            let mut v = x_s.clone();
-            if lip {
-                v.extend([src.lip as f32, c as f32]);
-            } else {
-                v.extend([src.eyes[0] as f32, src.eyes[1] as f32, c as f32]);
-            }
-            v
-        };
-        let (pool, name) = if lip { (&self.models.retarget_lip, "input") } else { (&self.models.retarget_eye, "input") };
-        let a = self.small(pool, name, &input(now), 3 * NUM_KP, abort)?;
-        let b = self.small(pool, name, &input(rest), 3 * NUM_KP, abort)?;
+        let ratios = |c: f64| if lip { vec![src.lip, c] } else { vec![src.eyes[0], src.eyes[1], c] };
+        let a = self.retarget_raw(lip, &src.x_s, &ratios(now), abort)?;
+        let b = self.retarget_raw(lip, &src.x_s, &ratios(rest), abort)?;
         Ok(Some(a.iter().zip(&b).map(|(a, b)| (*a - *b) as f64).collect()))
     }
 
@@ -260,10 +285,7 @@ impl LivePortraitGenerator {
             }
             None => landmark_driving(src, base_points, &tgt, &turn),
         };
-        let mut stitch_in = flat(&src.x_s);
-        stitch_in.extend(flat(&x_d));
-        let delta = self.small(&self.models.stitching, "kp", &stitch_in, 3 * NUM_KP + 2, abort)?;
-        maths::apply_stitching(&mut x_d, &delta);
+        x_d = self.stitch(&src.x_s, &x_d, abort)?;
         // Openness: the target's against the still's own, or against the same frame before the controls.
         let rest_points = target.before_expressions.map(to_f64);
         let (rest_eye, rest_lip) = match &rest_points {
