@@ -362,3 +362,56 @@ mod node {
         d2.save(&installer::target_dir().join("test-output/packs_liveportrait/driver_2.png"), Depth::Byte).ok();
     }
 }
+
+#[test]
+fn installer_pack_round_trip() {
+    // A converted pack as a user has it: a folder with its own name.
+    let tmp = support::TempDir::new("lp-install").unwrap();
+    let user_pack = tmp.path().join("my_liveportrait");
+    std::fs::create_dir(&user_pack).unwrap();
+    for f in std::fs::read_dir(standin()).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), user_pack.join(f.file_name())).unwrap();
+    }
+    let opts = installer::BundleOptions {
+        profile: installer::Profile::Debug,
+        out_dir: tmp.path().join("out"),
+        build: false,
+        cdylib: Some(common::cdylib()),
+        crate_licenses: false,
+        packs: vec![user_pack.clone()],
+        ..Default::default()
+    };
+    let bundle = installer::build_bundle(&opts).unwrap_or_else(|e| panic!("{e}"));
+    let prefix = tmp.path().join("prefix");
+    std::fs::create_dir(&prefix).unwrap();
+    let report = installer::install(&bundle, &prefix).unwrap_or_else(|e| panic!("{e}"));
+    let models = report.bundle.join("Contents/Resources/models");
+    let installed = models.join("my_liveportrait");
+    // The manifest, the seven models and the README went in; the build scripts and golden numbers did not; the
+    // stand-in and the converter folder of the source tree are not in the bundle.
+    assert!(installed.join("manifest.json").is_file() && installed.join("README.md").is_file());
+    assert_eq!(std::fs::read_dir(&installed).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "onnx")).count(), 7);
+    assert!(!installed.join("build_standin.py").exists() && !installed.join("expected.json").exists());
+    assert!(!models.join("liveportrait_test").exists() && !models.join("liveportrait").exists());
+    assert!(models.join("warp/manifest.json").is_file(), "the built-in pack is there too");
+    // The plugin's own check accepts the installed copy, and it renders.
+    let g = generator(&installed);
+    let (crop, lms) = still(256, 3);
+    let refs = [Reference { crop: &crop, landmarks: &lms, key: 7 }];
+    g.generate(256, &refs, 0, &Target::new(&lms), None).unwrap();
+    // A damaged pack is refused before anything is built, with a sentence naming the file.
+    let stitching = user_pack.join("stitching.onnx");
+    let mut bytes = std::fs::read(&stitching).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&stitching, &bytes).unwrap();
+    let again = installer::BundleOptions { out_dir: tmp.path().join("out2"), ..opts.clone() };
+    let e = installer::build_bundle(&again).unwrap_err().to_string();
+    assert!(e.contains("stitching.onnx") && e.contains("SHA-256") && e.contains("damaged or replaced"), "{e}");
+    std::fs::write(&stitching, b"not a model").unwrap();
+    let e = installer::build_bundle(&again).unwrap_err().to_string();
+    assert!(e.contains("stitching.onnx") && e.contains("incomplete download"), "{e}");
+    assert!(!tmp.path().join("out2").exists(), "nothing was built");
+    installer::uninstall(&prefix).unwrap();
+}
