@@ -212,15 +212,6 @@ pub fn lip_ratio(p: &[[f64; 2]; 68]) -> f64 {
     dist(p[62], p[66]) / (dist(p[48], p[54]) + 1e-6)
 }
 
-/// Head roll in degrees from 68 points in an image-like frame: the tilt of the line between the eyes' middles
-/// (positive: counter-clockwise on screen). Yaw and pitch need a 3-D face model (`crate::face::pose`).
-pub fn eye_line_roll(p: &[[f64; 2]; 68]) -> f64 {
-    let mid = |a: usize, b: usize| [(p[a][0] + p[b][0]) / 2.0, (p[a][1] + p[b][1]) / 2.0];
-    let (e1, e2) = (mid(36, 39), mid(42, 45));
-    // y is down: a counter-clockwise tilt on screen raises the image-right eye (smaller y).
-    (-(e2[1] - e1[1])).atan2(e2[0] - e1[0]).to_degrees()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn openness_ratios_and_roll() {
+    fn openness_ratios() {
         let mut p = face();
         p[37] = [-0.6, -0.1];
         p[41] = [-0.6, 0.1];
@@ -359,11 +350,5 @@ mod tests {
         p[62] = [0.0, 0.9];
         p[66] = [0.0, 1.1];
         assert!(close(lip_ratio(&p), 0.2 / 0.8, 1e-5));
-        assert!(close(eye_line_roll(&p), 0.0, 1e-12));
-        // Image-right eye raised (y down): counter-clockwise, positive.
-        let mut q = p;
-        q[42][1] -= 0.1;
-        q[45][1] -= 0.1;
-        assert!(eye_line_roll(&q) > 0.0);
     }
 }

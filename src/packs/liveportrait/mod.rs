@@ -11,13 +11,13 @@
 //! Per frame, the driving keypoints `x_d`: (a) in Driver mode, the driver's frame now and at the motion reference
 //! frame (cropped by the render with the pack's convention, their motion cached by content) give LivePortrait's
 //! relative motion exactly (`maths::relative_driving`); (b) from landmarks (a track, keys, or expressions alone),
-//! the target's head roll against the still's (yaw and pitch need a 3-D face model), its translation and scale,
-//! with the expression kept; (c) the expression controls' head turn as one more rotation, and eye and lip
+//! the target's head pose against the still's (`crate::face::pose`, a 3-D face model fitted to the 68 points),
+//! its translation and scale, with the expression kept; (c) the expression controls' head turn as one more rotation, and eye and lip
 //! openness (the ratios of `maths`, from the target's landmarks) through the retargeting networks, as the change
 //! from the still's own openness (from the openness before the controls in Driver mode), so a neutral target adds
 //! exactly nothing. Then the stitching network, the warping module and the SPADE generator (512²).
 //!
-//! The 512 output covers LivePortrait's square, which sits inside our crop: it is resampled (bilinear; at working
+//! The 512 output covers LivePortrait's square, which mostly lies inside our crop: it is resampled (bilinear; at working
 //! resolution 1024 that is an upscale of about two) into our crop, with `changed` fading to 0 over the square's
 //! outer 8 % so the paste-back blends it into the plate, and the reference's own pixels outside it. The render's
 //! hull matte then limits the paste, so pixels outside it stay bit-exact.
@@ -366,13 +366,15 @@ impl Generator for LivePortraitGenerator {
     }
 }
 
-/// The driving keypoints from landmarks: the target's roll, translation and scale against the base still's
-/// (the target is in the base's crop frame), the still's expression kept; then `turn`.
+/// The driving keypoints from landmarks: the target's head pose (`crate::face::pose`, a 3-D face model fitted to
+/// the 68 points), translation and scale against the base still's (the target is in the base's crop frame),
+/// the still's expression kept; then `turn`.
 fn landmark_driving(src: &SourceState, base: &[[f64; 2]; 68], tgt: &[[f64; 2]; 68], turn: &Mat3) -> [[f64; 3]; NUM_KP] {
     let m = &src.motion;
-    // y is down in crop coordinates: a counter-clockwise tilt on screen is a negative LivePortrait roll.
-    let roll = -(maths::eye_line_roll(tgt) - maths::eye_line_roll(base));
-    let rel = maths::matmul(turn, &maths::rotation(0.0, 0.0, roll));
+    let rel = match (head_rotation(base), head_rotation(tgt)) {
+        (Some(b), Some(t)) => maths::matmul(turn, &maths::matmul(&t, &maths::transpose(&b))),
+        _ => *turn,
+    };
     let r_new = maths::matmul(&rel, &maths::rotation(m.pitch, m.yaw, m.roll));
     let (cb, sb) = rigid_frame(base);
     let (ct, st) = rigid_frame(tgt);
@@ -383,6 +385,13 @@ fn landmark_driving(src: &SourceState, base: &[[f64; 2]; 68], tgt: &[[f64; 2]; 6
     let (ux, uy) = (src.square.ux, src.square.uy);
     let t = [m.t[0] + k * (d[0] * ux[0] + d[1] * ux[1]), m.t[1] + k * (d[0] * uy[0] + d[1] * uy[1]), 0.0];
     maths::transform(&m.kp, &r_new, &m.exp, scale, t)
+}
+
+/// The head pose of 68 points (y down) as a LivePortrait rotation: our roll turns counter-clockwise on screen,
+/// LivePortrait's clockwise (its y is down too); yaw and pitch keep their signs.
+fn head_rotation(p: &[[f64; 2]; 68]) -> Option<Mat3> {
+    let points = p.map(|q| [q[0] as f32, q[1] as f32]);
+    crate::face::pose::head_pose(&points).map(|pose| maths::rotation(pose.pitch, pose.yaw, -pose.roll))
 }
 
 /// The centre and RMS spread of the points that move least with expression (nose bridge and tip, eye corners).
