@@ -494,7 +494,7 @@ impl Reader<'_> {
         if !(1.0..=PACK_VERSION as f64).contains(&version) {
             return Err(self.error(
                 "version",
-                format!("is {version}, but this Living Portrait reads versions 1 to {PACK_VERSION}"),
+                format!("is {version}, but this Living Portrait reads versions 1 to {PACK_VERSION} only (a newer pack needs a newer Living Portrait)"),
             ));
         }
         let kind_text = self.string(root, "kind")?;
