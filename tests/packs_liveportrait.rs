@@ -380,6 +380,7 @@ fn installer_pack_round_trip() {
         cdylib: Some(common::cdylib()),
         crate_licenses: false,
         packs: vec![user_pack.clone()],
+        link: true,
         ..Default::default()
     };
     let bundle = installer::build_bundle(&opts).unwrap_or_else(|e| panic!("{e}"));

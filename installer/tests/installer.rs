@@ -91,6 +91,7 @@ fn fake_bundle(dir: &Path) -> PathBuf {
         workspace: ws,
         crate_licenses: false,
         packs: Vec::new(),
+        link: false,
     };
     build_bundle(&opts).unwrap()
 }
@@ -147,6 +148,33 @@ fn bundle_has_the_ofx_layout() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from(BUNDLE_NAME)]);
+}
+
+#[test]
+fn linked_bundles_share_the_binaries_and_copied_ones_do_not() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = TempDir::new("lp-bundle-link").unwrap();
+    let cdylib = tmp.path().join("libliving_portrait.so");
+    fs::write(&cdylib, b"\x7fELF fake plugin").unwrap();
+    let runtime = fake_runtime(tmp.path());
+    let ort = runtime.runtime.clone();
+    let inode = |p: &Path| fs::metadata(p).unwrap().ino();
+    for link in [true, false] {
+        let opts = BundleOptions {
+            out_dir: tmp.path().join(format!("out-{link}")),
+            build: false,
+            cdylib: Some(cdylib.clone()),
+            runtime: Some(runtime.clone()),
+            workspace: fake_workspace(tmp.path()),
+            crate_licenses: false,
+            link,
+            ..Default::default()
+        };
+        let bin = build_bundle(&opts).unwrap().join("Contents").join(arch_dir());
+        assert_eq!(fs::read(bin.join(BINARY_NAME)).unwrap(), fs::read(&cdylib).unwrap());
+        assert_eq!(inode(&bin.join(BINARY_NAME)) == inode(&cdylib), link, "plugin binary, link = {link}");
+        assert_eq!(inode(&bin.join(ort.file_name().unwrap())) == inode(&ort), link, "runtime, link = {link}");
+    }
 }
 
 #[test]

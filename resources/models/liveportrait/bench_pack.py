@@ -30,12 +30,37 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0      # Linux: kilobytes
 
 
+def torch_times(ckpt: Path, threads: int, f_s: np.ndarray, x_s: np.ndarray, frames: int) -> dict:
+    """warping + generator in torch (float32, CPU) on the same inputs, for comparison"""
+    import torch
+    import convert
+
+    torch.set_num_threads(threads)
+    torch.set_grad_enabled(False)
+    models = {r: convert.build(r) for r in convert.CONTRACT}
+    convert.load_checkpoints(models, ckpt)
+    fs, xs = torch.from_numpy(f_s), torch.from_numpy(x_s[None].astype(np.float32))
+    warp, gen = [], []
+    for i in range(frames + 1):
+        xd = xs + 0.01 * (i + 1)
+        a = time.perf_counter()
+        wf = models["warping"](fs, xd, xs)
+        b = time.perf_counter()
+        models["generator"](wf)
+        c = time.perf_counter()
+        warp.append((b - a) * 1000)
+        gen.append((c - b) * 1000)
+    return {"torch": torch.__version__, "warping_ms": [round(v) for v in warp], "generator_ms": [round(v) for v in gen]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pack", type=Path, required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--frames", type=int, default=3, help="steady frames to time")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--torch-checkpoints", type=Path,
+                    help="also time warping + generator in torch (convert.py's modules, these checkpoints)")
     args = ap.parse_args()
 
     import onnxruntime as ort
@@ -87,6 +112,8 @@ def main() -> None:
         "per_model_ms_median": {r: round(float(np.median(v)), 1) for r, v in ms.items() if v},
         "peak_rss_mb": round(peak_rss_mb()), "output": list(img.shape),
     }
+    if args.torch_checkpoints:
+        res["torch"] = torch_times(args.torch_checkpoints, args.threads, f_s, x_s, args.frames)
     for k, v in res.items():
         print(f"{k:22s} {v}")
     if args.json:

@@ -63,6 +63,7 @@ def main() -> int:
     from src.live_portrait_wrapper import LivePortraitWrapper
     from src.utils.camera import get_rotation_matrix
     from src.utils.crop import crop_image
+    from src.utils.helper import calc_motion_multiplier
 
     ck = args.checkpoints
     cfg = InferenceConfig(
@@ -151,6 +152,13 @@ def main() -> int:
         x_d_ref = scale_new * (src_ref["kp"] @ r_new + delta_new) + t_new
         x_d = lp.relative(src, drv[0], di)
         worst("x_d_relative", x_d_ref[0].numpy(), x_d)
+        # the CLI's default "expression-friendly" option (pipeline 389-395): for a still source, frame 0's x_d is
+        # x_s itself, so the hull-volume multiplier is 1 and the result is the formula above
+        if i == 0:
+            x_d0_new = x_d_ref
+            multiplier = calc_motion_multiplier(x_s_ref, x_d0_new)
+            figs["expression_friendly_multiplier_minus_1"] = abs(float(multiplier) - 1.0)
+        worst("expression_friendly_vs_relative", ((x_d_ref - x_d0_new) * multiplier + x_s_ref)[0].numpy(), x_d)
         st_ref = ref.stitching(x_s_ref, x_d_ref)
         delta_ref = ref.stitch(x_s_ref, x_d_ref)
         delta, st = lp.stitch(sess["stitching"], x_s, x_d)
@@ -189,7 +197,7 @@ def main() -> int:
         bound = None
         if k in ("crop_mean_abs_float", "generated_mean_abs"):
             bound = BOUND_IMG
-        elif k in ("raw_motion", "x_s", "x_d_relative", "stitching_delta", "x_d_stitched", "eye_delta", "lip_delta",
+        elif k in ("raw_motion", "x_s", "x_d_relative", "expression_friendly_vs_relative", "stitching_delta", "x_d_stitched", "eye_delta", "lip_delta",
                    "rotation"):
             bound = BOUND_KP
         flag = "" if bound is None or v <= bound else "  OVER"

@@ -5,7 +5,8 @@ The seven models have exactly the tensor names and full-size shapes of a real `l
 resources/models/liveportrait/README.md, "The pack contract") but tiny RANDOM weights from a seeded generator and
 a handful of real operators, so that `cargo test` can check the plugin's plumbing (loading, shape checks, caching,
 the pose/keypoint maths, stitching, retargeting, paste-back, errors, determinism) without the real weights. Their
-outputs depend on their inputs, but they are not a face model: the "generated" crop is a smooth colour field.
+outputs depend on their inputs, but they are not a face model: the "generated" crop is a blurred, green-tinted
+rendering of the source crop's structure, shifted and zoomed by the keypoints' mean offset and spread.
 
     appearance  image [1,3,256,256] -> feature_3d [1,32,16,64,64]   4x4 average pool, 1x1 conv 3->512, tanh, reshape
     motion      image [1,3,256,256] -> pitch/yaw/roll [1,66] logits, t [1,3], exp [1,63], scale [1,1], kp [1,63]
