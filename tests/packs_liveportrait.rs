@@ -416,3 +416,50 @@ fn installer_pack_round_trip() {
     assert!(!tmp.path().join("out2").exists(), "nothing was built");
     installer::uninstall(&prefix).unwrap();
 }
+
+/// Peak and current resident memory of this process in MB (Linux; 0 elsewhere).
+fn rss_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// A real-size pack (e.g. `convert.py --random` output) through the generator at working resolution 256: load,
+/// first frame, steady frames, memory. `LIVING_PORTRAIT_LP_BENCH_PACK=DIR cargo test -p living-portrait --test
+/// packs_liveportrait lp_bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn lp_bench() {
+    let Some(dir) = std::env::var_os("LIVING_PORTRAIT_LP_BENCH_PACK") else {
+        eprintln!("set LIVING_PORTRAIT_LP_BENCH_PACK to a real-size liveportrait pack folder");
+        return;
+    };
+    support::runtime();
+    let before = rss_mb();
+    let t = std::time::Instant::now();
+    let g = generator(std::path::Path::new(&dir));
+    let load = t.elapsed();
+    let size = 256;
+    let (crop, lms) = still(size, 5);
+    let refs = [Reference { crop: &crop, landmarks: &lms, key: 11 }];
+    let targets: Vec<[[f32; 2]; 68]> = [0.0f32, 0.5, 1.0].iter().map(|&a| support::expressive(a)).collect();
+    let mut times = Vec::new();
+    for t_lms in &targets {
+        let t = std::time::Instant::now();
+        g.generate(size, &refs, 0, &Target::new(t_lms), None).unwrap();
+        times.push(t.elapsed().as_millis());
+    }
+    let (peak, now) = rss_mb();
+    println!(
+        "liveportrait bench: load {:.1} s, first frame {} ms, steady {:?} ms, peak RSS {:.0} MB ({:.0} MB before loading), RSS now {:.0} MB, ORT intra threads default, {} CPUs visible",
+        load.as_secs_f64(),
+        times[0],
+        &times[1..],
+        peak,
+        before.0,
+        now,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+}
