@@ -463,3 +463,4 @@ fn lp_bench() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 }
+
