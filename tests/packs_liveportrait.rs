@@ -238,6 +238,36 @@ fn features_are_computed_once_and_frames_are_pure() {
     assert_eq!(g.appearance_runs(), 3, "the small face, then 512: one each; 256 stays cached");
 }
 
+#[test]
+fn driver_frames_drive_by_their_own_motion_computed_once() {
+    use living_portrait::packs::generator::{DriverCropped, DriverFrames};
+    let size = 256;
+    let (crop, lms) = still(size, 4);
+    let refs = [Reference { crop: &crop, landmarks: &lms, key: 9 }];
+    let pack = support::copy_pack(&standin(), "lp-driver");
+    let g = generator(pack.path());
+    let (d0, d1) = (support::crop(256, 10), support::crop(256, 11));
+    let frames = |now: &[f32], now_key: u128| -> (Vec<f32>, Vec<f32>) {
+        let mut t = Target::new(&lms);
+        let before = lms;
+        t.before_expressions = Some(&before);
+        t.driver = Some(DriverFrames { now: DriverCropped { pixels: now, key: now_key }, reference: DriverCropped { pixels: &d0, key: 100 } });
+        let out = g.generate(size, &refs, 0, &t, None).unwrap();
+        (out.rgb(&refs).into_owned(), out.changed.to_vec())
+    };
+    // The reference frame itself: the still as it is (relative motion zero), as without a driver.
+    let (at_reference, _) = frames(&d0, 100);
+    let still_frame = g.generate(size, &refs, 0, &Target::new(&lms), None).unwrap().rgb(&refs).into_owned();
+    assert!(support::max_diff(&at_reference, &still_frame) < 1e-5, "no motion at the reference frame");
+    let runs = g.motion_runs();
+    let (moved, _) = frames(&d1, 101);
+    assert_eq!(g.motion_runs(), runs + 1, "one new driver frame, one motion run (the reference's is cached)");
+    assert!(support::max_diff(&moved, &at_reference) > 1e-3, "another driver frame moves the face");
+    let (again, _) = frames(&d1, 101);
+    assert_eq!(g.motion_runs(), runs + 1, "a frame seen before is not run again");
+    assert_eq!(moved, again);
+}
+
 fn error_of(dir: &std::path::Path) -> String {
     support::runtime();
     match load_pack(dir, Device::Cpu) {

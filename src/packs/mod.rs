@@ -346,3 +346,19 @@ fn model_side(fixed: Option<usize>, resolutions: Option<&[usize]>, size: usize) 
         }
     }
 }
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_name_selects_an_installed_pack() {
+        // "warp" is no folder of the working directory, but the built-in pack's name beside the models.
+        assert!(!Path::new("warp").is_dir());
+        assert_eq!(resolve_pack(Path::new("warp")), builtin_warp_dir());
+        // A name with no installed pack, and any path, stay as they are (the loader words the error).
+        assert_eq!(resolve_pack(Path::new("no_such_pack")), PathBuf::from("no_such_pack"));
+        assert_eq!(resolve_pack(Path::new("/somewhere/warp")), PathBuf::from("/somewhere/warp"));
+        assert_eq!(resolve_pack(Path::new("sub/warp")), PathBuf::from("sub/warp"));
+    }
+}
