@@ -127,7 +127,7 @@ fn golden_maths_match_expected_json() {
         let m = g.run_motion(&crop_of(&e, name), None).unwrap();
         check_motion(name, &m, d);
         assert_close(&format!("{name} x_d"), &flat3(&lp::source_keypoints(&m)), &nums(&d["x_d"]), 1e-4);
-        let rel = maths::relative_driving(&src.motion, &m, &reference, &identity);
+        let rel = maths::relative_driving(&src.motion, &m, &reference, &identity, &[[0.0; 3]; NUM_KP]);
         assert_close(&format!("{name} x_d_relative"), &flat3(&rel), &nums(&d["x_d_relative"]), 1e-4);
         let stitched = g.stitch(&src.x_s, &rel, None).unwrap();
         assert_close(&format!("{name} x_d_stitched"), &flat3(&stitched), &nums(&d["x_d_stitched"]), 1e-4);
@@ -195,7 +195,7 @@ fn features_are_computed_once_and_frames_are_pure() {
             .iter()
             .map(|&i| {
                 let mut t = Target::new(&targets[i]);
-                t.head_turn = [4.0 * i as f64, 0.0, 0.0];
+                t.controls[9] = 4.0 * i as f64;
                 let out = g.generate(size, &refs, 0, &t, None).unwrap();
                 (i, out.rgb(&refs).into_owned(), out.changed.to_vec())
             })
@@ -266,6 +266,38 @@ fn driver_frames_drive_by_their_own_motion_computed_once() {
     let (again, _) = frames(&d1, 101);
     assert_eq!(g.motion_runs(), runs + 1, "a frame seen before is not run again");
     assert_eq!(moved, again);
+}
+
+#[test]
+fn smile_and_brow_controls_change_the_face() {
+    let size = 256;
+    let (crop, lms) = still(size, 6);
+    let refs = [Reference { crop: &crop, landmarks: &lms, key: 13 }];
+    let g = generator(&standin());
+    let frame = |index: usize, value: f64| {
+        let mut t = Target::new(&lms);
+        t.controls[index] = value;
+        if index == 6 {
+            t.controls[7] = value;
+        }
+        g.generate(size, &refs, 0, &t, None).unwrap().rgb(&refs).into_owned()
+    };
+    let neutral = frame(1, 0.0);
+    let d = support::max_diff(&frame(1, 1.0), &neutral);
+    assert!(d > 1e-3, "a smile changes the generated face ({d})");
+    // The brows move LivePortrait's keypoints 1 and 2 (the stand-in's colour field barely shows it): compare the
+    // driving keypoints.
+    let src = g.source(size, &refs[0], None).unwrap();
+    let base = lms.map(|p| [p[0] as f64, p[1] as f64]);
+    let keypoints = |brow: f64| {
+        let mut t = Target::new(&lms);
+        t.controls[6] = brow;
+        t.controls[7] = brow;
+        g.driving_keypoints(&src, &base, &t, None).unwrap()
+    };
+    let (up, rest) = (keypoints(1.0), keypoints(0.0));
+    let moved = (up[1][1] - rest[1][1]).abs();
+    assert!(moved > 0.01 && (up[1][1] - rest[1][1]).signum() != (up[2][1] - rest[2][1]).signum(), "brow raise moves keypoints 1 and 2 apart: {moved}");
 }
 
 fn error_of(dir: &std::path::Path) -> String {

@@ -138,9 +138,10 @@ pub struct Target<'a> {
     /// coordinates.
     pub landmarks: &'a [[f32; 2]; 68],
     // ---- lp-rs: motion a neural (LivePortrait) pack reads besides the landmarks; neutral in `Target::new`. ----
-    /// The expression controls' head turn in degrees, (yaw, pitch, roll), given as angles to a generator whose
-    /// `takes_head_turn` is true (its `landmarks` then carry none of it); zero otherwise.
-    pub head_turn: [f64; 3],
+    /// The expression controls' values, in `crate::expressions::NAMES` order (jawOpen, smile, …, headYaw,
+    /// headPitch, headRoll), for a generator whose `takes_controls` is true: its `landmarks` then carry every
+    /// control but the head turn, which it applies itself (as it may smile and brows). Zeros otherwise.
+    pub controls: [f64; 12],
     /// In Driver mode, the landmarks before the expression controls: a generator that reads the driver's motion
     /// from its frames (`driver`) adds only what the controls change. `None` otherwise.
     pub before_expressions: Option<&'a [[f32; 2]; 68]>,
@@ -152,7 +153,7 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// A target given by its 68 landmarks only.
     pub fn new(landmarks: &'a [[f32; 2]; 68]) -> Target<'a> {
-        Target { landmarks, head_turn: [0.0; 3], before_expressions: None, driver: None }
+        Target { landmarks, controls: [0.0; 12], before_expressions: None, driver: None }
     }
 }
 
@@ -201,9 +202,9 @@ pub trait Generator: Send + Sync {
     fn driver_crop(&self) -> Option<DriverCrop> {
         None
     }
-    /// lp-rs: whether the expression controls' head turn is given as angles (`Target::head_turn`) rather than
-    /// moved into the landmarks. Default false.
-    fn takes_head_turn(&self) -> bool {
+    /// lp-rs: whether the expression controls are given as values (`Target::controls`) and the head turn kept
+    /// out of the landmarks. Default false.
+    fn takes_controls(&self) -> bool {
         false
     }
     /// lp-rs: a message the node shows once (a persistent warning), such as the time a frame takes on the CPU.

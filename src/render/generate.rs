@@ -52,10 +52,10 @@ impl CropLandmarks {
     }
 }
 
-/// lp-rs: what a neural pack reads besides the landmarks (see `Target`): the expression controls' head turn,
+/// lp-rs: what a neural pack reads besides the landmarks (see `Target`): the expression controls' values,
 /// in Driver mode the landmarks before the controls (crop coordinates) and the Driver frames cropped for it.
 pub(super) struct NeuralDrive {
-    pub(super) turn: [f64; 3],
+    pub(super) controls: [f64; 12],
     pub(super) before: Option<[[f32; 2]; 68]>,
     pub(super) crops: Option<[(Arc<Vec<f32>>, u128); 2]>,
 }
@@ -94,7 +94,7 @@ impl Renderer {
         let references = lms.generator_references(&refs.prepared);
         let mut target = Target::new(&lms.target);
         if let Some(n) = neural {
-            target.head_turn = n.turn;
+            target.controls = n.controls;
             target.before_expressions = n.before.as_ref();
             target.driver = n.crops.as_ref().map(|[now, reference]| DriverFrames {
                 now: DriverCropped { pixels: &now.0, key: now.1 },

@@ -243,7 +243,7 @@ impl Renderer {
         // lp-rs: a generator that takes the head turn as angles gets landmarks without it (and, in Driver mode,
         // the Driver frames cropped for its own motion extractor).
         let neural = match &s.model_pack {
-            Some(pack) if s.output != OutputMode::Matte => Some(self.generator(s.device, Some(pack))?).filter(|g| g.takes_head_turn() || g.driver_crop().is_some()),
+            Some(pack) if s.output != OutputMode::Matte => Some(self.generator(s.device, Some(pack))?).filter(|g| g.takes_controls() || g.driver_crop().is_some()),
             _ => None,
         };
         let (targets, neural_drive) = match &neural {
@@ -254,10 +254,9 @@ impl Renderer {
                     (DriveMode::Driver, Some(c)) if s.relative => self.driver_crops(s, &host, args.time, c)?,
                     _ => None,
                 };
-                let e = &s.expressions;
-                let turn = if g.takes_head_turn() { [e.head_yaw, e.head_pitch, e.head_roll] } else { [0.0; 3] };
+                let controls = if g.takes_controls() { s.expressions.values() } else { [0.0; 12] };
                 let before = (s.drive == DriveMode::Driver).then(|| base.crop.normalise_points(&before));
-                (targets, Some(generate::NeuralDrive { turn, before, crops }))
+                (targets, Some(generate::NeuralDrive { controls, before, crops }))
             }
         };
         if abort() {

@@ -96,7 +96,7 @@ pub fn transform(kp: &[[f64; 3]; NUM_KP], r: &Mat3, exp: &[[f64; 3]; NUM_KP], sc
 /// The driving keypoints of relative motion: the source moved by the driver's motion since its reference
 /// frame (`R_new = (R_d R_d0ᵀ) R_s`, expression, scale and translation likewise), before stitching. `turn`
 /// (a rotation in the same convention) is applied on top, as one more driving rotation.
-pub fn relative_driving(source: &Motion, now: &Motion, reference: &Motion, turn: &Mat3) -> [[f64; 3]; NUM_KP] {
+pub fn relative_driving(source: &Motion, now: &Motion, reference: &Motion, turn: &Mat3, extra: &[[f64; 3]; NUM_KP]) -> [[f64; 3]; NUM_KP] {
     let r_s = rotation(source.pitch, source.yaw, source.roll);
     let r_d = rotation(now.pitch, now.yaw, now.roll);
     let r_d0 = rotation(reference.pitch, reference.yaw, reference.roll);
@@ -107,9 +107,43 @@ pub fn relative_driving(source: &Motion, now: &Motion, reference: &Motion, turn:
             e[j] += a[j] - b[j];
         }
     }
+    add(&mut exp, extra);
     let scale = if reference.scale.abs() > 1e-12 { source.scale * (now.scale / reference.scale) } else { source.scale };
     let t = [source.t[0] + now.t[0] - reference.t[0], source.t[1] + now.t[1] - reference.t[1], 0.0];
     transform(&source.kp, &r_new, &exp, scale, t)
+}
+
+/// `a += b`, keypoint by keypoint.
+pub fn add(a: &mut [[f64; 3]; NUM_KP], b: &[[f64; 3]; NUM_KP]) {
+    for (p, q) in a.iter_mut().zip(b) {
+        for j in 0..3 {
+            p[j] += q[j];
+        }
+    }
+}
+
+/// Expression offsets for a smile and a brow raise, as LivePortrait's image-retargeting controls make them
+/// (`src/gradio_pipeline.py`, `update_delta_new_smile` and `update_delta_new_eyebrow`: fixed offsets of a few
+/// keypoints; its smile slider runs −0.3…1.3, its eyebrow slider −30…30). Our `smile` 1 is its smile 1; our brow
+/// raise 1 (the mean of both brows) is its eyebrow 15, the middle of its range.
+pub fn control_offsets(smile: f64, brow_raise: f64) -> [[f64; 3]; NUM_KP] {
+    let mut d = [[0.0; 3]; NUM_KP];
+    if smile != 0.0 {
+        for (k, j, v) in [(20, 1, -0.01), (14, 1, -0.02), (17, 1, 0.0065), (17, 2, 0.003), (13, 1, -0.00275), (16, 1, -0.00275), (3, 1, -0.0035), (7, 1, -0.0035)] {
+            d[k][j] += smile * v;
+        }
+    }
+    let e = 15.0 * brow_raise;
+    if e > 0.0 {
+        d[1][1] += e * 0.001;
+        d[2][1] += e * -0.001;
+    } else if e < 0.0 {
+        d[1][0] += e * -0.001;
+        d[2][0] += e * 0.001;
+        d[1][1] += e * 0.0003;
+        d[2][1] += e * -0.0003;
+    }
+    d
 }
 
 /// Applies a stitching network's output: its first 63 values to the keypoints, its last 2 to their x and y.
@@ -270,7 +304,8 @@ mod tests {
         d.scale = 0.9;
         d.t = [0.5, 0.5, 0.5];
         let identity = rotation(0.0, 0.0, 0.0);
-        let x = relative_driving(&m, &d, &d, &identity);
+        let none = [[0.0; 3]; NUM_KP];
+        let x = relative_driving(&m, &d, &d, &identity, &none);
         let r_s = rotation(m.pitch, m.yaw, m.roll);
         let x_s = transform(&m.kp, &r_s, &m.exp, m.scale, [m.t[0], m.t[1], 0.0]);
         for (a, b) in x.iter().zip(&x_s) {
@@ -282,9 +317,20 @@ mod tests {
         let mut now = d.clone();
         now.scale = 1.8;
         now.t[0] += 0.25;
-        let x = relative_driving(&m, &now, &d, &identity);
+        let x = relative_driving(&m, &now, &d, &identity, &none);
         let x2 = transform(&m.kp, &r_s, &m.exp, 2.0 * m.scale, [m.t[0] + 0.25, m.t[1], 0.0]);
         assert!(close(x[4][0], x2[4][0], 1e-12) && close(x[4][2], x2[4][2], 1e-12));
+    }
+
+    #[test]
+    fn smile_and_brows_move_liveportraits_keypoints() {
+        assert_eq!(control_offsets(0.0, 0.0), [[0.0; 3]; NUM_KP]);
+        let s = control_offsets(1.0, 0.0);
+        assert_eq!((s[14][1], s[17][2]), (-0.02, 0.003));
+        let up = control_offsets(0.0, 1.0);
+        assert!((up[1][1] - 0.015).abs() < 1e-12 && (up[2][1] + 0.015).abs() < 1e-12 && up[1][0] == 0.0);
+        let down = control_offsets(0.0, -1.0);
+        assert!((down[1][0] - 0.015).abs() < 1e-12 && (down[1][1] + 0.0045).abs() < 1e-12);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! frame (cropped by the render with the pack's convention, their motion cached by content) give LivePortrait's
 //! relative motion exactly (`maths::relative_driving`); (b) from landmarks (a track, keys, or expressions alone),
 //! the target's head pose against the still's (`crate::face::pose`, a 3-D face model fitted to the 68 points),
-//! its translation and scale, with the expression kept; (c) the expression controls' head turn as one more rotation, and eye and lip
-//! openness (the ratios of `maths`, from the target's landmarks) through the retargeting networks, as the change
+//! its translation and scale, with the expression kept; (c) the expression controls' head turn as one more
+//! rotation, smile and brow raise as LivePortrait's own expression offsets for them (its image-retargeting
+//! controls), and eye and lip openness (the ratios of `maths`, from the target's landmarks) through the retargeting networks, as the change
 //! from the still's own openness (from the openness before the controls in Driver mode), so a neutral target adds
 //! exactly nothing. Then the stitching network, the warping module and the SPADE generator (512²).
 //!
@@ -274,16 +275,19 @@ impl LivePortraitGenerator {
     ) -> Result<[[f64; 3]; NUM_KP], GenerateError> {
         let tgt = to_f64(target.landmarks);
         // The expression controls' head turn: degrees → LivePortrait's rotation (its roll turns clockwise on
-        // screen, y being down; the controls' roll turns counter-clockwise).
-        let [yaw, pitch, roll] = target.head_turn;
+        // screen, y being down; the controls' roll turns counter-clockwise). Smile and brows: LivePortrait's own
+        // expression offsets for them.
+        let c = &target.controls;
+        let (yaw, pitch, roll) = (c[9], c[10], c[11]);
         let turn = maths::rotation(pitch, yaw, -roll);
+        let extra = maths::control_offsets(c[1], (c[6] + c[7]) / 2.0);
         let mut x_d = match &target.driver {
             Some(d) => {
                 let now = self.driver_motion(d.now.pixels, d.now.key, abort)?;
                 let reference = self.driver_motion(d.reference.pixels, d.reference.key, abort)?;
-                maths::relative_driving(&src.motion, &now, &reference, &turn)
+                maths::relative_driving(&src.motion, &now, &reference, &turn, &extra)
             }
-            None => landmark_driving(src, base_points, &tgt, &turn),
+            None => landmark_driving(src, base_points, &tgt, &turn, &extra),
         };
         x_d = self.stitch(&src.x_s, &x_d, abort)?;
         // Openness: the target's against the still's own, or against the same frame before the controls.
@@ -357,7 +361,7 @@ impl Generator for LivePortraitGenerator {
         Some(DriverCrop { side: c.input_size, scale: c.crop.scale, vx_ratio: c.crop.vx_ratio, vy_ratio: c.crop.vy_ratio })
     }
 
-    fn takes_head_turn(&self) -> bool {
+    fn takes_controls(&self) -> bool {
         true
     }
 
@@ -369,7 +373,7 @@ impl Generator for LivePortraitGenerator {
 /// The driving keypoints from landmarks: the target's head pose (`crate::face::pose`, a 3-D face model fitted to
 /// the 68 points), translation and scale against the base still's (the target is in the base's crop frame),
 /// the still's expression kept; then `turn`.
-fn landmark_driving(src: &SourceState, base: &[[f64; 2]; 68], tgt: &[[f64; 2]; 68], turn: &Mat3) -> [[f64; 3]; NUM_KP] {
+fn landmark_driving(src: &SourceState, base: &[[f64; 2]; 68], tgt: &[[f64; 2]; 68], turn: &Mat3, extra: &[[f64; 3]; NUM_KP]) -> [[f64; 3]; NUM_KP] {
     let m = &src.motion;
     let rel = match (head_rotation(base), head_rotation(tgt)) {
         (Some(b), Some(t)) => maths::matmul(turn, &maths::matmul(&t, &maths::transpose(&b))),
@@ -384,7 +388,9 @@ fn landmark_driving(src: &SourceState, base: &[[f64; 2]; 68], tgt: &[[f64; 2]; 6
     let d = [ct[0] - cb[0], ct[1] - cb[1]];
     let (ux, uy) = (src.square.ux, src.square.uy);
     let t = [m.t[0] + k * (d[0] * ux[0] + d[1] * ux[1]), m.t[1] + k * (d[0] * uy[0] + d[1] * uy[1]), 0.0];
-    maths::transform(&m.kp, &r_new, &m.exp, scale, t)
+    let mut exp = m.exp;
+    maths::add(&mut exp, extra);
+    maths::transform(&m.kp, &r_new, &exp, scale, t)
 }
 
 /// The head pose of 68 points (y down) as a LivePortrait rotation: our roll turns counter-clockwise on screen,
