@@ -279,7 +279,7 @@ impl LivePortraitConventions {
         if finite.iter().any(|v| !v.is_finite()) || !(0.5..=10.0).contains(&self.crop.scale) {
             return Err(("crop", "needs finite numbers and a scale from 0.5 to 10".into()));
         }
-        if !(self.bin_degrees > 0.0) {
+        if self.bin_degrees <= 0.0 {
             return Err(("bin_degrees", "must be a positive number of degrees".into()));
         }
         Ok(())

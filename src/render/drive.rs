@@ -22,6 +22,9 @@ use crate::motion::transfer_relative;
 use crate::packs::generator::DriverCrop;
 use crate::params::{clips, DriveMode, Settings};
 
+/// lp-rs: a Driver frame cropped for a neural pack (planar RGB) and its content key.
+pub(super) type DriverCropped = (Arc<Vec<f32>>, u128);
+
 /// Identity of a track file on disk.
 #[derive(Clone, PartialEq)]
 pub(super) struct TrackKey {
@@ -264,7 +267,7 @@ impl Renderer {
     /// lp-rs: the Driver frame at `time` and at the motion reference frame, cropped with a neural pack's
     /// convention (LivePortrait's square about the driver's own landmarks), each with its content key; `None`
     /// when either frame has no face (the still's own motion is used then).
-    pub(super) fn driver_crops(&self, s: &Settings, host: &DriveInputs<'_>, time: f64, crop: DriverCrop) -> Result<Option<[(Arc<Vec<f32>>, u128); 2]>> {
+    pub(super) fn driver_crops(&self, s: &Settings, host: &DriveInputs<'_>, time: f64, crop: DriverCrop) -> Result<Option<[DriverCropped; 2]>> {
         let ref_time = if s.motion_reference_frame >= 0 {
             s.motion_reference_frame as f64
         } else {

@@ -57,7 +57,7 @@ impl CropLandmarks {
 pub(super) struct NeuralDrive {
     pub(super) controls: [f64; 12],
     pub(super) before: Option<[[f32; 2]; 68]>,
-    pub(super) crops: Option<[(Arc<Vec<f32>>, u128); 2]>,
+    pub(super) crops: Option<[super::drive::DriverCropped; 2]>,
 }
 
 /// What the generator stage hands to the paste: the generated crop (none in

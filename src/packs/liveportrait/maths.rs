@@ -8,6 +8,9 @@
 //! (`parse_rect_from_landmark`, `parse_pt2_from_pt68`, `_estimate_similar_transform_from_pts`) and
 //! `src/utils/retargeting_utils.py` (openness ratios, there on its 203 points).
 
+// Loops over the 3 axes of small matrices read as the maths does.
+#![allow(clippy::needless_range_loop)]
+
 /// A 3×3 matrix, rows.
 pub type Mat3 = [[f64; 3]; 3];
 
@@ -36,7 +39,7 @@ pub fn pose_degrees(logits: &[f32], bin_degrees: f64, offset_degrees: f64) -> f6
         sum += e;
         weighted += e * i as f64;
     }
-    if !(sum > 0.0) || !sum.is_finite() {
+    if sum <= 0.0 || !sum.is_finite() {
         return 0.0;
     }
     weighted / sum * bin_degrees + offset_degrees
