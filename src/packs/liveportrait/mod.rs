@@ -393,16 +393,17 @@ fn landmark_driving(src: &SourceState, base: &[[f64; 2]; 68], tgt: &[[f64; 2]; 6
     maths::transform(&m.kp, &r_new, &exp, scale, t)
 }
 
-/// The head pose of 68 points (y down) as a LivePortrait rotation: our roll turns counter-clockwise on screen,
+/// The head pose of 68 points (y down), fitted to the points that move with the skull (so a jaw drop or a smile
+/// is no nod), as a LivePortrait rotation: our roll turns counter-clockwise on screen,
 /// LivePortrait's clockwise (its y is down too); yaw and pitch keep their signs.
 fn head_rotation(p: &[[f64; 2]; 68]) -> Option<Mat3> {
     let points = p.map(|q| [q[0] as f32, q[1] as f32]);
-    crate::face::pose::head_pose(&points).map(|pose| maths::rotation(pose.pitch, pose.yaw, -pose.roll))
+    crate::face::pose::head_pose_of(&points, &crate::face::pose::RIGID_POINTS).map(|pose| maths::rotation(pose.pitch, pose.yaw, -pose.roll))
 }
 
-/// The centre and RMS spread of the points that move least with expression (nose bridge and tip, eye corners).
+/// The centre and RMS spread of the points that move with the skull (`crate::face::pose::RIGID_POINTS`).
 fn rigid_frame(p: &[[f64; 2]; 68]) -> ([f64; 2], f64) {
-    const RIGID: [usize; 13] = [27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45];
+    use crate::face::pose::RIGID_POINTS as RIGID;
     let n = RIGID.len() as f64;
     let c = [RIGID.iter().map(|&i| p[i][0]).sum::<f64>() / n, RIGID.iter().map(|&i| p[i][1]).sum::<f64>() / n];
     let spread = (RIGID.iter().map(|&i| (p[i][0] - c[0]).powi(2) + (p[i][1] - c[1]).powi(2)).sum::<f64>() / n).sqrt();
