@@ -594,22 +594,6 @@ impl Reader<'_> {
         })
     }
 
-    /// lp-rs: the `conventions` of a `liveportrait` pack (version 2 only), typed and checked against the contract.
-    fn liveportrait_conventions(&self, root: &Json, version: f64) -> Result<LivePortraitConventions, PackError> {
-        if version < 2.0 {
-            return Err(self.error(
-                "version",
-                format!("is {version}, but a \"liveportrait\" pack needs version 2 (its conventions are version 2's)"),
-            ));
-        }
-        let value = root.get("conventions").ok_or_else(|| self.error("conventions", "is missing: a liveportrait pack states its crop and pose conventions".into()))?;
-        let value = serde_json::to_value(value).map_err(|e| self.error("conventions", format!("cannot be read ({e})")))?;
-        let c: LivePortraitConventions =
-            serde_json::from_value(value).map_err(|e| self.error("conventions", format!("is not of the expected form ({e})")))?;
-        c.check().map_err(|(field, why)| self.error(&format!("conventions.{field}"), why))?;
-        Ok(c)
-    }
-
     fn model(&self, contract: &RoleContract, entry: &Json) -> Result<ModelEntry, PackError> {
         let role = contract.role;
         if entry.as_object().is_none() {
@@ -739,6 +723,22 @@ impl Reader<'_> {
             out.push(TensorDecl { name: want.name.to_string(), dims });
         }
         Ok(out)
+    }
+
+    /// lp-rs: the `conventions` of a `liveportrait` pack (version 2 only), typed and checked against the contract.
+    fn liveportrait_conventions(&self, root: &Json, version: f64) -> Result<LivePortraitConventions, PackError> {
+        if version < 2.0 {
+            return Err(self.error(
+                "version",
+                format!("is {version}, but a \"liveportrait\" pack needs version 2 (its conventions are version 2's)"),
+            ));
+        }
+        let value = root.get("conventions").ok_or_else(|| self.error("conventions", "is missing: a liveportrait pack states its crop and pose conventions".into()))?;
+        let value = serde_json::to_value(value).map_err(|e| self.error("conventions", format!("cannot be read ({e})")))?;
+        let c: LivePortraitConventions =
+            serde_json::from_value(value).map_err(|e| self.error("conventions", format!("is not of the expected form ({e})")))?;
+        c.check().map_err(|(field, why)| self.error(&format!("conventions.{field}"), why))?;
+        Ok(c)
     }
 
     /// The optional `dims` field: bounds on free dimensions that the tensors use (`min`, `max`, `values`).
