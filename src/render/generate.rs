@@ -12,7 +12,7 @@ use ofx::plugin::{EffectHandle, Image};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::packs::generator::{DriverCropped, DriverFrames, GenerateError, GeneratedCrop, Planes, Reference, Target};
+use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference, Target};
 use super::geometry::{hull_matte, paste_hull, FaceState};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
@@ -21,6 +21,8 @@ use super::source::{PreparedSource, References};
 use super::{fail, Frame, Renderer};
 use crate::landmarks::Landmarks68;
 use crate::params::{OutputMode, Settings};
+// lp-rs: the Driver frames a neural pack reads.
+use crate::packs::generator::{DriverCropped, DriverFrames};
 
 /// A frame's landmarks in crop space: what the generator and the matte are
 /// made from.
