@@ -300,6 +300,29 @@ fn smile_and_brow_controls_change_the_face() {
     assert!(moved > 0.01 && (up[1][1] - rest[1][1]).signum() != (up[2][1] - rest[2][1]).signum(), "brow raise moves keypoints 1 and 2 apart: {moved}");
 }
 
+#[test]
+fn another_still_is_animated_in_the_first_stills_frame() {
+    let size = 256;
+    let n = size * size;
+    let lms = support::face().map(|p| [p[0] * 0.5, p[1] * 0.5]);
+    let (a, b) = (support::crop(size, 1), support::crop(size, 2));
+    let pack = support::copy_pack(&standin(), "lp-stills");
+    let g = generator(pack.path());
+    // The same still twice (under another key): choosing the second gives the first's frame exactly.
+    let twice = [Reference { crop: &a, landmarks: &lms, key: 1 }, Reference { crop: &a, landmarks: &lms, key: 2 }];
+    let t = Target::new(&lms);
+    let first = g.generate(size, &twice, 0, &t, None).unwrap();
+    let second = g.generate(size, &twice, 1, &t, None).unwrap();
+    assert_eq!(first.rgb(&twice), second.rgb(&twice));
+    assert_eq!(g.appearance_runs(), 2, "each still's features once");
+    // Another still: its face, in the first still's crop (outside the square: the first still's pixels).
+    let two = [Reference { crop: &a, landmarks: &lms, key: 1 }, Reference { crop: &b, landmarks: &lms, key: 3 }];
+    let other = g.generate(size, &two, 1, &t, None).unwrap();
+    let rgb = other.rgb(&two);
+    assert!((0..n).filter(|&i| other.changed[i] == 0.0).all(|i| (0..3).all(|k| rgb[k * n + i] == a[k * n + i])));
+    assert!(support::max_diff(&rgb, &first.rgb(&twice)) > 1e-3, "the other still's face");
+}
+
 fn error_of(dir: &std::path::Path) -> String {
     support::runtime();
     match load_pack(dir, Device::Cpu) {

@@ -24,7 +24,8 @@
 //! hull matte then limits the paste, so pixels outside it stay bit-exact.
 //!
 //! Several reference stills: the render's choice per frame (the still whose mouth and eyes match best, as for the
-//! warp), each still's features and keypoints cached. LivePortrait's features are a 3-D volume of one face in its
+//! warp), each still's features and keypoints cached; its generated square is carried into the first still's crop
+//! (the frame the render pastes) by the similarity between the two stills' rigid landmarks. LivePortrait's features are a 3-D volume of one face in its
 //! own pose; an average of several stills' volumes would blur features that do not line up, so choosing wins.
 
 pub mod maths;
@@ -344,12 +345,19 @@ impl Generator for LivePortraitGenerator {
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, GenerateError> {
         let r = references.get(chosen).ok_or_else(|| GenerateError::References("no reference still to animate".into()))?;
-        let base = references.first().map(|b| to_f64(b.landmarks)).unwrap_or_else(|| to_f64(r.landmarks));
+        let b = &references[0];
+        if b.crop.len() != 3 * size * size {
+            return Err(GenerateError::References(format!("the first reference crop has {} values, not 3×{size}×{size}", b.crop.len())));
+        }
+        let base = to_f64(b.landmarks);
         let src = self.source(size, r, abort)?;
         let x_d = self.driving_keypoints(&src, &base, target, abort)?;
         let image = self.render_keypoints(&src, &x_d, abort)?;
-        let (rgb, changed) = paste_square(&image, self.conventions.output_size, &src.square, r.crop, size);
-        Ok(GeneratedCrop { size, pixels: CropPixels::Rgb(rgb.into()), changed: changed.into(), reference: chosen })
+        // The crop is the first still's (the render pastes it through that still's crop): another still's square
+        // is carried over by the similarity between the two stills' rigid points.
+        let square = if chosen == 0 { src.square } else { carry_square(&src.square, &to_f64(r.landmarks), &base) };
+        let (rgb, changed) = paste_square(&image, self.conventions.output_size, &square, b.crop, size);
+        Ok(GeneratedCrop { size, pixels: CropPixels::Rgb(rgb.into()), changed: changed.into(), reference: 0 })
     }
 
     fn device_report(&self) -> &DeviceReport {
@@ -399,6 +407,34 @@ fn landmark_driving(src: &SourceState, base: &[[f64; 2]; 68], tgt: &[[f64; 2]; 6
 fn head_rotation(p: &[[f64; 2]; 68]) -> Option<Mat3> {
     let points = p.map(|q| [q[0] as f32, q[1] as f32]);
     crate::face::pose::head_pose_of(&points, &crate::face::pose::RIGID_POINTS).map(|pose| maths::rotation(pose.pitch, pose.yaw, -pose.roll))
+}
+
+/// The square `sq` of a still with landmarks `from`, carried into the frame of landmarks `to` by the
+/// least-squares similarity between their rigid points (`crate::face::pose::RIGID_POINTS`).
+fn carry_square(sq: &CropSquare, from: &[[f64; 2]; 68], to: &[[f64; 2]; 68]) -> CropSquare {
+    let (cf, _) = rigid_frame(from);
+    let (ct, _) = rigid_frame(to);
+    // z_to − c_to = (a + i b)(z_from − c_from), least squares over the rigid points.
+    let (mut num_a, mut num_b, mut den) = (0.0, 0.0, 0.0);
+    for &i in crate::face::pose::RIGID_POINTS.iter() {
+        let (x, y) = (from[i][0] - cf[0], from[i][1] - cf[1]);
+        let (u, v) = (to[i][0] - ct[0], to[i][1] - ct[1]);
+        num_a += x * u + y * v;
+        num_b += x * v - y * u;
+        den += x * x + y * y;
+    }
+    if den <= 1e-12 || !den.is_finite() {
+        return *sq;
+    }
+    let (a, b) = (num_a / den, num_b / den);
+    let map = |p: [f64; 2]| [a * p[0] - b * p[1], b * p[0] + a * p[1]];
+    let d = map([sq.centre[0] - cf[0], sq.centre[1] - cf[1]]);
+    let k = a.hypot(b);
+    let turn = |v: [f64; 2]| {
+        let w = map(v);
+        [w[0] / k, w[1] / k]
+    };
+    CropSquare { centre: [ct[0] + d[0], ct[1] + d[1]], size: sq.size * k, ux: turn(sq.ux), uy: turn(sq.uy) }
 }
 
 /// The centre and RMS spread of the points that move with the skull (`crate::face::pose::RIGID_POINTS`).
@@ -580,6 +616,26 @@ mod tests {
             }
         }
         assert!(checked > n / 5, "{checked} pixels checked");
+    }
+
+    #[test]
+    fn a_square_is_carried_by_the_similarity_of_the_stills() {
+        let mut from = [[0.0; 2]; 68];
+        for (i, p) in from.iter_mut().enumerate() {
+            *p = [((i * 37) % 23) as f64 / 20.0 - 0.5, ((i * 11) % 19) as f64 / 18.0 - 0.5];
+        }
+        // The second still: the first turned by 0.2 rad, scaled by 1.1 and moved.
+        let (c, s) = (1.1 * 0.2f64.cos(), 1.1 * 0.2f64.sin());
+        let to = from.map(|p| [c * p[0] - s * p[1] + 0.05, s * p[0] + c * p[1] - 0.02]);
+        let sq = square();
+        let carried = carry_square(&sq, &from, &to);
+        let want = [c * sq.centre[0] - s * sq.centre[1] + 0.05, s * sq.centre[0] + c * sq.centre[1] - 0.02];
+        assert!((carried.centre[0] - want[0]).abs() < 1e-9 && (carried.centre[1] - want[1]).abs() < 1e-9);
+        assert!((carried.size - 1.1 * sq.size).abs() < 1e-9);
+        assert!((carried.ux[0] - 0.2f64.cos()).abs() < 1e-9 && (carried.ux[1] - 0.2f64.sin()).abs() < 1e-9);
+        // The same still: the same square.
+        let same = carry_square(&sq, &from, &from);
+        assert!((same.centre[0] - sq.centre[0]).abs() < 1e-12 && (same.size - sq.size).abs() < 1e-12);
     }
 
     #[test]
