@@ -369,7 +369,22 @@ fn broken_packs_are_named_in_a_sentence() {
     });
     let m = error_of(p.path());
     assert!(m.contains("retarget_eye.onnx") && m.contains("'input'"), "{m}");
-    // The plugin refuses the stand-in unless test packs are allowed (it makes no faces).
+    // An operator ONNX Runtime does not have (the appearance model's Tanh renamed).
+    let p = support::copy_pack(&standin(), "lp-op");
+    let model = p.path().join("appearance_feature_extractor.onnx");
+    let bytes = std::fs::read(&model).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"Tanh").expect("the stand-in's appearance model has a Tanh");
+    let mut patched = bytes.clone();
+    patched[at..at + 4].copy_from_slice(b"Tanq");
+    std::fs::write(&model, &patched).unwrap();
+    let (bytes, sum) = file_sum(&model);
+    support::edit_manifest(p.path(), |root| {
+        support::set(root, &["appearance", "bytes"], Json::Number(bytes as f64));
+        support::set(root, &["appearance", "sha256"], Json::String(sum));
+    });
+    let m = error_of(p.path());
+    println!("{m}");
+    assert!(m.contains("appearance_feature_extractor.onnx") && m.contains("Tanq"), "{m}");
     let _ = packs::ALLOW_TEST_PACKS_ENV;
 }
 
