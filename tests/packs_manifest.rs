@@ -183,10 +183,10 @@ fn wrong_size_field_is_refused() {
 #[test]
 fn wrong_format_version_and_kind_are_refused() {
     let cases: [(&str, Json, &str); 5] = [
-        ("version", Json::Number(2.0), "version 1 only"),
+        ("version", Json::Number(3.0), "versions 1 to 2 only"),
         ("version", Json::String("1".into()), "not a whole number"),
         ("format", Json::String("onnx-pack".into()), "\"living-portrait-pack\""),
-        ("kind", Json::String("diffusion".into()), "\"warp\" or \"fewshot\""),
+        ("kind", Json::String("diffusion".into()), "\"warp\", \"fewshot\" or \"liveportrait\""),
         ("name", Json::Number(3.0), "not a string"),
     ];
     for (field, value, says) in cases {

@@ -51,6 +51,9 @@ pub struct BundleOptions {
     /// Gather the licence notices of the Rust crates in the plugin and ofx-render with `cargo metadata` (on by
     /// default; tests with fake binaries turn it off).
     pub crate_licenses: bool,
+    /// Model pack folders to check and copy beside the built-in one, each under its folder name
+    /// (`--pack DIR`, see `pack.rs`).
+    pub packs: Vec<PathBuf>,
     /// Hard-link the plugin binary and the runtime libraries into the bundle instead of copying them (a copy
     /// where a link cannot be made, e.g. across file systems). Test suites assemble one bundle per test
     /// executable: with a debug plugin of ~140 MB, copies cost gigabytes of disk on a CI machine.
@@ -68,6 +71,7 @@ impl Default for BundleOptions {
             runtime: None,
             workspace: crate::workspace_root(),
             crate_licenses: true,
+            packs: Vec::new(),
             link: false,
         }
     }
@@ -141,6 +145,10 @@ pub fn cargo_build(profile: Profile, packages: &[&str]) -> Result<(), InstallErr
 
 /// Builds (optionally) and assembles the bundle; returns the path of `LivingPortrait.ofx.bundle`.
 pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
+    // A damaged pack is reported before a long build.
+    for pack in &opts.packs {
+        crate::pack::check_pack(pack)?;
+    }
     if opts.build {
         cargo_build(opts.profile, &["living-portrait", "ofx"])?;
     }
@@ -237,6 +245,11 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
             InstallError::io(format!("copy {} into the bundle", models.display()), e)
         })?;
         copy_model_licenses(&models, &licenses)?;
+        for pack in &opts.packs {
+            let (checked, dest) = crate::pack::copy_pack_into(pack, &res_dir.join("models"))?;
+            let note = if checked.test_only { " (test models: the plugin refuses them unless LIVING_PORTRAIT_ALLOW_TEST_PACKS=1)" } else { "" };
+            println!("model pack \"{}\" ({}): {}{note}", checked.name, checked.kind, dest.display());
+        }
     } else {
         eprintln!(
             "installer: warning: {} does not exist; the bundle has no face-analysis models",
@@ -292,9 +305,10 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
 /// What of `resources/models/` the plugin needs at run time: the ONNX files, their checksums, the pack
 /// manifests and tables (JSON), the READMEs and the licence notices — not the conversion and check scripts,
 /// their requirement lists or the check images, which stay in the source tree; nor the random-weight test
-/// pack `fewshot_test/` (the plugin refuses it anyway).
+/// pack `fewshot_test/` (the plugin refuses it anyway), nor the LivePortrait stand-in `liveportrait_test/` and
+/// converter folder `liveportrait/` (a user's converted pack goes in with `--pack DIR`).
 pub fn is_runtime_model_file(rel: &Path) -> bool {
-    if rel.starts_with("fewshot_test") {
+    if ["fewshot_test", "liveportrait_test", "liveportrait"].iter().any(|d| rel.starts_with(d)) {
         return false;
     }
     let name = rel.file_name().map(|n| n.to_string_lossy().to_ascii_uppercase()).unwrap_or_default();

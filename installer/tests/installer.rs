@@ -90,6 +90,7 @@ fn fake_bundle(dir: &Path) -> PathBuf {
         runtime: Some(fake_runtime(dir)),
         workspace: ws,
         crate_licenses: false,
+        packs: Vec::new(),
         link: false,
     };
     build_bundle(&opts).unwrap()
@@ -190,6 +191,7 @@ fn failed_bundle_leaves_the_previous_one_intact() {
         runtime: Some(runtime),
         workspace: tmp.path().join("ws"),
         crate_licenses: false,
+        packs: Vec::new(),
         ..Default::default()
     };
     let err = build_bundle(&opts).unwrap_err().to_string();
@@ -212,6 +214,7 @@ fn missing_plugin_binary_is_a_clear_error() {
         runtime: Some(fake_runtime(tmp.path())),
         workspace: fake_workspace(tmp.path()),
         crate_licenses: false,
+        packs: Vec::new(),
         ..Default::default()
     };
     let err = build_bundle(&opts).unwrap_err().to_string();

@@ -21,6 +21,8 @@ use super::source::{PreparedSource, References};
 use super::{fail, Frame, Renderer};
 use crate::landmarks::Landmarks68;
 use crate::params::{OutputMode, Settings};
+// lp-rs: the Driver frames a neural pack reads.
+use crate::packs::generator::{DriverCropped, DriverFrames};
 
 /// A frame's landmarks in crop space: what the generator and the matte are
 /// made from.
@@ -52,6 +54,14 @@ impl CropLandmarks {
     }
 }
 
+/// lp-rs: what a neural pack reads besides the landmarks (see `Target`): the expression controls' values,
+/// in Driver mode the landmarks before the controls (crop coordinates) and the Driver frames cropped for it.
+pub(super) struct NeuralDrive {
+    pub(super) controls: [f64; 12],
+    pub(super) before: Option<[[f32; 2]; 68]>,
+    pub(super) crops: Option<[super::drive::DriverCropped; 2]>,
+}
+
 /// What the generator stage hands to the paste: the generated crop (none in
 /// Matte output, which needs no generator), the paste matte, and whether the
 /// output already holds the exact copy of the portrait.
@@ -65,7 +75,8 @@ impl Renderer {
     /// Run the generator (not in Matte output) and make the paste matte; in
     /// Full output copy the portrait into `out` meanwhile. `Ok(None)`: the
     /// guessed still turned out to differ, and nothing is final.
-    pub(super) fn generate(&self, effect: &EffectHandle, s: &Settings, frame: &Frame<'_>, refs: &References, lms: &CropLandmarks, out: &mut Image) -> Result<Option<Generated>> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn generate(&self, effect: &EffectHandle, s: &Settings, frame: &Frame<'_>, refs: &References, lms: &CropLandmarks, neural: Option<&NeuralDrive>, out: &mut Image) -> Result<Option<Generated>> {
         let size = s.resolution;
         let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
         let make_hull = || hull_matte(&lms.hull, HULL_RES, feather);
@@ -81,8 +92,17 @@ impl Renderer {
             .unwrap_or(0);
         let generator = self.generator(s.device, s.model_pack.as_deref())?;
         self.warn_device_once(effect, generator.device_report());
+        self.notice_once(effect, generator.notice());
         let references = lms.generator_references(&refs.prepared);
-        let target = Target::new(&lms.target);
+        let mut target = Target::new(&lms.target);
+        if let Some(n) = neural {
+            target.controls = n.controls;
+            target.before_expressions = n.before.as_ref();
+            target.driver = n.crops.as_ref().map(|[now, reference]| DriverFrames {
+                now: DriverCropped { pixels: &now.0, key: now.1 },
+                reference: DriverCropped { pixels: &reference.0, key: reference.1 },
+            });
+        }
         let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
             let beside = BesideCopy { refs, frame, make_hull: &|| HullCells::new(&make_hull(), size) };

@@ -91,6 +91,10 @@ pub struct Renderer {
     generators: Mutex<GeneratorCache>,
     sources: Mutex<SourceCache>,
     drivers: Mutex<Lru<u128, Option<Landmarks68<f64>>>>,
+    /// lp-rs: Driver frames cropped for a neural pack, by (content, crop convention).
+    driver_crops: Mutex<Lru<u128, Arc<Vec<f32>>>>,
+    /// lp-rs: whether the generator's one-time notice was posted.
+    notice_posted: std::sync::atomic::AtomicBool,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<ViewMatte>>>,
     /// Face regions of reference stills at full resolution, by (image
@@ -114,6 +118,8 @@ impl Default for Renderer {
             generators: Mutex::new(HashMap::new()),
             sources: Mutex::new(lru(MAX_REFERENCES + 4)),
             drivers: Mutex::new(lru(256)),
+            driver_crops: Mutex::new(lru(8)),
+            notice_posted: false.into(),
             track: Mutex::new(None),
             mattes: Mutex::new(lru(4)),
             regions: Mutex::new(lru(3)),
@@ -234,7 +240,25 @@ impl Renderer {
         // 2. The targets: drive, then expressions (drive.rs).
         let rod_h = refs.clip.region_of_definition(refs.at[0]).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / frame.scale);
         let host = DriveInputs::gather(effect, s.drive, frame.scale, &analyzer, &abort, (&base, rod_h));
-        let targets = self.targets(s, &host, args.time)?;
+        // lp-rs: a generator that takes the head turn as angles gets landmarks without it (and, in Driver mode,
+        // the Driver frames cropped for its own motion extractor).
+        let neural = match &s.model_pack {
+            Some(pack) if s.output != OutputMode::Matte => Some(self.generator(s.device, Some(pack))?).filter(|g| g.takes_controls() || g.driver_crop().is_some()),
+            _ => None,
+        };
+        let (targets, neural_drive) = match &neural {
+            None => (self.targets(s, &host, args.time)?, None),
+            Some(g) => {
+                let (targets, before) = self.targets_without_turn(s, &host, args.time)?;
+                let crops = match (s.drive, g.driver_crop()) {
+                    (DriveMode::Driver, Some(c)) if s.relative => self.driver_crops(s, &host, args.time, c)?,
+                    _ => None,
+                };
+                let controls = if g.takes_controls() { s.expressions.values() } else { [0.0; 12] };
+                let before = (s.drive == DriveMode::Driver).then(|| base.crop.normalise_points(&before));
+                (targets, Some(generate::NeuralDrive { controls, before, crops }))
+            }
+        };
         if abort() {
             return Err(Error::Aborted);
         }
@@ -245,7 +269,7 @@ impl Renderer {
         timer.mark("targets");
 
         // 3. The generated face and the paste matte, the portrait copied meanwhile (generate.rs, matte.rs).
-        let Some(generated) = self.generate(effect, s, &frame, &refs, &lms, &mut out)? else { return Ok(false) };
+        let Some(generated) = self.generate(effect, s, &frame, &refs, &lms, neural_drive.as_ref(), &mut out)? else { return Ok(false) };
         timer.mark("generator");
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
             Some(self.segmentation(&base, &refs.base_image, frame.scale, &analyzer, &abort)?)
@@ -271,6 +295,15 @@ impl Renderer {
         timer.mark("write");
         timer.report(args.time);
         Ok(true)
+    }
+
+    /// lp-rs: a generator's one-time notice (the CPU time of a neural pack), posted once per node.
+    fn notice_once(&self, effect: &EffectHandle, notice: Option<String>) {
+        if let Some(notice) = notice {
+            if !self.notice_posted.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                let _ = effect.set_persistent_message(ofx::plugin::MessageLevel::Warning, &notice);
+            }
+        }
     }
 
     fn warn_device_once(&self, effect: &EffectHandle, report: &DeviceReport) {
