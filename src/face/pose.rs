@@ -116,15 +116,33 @@ pub fn transpose(a: &Rotation) -> Rotation {
     out
 }
 
-/// The head pose of 68 points (image pixels, y down). `None` when the points are not finite or too degenerate
-/// to fit (all on a line, or the same point).
+/// The points that move with the skull whatever the face does: the jaw's upper ends, the nose, the eye corners
+/// (lids, lips, brows and the chin move with expressions and would read as a turn).
+pub const RIGID_POINTS: [usize; 19] = [0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45];
+
+/// The head pose of 68 points (image pixels, y down), fitted to all of them. `None` when the points are not
+/// finite or too degenerate to fit (all on a line, or the same point).
 pub fn head_pose(points: &[[f32; 2]; POINTS]) -> Option<Pose> {
-    let p: Vec<[f64; 2]> = points.iter().map(|q| [q[0] as f64, q[1] as f64]).collect();
+    let all: Vec<usize> = (0..POINTS).collect();
+    head_pose_of(points, &all)
+}
+
+/// The head pose fitted to the points `use_points` of the 68 only (for example [`RIGID_POINTS`], so that a jaw
+/// drop or a smile does not read as a nod); the others are ignored. Same conventions as [`head_pose`].
+pub fn head_pose_of(points: &[[f32; 2]; POINTS], use_points: &[usize]) -> Option<Pose> {
+    let idx: Vec<usize> = use_points.iter().copied().filter(|&i| i < POINTS).collect();
+    if idx.len() < 4 {
+        return None;
+    }
+    let p: Vec<[f64; 2]> = idx.iter().map(|&i| [points[i][0] as f64, points[i][1] as f64]).collect();
     if p.iter().any(|q| !q[0].is_finite() || !q[1].is_finite()) {
         return None;
     }
-    let model = face_model();
-    let n = POINTS as f64;
+    let full = face_model();
+    let model_mean = idx.iter().fold([0.0; 3], |a, &i| [0, 1, 2].map(|k| a[k] + full[i][k] / idx.len() as f64));
+    // The subset centred on its own mean (the fit's translation is put back on the model's origin below).
+    let model: Vec<[f64; 3]> = idx.iter().map(|&i| [0, 1, 2].map(|k| full[i][k] - model_mean[k])).collect();
+    let n = idx.len() as f64;
     let mean = p.iter().fold([0.0, 0.0], |a, q| [a[0] + q[0] / n, a[1] + q[1] / n]);
     // Affine least squares: M (2 × 3) minimising Σ |M X_i − (p_i − mean)|², X mean-free:
     // M = Pᵀ X (Xᵀ X)⁻¹.
@@ -150,11 +168,16 @@ pub fn head_pose(points: &[[f32; 2]; POINTS]) -> Option<Pose> {
     let r1 = [0, 1, 2].map(|j| inv_sqrt[1][0] * m[0][j] + inv_sqrt[1][1] * m[1][j]);
     let r2 = cross(&r0, &r1);
     let [yaw, pitch, roll] = angles(&[r0, r1, r2]);
-    let mut x = [yaw, pitch, roll, 0.5 * (s1 + s2), mean[0], mean[1]];
+    // The subset's mean lands on the points' mean; the model's origin lands where the subset's offset from it
+    // takes it.
+    let scale = 0.5 * (s1 + s2);
+    let off = [0, 1].map(|k| [r0, r1][k].iter().zip(&model_mean).map(|(a, b)| a * b).sum::<f64>() * scale);
+    let mut x = [yaw, pitch, roll, scale, mean[0] - off[0], mean[1] - off[1]];
     if !x.iter().all(|v| v.is_finite()) || x[3] <= 1e-9 {
         return None;
     }
-    refine(&mut x, model, &p);
+    let centred_points: Vec<[f64; 3]> = idx.iter().map(|&i| full[i]).collect();
+    refine(&mut x, &centred_points, &p);
     let pose = Pose {
         yaw: x[0],
         pitch: x[1],
@@ -168,10 +191,10 @@ pub fn head_pose(points: &[[f32; 2]; POINTS]) -> Option<Pose> {
 
 /// Gauss-Newton on the reprojection error over (yaw, pitch, roll, scale, tx, ty), a few steps from the linear
 /// fit (which minimises an affine error, not the weak-perspective one); numeric derivatives, 68 points.
-fn refine(x: &mut [f64; 6], model: &[[f64; 3]; POINTS], p: &[[f64; 2]]) {
+fn refine(x: &mut [f64; 6], model: &[[f64; 3]], p: &[[f64; 2]]) {
     let residuals = |v: &[f64; 6]| -> Vec<f64> {
         let r = rotation(v[0], v[1], v[2]);
-        let mut out = Vec::with_capacity(2 * POINTS);
+        let mut out = Vec::with_capacity(2 * model.len());
         for (m, q) in model.iter().zip(p) {
             for k in 0..2 {
                 out.push(v[4 + k] + v[3] * (r[k][0] * m[0] + r[k][1] * m[1] + r[k][2] * m[2]) - q[k]);
@@ -362,6 +385,20 @@ mod tests {
             assert!((pose.scale - 87.0).abs() < 0.5, "scale {}", pose.scale);
             assert!((pose.translation[0] - 300.0).abs() < 0.5 && (pose.translation[1] - 240.0).abs() < 0.5);
         }
+    }
+
+    #[test]
+    fn the_rigid_points_ignore_a_jaw_drop() {
+        let mut pts = project_model(10.0, -5.0, 3.0, 80.0, [200.0, 200.0]);
+        // The chin and lower lip drop by half an eye distance.
+        for i in (4..13).chain(55..60).chain(65..68) {
+            pts[i][1] += 40.0;
+        }
+        let rigid = head_pose_of(&pts, &RIGID_POINTS).unwrap();
+        assert!((rigid.yaw - 10.0).abs() < 0.5 && (rigid.pitch + 5.0).abs() < 0.5 && (rigid.roll - 3.0).abs() < 0.5, "{rigid:?}");
+        assert!((rigid.translation[0] - 200.0).abs() < 0.5 && (rigid.translation[1] - 200.0).abs() < 0.5, "{rigid:?}");
+        let all = head_pose(&pts).unwrap();
+        assert!((all.pitch + 5.0).abs() > 1.0, "the whole set reads the drop as a nod: {all:?}");
     }
 
     #[test]
