@@ -37,6 +37,7 @@ pub mod analysis;
 mod drive;
 mod generate;
 pub mod geometry;
+pub mod head;
 mod matte;
 mod output;
 mod paste;
