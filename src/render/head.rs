@@ -12,7 +12,7 @@
 //! 2. moves every 3-D point by that rigid motion and projects it (weak perspective), so points nearer the
 //!    camera move more: the nose more than the cheeks, the far cheek narrows and the near one widens;
 //! 3. adds to each face point the target's non-rigid residual (what the 68 targets do beyond the rigid motion: a
-//!    jaw drop, a smile), spread from the landmarks by Gaussian weights, so that the mesh agrees with the
+//!    jaw drop, a smile), spread from the landmarks by a compact kernel, so that the mesh agrees with the
 //!    landmarks next to it and the warp does not fold between them;
 //! 4. adds a head shell, a proxy for skull, hair and ears, on the head's outline: the face oval's upper part
 //!    scaled out by [`SHELL_SCALE`] about a head centre [`HEAD_CENTRE`] behind the face; it follows the outline
@@ -55,8 +55,9 @@ pub const RING_SCALE: f64 = 2.0;
 /// A point is left out when its displacement differs from that of a point already taken (landmarks first) by more
 /// than this times their distance in the portrait: the warp between them would fold or nearly so.
 pub const MAX_STRAIN: f64 = 0.6;
-/// Spread of a landmark's non-rigid residual onto the mesh points, in eye distances.
-pub const RESIDUAL_SIGMA: f64 = 0.3;
+/// How far a landmark's non-rigid residual reaches onto the mesh points, in eye distances (kernel
+/// (1 − d²/r²)₊², a weighted mean where the weights add up to more than 1).
+pub const RESIDUAL_REACH: f64 = 0.5;
 /// Below the chin line, the paste fades out over this (eye distances) and the pinned row sits there; the
 /// still-body guarantee holds from 0.5 on.
 pub const BODY_FADE_IOD: f64 = 0.45;
@@ -144,16 +145,24 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
     let (Some(ps), Some(pt)) = (head_pose_of(source, &RIGID_POINTS), head_pose_of(target, &RIGID_POINTS)) else {
         return ControlPoints::default();
     };
+    // The skull's points did not move (keys on the chin only, a jaw drop): no rigid motion at all, exactly, so
+    // that points far from what moved stay exactly still.
+    let still = RIGID_POINTS.iter().all(|&i| source[i] == target[i]);
     let iod_n = iod(source);
     if !(iod_n > 1e-6) {
         return ControlPoints::default();
     }
     let z0 = head.depth68.iter().sum::<f64>() / 68.0;
-    let motion = RigidMotion {
-        dr: mat_mul(&pt.rotation, &transpose(&ps.rotation)),
-        k: pt.scale / ps.scale,
-        origin: [ps.translation[0], ps.translation[1], z0],
-        to: pt.translation,
+    let motion = if still {
+        let identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        RigidMotion { dr: identity, k: 1.0, origin: [0.0, 0.0, 0.0], to: [0.0, 0.0] }
+    } else {
+        RigidMotion {
+            dr: mat_mul(&pt.rotation, &transpose(&ps.rotation)),
+            k: pt.scale / ps.scale,
+            origin: [ps.translation[0], ps.translation[1], z0],
+            to: pt.translation,
+        }
     };
     // What the targets do beyond the rigid motion, per landmark.
     let residual: Vec<[f64; 2]> = (0..68)
@@ -162,16 +171,19 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
             [target[j][0] as f64 - r[0], target[j][1] as f64 - r[1]]
         })
         .collect();
-    let sigma2 = 2.0 * (RESIDUAL_SIGMA * iod_n).powi(2);
+    let reach2 = (RESIDUAL_REACH * iod_n).powi(2);
     let spread = |p: [f64; 3]| {
         let (mut w, mut acc) = (0.0, [0.0, 0.0]);
         for j in 0..68 {
             let d2 = (p[0] - source[j][0] as f64).powi(2) + (p[1] - source[j][1] as f64).powi(2);
-            let wj = (-d2 / sigma2).exp();
+            // A smooth kernel that is exactly 0 beyond the reach: a residual far away moves nothing at all.
+            let wj = (1.0 - d2 / reach2).max(0.0).powi(2);
             w += wj;
             acc = [acc[0] + wj * residual[j][0], acc[1] + wj * residual[j][1]];
         }
-        if w > 1e-12 { [acc[0] / w, acc[1] / w] } else { [0.0, 0.0] }
+        // A weighted mean among close landmarks, fading out where they are few and far.
+        let w = w.max(1.0);
+        [acc[0] / w, acc[1] / w]
     };
     let mut out = ControlPoints::default();
     let inside = |p: [f64; 2]| p[0].abs() < 0.97 && p[1].abs() < 0.97;

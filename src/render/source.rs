@@ -60,6 +60,31 @@ pub struct FacesSeen {
     pub ambiguous: bool,
 }
 
+/// A face's 468-point mesh in canonical coordinates (z as the model gives it, in analysis pixels) and the canonical
+/// length of one analysis pixel, for the head geometry once the crop is known.
+type CanonicalMesh = (Vec<([f64; 2], f32)>, f64);
+
+fn canonical_mesh(face: &crate::face::AnalyzedFace, view: &AnalysisView, map: PixelMap) -> CanonicalMesh {
+    let to_canonical = |p: [f32; 2]| view.to_canonical(p, map);
+    let mesh = face.mesh.points468.iter().map(|p| (to_canonical([p[0], p[1]]), p[2])).collect();
+    let (a, b) = (to_canonical([0.0, 0.0]), to_canonical([1.0, 0.0]));
+    (mesh, (b[0] - a[0]).hypot(b[1] - a[1]))
+}
+
+/// The mesh of the face the detector finds on a still whose landmarks are overridden, when its 68 points lie
+/// within 0.15 eye distances of the override's on average; `None` otherwise (no face, another face).
+fn override_mesh(img: &Image, map: PixelMap, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, l: &Landmarks68<f64>) -> Option<CanonicalMesh> {
+    let view = AnalysisView::of(img, map).ok()?;
+    let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).ok()?;
+    let face = analysis.choose(settings.face_index).ok()?;
+    let iod = crate::landmarks::inter_ocular(l);
+    let mean = face.landmarks68.iter().zip(l.iter()).map(|(p, q)| {
+        let c = view.to_canonical(*p, map);
+        (c[0] - q[0]).hypot(c[1] - q[1])
+    }).sum::<f64>() / 68.0;
+    (iod > 0.0 && mean < 0.15 * iod).then(|| canonical_mesh(face, &view, map))
+}
+
 /// Sample the planar RGB crop of `size` from the host's image.
 pub(super) fn crop_pixels(image: &ImageSampler<'_>, crop: &FaceCrop, map: PixelMap, size: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; 3 * size * size];
@@ -221,7 +246,9 @@ impl Renderer {
             return Ok(p);
         }
         let (landmarks, faces, mesh) = match settings.source_override {
-            Some(l) => (l, None, None),
+            // The overridden still's own mesh, when the detector finds a face there that agrees with the
+            // override (a point or two corrected, not another face): the head path needs its depth.
+            Some(l) => (l, None, override_mesh(img, map, settings, analyzer, abort, &l)),
             None => {
                 let view = AnalysisView::of(img, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
                 let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
@@ -238,14 +265,7 @@ impl Renderer {
                 }
                 let chosen = analysis.faces.iter().position(|f| f == face).unwrap_or(0) + 1;
                 let ambiguous = settings.face_index == 0 && analysis.is_ambiguous();
-                // The mesh in canonical coordinates, for the head geometry once the crop is known.
-                let to_canonical = |p: [f32; 2]| view.to_canonical(p, map);
-                let mesh: Vec<([f64; 2], f32)> = face.mesh.points468.iter().map(|p| (to_canonical([p[0], p[1]]), p[2])).collect();
-                let unit = {
-                    let (a, b) = (to_canonical([0.0, 0.0]), to_canonical([1.0, 0.0]));
-                    (b[0] - a[0]).hypot(b[1] - a[1])
-                };
-                (l, Some(FacesSeen { count: analysis.faces.len(), chosen, ambiguous }), Some((mesh, unit)))
+                (l, Some(FacesSeen { count: analysis.faces.len(), chosen, ambiguous }), Some(canonical_mesh(face, &view, map)))
             }
         };
         let crop = FaceCrop::from_landmarks(&landmarks);
