@@ -53,8 +53,11 @@ pub const SHELL_SCALE: f64 = 1.3;
 /// The fixed background ring: the upper face oval scaled out about the face's centre by this (in the image).
 pub const RING_SCALE: f64 = 2.0;
 /// A point is left out when its displacement differs from that of a point already taken (landmarks first) by more
-/// than this times their distance in the portrait: the warp between them would fold or nearly so.
-pub const MAX_STRAIN: f64 = 0.6;
+/// than this times their distance in the portrait (sheared past it): the warp between them could fold.
+pub const MAX_STRAIN: f64 = 1.0;
+/// A point is also left out when it would come closer to a point already taken by more than this fraction of
+/// their distance.
+pub const MAX_SQUEEZE: f64 = 0.5;
 /// How far a landmark's non-rigid residual reaches onto the mesh points, in eye distances (kernel
 /// (1 − d²/r²)₊², a weighted mean where the weights add up to more than 1).
 pub const RESIDUAL_REACH: f64 = 0.5;
@@ -187,11 +190,11 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
     };
     let mut out = ControlPoints::default();
     let inside = |p: [f64; 2]| p[0].abs() < 0.97 && p[1].abs() < 0.97;
-    // Every point taken so far, landmarks first, as (source, target): a new point whose displacement differs
-    // from one of theirs by more than MAX_STRAIN times their distance (a far cheek point the turned jaw line
-    // passes, a shell point the nose swings towards) is left out: a displacement field whose differences stay
-    // below the distance is one-to-one, and between two such points the warp would fold or nearly so. There the
-    // landmarks and the points further off shape the map as before.
+    // Every point taken so far, landmarks first, as (source, target): a new point that one of them would press
+    // against (closer by more than MAX_SQUEEZE of their distance) or shear past (relative displacement over
+    // MAX_STRAIN times their distance) is left out: a far cheek point the turned jaw line passes, a shell point
+    // the nose swings towards. Between two such points the warp would fold or nearly so; there the landmarks and
+    // the points further off shape the map as before.
     let mut taken: Vec<([f64; 2], [f64; 2])> =
         (0..68).map(|j| ([source[j][0] as f64, source[j][1] as f64], [target[j][0] as f64, target[j][1] as f64])).collect();
     let mut push = |out: &mut ControlPoints, s: [f64; 2], t: [f64; 2]| -> bool {
@@ -201,9 +204,13 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
         let t = [t[0].clamp(-0.99, 0.99), t[1].clamp(-0.99, 0.99)];
         let e = [t[0] - s[0], t[1] - s[1]];
         let squeezed = taken.iter().any(|(ps, pt)| {
-            let ds = (s[0] - ps[0]).hypot(s[1] - ps[1]);
-            let de = (e[0] - (pt[0] - ps[0])).hypot(e[1] - (pt[1] - ps[1]));
-            de > MAX_STRAIN * ds
+            let d = [s[0] - ps[0], s[1] - ps[1]];
+            let ds = d[0].hypot(d[1]);
+            let de = [e[0] - (pt[0] - ps[0]), e[1] - (pt[1] - ps[1])];
+            // Pressed together (the relative motion along their separation), or sheared past each other; a
+            // stretch is harmless.
+            let along = (de[0] * d[0] + de[1] * d[1]) / ds.max(1e-12);
+            along < -MAX_SQUEEZE * ds || de[0].hypot(de[1]) > MAX_STRAIN * ds
         });
         if squeezed {
             return false;
