@@ -22,7 +22,8 @@
 //!    distance below the lower of the portrait's and the target's chin lines (the neck, collar and clothes).
 //!
 //! No points at all (P = 0, the version 1 result bit for bit) when the target equals the portrait's landmarks,
-//! when the still has no mesh (landmarks given by the override) or when a pose cannot be fitted.
+//! when none of the points would move, when the still has no mesh (landmarks given by an override the detector
+//! disagrees with) or when a pose cannot be fitted.
 //!
 //! The paste side of the still body is [`chin_fade`]: the paste matte fades to 0 below the chin line, so a jaw
 //! drop, a nod or a turn never moves the collar, whatever the pack.
@@ -267,6 +268,10 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
         let y = (source[j][1].max(target[j][1])) as f64 + BODY_FADE_IOD * iod_n;
         let s = [source[j][0] as f64, y];
         push(&mut out, s, s);
+    }
+    // Nothing of the head moves (a blink, a smile far from every mesh point): the points would only cost time.
+    if out.source == out.target {
+        return ControlPoints::default();
     }
     out
 }
