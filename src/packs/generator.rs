@@ -148,12 +148,26 @@ pub struct Target<'a> {
     /// In Driver mode, for a generator with a `driver_crop`: the Driver frame now and at the motion reference
     /// frame, cropped with that convention. `None` otherwise.
     pub driver: Option<DriverFrames<'a>>,
+    // h13-geo: control points beyond the 68, for packs whose manifest (version 2) declares the optional inputs
+    // `source_points` / `target_points`; packs without them ignore these.
+    /// Extra control points in the chosen reference's normalised crop coordinates (points of the portrait's
+    /// 3-D face mesh, of a head shell around it, and fixed points of the body and background); empty for none.
+    pub source_points: &'a [[f32; 2]],
+    /// Where each of `source_points` goes this frame, same coordinates; as long as `source_points`.
+    pub target_points: &'a [[f32; 2]],
 }
 
 impl<'a> Target<'a> {
     /// A target given by its 68 landmarks only.
     pub fn new(landmarks: &'a [[f32; 2]; 68]) -> Target<'a> {
-        Target { landmarks, controls: [0.0; 12], before_expressions: None, driver: None }
+        Target {
+            landmarks,
+            controls: [0.0; 12],
+            before_expressions: None,
+            driver: None,
+            source_points: &[],
+            target_points: &[],
+        }
     }
 }
 

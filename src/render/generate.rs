@@ -13,7 +13,8 @@ use ofx::{Error, Result};
 use parking_lot::Mutex;
 
 use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference, Target};
-use super::geometry::{hull_matte, paste_hull, FaceState};
+use super::geometry::{convex_hull, hull_matte, paste_hull, FaceState};
+use super::head::{chin_fade, control_points, ControlPoints};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
 use super::plane::{image_key, image_key_here};
@@ -35,6 +36,10 @@ pub(super) struct CropLandmarks {
     pub(super) references: Vec<[[f32; 2]; 68]>,
     /// The paste-back hull of the base still's landmarks and the targets.
     pub(super) hull: Vec<[f64; 2]>,
+    /// The base still's own landmarks in its crop (for the still-body fade).
+    pub(super) source: [[f32; 2]; 68],
+    /// The extra control points of the head path (`head.rs`), in the base still's crop; empty without a mesh.
+    pub(super) points: ControlPoints,
 }
 
 impl CropLandmarks {
@@ -43,9 +48,22 @@ impl CropLandmarks {
         let base = &refs[0];
         let target = base.crop.normalise_points(targets);
         let source = base.crop.normalise_points(&base.landmarks);
-        let hull = paste_hull(&source, &target);
+        let points = base.head.as_deref().map(|h| control_points(h, &source, &target)).unwrap_or_default();
+        let mut hull = paste_hull(&source, &target);
+        if !points.shell.is_empty() {
+            // The hair and ears the head shell moves are pasted too.
+            hull.extend_from_slice(&points.shell);
+            hull = convex_hull(hull);
+        }
         let references = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
-        CropLandmarks { target, state: FaceState::of(targets), references, hull }
+        CropLandmarks { target, state: FaceState::of(targets), references, hull, source, points }
+    }
+
+    /// The feathered paste hull on the hull grid, faded out below the chin line (the body stays).
+    pub(super) fn hull_matte(&self, feather: f64) -> Vec<f32> {
+        let mut m = hull_matte(&self.hull, HULL_RES, feather);
+        chin_fade(&mut m, HULL_RES, &self.source, &self.target);
+        m
     }
 
     /// The reference stills as the generator sees them.
@@ -79,7 +97,7 @@ impl Renderer {
     pub(super) fn generate(&self, effect: &EffectHandle, s: &Settings, frame: &Frame<'_>, refs: &References, lms: &CropLandmarks, neural: Option<&NeuralDrive>, out: &mut Image) -> Result<Option<Generated>> {
         let size = s.resolution;
         let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
-        let make_hull = || hull_matte(&lms.hull, HULL_RES, feather);
+        let make_hull = || lms.hull_matte(feather);
         if s.output == OutputMode::Matte {
             return Ok(Some(Generated { crop: None, matte: CropMatte::new(make_hull(), None, size), copied: false }));
         }
@@ -95,6 +113,11 @@ impl Renderer {
         self.notice_once(effect, generator.notice());
         let references = lms.generator_references(&refs.prepared);
         let mut target = Target::new(&lms.target);
+        // The control points are made on the base still: they go with it only.
+        if chosen == 0 {
+            target.source_points = &lms.points.source;
+            target.target_points = &lms.points.target;
+        }
         if let Some(n) = neural {
             target.controls = n.controls;
             target.before_expressions = n.before.as_ref();

@@ -30,13 +30,16 @@
 //! 4. `paste.rs` (Full output) or `output.rs` (crop, matte, pass-through).
 //!
 //! Beside them: `analysis.rs` (the bounded image the face models see),
-//! `plane.rs` (content keys, float planes, the pixel map) and `geometry.rs`
-//! (the face crop, the hull, the mouth and eye state).
+//! `plane.rs` (content keys, float planes, the pixel map), `geometry.rs`
+//! (the face crop, the hull, the mouth and eye state) and `head.rs` (the
+//! portrait's 3-D face turned by the pose change into the warp's extra
+//! control points, and the still-body fade of the paste matte).
 
 pub mod analysis;
 mod drive;
 mod generate;
 pub mod geometry;
+pub mod head;
 mod matte;
 mod output;
 mod paste;

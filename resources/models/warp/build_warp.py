@@ -12,6 +12,10 @@ Contract (keep in sync with README.md and manifest.json):
     inputs  source            float32 [1,3,S,S]  RGB in [0,1], the aligned face crop (S = 256, 512 or 1024)
             source_landmarks  float32 [1,68,2]   iBUG-68 points of the portrait, normalised crop coordinates
             target_landmarks  float32 [1,68,2]   driving iBUG-68 points, same frame
+            source_points     float32 [1,P,2]    extra control points of the portrait (manifest version 2): the
+            target_points     float32 [1,P,2]    turned 3-D face mesh, head shell, fixed body and background points,
+                                                 and where they go; P may be 0 (then the result is bit for bit
+                                                 the one without them)
     outputs grid              float32 [1,4,S,S]  for every output pixel, two points of `source` it takes its colour
                                                  from: A (x, y normalised; the identity where nothing moves) and B
             overlay           float32 [1,5,S,S]  premultiplied RGB and coverage a of painted colour (the mouth
@@ -228,6 +232,8 @@ def build() -> onnx.ModelProto:
         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 3, "S", "S"]),
         helper.make_tensor_value_info("source_landmarks", TensorProto.FLOAT, [1, 68, 2]),
         helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, [1, 68, 2]),
+        helper.make_tensor_value_info("source_points", TensorProto.FLOAT, [1, "P", 2]),
+        helper.make_tensor_value_info("target_points", TensorProto.FLOAT, [1, "P", 2]),
     ]
     outputs = [
         helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 4, "S", "S"]),
@@ -248,6 +254,8 @@ def build() -> onnx.ModelProto:
 
     src_lm = g.reshape("source_landmarks", [68, 2])
     tgt_lm = g.reshape("target_landmarks", [68, 2])
+    src_pts = g.reshape("source_points", [-1, 2])                      # [P,2], P may be 0
+    tgt_pts = g.reshape("target_points", [-1, 2])
 
     def centres(n_i, n_f):
         """(2i+1)/n - 1 for i < n  ->  [n]"""
@@ -270,8 +278,10 @@ def build() -> onnx.ModelProto:
     Csel = g.const(np.concatenate(rows, 0))
     p_lm = g.op("MatMul", Csel, tgt_lm)
     e_lm = g.op("MatMul", Csel, g.sub(src_lm, tgt_lm))                 # exactly 0 when target == source
-    P = g.concat([p_lm, g.const(anchors)], 0)                          # [N,2]
-    E0 = g.concat([e_lm, g.const(np.zeros_like(anchors))], 0)          # [N,2]
+    # The extra control points join the landmarks: target positions p, displacements back to the source e. With
+    # P = 0 the concatenations add nothing and every value below is what it was without them.
+    P = g.concat([p_lm, tgt_pts, g.const(anchors)], 0)                 # [N,2]
+    E0 = g.concat([e_lm, g.sub(src_pts, tgt_pts), g.const(np.zeros_like(anchors))], 0)   # [N,2]
     px, py = g.take(P, [0], 1), g.take(P, [1], 1)                      # [N,1]
     pp = g.add(g.sq(px), g.sq(py))
     ones_n = g.add(g.mul(px, 0.0), 1.0)
@@ -899,7 +909,7 @@ def build() -> onnx.ModelProto:
 def manifest(data: bytes, file_name: str) -> dict:
     return {
         "format": "living-portrait-pack",
-        "version": 1,
+        "version": 2,
         "kind": "warp",
         "name": "Built-in landmark warp",
         "license": "Apache-2.0",
@@ -908,7 +918,8 @@ def manifest(data: bytes, file_name: str) -> dict:
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
             "opset": OPSET,
-            "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2]},
+            "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2],
+                       "source_points": [1, "P", 2], "target_points": [1, "P", 2]},
             "outputs": {"grid": [1, 4, "S", "S"], "overlay": [1, 5, "S", "S"], "changed": [1, 1, "S", "S"]},
         },
         "dims": {"S": {"values": [256, 512, 1024]}},
