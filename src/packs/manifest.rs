@@ -804,8 +804,8 @@ impl Reader<'_> {
     }
 
     /// lp-rs: the `conventions` of a `liveportrait` pack (version 2 only), typed and checked against the contract.
-    fn liveportrait_conventions(&self, root: &Json, version: f64) -> Result<LivePortraitConventions, PackError> {
-        if version < 2.0 {
+    fn liveportrait_conventions(&self, root: &Json, version: u32) -> Result<LivePortraitConventions, PackError> {
+        if version < 2 {
             return Err(self.error(
                 "version",
                 format!("is {version}, but a \"liveportrait\" pack needs version 2 (its conventions are version 2's)"),
