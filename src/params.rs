@@ -367,7 +367,7 @@ fn describe_keyframes(p: &ParamSetDescriptor) -> Result<()> {
 
 /// Label, range and hint of each expression control, in the order of
 /// [`crate::expressions::NAMES`].
-const EXPRESSION_UI: [(&str, f64, f64, &str); 12] = [
+const EXPRESSION_UI: [(&str, f64, f64, &str); crate::expressions::COUNT] = [
     ("Jaw open", 0.0, 1.0, "0…1: 1 drops the chin by half the eye distance, the lower lip with it."),
     ("Smile", -1.0, 1.0, "−1…1: 1 lifts the mouth corners by 0.12 and moves them out by 0.10 eye distances; negative turns them down."),
     ("Mouth wide", -1.0, 1.0, "−1…1: 1 moves each mouth corner out by 0.15 eye distances; negative narrows."),
@@ -380,6 +380,11 @@ const EXPRESSION_UI: [(&str, f64, f64, &str); 12] = [
     ("Head yaw", -30.0, 30.0, "Degrees: turn towards the subject's left (positive) or right (a 2-D approximation with a generic face depth)."),
     ("Head pitch", -30.0, 30.0, "Degrees: nod down (positive) or up (a 2-D approximation)."),
     ("Head roll", -45.0, 45.0, "Degrees: tilt counter-clockwise on screen (positive) or clockwise."),
+    // h13-face
+    ("Gaze X", -40.0, 40.0, "Degrees: the eyes look towards the subject's own left (positive; the image's right in a frontal portrait) or right (negative). The iris moves inside the eye opening, the lids stay; added to the gaze a track or the Driver carries."),
+    ("Gaze Y", -30.0, 30.0, "Degrees: the eyes look up (positive) or down (negative). Added to the gaze a track or the Driver carries."),
+    ("Eye wide left", 0.0, 1.0, "0…1: the subject's left upper lid raised by up to 40 % of the eye's opening (more of the eyeball shows; the iris keeps its size)."),
+    ("Eye wide right", 0.0, 1.0, "0…1: the subject's right upper lid raised by up to 40 % of the eye's opening."),
 ];
 
 /// The `outputMode` option at `time`.
@@ -461,7 +466,7 @@ impl Settings {
             3 => DriveMode::Expressions,
             _ => DriveMode::TrackFile,
         };
-        let mut ex = [0.0; 12];
+        let mut ex = [0.0; crate::expressions::COUNT];
         for (v, name) in ex.iter_mut().zip(crate::expressions::NAMES) {
             *v = p.double(name)?.value_at(time)?;
         }

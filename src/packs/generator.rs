@@ -137,12 +137,28 @@ pub struct Target<'a> {
     /// The driving iBUG-68 landmarks in the base reference's normalised crop
     /// coordinates.
     pub landmarks: &'a [[f32; 2]; 68],
+    // h13-face: the irises (gaze).
+    /// The gaze, when this frame has one: where the chosen reference's irises are and where they should be.
+    /// `None` (the default): the irises go where the eyes' motion carries them, and a pack is given no iris
+    /// inputs, so frames are what they were before gaze existed.
+    pub irises: Option<IrisTarget>,
+}
+
+/// h13-face: the iris centres of one frame, normalised crop coordinates, the subject's right eye (iBUG 36–41)
+/// first. A warp pack that declares the optional inputs `source_iris` / `target_iris` (float32 `[1, 2, 2]`) gets
+/// them; another pack ignores them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IrisTarget {
+    /// The iris centres in the chosen reference's crop.
+    pub source: [[f32; 2]; 2],
+    /// Where they should be in the generated crop.
+    pub target: [[f32; 2]; 2],
 }
 
 impl<'a> Target<'a> {
     /// A target given by its 68 landmarks only.
     pub fn new(landmarks: &'a [[f32; 2]; 68]) -> Target<'a> {
-        Target { landmarks }
+        Target { landmarks, irises: None }
     }
 }
 

@@ -12,7 +12,7 @@ use ofx::plugin::{EffectHandle, Image};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference, Target};
+use crate::packs::generator::{GenerateError, GeneratedCrop, IrisTarget, Planes, Reference, Target};
 use super::geometry::{hull_matte, paste_hull, FaceState};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
@@ -82,7 +82,7 @@ impl Renderer {
         let generator = self.generator(s.device, s.model_pack.as_deref())?;
         self.warn_device_once(effect, generator.device_report());
         let references = lms.generator_references(&refs.prepared);
-        let target = Target::new(&lms.target);
+        let target = Target { irises: gaze_irises(s, &refs.prepared, lms, chosen), ..Target::new(&lms.target) };
         let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
             let beside = BesideCopy { refs, frame, make_hull: &|| HullCells::new(&make_hull(), size) };
@@ -103,6 +103,72 @@ impl Renderer {
         g.changed = Planes::default();
         Ok(Some(Generated { crop: Some(g), matte, copied }))
     }
+}
+
+// h13-face: the gaze.
+/// Largest distance of an iris centre from the eye's centre along the eye, in eye half-widths (the iris's radius is
+/// about 0.4 of them: a wider gaze would push it under the corner).
+const IRIS_MAX_U: f64 = 0.55;
+/// The same across the eye (up and down), in eye half-widths.
+const IRIS_MAX_T: f64 = 0.35;
+
+/// The irises of this frame when it has a gaze (the `gazeX` / `gazeY` controls): the chosen reference's iris
+/// centres carried by each eye's motion (their place relative to the eye's corners kept), then moved by the
+/// gaze in the target face's frame, and kept inside the eye. `None` without a gaze or without the reference's
+/// irises (overridden landmarks), so a frame without gaze asks the generator for nothing new.
+fn gaze_irises(s: &Settings, refs: &[Arc<PreparedSource>], lms: &CropLandmarks, chosen: usize) -> Option<IrisTarget> {
+    let shift = s.expressions.gaze_shift();
+    if shift == [0.0, 0.0] {
+        return None;
+    }
+    let r = refs.get(chosen)?;
+    let irises = r.irises?;
+    let source = irises.map(|p| {
+        let n = r.crop.to_normalised(p);
+        [n[0] as f32, n[1] as f32]
+    });
+    let target = move_irises(&lms.references[chosen], source, &lms.target, shift);
+    Some(IrisTarget { source, target })
+}
+
+/// Where irises at `source` (normalised crop coordinates) go when the eyes move from `from` to `to` and the gaze
+/// shifts them by `shift` (face frame: towards the subject's left eye and towards the chin, inter-ocular
+/// distances of `to`).
+pub(crate) fn move_irises(from: &[[f32; 2]; 68], source: [[f32; 2]; 2], to: &[[f32; 2]; 68], shift: [f64; 2]) -> [[f32; 2]; 2] {
+    let p = |l: &[[f32; 2]; 68], i: usize| [l[i][0] as f64, l[i][1] as f64];
+    let mean = |l: &[[f32; 2]; 68], r: std::ops::Range<usize>| {
+        let n = r.len() as f64;
+        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
+    };
+    // The target face's frame (crop coordinates, y down): ex along the eyes, ey towards the chin.
+    let (re, le) = (mean(to, 36..42), mean(to, 42..48));
+    let d = [le[0] - re[0], le[1] - re[1]];
+    let iod = d[0].hypot(d[1]).max(1e-9);
+    let ex = [d[0] / iod, d[1] / iod];
+    let ey = [-ex[1], ex[0]];
+    let frame = |l: &[[f32; 2]; 68], a: usize, b: usize| {
+        let (c0, c1) = (p(l, a), p(l, b));
+        let m = [(c0[0] + c1[0]) / 2.0, (c0[1] + c1[1]) / 2.0];
+        let h = ((c1[0] - c0[0]).hypot(c1[1] - c0[1]) / 2.0).max(1e-9);
+        let ax = [(c1[0] - c0[0]) / (2.0 * h), (c1[1] - c0[1]) / (2.0 * h)];
+        (m, ax, [-ax[1], ax[0]], h)
+    };
+    let mut out = [[0.0f32; 2]; 2];
+    for (k, (a, b)) in [(36, 39), (42, 45)].into_iter().enumerate() {
+        let (ms, axs, ns, hs) = frame(from, a, b);
+        let q = [source[k][0] as f64 - ms[0], source[k][1] as f64 - ms[1]];
+        let (u, t) = ((q[0] * axs[0] + q[1] * axs[1]) / hs, (q[0] * ns[0] + q[1] * ns[1]) / hs);
+        let (mt, axt, nt, ht) = frame(to, a, b);
+        let g = [shift[0] * iod, shift[1] * iod];
+        let v = [g[0] * ex[0] + g[1] * ey[0], g[0] * ex[1] + g[1] * ey[1]];
+        // The gaze in the target eye's own frame, added, and the centre kept inside the eye.
+        // (an iris the portrait already shows farther out may stay where it is)
+        let (lu, lt) = (IRIS_MAX_U.max(u.abs()), IRIS_MAX_T.max(t.abs()));
+        let u2 = (u + (v[0] * axt[0] + v[1] * axt[1]) / ht).clamp(-lu, lu);
+        let t2 = (t + (v[0] * nt[0] + v[1] * nt[1]) / ht).clamp(-lt, lt);
+        out[k] = [(mt[0] + ht * (u2 * axt[0] + t2 * nt[0])) as f32, (mt[1] + ht * (u2 * axt[1] + t2 * nt[1])) as f32];
+    }
+    out
 }
 
 /// A generator's answer.

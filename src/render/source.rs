@@ -27,6 +27,9 @@ pub const MAX_REFERENCES: usize = 32;
 pub struct PreparedSource {
     /// Landmarks, canonical (y up).
     pub landmarks: Landmarks68<f64>,
+    /// The iris centres, canonical (the subject's right eye first), from the face mesh model's refined iris
+    /// points; `None` when the landmarks are the override.
+    pub irises: Option<[[f64; 2]; 2]>,
     /// Its face crop.
     pub crop: FaceCrop,
     /// Mouth and eye openness.
@@ -216,8 +219,8 @@ impl Renderer {
         if let Some(p) = self.sources.lock().get(&cache_key).cloned() {
             return Ok(p);
         }
-        let (landmarks, faces) = match settings.source_override {
-            Some(l) => (l, None),
+        let (landmarks, faces, irises) = match settings.source_override {
+            Some(l) => (l, None, None),
             None => {
                 let view = AnalysisView::of(img, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
                 let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
@@ -234,7 +237,8 @@ impl Renderer {
                 }
                 let chosen = analysis.faces.iter().position(|f| f == face).unwrap_or(0) + 1;
                 let ambiguous = settings.face_index == 0 && analysis.is_ambiguous();
-                (l, Some(FacesSeen { count: analysis.faces.len(), chosen, ambiguous }))
+                let irises = face.mesh.irises.map(|p| view.to_canonical(p, map));
+                (l, Some(FacesSeen { count: analysis.faces.len(), chosen, ambiguous }), Some(irises))
             }
         };
         let crop = FaceCrop::from_landmarks(&landmarks);
@@ -244,6 +248,7 @@ impl Renderer {
             pixels: Arc::new(crop_pixels(&ImageSampler::new(img), &crop, map, size)),
             crop,
             landmarks,
+            irises,
             key,
             image_size: [b.width() as u32, b.height() as u32],
             par: map.par,
