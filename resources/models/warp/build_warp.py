@@ -68,6 +68,14 @@ EYE_WIN_U = (1.1, 1.6)    # along the eye axis, in h: weight 1 up to 1.1, 0 from
 EYE_WIN_T = (0.6, 2.0)    # across the axis, in h: weight 1 up to 0.6, 0 from 2.0; the lid skin stretch spans 2.0
 EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis (the lower lid hardly moves)
 
+# Eye model (h13-face), used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
+# disk that moves to the target iris centre; the rest of the opening is sclera (the portrait's own, taken beside
+# the iris); a lid raised above the portrait's shows the eyeball continued (reflected about a line just under the
+# portrait's lid), never a stretched one.
+IRIS_R = 0.42             # iris radius, in eye half-widths (iris ~11.7 mm across, eye opening ~28-30 mm wide)
+IRIS_MARGIN = 0.08        # sclera is taken this far (half-widths) outside the portrait's iris disk
+LID_REVEAL = 0.10         # the band a raised lid reveals is reflected about Us + this (half-widths) of the portrait
+
 # Mouth layer: frame from the outer corners 48, 54 (half-width h).
 MOUTH_OUTER_UP = (48, 49, 50, 51, 52, 53, 54)
 MOUTH_INNER_UP = (60, 61, 62, 63, 64)
@@ -228,6 +236,9 @@ def build() -> onnx.ModelProto:
         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 3, "S", "S"]),
         helper.make_tensor_value_info("source_landmarks", TensorProto.FLOAT, [1, 68, 2]),
         helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, [1, 68, 2]),
+        # optional (each has a default initializer of zeros: a caller that does not pass them gets the v1 eyes)
+        helper.make_tensor_value_info("source_iris", TensorProto.FLOAT, [1, 2, 2]),
+        helper.make_tensor_value_info("target_iris", TensorProto.FLOAT, [1, 2, 2]),
     ]
     outputs = [
         helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 4, "S", "S"]),
@@ -248,6 +259,12 @@ def build() -> onnx.ModelProto:
 
     src_lm = g.reshape("source_landmarks", [68, 2])
     tgt_lm = g.reshape("target_landmarks", [68, 2])
+    # iris centres (normalised), the subject's right eye first; the eye model is on when any is non-zero
+    for nm in ("source_iris", "target_iris"):
+        g.inits.append(numpy_helper.from_array(np.zeros((1, 2, 2), np.float32), nm))
+    SI_n, TI_n = g.reshape("source_iris", [2, 2]), g.reshape("target_iris", [2, 2])
+    eye_v2 = g.op("Ceil", g.clip01(g.mul(g.add(g.op("ReduceSum", g.abs(SI_n), keepdims=0),
+                                               g.op("ReduceSum", g.abs(TI_n), keepdims=0)), 1e6)))   # 0 / 1
 
     def centres(n_i, n_f):
         """(2i+1)/n - 1 for i < n  ->  [n]"""
@@ -471,8 +488,12 @@ def build() -> onnx.ModelProto:
     dsp = g.op("ReduceSum", g.abs(g.sub(g.op("Slice", LM, g.i64([0]), g.i64([68])),
                                         g.op("Slice", LM, g.i64([68]), g.i64([136])))), g.i64([1]), keepdims=0)
     LAYER_POINTS = (list(EYES[0][0]) + list(EYES[0][1]), list(EYES[1][0]) + list(EYES[1][1]), list(range(48, 68)))
-    moved_any = g.op("Cast", g.op("Ceil", g.clip01(g.concat(
-        [g.op("ReduceMax", g.take(dsp, idx, 0), keepdims=1) for idx in LAYER_POINTS], 0))), to=TensorProto.INT64)
+    # the iris motion (pixels) of each eye, 0 without the eye model: a gaze alone moves an eye layer too
+    iris_px = g.mul(g.op("ReduceSum", g.abs(g.sub(TI_n, SI_n)), g.i64([1]), keepdims=0), g.mul(half_S, eye_v2))   # [2]
+    layer_motion = [g.op("ReduceMax", g.take(dsp, idx, 0), keepdims=1) for idx in LAYER_POINTS]
+    layer_motion = [g.max(layer_motion[0], g.take(iris_px, [0], 0)), g.max(layer_motion[1], g.take(iris_px, [1], 0)),
+                    layer_motion[2]]
+    moved_any = g.op("Cast", g.op("Ceil", g.clip01(g.concat(layer_motion, 0))), to=TensorProto.INT64)
     bx1 = g.add(bx0, g.op("Max", g.mul(g.sub(bx1, bx0), moved_any), g.i64([1])))
     by1 = g.add(by0, g.op("Max", g.mul(g.sub(by1, by0), moved_any), g.i64([1])))
     # ... and that pixel is put at the corner of a layer that did move (if any), so that it does not stretch the
@@ -625,7 +646,7 @@ def build() -> onnx.ModelProto:
             return g.split(g.reshape(g.take(FP, rows, 0), [2, 6, 1, 1]), 6, 1)   # 6 x [2,1,1,1]
 
         cx_, cy_, ax_, ay_, _h, ih = frames([0, 1])                             # target eye frames
-        _, _, sax, say, sh, _ = frames([3, 4])                                  # source eye frames
+        scx, scy, sax, say, sh, sih = frames([3, 4])                            # source eye frames
         th = _h
         a1, a2 = g.mul(ax_, ih), g.mul(ay_, ih)
         bu = g.op("Neg", g.add(g.mul(cx_, a1), g.mul(cy_, a2)))
@@ -693,16 +714,113 @@ def build() -> onnx.ModelProto:
         s = g.clip01(s)                                                 # weight of the lid side
         m = g.reshape(g.op("ReduceMax", g.take(dsp, [LAYER_POINTS[e] for e in E2], 0), axes=[1], keepdims=1),
                       [2, 1, 1, 1])
+        m = g.max(m, g.reshape(iris_px, [2, 1, 1, 1]))                  # (unchanged without the eye model)
         gate = g.mul(g.op("Ceil", a), g.op("Ceil", g.clip01(m)))
         # grid A: the side with the larger weight; grid B: the other, weighted (non-zero on the soft lid line only)
         k = g.op("Cast", g.op("GreaterOrEqual", s, g.const(0.5)), to=TensorProto.FLOAT)
         g_a = g.add(g_lo, g.mul(k, g.sub(g_up, g_lo)))
         g_b = g.add(g_up, g.mul(k, g.sub(g_lo, g_up)))
         w_b = g.add(g.mul(k, g.sub(1.0, s)), g.mul(g.sub(1.0, k), s))
+        # ---- the eye model (only when the iris inputs are given; otherwise the above, untouched) ----------------
+        # Three candidates: the lid side (above), the sclera and the iris. The iris is a rigid disk at the target
+        # iris centre showing the portrait's iris; the sclera is the eyeball as before but without stretching (a lid
+        # raised above the portrait's shows the band under the portrait's lid reflected), taken beside the
+        # portrait's iris where it would show the old iris. The sharp edges (iris rim, lower lid) are soft steps at
+        # full resolution, like the lid line.
+        def local_iris(P, fx, fy, fax, fay, fih):
+            Pp = g.mul(g.add(P, 1.0), half_S)
+            px_, py_ = (g.reshape(g.take(Pp, [c], 1), [2, 1, 1, 1]) for c in (0, 1))
+            dx_, dy_ = g.sub(px_, fx), g.sub(py_, fy)
+            return (g.mul(g.add(g.mul(dx_, fax), g.mul(dy_, fay)), fih),
+                    g.mul(g.sub(g.mul(dy_, fax), g.mul(dx_, fay)), fih))
+
+        ti_u, ti_t = local_iris(TI_n, cx_, cy_, ax_, ay_, ih)
+        si_u, si_t = local_iris(SI_n, scx, scy, sax, say, sih)
+        lid_s = g.add(Us, LID_REVEAL)
+        low_s = g.max(g.sub(Ls, 0.5 * LID_REVEAL), lid_s)
+
+        def keep_in_eye(tt):
+            # reflect about the line just under the portrait's upper lid (a revealed band shows the eyeball below
+            # it mirrored), then keep inside the portrait's opening
+            tt = g.max(tt, g.sub(g.mul(lid_s, 2.0), tt))
+            return g.min(g.max(tt, lid_s), low_s)
+
+        # the sclera: a rubber sheet between the eye's corners that moves with the iris (the band of columns of
+        # the iris and its margin rigidly, the rest stretched or squeezed towards the corners), the band a raised
+        # lid reveals reflected; where it would still show the portrait's iris (the gaze's trailing crescent, the
+        # revealed band above the iris) sclera colour is painted instead
+        RR = IRIS_R + IRIS_MARGIN
+        d_u, d_t = g.sub(ti_u, si_u), g.sub(ti_t, si_t)                 # the iris motion, half-widths
+        rho = g.clip01(g.op("Where", g.op("Less", u, g.sub(ti_u, RR)),
+                            g.div(g.add(u, 1.0), g.max(g.add(g.sub(ti_u, RR), 1.0), 1e-3)),
+                            g.op("Where", g.op("Greater", u, g.add(ti_u, RR)),
+                                 g.div(g.sub(1.0, u), g.max(g.sub(1.0, g.add(ti_u, RR)), 1e-3)), g.const(1.0))))
+        u_sc = g.sub(u, g.mul(rho, d_u))
+        t_sc = keep_in_eye(g.sub(g.add(Ls, g.sub(t, Lt)), g.mul(rho, d_t)))
+        hole = g.clip01(g.mul(g.sub(RR, g.sqrt(g.add(g.sq(g.sub(u_sc, si_u)), g.sq(g.sub(t_sc, si_t))))),
+                              g.mul(th, 0.5)))                          # 1 inside the portrait's iris (2 px soft)
+        below = g.op("Greater", t, Lt)
+        t_sc = g.op("Where", below, t_below, t_sc)
+        u_sc = g.op("Where", below, u, u_sc)
+        hole = g.op("Where", below, g.const(0.0), hole)
+        # sclera colour: the portrait's own, beside its iris on both sides at the iris centre's height
+        spts = []
+        for sgn in (-1.0, 1.0):
+            uu = g.add(si_u, sgn * (RR + 0.2))
+            spts.append(g.concat([g.add(scx, g.mul(g.sub(g.mul(uu, sax), g.mul(si_t, say)), sh)),
+                                  g.add(scy, g.mul(g.add(g.mul(uu, say), g.mul(si_t, sax)), sh))], 1))   # [2,2,1,1]
+        SP = g.reshape(g.concat(spts, 0), [4, 2])                       # eye 0 left, eye 1 left, eye 0 right, ...
+        SPi = g.op("Cast", g.clip(g.op("Floor", SP), 0.0, Sm1), to=TensorProto.INT64)
+        flat = g.add(g.mul(g.take(SPi, [1], 1), S_i), g.take(SPi, [0], 1))   # [4,1]
+        cols = g.op("Gather", g.reshape("source", g.concat([g.i64([3]), g.i64([-1])], 0)), g.reshape(flat, [-1]),
+                    axis=1)                                             # [3,4]
+        sclera = g.reshape(g.op("Transpose", g.mul(g.add(g.take(cols, [0, 1], 1), g.take(cols, [2, 3], 1)), 0.5),
+                                perm=[1, 0]), [2, 3, 1, 1])             # [2,3,1,1]
+        diu, dit = g.sub(u, ti_u), g.sub(t, ti_t)
+        u_ir = g.add(si_u, diu)
+        t_ir = keep_in_eye(g.add(si_t, dit))
+        dux, duy = g.mul(sax, k_n), g.mul(say, k_n)
+
+        def corr(uu, tt):
+            cu_, ct_ = g.mul(g.sub(uu, u), alpha), g.mul(g.sub(tt, t), alpha)
+            return [g.add(g.mul(cu_, dux), g.mul(ct_, dtx)), g.add(g.mul(cu_, duy), g.mul(ct_, dty))]
+
+        c_lv = step_level(g.mul(g.sub(IRIS_R, g.sqrt(g.add(g.sq(diu), g.sq(dit)))), th))   # > 0.5 inside the iris
+        b_lv = step_level(g.mul(g.sub(Lt, t), th))                      # > 0.5 above the target lower lid
+        X2 = g.concat(corr(u_sc, t_sc) + corr(u_ir, t_ir) + [c_lv, b_lv, g.mul(hole, alpha)], 1)
+        R2 = g.op("MatMul", Wy, g.op("MatMul", X2, Wx))                          # [2,7,hm,wm]
+        g_sc, g_ir = g.split(g.clip(g.add(g.reshape(g.op("Slice", R2, g.i64([0]), g.i64([4]), g.i64([1])), blk),
+                                          g.op("Unsqueeze", Fm, g.i64([1]))), neg_edge, edge), 2, 1)
+        g_sc, g_ir = (g.reshape(v, g.concat([g.i64([2, 2]), hm, wm], 0)) for v in (g_sc, g_ir))
+        c_w, b_w, h_w = g.split(g.clip01(g.op("Slice", R2, g.i64([4]), g.i64([7]), g.i64([1]))), 3, 1)
+        W_up = s
+        W_ir = g.mul(g.sub(1.0, s), g.mul(c_w, b_w))
+        W_eye = g.sub(g.sub(1.0, s), W_ir)
+        W_paint = g.mul(W_eye, h_w)
+        W_sc = g.sub(W_eye, W_paint)
+        # the two largest become A and B (the third, non-zero only where the lid line crosses the iris rim, goes
+        # to A)
+        one_m = lambda x: g.sub(1.0, x)
+        ge = lambda x, y: g.op("Cast", g.op("GreaterOrEqual", x, y), to=TensorProto.FLOAT)
+        up_ir, up_sc, ir_sc = ge(W_up, W_ir), ge(W_up, W_sc), ge(W_ir, W_sc)
+        k_up = g.mul(up_ir, up_sc)
+        k_ir = g.mul(one_m(k_up), ir_sc)
+        k_sc = g.sub(one_m(k_up), k_ir)
+        b_up = g.mul(one_m(k_up), g.add(g.mul(k_ir, up_sc), g.mul(k_sc, up_ir)))
+        b_ir = g.mul(one_m(k_ir), g.add(g.mul(k_up, ir_sc), g.mul(k_sc, one_m(up_ir))))
+        b_sc = g.mul(one_m(k_sc), g.add(g.mul(k_up, one_m(ir_sc)), g.mul(k_ir, one_m(up_sc))))
+        g_a2 = g.add(g.add(g.mul(k_up, g_up), g.mul(k_ir, g_ir)), g.mul(k_sc, g_sc))
+        g_b2 = g.add(g.add(g.mul(b_up, g_up), g.mul(b_ir, g_ir)), g.mul(b_sc, g_sc))
+        w_b2 = g.add(g.add(g.mul(b_up, W_up), g.mul(b_ir, W_ir)), g.mul(b_sc, W_sc))
+        v2b = g.op("Cast", eye_v2, to=TensorProto.BOOL)
+        g_a = g.op("Where", v2b, g_a2, g_a)
+        g_b = g.op("Where", v2b, g_b2, g_b)
+        w_b = g.op("Where", v2b, w_b2, w_b)
+        paint = g.mul(g.concat([g.mul(sclera, W_paint), W_paint], 1), eye_v2)   # [2,4,hm,wm], 0 without the model
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
         # as in to_union: the grids as changes of the MLS map, gated, then the gated weight of B and changed
         da, db = (g.mul(gate, g.sub(v, Fm)) for v in (g_a, g_b))
-        t4 = g.concat([da, db, g.mul(gate, w_b), chg], 1)               # [2,6,hm,wm] (no cavity)
+        t4 = g.concat([da, db, g.mul(gate, w_b), chg, g.mul(gate, paint)], 1)   # [2,10,hm,wm]: + painted sclera
         outs = []
         for e in E2:
             # one Pad: eye e's block into the union box; negative pads drop the other eye (and any of the block,
@@ -855,9 +973,13 @@ def build() -> onnx.ModelProto:
     moved_f = g.op("Cast", moved_any, to=TensorProto.BOOL)                 # [3]
     eyes_moved = g.op("Cast", g.op("ReduceMax", g.take(moved_any, [0, 1], 0), keepdims=1), to=TensorProto.BOOL)
     mouth6, cav4 = if_moved(g.take(moved_f, [2], 0), mouth_layer, "mouth", (6, 4))
-    L = g.op("Sum", *if_moved(eyes_moved, eye_layers, "eyes", (6, 6)), mouth6)   # [1,6,lh,lw]
+    eye0, eye1 = if_moved(eyes_moved, eye_layers, "eyes", (10, 10))
+    first6 = lambda x: g.op("Slice", x, g.i64([0]), g.i64([6]), g.i64([1]))
+    last4 = lambda x: g.op("Slice", x, g.i64([6]), g.i64([10]), g.i64([1]))
+    L = g.op("Sum", first6(eye0), first6(eye1), mouth6)                 # [1,6,lh,lw]
     # L channels: 0-1 change of grid A, 2-3 change of grid B (both from the MLS map), 4 weight of B, 5 changed;
-    # cav4 (the mouth's alone): premultiplied cavity colour, its coverage
+    # cav4: premultiplied painted colour (the mouth's cavity, the eyes' sclera), its coverage
+    cav4 = g.op("Sum", cav4, last4(eye0), last4(eye1))
     pads = g.concat([g.i64([0, 0]), ly0, lx0, g.i64([0, 0]), g.sub(S_i, ly1), g.sub(S_i, lx1)], 0)
 
     def part(x, a, b):
