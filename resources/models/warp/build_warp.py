@@ -86,10 +86,14 @@ MOUTH_WIN_U = (1.05, 1.35)  # along the mouth axis, in h
 MOUTH_WIN_T = (0.05, 0.35)  # distance outside the outer lip line, in h
 OPEN_PX = 1.0             # the cavity fades in while the target opens by up to this many pixels more than the source
 
-# Cavity shading (values in the crop's own encoding, typically sRGB)
-CAVITY_EDGE = (0.30, 0.10, 0.09)     # dark red-brown next to the lips
-CAVITY_DEEP = (0.045, 0.018, 0.018)  # near black in the middle
-TEETH = (0.84, 0.80, 0.73)           # upper-teeth hint under the upper lip (only where the portrait shows none)
+# Cavity shading, from the portrait's own palette (its lip colour, skin and any visible teeth, sampled at landmarks)
+CAVITY_TINT = (1.25, 0.8, 0.8)       # the mouth's inside is redder than the lips' outside
+CAVITY_EDGE_K = 0.6                  # next to the lips: the lip colour darkened
+CAVITY_DEEP_K = 0.12                 # in the middle, towards the back: near black, still lip-tinted
+CORNER_FLESH = (0.55, 0.95)          # |u| (mouth half-widths) over which the cavity turns to lip flesh at the corners
+CAVITY_LIGHT = (0.7, 0.45)           # light factor from the lower lip (0.7) to the upper lip (1.15)
+TEETH = (0.90, 0.87, 0.80)           # upper-teeth hint under the upper lip when the portrait shows none: this
+                                     # mixed with 35 % skin; the portrait's own teeth colour when it shows some
 TEETH_ALPHA = 0.75
 TEETH_HEIGHT = 0.14                  # in mouth half-widths, at most 40 % of the opening
 TOOTH_WIDTH = 0.2                    # in mouth half-widths: faint darker gaps between teeth, centred on the midline
@@ -861,18 +865,66 @@ def build() -> onnx.ModelProto:
 
         xu, yu = src_norm(t_up)
         xl, yl = src_norm(t_lo)
-        split_s = g.add(IUs, g.mul(g.sub(ILs, IUs), MOUTH_SPLIT))
-        split_t = g.add(IUt, g.mul(g.sub(ILt, IUt), MOUTH_SPLIT))
+        def opening(side):
+            a = g.take(LM, [side * 68 + i for i in (61, 62, 63)], 0)
+            b = g.take(LM, [side * 68 + i for i in (67, 66, 65)], 0)
+            return g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(a, b)), g.i64([1]), keepdims=0)), keepdims=0)
+
+        # ---- the portrait's palette and its teeth split (h13-face) ----------------------------------------------
+        SRCP = g.op("Slice", LM, g.i64([68]), g.i64([136]))             # the portrait's landmarks, pixels [68,2]
+        src_flat = g.reshape("source", g.concat([g.i64([3]), g.i64([-1])], 0))
+
+        def lerp_pts(pairs, fs):
+            """points a + f (b - a) for every pair and f, [len(fs) * len(pairs), 2], f-major"""
+            A = np.zeros((len(fs) * len(pairs), 68), np.float32)
+            for i, f in enumerate(fs):
+                for j, (a_, b_) in enumerate(pairs):
+                    A[i * len(pairs) + j, a_] += 1 - f
+                    A[i * len(pairs) + j, b_] += f
+            return g.op("MatMul", g.const(A), SRCP)
+
+        def colours(P):
+            """the portrait's pixels (nearest) at points P [n,2] -> [3,n]"""
+            Pi = g.op("Cast", g.clip(g.op("Floor", P), 0.0, Sm1), to=TensorProto.INT64)
+            flat = g.add(g.mul(g.take(Pi, [1], 1), S_i), g.take(Pi, [0], 1))
+            return g.op("Gather", src_flat, g.reshape(flat, [-1]), axis=1)
+
+        def mean_colour(P):
+            return g.op("ReduceMean", colours(P), axes=[1], keepdims=0)    # [3]
+
+        lum_w = g.const(np.array([0.299, 0.587, 0.114], np.float32))
+        lum = lambda c: g.op("ReduceSum", g.mul(c, lum_w), keepdims=0)
+        lips_c = mean_colour(lerp_pts([(50, 61), (51, 62), (52, 63), (58, 67), (57, 66), (56, 65)], [0.5]))
+        skin_c = mean_colour(lerp_pts([(57, 8), (48, 4), (54, 12), (33, 51)], [0.4]))
+        # what the portrait's own opening shows (its teeth, if any): used only when it is open and brighter than
+        # the lips
+        teeth_s = mean_colour(lerp_pts([(61, 67), (62, 66), (63, 65)], [0.2, 0.35]))
+        open_s = opening(1)
+        teeth_w = g.mul(g.clip01(g.mul(g.sub(open_s, 3.0), 0.25)),
+                        g.clip01(g.mul(g.sub(lum(teeth_s), g.add(lum(lips_c), 0.08)), 10.0)))
+        teeth_default = g.add(g.mul(skin_c, 0.35), g.mul(g.const(np.array(TEETH, np.float32)), 0.65))
+        teeth_c = g.add(teeth_default, g.mul(teeth_w, g.sub(teeth_s, teeth_default)))
+        flesh = g.clip01(g.mul(lips_c, g.const(np.array(CAVITY_TINT, np.float32))))   # the inside of the lips
+        edge_p = g.mul(flesh, CAVITY_EDGE_K)
+        deep_p = g.add(g.mul(flesh, CAVITY_DEEP_K), 0.01)
+        tongue_p = g.add(g.mul(lips_c, 0.8), g.mul(skin_c, 0.1))
+        ch = lambda c, i: g.reshape(g.take(c, [i], 0), [1, 1])
+        # the teeth split: the darkest row of the portrait's opening between 30 % and 85 % of the way from the
+        # upper to the lower inner lip (the gap between the teeth rows, or the dark under the upper teeth)
+        SPLIT_FS = [0.3 + 0.05 * i for i in range(12)]
+        rows_lum = g.reshape(g.op("MatMul", g.reshape(lum_w, [1, 3]),
+                                  colours(lerp_pts([(61, 67), (62, 66), (63, 65)], SPLIT_FS))), [len(SPLIT_FS), 3])
+        dark = g.op("ArgMin", g.op("ReduceMean", rows_lum, axes=[1], keepdims=0), axis=0, keepdims=1)
+        split_f = g.reshape(g.op("Gather", g.const(np.array(SPLIT_FS, np.float32) + 0.025), dark, axis=0), [1, 1])
+        # a portrait without a visible opening keeps the old split (nothing is there to split)
+        split_f = g.add(MOUTH_SPLIT, g.mul(g.clip01(g.mul(g.sub(open_s, 3.0), 0.25)), g.sub(split_f, MOUTH_SPLIT)))
+        split_s = g.add(IUs, g.mul(g.sub(ILs, IUs), split_f))
+        split_t = g.add(IUt, g.mul(g.sub(ILt, IUt), split_f))
         levels = [step_level(g.mul(g.sub(IUt, t), th)),                # sU: above the target inner upper lip
                   step_level(g.mul(g.sub(t, ILt), th)),                # sL: below the target inner lower lip
                   step_level(g.mul(g.sub(split_t, t), th)),            # pu: in the upper part of the opening
                   step_level(g.mul(g.sub(split_s, t_up), sh)),         # va: upper candidate shows upper-mouth content
                   step_level(g.mul(g.sub(t_lo, split_s), sh))]         # vl: lower candidate shows lower-mouth content
-
-        def opening(side):
-            a = g.take(LM, [side * 68 + i for i in (61, 62, 63)], 0)
-            b = g.take(LM, [side * 68 + i for i in (67, 66, 65)], 0)
-            return g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(a, b)), g.i64([1]), keepdims=0)), keepdims=0)
 
         # the cavity appears only where the target is more open than the portrait, and fades in over OPEN_PX
         w_open = g.clip01(g.div(g.sub(opening(0), opening(1)), OPEN_PX))
@@ -885,14 +937,17 @@ def build() -> onnx.ModelProto:
         depth = g.clip01(g.div(g.min(below_up, g.sub(ILt, t)), g.add(g.mul(gap, 0.5), 1e-3)))
         depth = g.mul(depth, g.clip01(g.sub(1.2, g.sq(u))))
         depth = g.mul(g.sq(depth), g.sub(3.0, g.mul(depth, 2.0)))      # smoothstep
-        edge_c = np.array(CAVITY_EDGE, np.float32)
-        deep_c = np.array(CAVITY_DEEP, np.float32)
-        cav = [g.add(float(edge_c[i]), g.mul(depth, float(deep_c[i] - edge_c[i]))) for i in range(3)]
+        # lit from the upper lip's side: brighter under the upper lip, darker towards the lower lip and the back
+        light = g.add(CAVITY_LIGHT[0], g.mul(g.clip01(g.div(g.sub(ILt, t), g.add(gap, 1e-3))), CAVITY_LIGHT[1]))
+        cav = [g.mul(g.add(ch(edge_p, i), g.mul(depth, g.sub(ch(deep_p, i), ch(edge_p, i)))), light) for i in range(3)]
+        # the corners of the opening show the lips' inner flesh, not a dark point
+        corner = g.clip01(g.div(g.sub(g.abs(u), CORNER_FLESH[0]), CORNER_FLESH[1] - CORNER_FLESH[0]))
+        cav = [g.add(c, g.mul(corner, g.sub(g.mul(ch(lips_c, i), 0.75), c))) for i, c in enumerate(cav)]
         above_lo = g.div(g.sub(ILt, t), g.add(gap, 1e-3))              # 0 at the lower lip, 1 at the upper
         tongue_a = g.mul(g.mul(falloff(above_lo, 0.5 * TONGUE_HEIGHT, TONGUE_HEIGHT), TONGUE_ALPHA),
                          g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.6)))))
         shade_t = g.add(0.55, g.mul(g.clip01(g.sub(1.0, g.div(above_lo, TONGUE_HEIGHT))), 0.45))
-        cav = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, TONGUE[i]), c))) for i, c in enumerate(cav)]
+        cav = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, ch(tongue_p, i)), c))) for i, c in enumerate(cav)]
         tth = g.min(g.const(TEETH_HEIGHT), g.mul(gap, 0.4))            # teeth height, half-widths
         teeth_a = g.mul(falloff(g.div(below_up, g.add(tth, 1e-3)), 0.8, 1.0),
                         g.mul(g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.25)))), TEETH_ALPHA))
@@ -900,7 +955,7 @@ def build() -> onnx.ModelProto:
         gaps = g.op("Cos", g.mul(g.add(u, TOOTH_WIDTH / 2), float(2 * np.pi / TOOTH_WIDTH)))     # 1 at the gaps
         gaps = g.sq(g.sq(g.add(g.mul(gaps, 0.5), 0.5)))
         shade = g.mul(shade, g.sub(1.0, g.mul(gaps, 0.25)))
-        cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, TEETH[i]), c))) for i, c in enumerate(cav)]
+        cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, ch(teeth_c, i)), c))) for i, c in enumerate(cav)]
         # the maps behind the weights and their comparisons are resized by Resize itself (ties between weights
         # must come out exactly as they did); the coordinates and the cavity colour by two small products
         R = win.upsample([alpha] + levels + [cgate])                    # [1,7,h,w]
