@@ -97,6 +97,8 @@ TEETH = (0.90, 0.87, 0.80)           # upper-teeth hint under the upper lip when
 TEETH_ALPHA = 0.75
 TEETH_HEIGHT = 0.14                  # in mouth half-widths, at most 40 % of the opening
 TOOTH_WIDTH = 0.2                    # in mouth half-widths: faint darker gaps between teeth, centred on the midline
+CAVITY_EDGE_V1, CAVITY_DEEP_V1 = (0.30, 0.10, 0.09), (0.045, 0.018, 0.018)   # version 1's fixed colours
+TEETH_V1, TONGUE_V1 = (0.84, 0.80, 0.73), (0.50, 0.22, 0.21)
 TONGUE = (0.50, 0.22, 0.21)          # a dim tongue hint rising from the lower lip in the middle of the cavity
 TONGUE_ALPHA = 0.45
 TONGUE_HEIGHT = 0.45                 # fraction of the opening
@@ -916,8 +918,10 @@ def build() -> onnx.ModelProto:
                                   colours(lerp_pts([(61, 67), (62, 66), (63, 65)], SPLIT_FS))), [len(SPLIT_FS), 3])
         dark = g.op("ArgMin", g.op("ReduceMean", rows_lum, axes=[1], keepdims=0), axis=0, keepdims=1)
         split_f = g.reshape(g.op("Gather", g.const(np.array(SPLIT_FS, np.float32) + 0.025), dark, axis=0), [1, 1])
-        # a portrait without a visible opening keeps the old split (nothing is there to split)
-        split_f = g.add(MOUTH_SPLIT, g.mul(g.clip01(g.mul(g.sub(open_s, 3.0), 0.25)), g.sub(split_f, MOUTH_SPLIT)))
+        # a portrait without a visible opening keeps the old split (nothing is there to split), and so does a frame
+        # that opens the mouth less than 0.5 px wider than the portrait's (a smile, a roll: the same as version 1)
+        gain = g.mul(g.clip01(g.mul(g.sub(open_s, 3.0), 0.25)), g.clip01(g.sub(g.sub(opening(0), open_s), 0.5)))
+        split_f = g.add(MOUTH_SPLIT, g.mul(gain, g.sub(split_f, MOUTH_SPLIT)))
         split_s = g.add(IUs, g.mul(g.sub(ILs, IUs), split_f))
         split_t = g.add(IUt, g.mul(g.sub(ILt, IUt), split_f))
         levels = [step_level(g.mul(g.sub(IUt, t), th)),                # sU: above the target inner upper lip
@@ -956,6 +960,14 @@ def build() -> onnx.ModelProto:
         gaps = g.sq(g.sq(g.add(g.mul(gaps, 0.5), 0.5)))
         shade = g.mul(shade, g.sub(1.0, g.mul(gaps, 0.25)))
         cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, ch(teeth_c, i)), c))) for i, c in enumerate(cav)]
+        # version 1's fixed colours, kept for frames that open the mouth less than 0.5 px wider than the portrait's
+        # (there the cavity is all but invisible, and such frames of a version-1 project stay bit for bit)
+        e1, d1 = np.array(CAVITY_EDGE_V1, np.float32), np.array(CAVITY_DEEP_V1, np.float32)
+        cav1 = [g.add(float(e1[i]), g.mul(depth, float(d1[i] - e1[i]))) for i in range(3)]
+        cav1 = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, TONGUE_V1[i]), c))) for i, c in enumerate(cav1)]
+        cav1 = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, TEETH_V1[i]), c))) for i, c in enumerate(cav1)]
+        cav_gain = g.clip01(g.sub(g.sub(opening(0), open_s), 0.5))
+        cav = [g.add(c1, g.mul(cav_gain, g.sub(c, c1))) for c1, c in zip(cav1, cav)]
         # the maps behind the weights and their comparisons are resized by Resize itself (ties between weights
         # must come out exactly as they did); the coordinates and the cavity colour by two small products
         R = win.upsample([alpha] + levels + [cgate])                    # [1,7,h,w]
