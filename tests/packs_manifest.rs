@@ -183,7 +183,7 @@ fn wrong_size_field_is_refused() {
 #[test]
 fn wrong_format_version_and_kind_are_refused() {
     let cases: [(&str, Json, &str); 5] = [
-        ("version", Json::Number(2.0), "version 1 only"),
+        ("version", Json::Number(3.0), "versions 1 to 2 only"),
         ("version", Json::String("1".into()), "not a whole number"),
         ("format", Json::String("onnx-pack".into()), "\"living-portrait-pack\""),
         ("kind", Json::String("diffusion".into()), "\"warp\" or \"fewshot\""),
@@ -449,4 +449,92 @@ fn pack_digests_have_one_source_the_manifest() {
         }
     }
     assert!(packs_seen >= 4, "found {packs_seen} packs");
+}
+
+// Manifest version 2: optional inputs (the warp role's `source_points` / `target_points`).
+
+/// A copy of the built-in warp pack whose manifest declares the given optional inputs at `version`.
+fn warp_with_points(tag: &str, version: f64, names: &[&str], p: &str) -> TempDir {
+    let dir = copy_pack(&builtin_warp(), tag);
+    edit_manifest(dir.path(), |m| {
+        set(m, &["version"], Json::Number(version));
+        for name in names {
+            set(m, &["generator", "inputs", name], shape(&["1", p, "2"]));
+        }
+    });
+    dir
+}
+
+#[test]
+fn version_3_is_refused_with_a_sentence() {
+    let dir = copy_pack(&builtin_warp(), "v3");
+    edit_manifest(dir.path(), |m| set(m, &["version"], Json::Number(3.0)));
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, PackError::Manifest { .. }), "{text}");
+    assert!(text.contains("'version'") && text.contains("is 3") && text.contains("newer Living Portrait"), "{text}");
+}
+
+#[test]
+fn version_1_and_2_manifests_without_optional_inputs_load() {
+    runtime();
+    for version in [1.0, 2.0] {
+        let dir = copy_pack(&builtin_warp(), "v1v2");
+        edit_manifest(dir.path(), |m| set(m, &["version"], Json::Number(version)));
+        let pack = packs::load_pack(dir.path(), Device::Cpu).expect("the pack loads");
+        assert_eq!(pack.manifest.version, version as u32);
+        let names: Vec<&str> = pack.manifest.models[0].inputs.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["source", "source_landmarks", "target_landmarks"]);
+    }
+}
+
+#[test]
+fn a_version_1_manifest_may_not_declare_optional_inputs() {
+    let dir = warp_with_points("v1-points", 1.0, &["source_points", "target_points"], "P");
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, PackError::Manifest { .. }), "{text}");
+    assert!(text.contains("'generator.inputs.source_points'") && text.contains("version 2"), "{text}");
+}
+
+#[test]
+fn optional_inputs_come_in_pairs() {
+    for (one, other) in [("source_points", "target_points"), ("target_points", "source_points")] {
+        let dir = warp_with_points("half", 2.0, &[one], "P");
+        let (err, text) = load_err(dir.path());
+        assert!(matches!(err, PackError::Manifest { .. }), "{text}");
+        assert!(text.contains(&format!("'generator.inputs.{one}'")) && text.contains(other) && text.contains("both or neither"), "{text}");
+    }
+}
+
+#[test]
+fn control_point_counts_stay_free() {
+    // P changes from frame to frame: a manifest fixing it is refused before any model is loaded.
+    let dir = warp_with_points("p-fixed", 2.0, &["source_points", "target_points"], "40");
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, PackError::Manifest { .. }), "{text}");
+    assert!(text.contains("'generator.inputs.source_points'") && text.contains("\"P\""), "{text}");
+    // The wrong symbol or a wrong fixed dimension is refused by the shape check.
+    let dir = warp_with_points("p-symbol", 2.0, &["source_points", "target_points"], "Q");
+    let (_, text) = load_err(dir.path());
+    assert!(text.contains("'generator.inputs.source_points'") && text.contains("must be [1, \"P\", 2]"), "{text}");
+}
+
+#[test]
+fn an_unknown_input_names_the_optional_ones() {
+    let dir = warp_with_points("unknown", 2.0, &["source_mesh"], "P");
+    let (_, text) = load_err(dir.path());
+    assert!(text.contains("'generator.inputs.source_mesh'") && text.contains("optionally") && text.contains("source_points"), "{text}");
+}
+
+#[test]
+fn declared_points_the_model_lacks_are_named() {
+    // The identity test pack's model takes no control points: declaring them is a tensor the model lacks.
+    let dir = copy_pack(&test_pack("identity_warp64"), "points-absent");
+    edit_manifest(dir.path(), |m| {
+        set(m, &["version"], Json::Number(2.0));
+        set(m, &["generator", "inputs", "source_points"], shape(&["1", "P", "2"]));
+        set(m, &["generator", "inputs", "target_points"], shape(&["1", "P", "2"]));
+    });
+    let (err, text) = load_err(dir.path());
+    assert!(matches!(err, PackError::Tensor { .. }), "{text}");
+    assert!(text.contains("source_points") || text.contains("target_points"), "{text}");
 }

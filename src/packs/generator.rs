@@ -137,16 +137,23 @@ pub struct Target<'a> {
     /// The driving iBUG-68 landmarks in the base reference's normalised crop
     /// coordinates.
     pub landmarks: &'a [[f32; 2]; 68],
+    // h13-geo: control points beyond the 68, for packs whose manifest (version 2) declares the optional inputs
+    // `source_points` / `target_points`; packs without them ignore these.
+    /// Extra control points in the chosen reference's normalised crop coordinates (points of the portrait's
+    /// 3-D face mesh, of a head shell around it, and fixed points of the body and background); empty for none.
+    pub source_points: &'a [[f32; 2]],
+    /// Where each of `source_points` goes this frame, same coordinates; as long as `source_points`.
+    pub target_points: &'a [[f32; 2]],
     // h13-face: the irises (gaze).
     /// The gaze, when this frame has one: where the chosen reference's irises are and where they should be.
-    /// `None` (the default): the irises go where the eyes' motion carries them, and a pack is given no iris
-    /// inputs, so frames are what they were before gaze existed.
+    /// `None` (the default): the irises go where the eyes' motion carries them, and a pack that takes iris
+    /// inputs is given zeros (its eyes as before the eye model), so frames are what they were before gaze existed.
     pub irises: Option<IrisTarget>,
 }
 
 /// h13-face: the iris centres of one frame, normalised crop coordinates, the subject's right eye (iBUG 36–41)
-/// first. A warp pack that declares the optional inputs `source_iris` / `target_iris` (float32 `[1, 2, 2]`) gets
-/// them; another pack ignores them.
+/// first. A warp pack whose manifest declares the optional inputs `source_iris` / `target_iris` (float32
+/// `[1, 2, 2]`) gets them; another pack ignores them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IrisTarget {
     /// The iris centres in the chosen reference's crop.
@@ -158,7 +165,7 @@ pub struct IrisTarget {
 impl<'a> Target<'a> {
     /// A target given by its 68 landmarks only.
     pub fn new(landmarks: &'a [[f32; 2]; 68]) -> Target<'a> {
-        Target { landmarks, irises: None }
+        Target { landmarks, source_points: &[], target_points: &[], irises: None }
     }
 }
 

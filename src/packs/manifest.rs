@@ -21,8 +21,11 @@ use super::PackError;
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The value of the manifest's `format` field.
 pub const PACK_FORMAT: &str = "living-portrait-pack";
-/// The manifest version this code reads.
-pub const PACK_VERSION: u32 = 1;
+/// The newest manifest version this code reads (it reads every version from 1 up to this one). Version 2 adds
+/// optional inputs ([`RoleContract::optional_inputs`]); a version 1 manifest reads exactly as before.
+pub const PACK_VERSION: u32 = 2;
+/// The first manifest version in which a role may declare optional inputs.
+pub const OPTIONAL_INPUTS_VERSION: u32 = 2;
 /// The largest manifest accepted: a manifest is a page of text, so anything larger is not one.
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// The largest model file accepted (the inference engine's bound).
@@ -88,6 +91,10 @@ pub struct TensorContract {
 pub struct RoleContract {
     pub role: &'static str,
     pub inputs: &'static [TensorContract],
+    /// Inputs a model may take or not (manifest version 2 on): the manifest declares the ones its model has, and
+    /// the plugin feeds exactly those. They come in pairs, `source_X` with `target_X`: a manifest declares both
+    /// or neither. A model without them is fed as before, so an old pack keeps its results.
+    pub optional_inputs: &'static [TensorContract],
     pub outputs: &'static [TensorContract],
     /// Another accepted set of outputs (empty: none).
     pub alt_outputs: &'static [TensorContract],
@@ -123,11 +130,16 @@ pub const SYMBOL_SIZE: &str = "S";
 pub const SYMBOL_REFERENCES: &str = "K";
 /// The embedding length.
 pub const SYMBOL_EMBEDDING: &str = "E";
+/// The number of extra control points (`source_points`, `target_points`); it changes from frame to frame.
+pub const SYMBOL_CONTROL_POINTS: &str = "P";
 
 const CROP: &[ContractDim] = &[Fixed(1), Fixed(3), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)];
 const MASK: &[ContractDim] = &[Fixed(1), Fixed(1), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)];
 const POINTS: &[ContractDim] = &[Fixed(1), Fixed(68), Fixed(2)];
 const EMBEDDING: &[ContractDim] = &[Fixed(1), Free(SYMBOL_EMBEDDING)];
+
+/// Extra control points (`P` of them), normalised crop coordinates like the landmarks.
+const CONTROL_POINTS: &[ContractDim] = &[Fixed(1), Free(SYMBOL_CONTROL_POINTS), Fixed(2)];
 
 const WARP_ROLES: [RoleContract; 1] = [RoleContract {
     role: "generator",
@@ -135,6 +147,12 @@ const WARP_ROLES: [RoleContract; 1] = [RoleContract {
         TensorContract { name: "source", dims: CROP },
         TensorContract { name: "source_landmarks", dims: POINTS },
         TensorContract { name: "target_landmarks", dims: POINTS },
+    ],
+    // h13-geo: control points beyond the 68 (the turned 3-D face mesh, the head shell, the still body and
+    // background); with P = 0 a model must give what it gives without them.
+    optional_inputs: &[
+        TensorContract { name: "source_points", dims: CONTROL_POINTS },
+        TensorContract { name: "target_points", dims: CONTROL_POINTS },
     ],
     outputs: &[TensorContract { name: "output", dims: CROP }, TensorContract { name: "changed", dims: MASK }],
     alt_outputs: &[
@@ -151,12 +169,14 @@ const FEWSHOT_ROLES: [RoleContract; 2] = [
             name: "reference",
             dims: &[Free(SYMBOL_REFERENCES), Fixed(6), Free(SYMBOL_SIZE), Free(SYMBOL_SIZE)],
         }],
+        optional_inputs: &[],
         outputs: &[TensorContract { name: "embedding", dims: EMBEDDING }],
         alt_outputs: &[],
     },
     RoleContract {
         role: "generator",
         inputs: &[TensorContract { name: "sketch", dims: CROP }, TensorContract { name: "embedding", dims: EMBEDDING }],
+        optional_inputs: &[],
         outputs: &[TensorContract { name: "output", dims: CROP }],
         alt_outputs: &[],
     },
@@ -241,6 +261,8 @@ pub struct Manifest {
     pub dir: PathBuf,
     /// The pack folder, canonical.
     pub canonical_dir: PathBuf,
+    /// The manifest's `version` (1 up to [`PACK_VERSION`]).
+    pub version: u32,
     pub kind: PackKind,
     pub name: String,
     pub license: String,
@@ -365,12 +387,13 @@ impl Reader<'_> {
             Some(other) => return Err(self.error("version", format!("is {}, not a whole number", other.kind()))),
             None => return Err(self.error("version", "is missing".into())),
         };
-        if version != PACK_VERSION as f64 {
+        if !(1.0..=PACK_VERSION as f64).contains(&version) {
             return Err(self.error(
                 "version",
-                format!("is {version}, but this Living Portrait reads version {PACK_VERSION} only"),
+                format!("is {version}, but this Living Portrait reads versions 1 to {PACK_VERSION} only (a newer pack needs a newer Living Portrait)"),
             ));
         }
+        let version = version as u32;
         let kind_text = self.string(root, "kind")?;
         let kind = match kind_text {
             "warp" => PackKind::Warp,
@@ -427,7 +450,7 @@ impl Reader<'_> {
                     format!("is missing: a {} pack needs the role \"{}\"{hint}", kind.label(), contract.role),
                 ));
             };
-            models.push(self.model(contract, entry)?);
+            models.push(self.model(contract, entry, version)?);
         }
         self.sides_in_shapes(kind, &models)?;
         let dims = self.dims(root, &models)?;
@@ -449,6 +472,7 @@ impl Reader<'_> {
         Ok(Manifest {
             dir: self.dir.to_path_buf(),
             canonical_dir: self.canonical_dir.to_path_buf(),
+            version,
             kind,
             name,
             license,
@@ -459,7 +483,7 @@ impl Reader<'_> {
         })
     }
 
-    fn model(&self, contract: &RoleContract, entry: &Json) -> Result<ModelEntry, PackError> {
+    fn model(&self, contract: &RoleContract, entry: &Json, version: u32) -> Result<ModelEntry, PackError> {
         let role = contract.role;
         if entry.as_object().is_none() {
             return Err(self.error(role, format!("is {}, not an object", entry.kind())));
@@ -502,13 +526,66 @@ impl Reader<'_> {
             }
             Some(other) => return Err(self.error(&field("bytes"), format!("is {}, not a number", other.kind()))),
         }
-        let inputs = self.tensors(role, "inputs", entry.get("inputs"), contract.inputs, None)?;
+        let inputs = self.inputs(contract, entry.get("inputs"), version)?;
         let declared = entry.get("outputs");
         let names: Vec<&str> =
             declared.and_then(Json::as_object).map(|m| m.iter().map(|(n, _)| n.as_str()).collect()).unwrap_or_default();
         let set = contract.outputs_for(names.iter().copied());
         let outputs = self.tensors(role, "outputs", declared, set, Some(contract.outputs_text()))?;
         Ok(ModelEntry { role, file, path, sha256, bytes, inputs, outputs })
+    }
+
+    /// The `inputs` of a role: its required inputs, then the optional ones the manifest declares (version 2 on;
+    /// in pairs), each shape fitting the contract.
+    fn inputs(&self, contract: &RoleContract, value: Option<&Json>, version: u32) -> Result<Vec<TensorDecl>, PackError> {
+        let role = contract.role;
+        let declared = |name: &str| value.and_then(Json::as_object).is_some_and(|m| m.iter().any(|(n, _)| n == name));
+        let optional: Vec<TensorContract> =
+            contract.optional_inputs.iter().filter(|t| declared(t.name)).copied().collect();
+        if let Some(first) = optional.first() {
+            if version < OPTIONAL_INPUTS_VERSION {
+                return Err(self.error(
+                    &format!("{role}.inputs.{}", first.name),
+                    format!(
+                        "is an optional input, which manifest version {OPTIONAL_INPUTS_VERSION} introduced, but the manifest says version {version}"
+                    ),
+                ));
+            }
+        }
+        for t in &optional {
+            let partner = match (t.name.strip_prefix("source_"), t.name.strip_prefix("target_")) {
+                (Some(rest), _) => format!("target_{rest}"),
+                (_, Some(rest)) => format!("source_{rest}"),
+                _ => continue,
+            };
+            if contract.optional_inputs.iter().any(|o| o.name == partner) && !declared(&partner) {
+                return Err(self.error(
+                    &format!("{role}.inputs.{}", t.name),
+                    format!("is declared without '{partner}': the two are fed together, so declare both or neither"),
+                ));
+            }
+        }
+        let all: Vec<TensorContract> = contract.inputs.iter().copied().chain(optional).collect();
+        let accepted = (!contract.optional_inputs.is_empty()).then(|| {
+            format!(
+                "{}, and optionally {}",
+                names_text(contract.inputs.iter().map(|t| t.name)),
+                names_text(contract.optional_inputs.iter().map(|t| t.name))
+            )
+        });
+        let decls = self.tensors(role, "inputs", value, &all, accepted)?;
+        // The number of control points changes from frame to frame: a shape that fixes it could not be fed.
+        for d in decls.iter().filter(|d| contract.optional_inputs.iter().any(|t| t.name == d.name)) {
+            for (axis, (dim, rule)) in d.dims.iter().zip(contract.optional_inputs.iter().find(|t| t.name == d.name).map_or(&[][..], |t| t.dims)).enumerate() {
+                if let (Dim::Fixed(n), Free(symbol)) = (dim, rule) {
+                    return Err(self.error(
+                        &format!("{role}.inputs.{}", d.name),
+                        format!("has {n} as dimension {axis}, but \"{symbol}\" changes from frame to frame: write \"{symbol}\""),
+                    ));
+                }
+            }
+        }
+        Ok(decls)
     }
 
     /// The `inputs` or `outputs` of a role: exactly the contract's tensors, each shape fitting the contract.
@@ -731,6 +808,8 @@ fn contract_text(dims: &[ContractDim]) -> String {
         .iter()
         .map(|d| match d {
             Fixed(n) => n.to_string(),
+            // The control-point count changes from frame to frame, so only the symbol fits.
+            Free(s) if *s == SYMBOL_CONTROL_POINTS => format!("\"{s}\""),
             Free(s) => format!("\"{s}\" (or a whole number)"),
         })
         .collect();
@@ -822,10 +901,14 @@ pub fn bind(manifest: &Manifest, declared: &[(&str, &[ModelTensor], &[ModelTenso
         let Some(entry) = manifest.model(contract.role) else { continue };
         let (_, model_inputs, model_outputs) =
             declared.iter().find(|(r, _, _)| *r == contract.role).copied().unwrap_or((contract.role, &[], &[]));
-        let groups =
-            [(contract.inputs, &entry.inputs, model_inputs), (contract.outputs_for(entry.outputs.iter().map(|t| t.name.as_str())), &entry.outputs, model_outputs)];
+        let inputs: Vec<TensorContract> = contract.inputs.iter().chain(contract.optional_inputs).copied().collect();
+        let groups = [
+            (inputs.as_slice(), &entry.inputs, model_inputs),
+            (contract.outputs_for(entry.outputs.iter().map(|t| t.name.as_str())), &entry.outputs, model_outputs),
+        ];
         for (rules, decls, model) in groups {
-            for (rule, decl) in rules.iter().zip(decls.iter()) {
+            for decl in decls.iter() {
+                let Some(rule) = rules.iter().find(|r| r.name == decl.name) else { continue };
                 let model_shape = model.iter().find(|t| t.name == decl.name).map(|t| t.shape.as_slice());
                 for (axis, (dim_rule, dim)) in rule.dims.iter().zip(&decl.dims).enumerate() {
                     let Free(symbol) = *dim_rule else { continue };

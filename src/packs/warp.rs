@@ -18,11 +18,21 @@ pub struct WarpPackGenerator {
     pool: Arc<SessionPool>,
     fixed_side: Option<usize>,
     sides: Option<Vec<usize>>,
+    /// The model takes `source_points` / `target_points` (a version 2 manifest declares them).
+    takes_points: bool,
 }
 
 impl WarpPackGenerator {
     pub(super) fn new(manifest: &Manifest, bindings: Bindings, pool: Arc<SessionPool>) -> WarpPackGenerator {
-        WarpPackGenerator { pool, fixed_side: bindings.size, sides: manifest.sides().map(<[usize]>::to_vec) }
+        let takes_points = manifest
+            .model("generator")
+            .is_some_and(|m| m.inputs.iter().any(|t| t.name == "source_points"));
+        WarpPackGenerator { pool, fixed_side: bindings.size, sides: manifest.sides().map(<[usize]>::to_vec), takes_points }
+    }
+
+    /// Whether the model takes extra control points (`Target::source_points`); without them, they are ignored.
+    pub fn takes_points(&self) -> bool {
+        self.takes_points
     }
 
     /// The crop side the model runs at for a working size.
@@ -30,16 +40,25 @@ impl WarpPackGenerator {
         super::model_side(self.fixed_side, self.sides.as_deref(), size)
     }
 
-    /// Animates one crop: `source` is planar RGB `size`×`size` in [0, 1], landmarks are normalised crop
-    /// coordinates.
+    /// Animates one crop: `source` is planar RGB `size`×`size` in [0, 1], landmarks and points are normalised
+    /// crop coordinates. `points` (source and target, the same length) are fed when the model takes them
+    /// (none: zero of them) and ignored otherwise.
     pub fn run(
         &self,
         size: usize,
         source: &[f32],
         source_landmarks: &[[f32; 2]; 68],
         target_landmarks: &[[f32; 2]; 68],
+        points: (&[[f32; 2]], &[[f32; 2]]),
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, GenerateError> {
+        if points.0.len() != points.1.len() {
+            return Err(GenerateError::References(format!(
+                "{} source control points but {} target points",
+                points.0.len(),
+                points.1.len()
+            )));
+        }
         if source.len() != 3 * size * size {
             return Err(GenerateError::References(format!("the reference crop has {} values, not 3×{size}×{size}", source.len())));
         }
@@ -50,11 +69,18 @@ impl WarpPackGenerator {
         let tgt_lm: Vec<f32> = target_landmarks.iter().flatten().copied().collect();
         let shape_img = [1, 3, side, side];
         let shape_lm = [1, 68, 2];
-        let inputs = [
+        let src_pts: Vec<f32> = points.0.iter().flatten().copied().collect();
+        let tgt_pts: Vec<f32> = points.1.iter().flatten().copied().collect();
+        let shape_pts = [1, points.0.len(), 2];
+        let mut inputs = vec![
             TensorInput { name: "source", shape: &shape_img, data: &source },
             TensorInput { name: "source_landmarks", shape: &shape_lm, data: &src_lm },
             TensorInput { name: "target_landmarks", shape: &shape_lm, data: &tgt_lm },
         ];
+        if self.takes_points {
+            inputs.push(TensorInput { name: "source_points", shape: &shape_pts, data: &src_pts });
+            inputs.push(TensorInput { name: "target_points", shape: &shape_pts, data: &tgt_pts });
+        }
         let outputs = self.pool.run(&inputs, abort)?;
         let n = side * side;
         let mut outputs = outputs;
@@ -99,7 +125,8 @@ impl Generator for WarpPackGenerator {
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, GenerateError> {
         let r = references.get(chosen).ok_or_else(|| GenerateError::References("no reference still to animate".into()))?;
-        let mut out = self.run(size, r.crop, r.landmarks, target.landmarks, abort)?;
+        let points = (target.source_points, target.target_points);
+        let mut out = self.run(size, r.crop, r.landmarks, target.landmarks, points, abort)?;
         out.reference = chosen;
         Ok(out)
     }
