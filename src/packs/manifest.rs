@@ -140,6 +140,8 @@ const EMBEDDING: &[ContractDim] = &[Fixed(1), Free(SYMBOL_EMBEDDING)];
 
 /// Extra control points (`P` of them), normalised crop coordinates like the landmarks.
 const CONTROL_POINTS: &[ContractDim] = &[Fixed(1), Free(SYMBOL_CONTROL_POINTS), Fixed(2)];
+/// h13-face: two iris centres (x, y).
+const IRISES: &[ContractDim] = &[Fixed(1), Fixed(2), Fixed(2)];
 
 const WARP_ROLES: [RoleContract; 1] = [RoleContract {
     role: "generator",
@@ -153,6 +155,10 @@ const WARP_ROLES: [RoleContract; 1] = [RoleContract {
     optional_inputs: &[
         TensorContract { name: "source_points", dims: CONTROL_POINTS },
         TensorContract { name: "target_points", dims: CONTROL_POINTS },
+        // h13-face: the iris centres (the subject's right eye first), normalised crop coordinates; zeros when the
+        // frame has no gaze (a model must then give its eyes as without them).
+        TensorContract { name: "source_iris", dims: IRISES },
+        TensorContract { name: "target_iris", dims: IRISES },
     ],
     outputs: &[TensorContract { name: "output", dims: CROP }, TensorContract { name: "changed", dims: MASK }],
     alt_outputs: &[

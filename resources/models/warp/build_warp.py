@@ -242,7 +242,7 @@ def build() -> onnx.ModelProto:
         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 3, "S", "S"]),
         helper.make_tensor_value_info("source_landmarks", TensorProto.FLOAT, [1, 68, 2]),
         helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, [1, 68, 2]),
-        # optional (each has a default initializer of zeros: a caller that does not pass them gets the v1 eyes)
+        # the pack's optional inputs (manifest version 2): iris centres; zeros give the version 1 eyes
         helper.make_tensor_value_info("source_iris", TensorProto.FLOAT, [1, 2, 2]),
         helper.make_tensor_value_info("target_iris", TensorProto.FLOAT, [1, 2, 2]),
     ]
@@ -266,8 +266,6 @@ def build() -> onnx.ModelProto:
     src_lm = g.reshape("source_landmarks", [68, 2])
     tgt_lm = g.reshape("target_landmarks", [68, 2])
     # iris centres (normalised), the subject's right eye first; the eye model is on when any is non-zero
-    for nm in ("source_iris", "target_iris"):
-        g.inits.append(numpy_helper.from_array(np.zeros((1, 2, 2), np.float32), nm))
     SI_n, TI_n = g.reshape("source_iris", [2, 2]), g.reshape("target_iris", [2, 2])
     eye_v2 = g.op("Ceil", g.clip01(g.mul(g.add(g.op("ReduceSum", g.abs(SI_n), keepdims=0),
                                                g.op("ReduceSum", g.abs(TI_n), keepdims=0)), 1e6)))   # 0 / 1
@@ -1088,7 +1086,7 @@ def build() -> onnx.ModelProto:
 def manifest(data: bytes, file_name: str) -> dict:
     return {
         "format": "living-portrait-pack",
-        "version": 1,
+        "version": 2,
         "kind": "warp",
         "name": "Built-in landmark warp",
         "license": "Apache-2.0",
@@ -1097,7 +1095,8 @@ def manifest(data: bytes, file_name: str) -> dict:
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
             "opset": OPSET,
-            "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2]},
+            "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2],
+                       "source_iris": [1, 2, 2], "target_iris": [1, 2, 2]},
             "outputs": {"grid": [1, 4, "S", "S"], "overlay": [1, 5, "S", "S"], "changed": [1, 1, "S", "S"]},
         },
         "dims": {"S": {"values": [256, 512, 1024]}},
