@@ -112,13 +112,15 @@ const IRIS_MAX_U: f64 = 0.55;
 /// The same across the eye (up and down), in eye half-widths.
 const IRIS_MAX_T: f64 = 0.35;
 
-/// The irises of this frame when it has a gaze (the `gazeX` / `gazeY` controls): the chosen reference's iris
+/// The irises of this frame when it has a gaze (the `gazeX` / `gazeY` controls) or wide eyes (`eyeWide…`, which
+/// need the eye model so as not to stretch the iris): the chosen reference's iris
 /// centres carried by each eye's motion (their place relative to the eye's corners kept), then moved by the
 /// gaze in the target face's frame, and kept inside the eye. `None` without a gaze or without the reference's
-/// irises (overridden landmarks), so a frame without gaze asks the generator for nothing new.
+/// irises (overridden landmarks), so a frame without them asks the generator for nothing new.
 fn gaze_irises(s: &Settings, refs: &[Arc<PreparedSource>], lms: &CropLandmarks, chosen: usize) -> Option<IrisTarget> {
     let shift = s.expressions.gaze_shift();
-    if shift == [0.0, 0.0] {
+    let e = &s.expressions;
+    if shift == [0.0, 0.0] && e.eye_wide_left == 0.0 && e.eye_wide_right == 0.0 {
         return None;
     }
     let r = refs.get(chosen)?;

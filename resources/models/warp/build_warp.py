@@ -88,10 +88,10 @@ OPEN_PX = 1.0             # the cavity fades in while the target opens by up to 
 
 # Cavity shading, from the portrait's own palette (its lip colour, skin and any visible teeth, sampled at landmarks)
 CAVITY_TINT = (1.25, 0.8, 0.8)       # the mouth's inside is redder than the lips' outside
-CAVITY_EDGE_K = 0.6                  # next to the lips: the lip colour darkened
-CAVITY_DEEP_K = 0.12                 # in the middle, towards the back: near black, still lip-tinted
+CAVITY_EDGE_K = 0.4                  # next to the lips: the lip colour darkened
+CAVITY_DEEP_K = 0.07                 # in the middle, towards the back: near black, still lip-tinted
 CORNER_FLESH = (0.55, 0.95)          # |u| (mouth half-widths) over which the cavity turns to lip flesh at the corners
-CAVITY_LIGHT = (0.7, 0.45)           # light factor from the lower lip (0.7) to the upper lip (1.15)
+CAVITY_LIGHT = (0.65, 0.35)          # light factor from the lower lip (0.65) to the upper lip (1.0)
 TEETH = (0.90, 0.87, 0.80)           # upper-teeth hint under the upper lip when the portrait shows none: this
                                      # mixed with 35 % skin; the portrait's own teeth colour when it shows some
 TEETH_ALPHA = 0.75
