@@ -48,6 +48,8 @@ pub const REFERENCE_LAST: &str = "referenceLast";
 pub const OVERRIDE_SOURCE: &str = "overrideSource";
 /// Track frames without a face: hold or interpolate (`missingFrames`).
 pub const MISSING_FRAMES: &str = "missingFrames";
+/// h13-face: take the gaze a track carries (`gazeFromTrack`).
+pub const GAZE_FROM_TRACK: &str = "gazeFromTrack";
 /// Smooth the driving landmarks (`smooth`).
 pub const SMOOTH: &str = "smooth";
 /// One Euro minimum cut-off, Hz (`smoothMinCutoff`).
@@ -186,6 +188,12 @@ fn describe_drive(p: &ParamSetDescriptor) -> Result<()> {
 
     choice(p, MISSING_FRAMES, "Missing frames", &MISSING_FRAME_MODES, 0,
         "Track frames without a face: Hold keeps the nearest earlier face; Interpolate blends linearly between the faces before and after.", "driveGroup")?;
+    p.define(ParamKind::Bool, GAZE_FROM_TRACK)?
+        .label("Gaze from the track")?
+        .hint("Move the irises by the gaze the track carries (an OpenFace 2.x CSV's gaze_angle_x / gaze_angle_y; relative motion takes the gaze since the motion reference frame). Off by default, so projects saved before it existed render as they did; gazeX / gazeY add to it.")?
+        .default_int(0)?
+        .animates(false)?
+        .parent("driveGroup")?;
     p.define(ParamKind::Bool, SMOOTH)?
         .label("Smooth")?
         .hint("Smooth the driving landmarks with a One Euro filter (computed from the track alone, so any render order gives the same frames).")?
@@ -443,6 +451,8 @@ pub struct Settings {
     pub expressions: crate::expressions::Expressions,
     /// Generator pack folder (None: the built-in warp).
     pub model_pack: Option<std::path::PathBuf>,
+    /// h13-face: take the gaze a track carries.
+    pub gaze_from_track: bool,
 }
 
 fn points(set: &ParamSet, name: fn(usize) -> String, time: f64) -> Result<Option<[[f64; 2]; 68]>> {
@@ -500,6 +510,7 @@ impl Settings {
             source_override: if override_on { points(&p, src_lm_name, time)? } else { None },
             keyframes: if drive == DriveMode::Keyframes { points(&p, lm_name, time)? } else { None },
             interpolate_missing: p.choice(MISSING_FRAMES)?.value_at(time)? == 1,
+            gaze_from_track: p.boolean(GAZE_FROM_TRACK)?.value_at(time)?,
             smoothing,
             expressions: crate::expressions::Expressions::from_values(ex),
             model_pack: Some(p.string(MODEL_PACK)?.value_at(time)?).filter(|s| !s.trim().is_empty()).map(|s| s.trim().into()),

@@ -64,6 +64,7 @@ fn parameter_names_types_and_options_are_stable() {
         ("gazeY", "OfxParamTypeDouble"),
         ("eyeWideLeft", "OfxParamTypeDouble"),
         ("eyeWideRight", "OfxParamTypeDouble"),
+        ("gazeFromTrack", "OfxParamTypeBoolean"),
     ] {
         assert_eq!(ty(name), t, "{name}");
     }

@@ -270,3 +270,45 @@ fn a_version_1_project_renders_bit_for_bit_as_before() {
     };
     assert!(max_diff(&touched, &plain).0 > 0.05, "gazeX changed nothing");
 }
+
+#[test]
+fn gaze_comes_from_an_openface_track_when_asked() {
+    // A two-frame OpenFace 2.x CSV: the astronaut's own landmarks both times, looking ahead then 0.35 rad to the
+    // subject's left (gaze_angle_x > 0).
+    let src = astronaut();
+    let before = Read::of(&src);
+    let mut header = vec!["frame".to_string(), "face_id".into(), "confidence".into(), "success".into()];
+    header.extend((0..68).map(|i| format!("x_{i}")));
+    header.extend((0..68).map(|i| format!("y_{i}")));
+    header.extend(["gaze_angle_x".to_string(), "gaze_angle_y".into()]);
+    let mut csv = header.join(",") + "\n";
+    for (frame, gx) in [(1, 0.0f32), (2, 0.35)] {
+        let mut row = vec![frame.to_string(), "0".into(), "0.98".into(), "1".into()];
+        row.extend(before.lm.iter().map(|p| format!("{}", p[0])));
+        row.extend(before.lm.iter().map(|p| format!("{}", p[1])));
+        row.extend([format!("{gx}"), "0".into()]);
+        csv += &(row.join(",") + "\n");
+    }
+    let dir = installer::target_dir().join("test-output").join("render_eyes_mouth");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gaze.csv");
+    std::fs::write(&path, csv).unwrap();
+    let (_host, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, src.clone());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(path.display().to_string())).unwrap();
+    let off = inst.render_frame(2.0, &RenderRequest::default()).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()));
+    inst.set_param("gazeFromTrack", ParamValue::Bool(true)).unwrap();
+    let on = inst.render_frame(2.0, &RenderRequest::default()).unwrap();
+    let still = inst.render_frame(1.0, &RenderRequest::default()).unwrap();
+    let (ex, iod) = before.frame();
+    let asked = GAZE_RADIUS_IOD as f32 * 0.35f32.to_degrees().to_radians().sin();
+    let along = |img: &HostImage| {
+        let r = Read::of(img);
+        (0..2).map(|k| ((r.irises[k][0] - before.irises[k][0]) * ex[0] + (r.irises[k][1] - before.irises[k][1]) * ex[1]) / iod / 2.0).sum::<f32>()
+    };
+    let (a_off, a_on, a_still) = (along(&off), along(&on), along(&still));
+    println!("OpenFace gaze 0.35 rad: irises moved {a_on:.4} IOD towards the subject's left (asked {asked:.4}); off {a_off:.4}, frame 1 {a_still:.4}");
+    assert!(a_off.abs() < 0.01 && a_still.abs() < 0.01, "without the track's gaze, or at its reference frame, the irises stay");
+    assert!(a_on > 0.5 * asked && a_on < 1.5 * asked, "the track's gaze moved the irises {a_on:.4} IOD, asked {asked:.4}");
+}

@@ -82,7 +82,8 @@ impl Renderer {
         let generator = self.generator(s.device, s.model_pack.as_deref())?;
         self.warn_device_once(effect, generator.device_report());
         let references = lms.generator_references(&refs.prepared);
-        let target = Target { irises: gaze_irises(s, &refs.prepared, lms, chosen), ..Target::new(&lms.target) };
+        let drive_gaze = self.drive_gaze(s, refs.prepared[0].image_size, frame.time)?;
+        let target = Target { irises: gaze_irises(s, drive_gaze, &refs.prepared, lms, chosen), ..Target::new(&lms.target) };
         let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
             let beside = BesideCopy { refs, frame, make_hull: &|| HullCells::new(&make_hull(), size) };
@@ -106,6 +107,30 @@ impl Renderer {
 }
 
 // h13-face: the gaze.
+impl Renderer {
+    /// The gaze the track carries at `time` (degrees: towards the subject's left, up), when `gazeFromTrack` is
+    /// on and the drive is a track with gaze: the nearest earlier frame's (held), less the motion reference
+    /// frame's in relative motion (the track's first gaze when no reference frame is set).
+    fn drive_gaze(&self, s: &Settings, image_size: [u32; 2], time: f64) -> Result<Option<[f64; 2]>> {
+        if !s.gaze_from_track || s.drive != crate::params::DriveMode::TrackFile {
+            return Ok(None);
+        }
+        let track = self.load_track(s, image_size)?;
+        let at = |frame: i64| -> Option<[f64; 2]> {
+            let f = frame.clamp(0, u32::MAX as i64) as u32;
+            let i = track.gaze.partition_point(|g| g.0 <= f);
+            let g = if i > 0 { track.gaze[i - 1].1 } else { track.gaze.first()?.1 };
+            Some([g[0] as f64, g[1] as f64])
+        };
+        let Some(now) = at(time.round() as i64 + s.track_frame_offset as i64) else { return Ok(None) };
+        if !s.relative {
+            return Ok(Some(now));
+        }
+        let reference = if s.motion_reference_frame >= 0 { at(s.motion_reference_frame as i64) } else { track.gaze.first().map(|g| [g.1[0] as f64, g.1[1] as f64]) };
+        Ok(reference.map(|r| [now[0] - r[0], now[1] - r[1]]))
+    }
+}
+
 /// Largest distance of an iris centre from the eye's centre along the eye, in eye half-widths (the iris's radius is
 /// about 0.4 of them: a wider gaze would push it under the corner).
 const IRIS_MAX_U: f64 = 0.55;
@@ -117,9 +142,10 @@ const IRIS_MAX_T: f64 = 0.35;
 /// centres carried by each eye's motion (their place relative to the eye's corners kept), then moved by the
 /// gaze in the target face's frame, and kept inside the eye. `None` without a gaze or without the reference's
 /// irises (overridden landmarks), so a frame without them asks the generator for nothing new.
-fn gaze_irises(s: &Settings, refs: &[Arc<PreparedSource>], lms: &CropLandmarks, chosen: usize) -> Option<IrisTarget> {
-    let shift = s.expressions.gaze_shift();
-    let e = &s.expressions;
+fn gaze_irises(s: &Settings, drive: Option<[f64; 2]>, refs: &[Arc<PreparedSource>], lms: &CropLandmarks, chosen: usize) -> Option<IrisTarget> {
+    let d = drive.unwrap_or([0.0, 0.0]);
+    let e = &crate::expressions::Expressions { gaze_x: s.expressions.gaze_x + d[0], gaze_y: s.expressions.gaze_y + d[1], ..s.expressions };
+    let shift = e.gaze_shift();
     if shift == [0.0, 0.0] && e.eye_wide_left == 0.0 && e.eye_wide_right == 0.0 {
         return None;
     }

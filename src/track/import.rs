@@ -335,14 +335,18 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
     let success_col = col("success");
     let confidence_col = col("confidence");
     let face_col = col("face_id");
+    // h13-face: OpenFace 2.x's gaze, radians, averaged over both eyes (its wiki, "Output Format": looking left to
+    // right takes gaze_angle_x from positive to negative, up to down takes gaze_angle_y from negative to positive;
+    // "left" is the subject's own, so +x is the subject's left and -y is up, in camera coordinates x right, y down).
+    let gaze_cols = col("gaze_angle_x").zip(col("gaze_angle_y"));
     let mut xs = [0usize; 68];
     let mut ys = [0usize; 68];
     for i in 0..68 {
         xs[i] = col(&format!("x_{i}")).ok_or_else(|| format!("there is no \"x_{i}\" column"))?;
         ys[i] = col(&format!("y_{i}")).ok_or_else(|| format!("there is no \"y_{i}\" column"))?;
     }
-    // frame -> (face id, landmarks)
-    let mut frames: std::collections::BTreeMap<u32, (i64, Option<Landmarks68>)> = Default::default();
+    // frame -> (face id, landmarks, gaze in degrees: subject's left, up)
+    let mut frames: std::collections::BTreeMap<u32, (i64, Option<Landmarks68>, Option<[f32; 2]>)> = Default::default();
     for (line_no, line) in lines {
         if line.trim().is_empty() {
             continue;
@@ -375,6 +379,13 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
             Some(c) => num(c, "confidence")? > 0.0,
             None => true,
         };
+        let gaze = match gaze_cols {
+            Some((gx, gy)) if ok => {
+                let (x, y) = (num(gx, "gaze_angle_x")?, num(gy, "gaze_angle_y")?);
+                Some([x.to_degrees().clamp(-90.0, 90.0) as f32, (-y).to_degrees().clamp(-90.0, 90.0) as f32])
+            }
+            _ => None,
+        };
         let landmarks = if ok {
             let mut l = [[0.0f32; 2]; 68];
             for i in 0..68 {
@@ -385,18 +396,21 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
             None
         };
         match frames.get(&frame) {
-            Some((f, _)) if *f == face => return Err(format!("line {row}: frame {} appears twice", cells[frame_col])),
-            Some((f, _)) if *f < face => {}
+            Some((f, _, _)) if *f == face => return Err(format!("line {row}: frame {} appears twice", cells[frame_col])),
+            Some((f, _, _)) if *f < face => {}
             _ => {
-                frames.insert(frame, (face, landmarks));
+                frames.insert(frame, (face, landmarks, gaze));
             }
         }
     }
     if frames.is_empty() {
         return Err("it has no frames".into());
     }
-    let frames = frames.into_iter().map(|(frame, (_, landmarks))| TrackFrame { frame, landmarks }).collect();
-    LandmarkTrack::new(image_size, None, frames).map_err(|e| e.to_string())
+    let gaze: Vec<(u32, [f32; 2])> = frames.iter().filter_map(|(f, (_, _, g))| g.map(|g| (*f, g))).collect();
+    let frames = frames.into_iter().map(|(frame, (_, landmarks, _))| TrackFrame { frame, landmarks }).collect();
+    let mut track = LandmarkTrack::new(image_size, None, frames).map_err(|e| e.to_string())?;
+    track.gaze = gaze;
+    Ok(track)
 }
 
 #[cfg(test)]
@@ -452,6 +466,25 @@ mod tests {
             s += &(r.join(", ") + "\n");
         }
         s
+    }
+
+    #[test]
+    fn reads_openface_gaze_in_degrees_subject_left_and_up() {
+        // h13-face: gaze_angle_x > 0 is the subject's left, gaze_angle_y < 0 is up (OpenFace's camera y is down).
+        let base = csv(&[(1, 1, 0.0), (2, 0, 0.0), (3, 1, 0.0)]);
+        let mut lines = base.lines();
+        let mut text = format!("{}, gaze_angle_x, gaze_angle_y\n", lines.next().unwrap());
+        for (line, (gx, gy)) in lines.zip([(0.2, -0.1), (0.5, 0.5), (-0.3, 0.05)]) {
+            text += &format!("{line}, {gx}, {gy}\n");
+        }
+        let t = parse_openface_csv(&text, [640, 480]).unwrap();
+        // frame 2 failed: no gaze for it
+        assert_eq!(t.gaze.iter().map(|g| g.0).collect::<Vec<_>>(), [1, 3]);
+        let g1 = t.gaze[0].1;
+        assert!((g1[0] - 0.2f32.to_degrees()).abs() < 1e-3 && (g1[1] - 0.1f32.to_degrees()).abs() < 1e-3, "{g1:?}");
+        assert!(t.gaze[1].1[0] < 0.0 && t.gaze[1].1[1] < 0.0);
+        // no gaze columns: no gaze
+        assert!(parse_openface_csv(&base, [640, 480]).unwrap().gaze.is_empty());
     }
 
     #[test]
