@@ -726,6 +726,8 @@ def build() -> onnx.ModelProto:
         g_b = g.add(g_up, g.mul(k, g.sub(g_lo, g_up)))
         w_b = g.add(g.mul(k, g.sub(1.0, s)), g.mul(g.sub(1.0, k), s))
         # ---- the eye model (only when the iris inputs are given; otherwise the above, untouched) ----------------
+        # (in the `then` branch of an If on the iris inputs: without them none of these nodes runs)
+        n_model = len(g.nodes)
         # Three candidates: the lid side (above), the sclera and the iris. The iris is a rigid disk at the target
         # iris centre showing the portrait's iris; the sclera is the eyeball as before but without stretching (a lid
         # raised above the portrait's shows the band under the portrait's lid reflected), taken beside the
@@ -816,11 +818,25 @@ def build() -> onnx.ModelProto:
         g_a2 = g.add(g.add(g.mul(k_up, g_up), g.mul(k_ir, g_ir)), g.mul(k_sc, g_sc))
         g_b2 = g.add(g.add(g.mul(b_up, g_up), g.mul(b_ir, g_ir)), g.mul(b_sc, g_sc))
         w_b2 = g.add(g.add(g.mul(b_up, W_up), g.mul(b_ir, W_ir)), g.mul(b_sc, W_sc))
-        v2b = g.op("Cast", eye_v2, to=TensorProto.BOOL)
-        g_a = g.op("Where", v2b, g_a2, g_a)
-        g_b = g.op("Where", v2b, g_b2, g_b)
-        w_b = g.op("Where", v2b, w_b2, w_b)
-        paint = g.mul(g.concat([g.mul(sclera, W_paint), W_paint], 1), eye_v2)   # [2,4,hm,wm], 0 without the model
+        paint2 = g.concat([g.mul(sclera, W_paint), W_paint], 1)         # [2,4,hm,wm]
+        body = g.nodes[n_model:]
+        del g.nodes[n_model:]
+        for nd in body:
+            nd.name = f"eyemodel/{nd.name}"
+        vi = lambda nm: helper.make_tensor_value_info(nm, TensorProto.FLOAT, None)
+        then_g = helper.make_graph(body, "eye_model", [], [vi(o) for o in (g_a2, g_b2, w_b2, paint2)])
+        # without the model: version 1's grids and weight as they are, and no paint
+        keep = [g._name("eye_v1") for _ in range(4)]
+        else_nodes = [helper.make_node("Identity", [x], [y], name=f"eyemodel_off/id{i}")
+                      for i, (x, y) in enumerate(zip((g_a, g_b, w_b), keep))]
+        else_nodes.append(helper.make_node("ConstantOfShape", [g.concat([g.i64([2, 4]), hm, wm], 0)], [keep[3]],
+                                           name="eyemodel_off/nopaint",
+                                           value=numpy_helper.from_array(np.zeros(1, np.float32))))
+        else_g = helper.make_graph(else_nodes, "eye_v1", [], [vi(y) for y in keep])
+        outs_ = [g._name("eye") for _ in range(4)]
+        g.nodes.append(helper.make_node("If", [g.op("Cast", eye_v2, to=TensorProto.BOOL)], outs_,
+                                        name=f"n{len(g.nodes)}_If_eyemodel", then_branch=then_g, else_branch=else_g))
+        g_a, g_b, w_b, paint = outs_
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
         # as in to_union: the grids as changes of the MLS map, gated, then the gated weight of B and changed
         da, db = (g.mul(gate, g.sub(v, Fm)) for v in (g_a, g_b))
