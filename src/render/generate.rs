@@ -108,27 +108,70 @@ impl Renderer {
 
 // h13-face: the gaze.
 impl Renderer {
-    /// The gaze the track carries at `time` (degrees: towards the subject's left, up), when `gazeFromTrack` is
-    /// on and the drive is a track with gaze: the nearest earlier frame's (held), less the motion reference
-    /// frame's in relative motion (the track's first gaze when no reference frame is set).
+    /// The iris shift the track's gaze asks for at `time` (face frame: towards the subject's left, towards the
+    /// chin; inter-ocular distances), when `gazeFromTrack` is on and the drive is a track that carries a gaze: an
+    /// OpenFace gaze angle θ gives `GAZE_RADIUS_IOD · sin θ`, MediaPipe 478-point irises their offset from the
+    /// eye's centre. The nearest earlier frame's (held), less the motion reference frame's in relative motion (the
+    /// track's first such frame when no reference frame is set, and for iris points in absolute motion).
     fn drive_gaze(&self, s: &Settings, image_size: [u32; 2], time: f64) -> Result<Option<[f64; 2]>> {
         if !s.gaze_from_track || s.drive != crate::params::DriveMode::TrackFile {
             return Ok(None);
         }
         let track = self.load_track(s, image_size)?;
+        let r = crate::expressions::GAZE_RADIUS_IOD;
+        let from_angles: Vec<(u32, [f64; 2])> = track
+            .gaze
+            .iter()
+            .map(|(f, g)| (*f, [r * (g[0] as f64).to_radians().sin(), -r * (g[1] as f64).to_radians().sin()]))
+            .collect();
+        let from_irises: Vec<(u32, [f64; 2])> = track
+            .irises
+            .iter()
+            .filter_map(|(f, i)| Some((*f, iris_offset(track.frame(*f)?.landmarks.as_ref()?, i)?)))
+            .collect();
+        // OpenFace's angles are absolute (0 looks into the camera); iris offsets are measured from the first frame
+        let angles = !from_angles.is_empty();
+        let series = if angles { from_angles } else { from_irises };
         let at = |frame: i64| -> Option<[f64; 2]> {
             let f = frame.clamp(0, u32::MAX as i64) as u32;
-            let i = track.gaze.partition_point(|g| g.0 <= f);
-            let g = if i > 0 { track.gaze[i - 1].1 } else { track.gaze.first()?.1 };
-            Some([g[0] as f64, g[1] as f64])
+            let i = series.partition_point(|g| g.0 <= f);
+            Some(if i > 0 { series[i - 1].1 } else { series.first()?.1 })
         };
         let Some(now) = at(time.round() as i64 + s.track_frame_offset as i64) else { return Ok(None) };
-        if !s.relative {
+        if angles && !s.relative {
             return Ok(Some(now));
         }
-        let reference = if s.motion_reference_frame >= 0 { at(s.motion_reference_frame as i64) } else { track.gaze.first().map(|g| [g.1[0] as f64, g.1[1] as f64]) };
+        let reference = if s.relative && s.motion_reference_frame >= 0 {
+            at(s.motion_reference_frame as i64)
+        } else {
+            series.first().map(|g| g.1)
+        };
         Ok(reference.map(|r| [now[0] - r[0], now[1] - r[1]]))
     }
+}
+
+/// Where two iris centres sit relative to their eyes' centres, averaged, in the face's frame (towards the
+/// subject's left eye, towards the chin; image pixels y down), in inter-ocular distances.
+fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2]> {
+    let mean = |r: std::ops::Range<usize>| {
+        let n = r.len() as f64;
+        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
+    };
+    let (re, le) = (mean(36..42), mean(42..48));
+    let d = [le[0] - re[0], le[1] - re[1]];
+    let iod = d[0].hypot(d[1]);
+    if !(iod > 1e-6) {
+        return None;
+    }
+    let ex = [d[0] / iod, d[1] / iod];
+    let ey = [-ex[1], ex[0]];
+    let mut o = [0.0; 2];
+    for (c, i) in [re, le].iter().zip(irises) {
+        let q = [i[0] as f64 - c[0], i[1] as f64 - c[1]];
+        o[0] += (q[0] * ex[0] + q[1] * ex[1]) / iod / 2.0;
+        o[1] += (q[0] * ey[0] + q[1] * ey[1]) / iod / 2.0;
+    }
+    Some(o)
 }
 
 /// Largest distance of an iris centre from the eye's centre along the eye, in eye half-widths (the iris's radius is
@@ -144,8 +187,9 @@ const IRIS_MAX_T: f64 = 0.35;
 /// irises (overridden landmarks), so a frame without them asks the generator for nothing new.
 fn gaze_irises(s: &Settings, drive: Option<[f64; 2]>, refs: &[Arc<PreparedSource>], lms: &CropLandmarks, chosen: usize) -> Option<IrisTarget> {
     let d = drive.unwrap_or([0.0, 0.0]);
-    let e = &crate::expressions::Expressions { gaze_x: s.expressions.gaze_x + d[0], gaze_y: s.expressions.gaze_y + d[1], ..s.expressions };
-    let shift = e.gaze_shift();
+    let e = &s.expressions;
+    let c = e.gaze_shift();
+    let shift = [c[0] + d[0], c[1] + d[1]];
     if shift == [0.0, 0.0] && e.eye_wide_left == 0.0 && e.eye_wide_right == 0.0 {
         return None;
     }

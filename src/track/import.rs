@@ -283,6 +283,7 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
     let frames_json = root.frames.ok_or("there is no \"frames\" list")?;
     let table = crate::face::Mesh68Table::builtin().map_err(|e| e.to_string())?;
     let mut frames = Vec::with_capacity(frames_json.len());
+    let mut irises = Vec::new();
     for (k, f) in frames_json.iter().enumerate() {
         let frame = f.frame.ok_or_else(|| format!("frame entry {k} has no \"frame\" number"))?;
         if frame < 0.0 || frame.fract() != 0.0 || frame > u32::MAX as f64 {
@@ -293,8 +294,9 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
             continue;
         }
         let pts = f.landmarks.as_ref().ok_or_else(|| format!("frame {frame} has no \"landmarks\""))?;
-        if pts.len() != 468 {
-            return Err(format!("frame {frame} has {} landmarks instead of 468", pts.len()));
+        // h13-face: 478 points carry the refined irises (468 the subject's right iris centre, 473 the left).
+        if pts.len() != 468 && pts.len() != 478 {
+            return Err(format!("frame {frame} has {} landmarks instead of 468 (or 478 with the irises)", pts.len()));
         }
         let (sx, sy) = match (normalized, size) {
             (true, Some(s)) => (s[0] as f64, s[1] as f64),
@@ -314,9 +316,16 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
             let n = idx.len() as f32;
             *o = idx.iter().fold([0.0, 0.0], |a, &i| [a[0] + mesh[i][0] / n, a[1] + mesh[i][1] / n]);
         }
+        if mesh.len() == 478 {
+            irises.push((frame as u32, [mesh[468], mesh[473]]));
+        }
         frames.push(TrackFrame { frame: frame as u32, landmarks: Some(l) });
     }
-    LandmarkTrack::new(size.unwrap_or(image_size), None, frames).map_err(|e| e.to_string())
+    let mut track = LandmarkTrack::new(size.unwrap_or(image_size), None, frames).map_err(|e| e.to_string())?;
+    irises.sort_by_key(|i| i.0);
+    irises.dedup_by_key(|i| i.0);
+    track.irises = irises;
+    Ok(track)
 }
 
 fn looks_like_openface(text: &str) -> bool {
@@ -466,6 +475,19 @@ mod tests {
             s += &(r.join(", ") + "\n");
         }
         s
+    }
+
+    #[test]
+    fn mediapipe_478_points_carry_the_irises() {
+        let frame = |n: usize, shift: f64| {
+            let pts: Vec<String> = (0..n).map(|i| format!("[{}, {}, 0]", 100.0 + i as f64 + shift, 50.0 + i as f64)).collect();
+            format!("{{\"frame\": 1, \"landmarks\": [{}]}}", pts.join(","))
+        };
+        let t = parse_mediapipe_json(&format!("[{}]", frame(478, 0.5)), [640, 480]).unwrap();
+        assert_eq!(t.irises, vec![(1, [[568.5, 518.0], [573.5, 523.0]])]);
+        let t = parse_mediapipe_json(&format!("[{}]", frame(468, 0.0)), [640, 480]).unwrap();
+        assert!(t.irises.is_empty());
+        assert!(parse_mediapipe_json(&format!("[{}]", frame(470, 0.0)), [640, 480]).unwrap_err().contains("478"));
     }
 
     #[test]
