@@ -312,3 +312,30 @@ fn gaze_comes_from_an_openface_track_when_asked() {
     assert!(a_off.abs() < 0.01 && a_still.abs() < 0.01, "without the track's gaze, or at its reference frame, the irises stay");
     assert!(a_on > 0.5 * asked && a_on < 1.5 * asked, "the track's gaze moved the irises {a_on:.4} IOD, asked {asked:.4}");
 }
+
+#[test]
+fn gaze_comes_from_the_driver_clip_when_asked() {
+    // The Driver: the astronaut, then the astronaut looking 25° to her left (rendered by the plugin itself).
+    let src = astronaut();
+    let looking = render(src.clone(), &[("gazeX", 25.0)]);
+    let (_host, plugin) = load(HostOptions::default());
+    let mut inst = plugin.create_instance(Context::General).expect("general context");
+    inst.set_input("Source", ClipInput::Still(src.clone())).unwrap();
+    let frames: std::collections::BTreeMap<i32, HostImage> = [(1, src.clone()), (2, looking.clone())].into_iter().collect();
+    inst.set_input("Driver", ClipInput::Sequence(frames)).unwrap();
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("driver".into())).unwrap();
+    let off = inst.render_frame(2.0, &RenderRequest::default()).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()));
+    inst.set_param("gazeFromTrack", ParamValue::Bool(true)).unwrap();
+    let on = inst.render_frame(2.0, &RenderRequest::default()).unwrap();
+    let before = Read::of(&src);
+    let (ex, iod) = before.frame();
+    let along = |img: &HostImage| {
+        let r = Read::of(img);
+        (0..2).map(|k| ((r.irises[k][0] - before.irises[k][0]) * ex[0] + (r.irises[k][1] - before.irises[k][1]) * ex[1]) / iod / 2.0).sum::<f32>()
+    };
+    let (a_driver, a_off, a_on) = (along(&looking), along(&off), along(&on));
+    println!("Driver gaze: the driver's irises moved {a_driver:.4} IOD; the render's {a_on:.4} with gazeFromTrack, {a_off:.4} without");
+    // (without it, the Driver's eye landmarks alone move the eyes a little, as in version 1)
+    assert!(a_off.abs() < 0.3 * a_driver, "without gazeFromTrack the irises moved {a_off:.4} IOD");
+    assert!(a_on > 0.6 * a_driver && a_on < 1.4 * a_driver, "the Driver's gaze moved the irises {a_on:.4} IOD, the driver's {a_driver:.4}");
+}

@@ -33,6 +33,8 @@ pub(super) struct CropLandmarks {
     pub(super) references: Vec<[[f32; 2]; 68]>,
     /// The paste-back hull of the base still's landmarks and the targets.
     pub(super) hull: Vec<[f64; 2]>,
+    /// h13-face: the iris shift the Driver clip's gaze asks for (set by the render when it has one).
+    pub(super) drive_gaze: Option<[f64; 2]>,
 }
 
 impl CropLandmarks {
@@ -43,7 +45,7 @@ impl CropLandmarks {
         let source = base.crop.normalise_points(&base.landmarks);
         let hull = paste_hull(&source, &target);
         let references = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
-        CropLandmarks { target, state: FaceState::of(targets), references, hull }
+        CropLandmarks { target, state: FaceState::of(targets), references, hull, drive_gaze: None }
     }
 
     /// The reference stills as the generator sees them.
@@ -82,7 +84,10 @@ impl Renderer {
         let generator = self.generator(s.device, s.model_pack.as_deref())?;
         self.warn_device_once(effect, generator.device_report());
         let references = lms.generator_references(&refs.prepared);
-        let drive_gaze = self.drive_gaze(s, refs.prepared[0].image_size, frame.time)?;
+        let drive_gaze = match lms.drive_gaze {
+            Some(g) => Some(g),
+            None => self.drive_gaze(s, refs.prepared[0].image_size, frame.time)?,
+        };
         let target = Target { irises: gaze_irises(s, drive_gaze, &refs.prepared, lms, chosen), ..Target::new(&lms.target) };
         let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
@@ -152,7 +157,7 @@ impl Renderer {
 
 /// Where two iris centres sit relative to their eyes' centres, averaged, in the face's frame (towards the
 /// subject's left eye, towards the chin; image pixels y down), in inter-ocular distances.
-fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2]> {
+pub(super) fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2]> {
     let mean = |r: std::ops::Range<usize>| {
         let n = r.len() as f64;
         r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])

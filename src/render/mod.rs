@@ -90,7 +90,8 @@ pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
     generators: Mutex<GeneratorCache>,
     sources: Mutex<SourceCache>,
-    drivers: Mutex<Lru<u128, Option<Landmarks68<f64>>>>,
+    /// Driver faces by image content: landmarks and (h13-face) iris centres, canonical.
+    drivers: Mutex<Lru<u128, Option<(Landmarks68<f64>, [[f64; 2]; 2])>>>,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<ViewMatte>>>,
     /// Face regions of reference stills at full resolution, by (image
@@ -240,7 +241,8 @@ impl Renderer {
         }
         self.drawn_targets.lock().put(args.time.to_bits(), targets);
         *self.drawn_source.lock() = Some(base.landmarks);
-        let lms = CropLandmarks::of(&refs.prepared, &targets);
+        let mut lms = CropLandmarks::of(&refs.prepared, &targets);
+        lms.drive_gaze = self.driver_gaze(s, &host, args.time)?;
         let mut out = output_image(&out_clip, args.time)?;
         timer.mark("targets");
 
