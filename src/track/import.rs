@@ -344,9 +344,11 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
     let success_col = col("success");
     let confidence_col = col("confidence");
     let face_col = col("face_id");
-    // h13-face: OpenFace 2.x's gaze, radians, averaged over both eyes (its wiki, "Output Format": looking left to
-    // right takes gaze_angle_x from positive to negative, up to down takes gaze_angle_y from negative to positive;
-    // "left" is the subject's own, so +x is the subject's left and -y is up, in camera coordinates x right, y down).
+    // h13-face: OpenFace 2.x's gaze, radians, averaged over both eyes. OpenFace computes them from the mean gaze
+    // vector g in its camera coordinates (x to the image's right, y down, z away from the camera) as
+    // gaze_angle_x = atan2(g.x, -g.z), gaze_angle_y = atan2(g.y, -g.z) (GazeAnalysis GetGazeAngle; its wiki,
+    // "Output Format", says the same in words). So +x looks towards the image's right, the subject's own left in a
+    // frontal face, and +y looks down: gazeX = +x, gazeY = -y, in degrees.
     let gaze_cols = col("gaze_angle_x").zip(col("gaze_angle_y"));
     let mut xs = [0usize; 68];
     let mut ys = [0usize; 68];
