@@ -30,6 +30,9 @@ pub(super) struct TrackKey {
     pub(super) size: [u32; 2],
 }
 
+/// h13-face: a Driver frame's face: its landmarks and iris centres (the subject's right eye first), canonical.
+pub(super) type DriverFace = (Landmarks68<f64>, [[f64; 2]; 2]);
+
 /// What the drive reads from the host, gathered once per render (or bake)
 /// so that no stage below carries the effect handle: the render scale, the
 /// Driver clip with its frame range and the project's frame rate (in Driver
@@ -156,7 +159,7 @@ impl Renderer {
         if !s.gaze_from_track || s.drive != DriveMode::Driver {
             return Ok(None);
         }
-        let offset = |f: Option<(Landmarks68<f64>, [[f64; 2]; 2])>| {
+        let offset = |f: Option<DriverFace>| {
             let (l, i) = f?;
             // canonical is y up: flip to the image's y down, where the offset's second axis points to the chin
             let l32: [[f32; 2]; 68] = l.map(|p| [p[0] as f32, -p[1] as f32]);
@@ -172,7 +175,7 @@ impl Renderer {
     }
 
     /// The Driver clip's face at `time`: landmarks and iris centres, canonical (cached by image content).
-    fn driver_face(&self, host: &DriveInputs<'_>, time: f64) -> Result<Option<(Landmarks68<f64>, [[f64; 2]; 2])>> {
+    fn driver_face(&self, host: &DriveInputs<'_>, time: f64) -> Result<Option<DriverFace>> {
         let (scale, analyzer, abort) = (host.scale, host.analyzer, host.abort);
         let clip = host.driver()?;
         let Some(img) = clip.image(time, None)? else { return Ok(None) };

@@ -165,7 +165,7 @@ pub(super) fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<
     let (re, le) = (mean(36..42), mean(42..48));
     let d = [le[0] - re[0], le[1] - re[1]];
     let iod = d[0].hypot(d[1]);
-    if !(iod > 1e-6) {
+    if iod.is_nan() || iod <= 1e-6 {
         return None;
     }
     let ex = [d[0] / iod, d[1] / iod];

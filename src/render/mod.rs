@@ -91,7 +91,7 @@ pub struct Renderer {
     generators: Mutex<GeneratorCache>,
     sources: Mutex<SourceCache>,
     /// Driver faces by image content: landmarks and (h13-face) iris centres, canonical.
-    drivers: Mutex<Lru<u128, Option<(Landmarks68<f64>, [[f64; 2]; 2])>>>,
+    drivers: Mutex<Lru<u128, Option<drive::DriverFace>>>,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<ViewMatte>>>,
     /// Face regions of reference stills at full resolution, by (image

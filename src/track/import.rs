@@ -357,7 +357,8 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
         ys[i] = col(&format!("y_{i}")).ok_or_else(|| format!("there is no \"y_{i}\" column"))?;
     }
     // frame -> (face id, landmarks, gaze in degrees: subject's left, up)
-    let mut frames: std::collections::BTreeMap<u32, (i64, Option<Landmarks68>, Option<[f32; 2]>)> = Default::default();
+    type Row = (i64, Option<Landmarks68>, Option<[f32; 2]>);
+    let mut frames: std::collections::BTreeMap<u32, Row> = Default::default();
     for (line_no, line) in lines {
         if line.trim().is_empty() {
             continue;
