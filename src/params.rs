@@ -70,7 +70,8 @@ pub const MAX_FACE_INDEX: i32 = 32;
 pub const DETECT_SOURCE: &str = "detectSource";
 /// Button: choose the track file with a file dialog (`browseTrack`).
 pub const BROWSE_TRACK: &str = "browseTrack";
-/// Generator model pack folder; empty: the built-in warp (`modelPack`).
+/// Generator model pack: a folder, or the name of a pack installed beside the built-in one (`installer install
+/// --pack`); empty: the built-in warp (`modelPack`).
 pub const MODEL_PACK: &str = "modelPack";
 /// Overlay: draw the landmarks in the viewer (`showOverlay`).
 pub const SHOW_OVERLAY: &str = "showOverlay";
@@ -340,7 +341,7 @@ fn describe_inference(p: &ParamSetDescriptor) -> Result<()> {
     p.define(ParamKind::Group, "inferenceGroup")?.label("Inference")?;
     p.define(ParamKind::String, MODEL_PACK)?
         .label("Model pack")?
-        .hint("Folder of a generator model pack (manifest.json + ONNX files, see resources/models/README.md). Empty: the built-in landmark warp.")?
+        .hint("Folder of a generator model pack (manifest.json + ONNX files, see resources/models/README.md), or the name of a pack installed with `installer install --pack`. Empty: the built-in landmark warp.")?
         .file_path(true)?
         .default_string("")?
         .animates(false)?

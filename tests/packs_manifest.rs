@@ -186,7 +186,7 @@ fn wrong_format_version_and_kind_are_refused() {
         ("version", Json::Number(3.0), "versions 1 to 2 only"),
         ("version", Json::String("1".into()), "not a whole number"),
         ("format", Json::String("onnx-pack".into()), "\"living-portrait-pack\""),
-        ("kind", Json::String("diffusion".into()), "\"warp\" or \"fewshot\""),
+        ("kind", Json::String("diffusion".into()), "\"warp\", \"fewshot\" or \"liveportrait\""),
         ("name", Json::Number(3.0), "not a string"),
     ];
     for (field, value, says) in cases {
@@ -453,9 +453,10 @@ fn pack_digests_have_one_source_the_manifest() {
 
 // Manifest version 2: optional inputs (the warp role's `source_points` / `target_points`).
 
-/// A copy of the built-in warp pack whose manifest declares the given optional inputs at `version`.
+/// A copy of the identity warp test pack (a model without control points) whose manifest declares the given
+/// optional inputs at `version`.
 fn warp_with_points(tag: &str, version: f64, names: &[&str], p: &str) -> TempDir {
-    let dir = copy_pack(&builtin_warp(), tag);
+    let dir = copy_pack(&test_pack("identity_warp64"), tag);
     edit_manifest(dir.path(), |m| {
         set(m, &["version"], Json::Number(version));
         for name in names {
@@ -477,18 +478,20 @@ fn version_3_is_refused_with_a_sentence() {
 #[test]
 fn version_1_and_2_manifests_without_optional_inputs_load() {
     runtime();
-    // (h13-face: the built-in warp's model takes the iris inputs, so a manifest for it must declare them; the
-    // few-shot test pack has no optional inputs.)
     for version in [1.0, 2.0] {
-        let dir = copy_pack(&fewshot_test(), "v1v2");
+        let dir = copy_pack(&test_pack("identity_warp64"), "v1v2");
         edit_manifest(dir.path(), |m| set(m, &["version"], Json::Number(version)));
         let pack = packs::load_pack(dir.path(), Device::Cpu).expect("the pack loads");
         assert_eq!(pack.manifest.version, version as u32);
-        let names: Vec<Vec<&str>> =
-            pack.manifest.models.iter().map(|m| m.inputs.iter().map(|t| t.name.as_str()).collect()).collect();
-        assert_eq!(names, [vec!["reference"], vec!["sketch", "embedding"]]);
+        let names: Vec<&str> = pack.manifest.models[0].inputs.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["source", "source_landmarks", "target_landmarks"]);
     }
-    // The built-in warp declares its iris inputs; left out, the model's own inputs name them.
+    // The built-in warp is a version 2 pack that takes the control points.
+    let warp = packs::load_pack(&builtin_warp(), Device::Cpu).unwrap();
+    assert_eq!(warp.manifest.version, 2);
+    let names: Vec<&str> = warp.manifest.models[0].inputs.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["source", "source_landmarks", "target_landmarks", "source_points", "target_points", "source_iris", "target_iris"]);
+    // (h13-face) its iris inputs left out of the manifest, the model's own inputs name them.
     let dir = copy_pack(&builtin_warp(), "no-iris");
     edit_manifest(dir.path(), |m| {
         remove(m, &["generator", "inputs", "source_iris"]);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::ort::{ensure_onnxruntime, RuntimeFiles};
-use crate::util::{copy_file, copy_tree, copy_tree_filtered, list_files, replace_dir, TempDir};
+use crate::util::{copy_file, copy_tree, copy_tree_filtered, link_or_copy_file, list_files, replace_dir, TempDir};
 use crate::{
     arch_dir, cdylib_file_name, InstallError, BINARY_NAME, BUNDLE_NAME, PLUGIN_ID, PLUGIN_NAME,
     VERSION,
@@ -51,6 +51,13 @@ pub struct BundleOptions {
     /// Gather the licence notices of the Rust crates in the plugin and ofx-render with `cargo metadata` (on by
     /// default; tests with fake binaries turn it off).
     pub crate_licenses: bool,
+    /// Model pack folders to check and copy beside the built-in one, each under its folder name
+    /// (`--pack DIR`, see `pack.rs`).
+    pub packs: Vec<PathBuf>,
+    /// Hard-link the plugin binary and the runtime libraries into the bundle instead of copying them (a copy
+    /// where a link cannot be made, e.g. across file systems). Test suites assemble one bundle per test
+    /// executable: with a debug plugin of ~140 MB, copies cost gigabytes of disk on a CI machine.
+    pub link: bool,
 }
 
 impl Default for BundleOptions {
@@ -64,6 +71,8 @@ impl Default for BundleOptions {
             runtime: None,
             workspace: crate::workspace_root(),
             crate_licenses: true,
+            packs: Vec::new(),
+            link: false,
         }
     }
 }
@@ -136,6 +145,10 @@ pub fn cargo_build(profile: Profile, packages: &[&str]) -> Result<(), InstallErr
 
 /// Builds (optionally) and assembles the bundle; returns the path of `LivingPortrait.ofx.bundle`.
 pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
+    // A damaged pack is reported before a long build.
+    for pack in &opts.packs {
+        crate::pack::check_pack(pack)?;
+    }
     if opts.build {
         cargo_build(opts.profile, &["living-portrait", "ofx"])?;
     }
@@ -198,6 +211,14 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
             .map(|_| ())
             .map_err(|e| InstallError::io(format!("copy {} to the bundle", from.display()), e))
     };
+    let place = |from: &Path, to: &Path| -> Result<(), InstallError> {
+        if opts.link {
+            link_or_copy_file(from, to)
+                .map_err(|e| InstallError::io(format!("link {} into the bundle", from.display()), e))
+        } else {
+            copy(from, to)
+        }
+    };
 
     let write = |path: &Path, text: &str| -> Result<(), InstallError> {
         fs::create_dir_all(path.parent().expect("bundle paths have parents"))
@@ -206,14 +227,14 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
     };
     write(&contents.join("Info.plist"), &plist)?;
 
-    copy(&cdylib, &bin_dir.join(BINARY_NAME))?;
+    place(&cdylib, &bin_dir.join(BINARY_NAME))?;
     // The plugin loads the runtime by absolute path from its own folder, under the exact versioned name;
     // the provider libraries must sit beside it because ONNX Runtime looks for them next to itself.
     for lib in std::iter::once(&runtime.runtime).chain(&runtime.providers) {
         let name = lib
             .file_name()
             .ok_or_else(|| InstallError::msg(format!("{} has no file name", lib.display())))?;
-        copy(lib, &bin_dir.join(name))?;
+        place(lib, &bin_dir.join(name))?;
     }
 
     copy(&icon, &res_dir.join(format!("{PLUGIN_ID}.png")))?;
@@ -224,6 +245,11 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
             InstallError::io(format!("copy {} into the bundle", models.display()), e)
         })?;
         copy_model_licenses(&models, &licenses)?;
+        for pack in &opts.packs {
+            let (checked, dest) = crate::pack::copy_pack_into(pack, &res_dir.join("models"))?;
+            let note = if checked.test_only { " (test models: the plugin refuses them unless LIVING_PORTRAIT_ALLOW_TEST_PACKS=1)" } else { "" };
+            println!("model pack \"{}\" ({}): {}{note}", checked.name, checked.kind, dest.display());
+        }
     } else {
         eprintln!(
             "installer: warning: {} does not exist; the bundle has no face-analysis models",
@@ -279,9 +305,10 @@ pub fn build_bundle(opts: &BundleOptions) -> Result<PathBuf, InstallError> {
 /// What of `resources/models/` the plugin needs at run time: the ONNX files, their checksums, the pack
 /// manifests and tables (JSON), the READMEs and the licence notices — not the conversion and check scripts,
 /// their requirement lists or the check images, which stay in the source tree; nor the random-weight test
-/// pack `fewshot_test/` (the plugin refuses it anyway).
+/// pack `fewshot_test/` (the plugin refuses it anyway), nor the LivePortrait stand-in `liveportrait_test/` and
+/// converter folder `liveportrait/` (a user's converted pack goes in with `--pack DIR`).
 pub fn is_runtime_model_file(rel: &Path) -> bool {
-    if rel.starts_with("fewshot_test") {
+    if ["fewshot_test", "liveportrait_test", "liveportrait"].iter().any(|d| rel.starts_with(d)) {
         return false;
     }
     let name = rel.file_name().map(|n| n.to_string_lossy().to_ascii_uppercase()).unwrap_or_default();

@@ -14,6 +14,7 @@ mod crate_licenses;
 mod demo;
 mod install;
 mod ort;
+pub mod pack;
 mod progress;
 pub mod sha256;
 pub mod util;

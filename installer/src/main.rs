@@ -41,6 +41,10 @@ enum Command {
         /// The folder to create the bundle in.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Check the model pack folder P and copy it beside the built-in one, under its folder name (the name the
+        /// node's Model pack parameter selects it by); repeatable.
+        #[arg(long = "pack", value_name = "P")]
+        packs: Vec<PathBuf>,
     },
     /// Bundle, then install into the system OFX folder (default) or into DIR.
     ///
@@ -61,6 +65,10 @@ enum Command {
         /// Render the demo through the installed bundle afterwards.
         #[arg(long)]
         demo: bool,
+        /// Check the model pack folder P and install it beside the built-in one, under its folder name (the name
+        /// the node's Model pack parameter selects it by); repeatable. Builds a new bundle (not with --from).
+        #[arg(long = "pack", value_name = "P", conflicts_with = "from")]
+        packs: Vec<PathBuf>,
     },
     /// Remove exactly what install put there (as listed in its install manifest).
     Uninstall {
@@ -112,8 +120,9 @@ impl Build {
     }
 }
 
-fn bundle_opts(gpu: bool, build: &Build, out: Option<PathBuf>) -> BundleOptions {
+fn bundle_opts(gpu: bool, build: &Build, out: Option<PathBuf>, packs: Vec<PathBuf>) -> BundleOptions {
     BundleOptions {
+        packs,
         profile: build.profile(),
         gpu,
         out_dir: out.unwrap_or_else(target_dir),
@@ -143,8 +152,8 @@ fn demo(plugin_dir: PathBuf, profile: Profile) -> Result<(), InstallError> {
 
 fn run(command: Command) -> Result<(), InstallError> {
     match command {
-        Command::Bundle { gpu, build, out } => {
-            let bundle = build_bundle(&bundle_opts(gpu, &build, out))?;
+        Command::Bundle { gpu, build, out, packs } => {
+            let bundle = build_bundle(&bundle_opts(gpu, &build, out, packs))?;
             println!("bundle: {}", bundle.display());
             println!(
                 "(try it without installing: OFX_PLUGIN_PATH={} <host>)",
@@ -157,13 +166,14 @@ fn run(command: Command) -> Result<(), InstallError> {
             build,
             from,
             demo: with_demo,
+            packs,
         } => {
             let prefix = place.prefix.clone().unwrap_or_else(system_plugin_dir);
             // Fail before a long build when the destination cannot be written.
             check_writable(&prefix)?;
             let bundle = match from {
                 Some(b) => b,
-                None => build_bundle(&bundle_opts(gpu, &build, None))?,
+                None => build_bundle(&bundle_opts(gpu, &build, None, packs))?,
             };
             let report = install(&bundle, &prefix)?;
             println!(

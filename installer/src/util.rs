@@ -68,6 +68,18 @@ pub fn copy_file(from: &Path, to: &Path) -> io::Result<u64> {
     fs::copy(from, to)
 }
 
+/// Hard-links `from` at `to` (replacing a file there), or copies it where the file system cannot link.
+pub fn link_or_copy_file(from: &Path, to: &Path) -> io::Result<()> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let _ = fs::remove_file(to);
+    match fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(_) => fs::copy(from, to).map(|_| ()),
+    }
+}
+
 /// Recursively copies the contents of `from` into `to`. Symbolic links are refused rather than followed:
 /// a resource folder must not smuggle files from elsewhere into a bundle. Hidden files (`.gitkeep`,
 /// `.DS_Store`) are skipped.

@@ -90,6 +90,8 @@ fn fake_bundle(dir: &Path) -> PathBuf {
         runtime: Some(fake_runtime(dir)),
         workspace: ws,
         crate_licenses: false,
+        packs: Vec::new(),
+        link: false,
     };
     build_bundle(&opts).unwrap()
 }
@@ -149,6 +151,33 @@ fn bundle_has_the_ofx_layout() {
 }
 
 #[test]
+fn linked_bundles_share_the_binaries_and_copied_ones_do_not() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = TempDir::new("lp-bundle-link").unwrap();
+    let cdylib = tmp.path().join("libliving_portrait.so");
+    fs::write(&cdylib, b"\x7fELF fake plugin").unwrap();
+    let runtime = fake_runtime(tmp.path());
+    let ort = runtime.runtime.clone();
+    let inode = |p: &Path| fs::metadata(p).unwrap().ino();
+    for link in [true, false] {
+        let opts = BundleOptions {
+            out_dir: tmp.path().join(format!("out-{link}")),
+            build: false,
+            cdylib: Some(cdylib.clone()),
+            runtime: Some(runtime.clone()),
+            workspace: fake_workspace(tmp.path()),
+            crate_licenses: false,
+            link,
+            ..Default::default()
+        };
+        let bin = build_bundle(&opts).unwrap().join("Contents").join(arch_dir());
+        assert_eq!(fs::read(bin.join(BINARY_NAME)).unwrap(), fs::read(&cdylib).unwrap());
+        assert_eq!(inode(&bin.join(BINARY_NAME)) == inode(&cdylib), link, "plugin binary, link = {link}");
+        assert_eq!(inode(&bin.join(ort.file_name().unwrap())) == inode(&ort), link, "runtime, link = {link}");
+    }
+}
+
+#[test]
 fn failed_bundle_leaves_the_previous_one_intact() {
     let tmp = TempDir::new("lp-bundle-fail").unwrap();
     let bundle = fake_bundle(tmp.path());
@@ -162,6 +191,7 @@ fn failed_bundle_leaves_the_previous_one_intact() {
         runtime: Some(runtime),
         workspace: tmp.path().join("ws"),
         crate_licenses: false,
+        packs: Vec::new(),
         ..Default::default()
     };
     let err = build_bundle(&opts).unwrap_err().to_string();
@@ -184,6 +214,7 @@ fn missing_plugin_binary_is_a_clear_error() {
         runtime: Some(fake_runtime(tmp.path())),
         workspace: fake_workspace(tmp.path()),
         crate_licenses: false,
+        packs: Vec::new(),
         ..Default::default()
     };
     let err = build_bundle(&opts).unwrap_err().to_string();

@@ -20,6 +20,7 @@ mod ibug;
 mod image;
 mod matte;
 mod mesh;
+pub mod pose;
 mod search;
 pub use search::smallest_face_found;
 
@@ -33,6 +34,7 @@ pub use self::image::{warp_rgb, Affine, Border, ContentKey, FaceImage, MAX_IMAGE
 pub(crate) use self::image::fmix64;
 pub use self::matte::{Matte, MATTE_MODEL};
 pub use self::mesh::{FaceCrop, FaceMesh, MESH_MODEL, MESH_POINTS, MIN_PRESENCE};
+pub use self::pose::{head_pose, Pose};
 pub use self::search::{MAX_DETECTOR_RUNS, MIN_TILE_SIDE};
 use crate::inference::{Device, InferenceError};
 

@@ -137,6 +137,17 @@ pub struct Target<'a> {
     /// The driving iBUG-68 landmarks in the base reference's normalised crop
     /// coordinates.
     pub landmarks: &'a [[f32; 2]; 68],
+    // ---- lp-rs: motion a neural (LivePortrait) pack reads besides the landmarks; neutral in `Target::new`. ----
+    /// The expression controls' values, in `crate::expressions::NAMES` order (jawOpen, smile, …, headYaw,
+    /// headPitch, headRoll), for a generator whose `takes_controls` is true: its `landmarks` then carry every
+    /// control but the head turn, which it applies itself (as it may smile and brows). Zeros otherwise.
+    pub controls: [f64; 12],
+    /// In Driver mode, the landmarks before the expression controls: a generator that reads the driver's motion
+    /// from its frames (`driver`) adds only what the controls change. `None` otherwise.
+    pub before_expressions: Option<&'a [[f32; 2]; 68]>,
+    /// In Driver mode, for a generator with a `driver_crop`: the Driver frame now and at the motion reference
+    /// frame, cropped with that convention. `None` otherwise.
+    pub driver: Option<DriverFrames<'a>>,
     // h13-geo: control points beyond the 68, for packs whose manifest (version 2) declares the optional inputs
     // `source_points` / `target_points`; packs without them ignore these.
     /// Extra control points in the chosen reference's normalised crop coordinates (points of the portrait's
@@ -165,8 +176,41 @@ pub struct IrisTarget {
 impl<'a> Target<'a> {
     /// A target given by its 68 landmarks only.
     pub fn new(landmarks: &'a [[f32; 2]; 68]) -> Target<'a> {
-        Target { landmarks, source_points: &[], target_points: &[], irises: None }
+        Target {
+            landmarks,
+            controls: [0.0; 12],
+            before_expressions: None,
+            driver: None,
+            source_points: &[],
+            target_points: &[],
+            irises: None,
+        }
     }
+}
+
+/// lp-rs: a driving frame as a neural pack's motion extractor sees it: planar RGB in [0, 1], `side`×`side`
+/// (the pack's `driver_crop`), with the content key its motion is cached by.
+#[derive(Clone, Copy)]
+pub struct DriverCropped<'a> {
+    pub pixels: &'a [f32],
+    pub key: u128,
+}
+
+/// lp-rs: the Driver frame now and at the motion reference frame (relative motion is now − reference).
+#[derive(Clone, Copy)]
+pub struct DriverFrames<'a> {
+    pub now: DriverCropped<'a>,
+    pub reference: DriverCropped<'a>,
+}
+
+/// lp-rs: how a generator wants Driver frames cropped: LivePortrait's square about the landmarks' rotated
+/// bounding box (`scale` times its larger side, shifted by `vx_ratio`, `vy_ratio` of it), `side` pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DriverCrop {
+    pub side: usize,
+    pub scale: f64,
+    pub vx_ratio: f64,
+    pub vy_ratio: f64,
 }
 
 /// A generator model pack: turns reference crops and a target into the
@@ -184,6 +228,20 @@ pub trait Generator: Send + Sync {
     ) -> Result<GeneratedCrop, GenerateError>;
     /// Which device runs it.
     fn device_report(&self) -> &DeviceReport;
+    /// lp-rs: how Driver frames are to be cropped for the generator's own motion extractor (`Target::driver`);
+    /// `None` (the default): the generator reads the drive from landmarks only.
+    fn driver_crop(&self) -> Option<DriverCrop> {
+        None
+    }
+    /// lp-rs: whether the expression controls are given as values (`Target::controls`) and the head turn kept
+    /// out of the landmarks. Default false.
+    fn takes_controls(&self) -> bool {
+        false
+    }
+    /// lp-rs: a message the node shows once (a persistent warning), such as the time a frame takes on the CPU.
+    fn notice(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why a generator could not animate a frame. `Display` gives the sentence

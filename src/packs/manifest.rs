@@ -22,7 +22,8 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// The value of the manifest's `format` field.
 pub const PACK_FORMAT: &str = "living-portrait-pack";
 /// The newest manifest version this code reads (it reads every version from 1 up to this one). Version 2 adds
-/// optional inputs ([`RoleContract::optional_inputs`]); a version 1 manifest reads exactly as before.
+/// optional inputs ([`RoleContract::optional_inputs`]) and the `liveportrait` kind, which must be 2; a version 1
+/// manifest reads exactly as before.
 pub const PACK_VERSION: u32 = 2;
 /// The first manifest version in which a role may declare optional inputs.
 pub const OPTIONAL_INPUTS_VERSION: u32 = 2;
@@ -50,6 +51,9 @@ pub enum PackKind {
     Warp,
     /// The seed's architecture: an embedder of K references and a generator driven by a landmark sketch.
     FewShot,
+    /// LivePortrait's seven networks (Guo et al. 2024, KwaiVGI/LivePortrait): appearance features, implicit
+    /// keypoints and pose, a 3-D warp, a SPADE generator, stitching and eye/lip retargeting (`packs/liveportrait.rs`).
+    LivePortrait,
 }
 
 impl PackKind {
@@ -58,6 +62,7 @@ impl PackKind {
         match self {
             PackKind::Warp => "warp",
             PackKind::FewShot => "fewshot",
+            PackKind::LivePortrait => "liveportrait",
         }
     }
 
@@ -66,6 +71,7 @@ impl PackKind {
         match self {
             PackKind::Warp => &WARP_ROLES,
             PackKind::FewShot => &FEWSHOT_ROLES,
+            PackKind::LivePortrait => &LIVEPORTRAIT_ROLES,
         }
     }
 }
@@ -188,6 +194,125 @@ const FEWSHOT_ROLES: [RoleContract; 2] = [
     },
 ];
 
+// lp-rs: LivePortrait's tensors, every dimension fixed (the published models run at 256 in, 512 out, 21 keypoints).
+const LP_IMAGE: &[ContractDim] = &[Fixed(1), Fixed(3), Fixed(256), Fixed(256)];
+const LP_FEATURE: &[ContractDim] = &[Fixed(1), Fixed(32), Fixed(16), Fixed(64), Fixed(64)];
+const LP_WARPED: &[ContractDim] = &[Fixed(1), Fixed(256), Fixed(64), Fixed(64)];
+const LP_KP: &[ContractDim] = &[Fixed(1), Fixed(21), Fixed(3)];
+const LP_FLAT_KP: &[ContractDim] = &[Fixed(1), Fixed(63)];
+const LP_BINS: &[ContractDim] = &[Fixed(1), Fixed(66)];
+const fn lp_role(role: &'static str, inputs: &'static [TensorContract], outputs: &'static [TensorContract]) -> RoleContract {
+    RoleContract { role, inputs, outputs, alt_outputs: &[], optional_inputs: &[] }
+}
+const LIVEPORTRAIT_ROLES: [RoleContract; 7] = [
+    lp_role("appearance", &[TensorContract { name: "image", dims: LP_IMAGE }], &[TensorContract { name: "feature_3d", dims: LP_FEATURE }]),
+    lp_role(
+        "motion",
+        &[TensorContract { name: "image", dims: LP_IMAGE }],
+        &[
+            TensorContract { name: "pitch", dims: LP_BINS },
+            TensorContract { name: "yaw", dims: LP_BINS },
+            TensorContract { name: "roll", dims: LP_BINS },
+            TensorContract { name: "t", dims: &[Fixed(1), Fixed(3)] },
+            TensorContract { name: "exp", dims: LP_FLAT_KP },
+            TensorContract { name: "scale", dims: &[Fixed(1), Fixed(1)] },
+            TensorContract { name: "kp", dims: LP_FLAT_KP },
+        ],
+    ),
+    lp_role(
+        "warping",
+        &[
+            TensorContract { name: "feature_3d", dims: LP_FEATURE },
+            TensorContract { name: "kp_driving", dims: LP_KP },
+            TensorContract { name: "kp_source", dims: LP_KP },
+        ],
+        &[TensorContract { name: "warped_feature", dims: LP_WARPED }],
+    ),
+    lp_role(
+        "generator",
+        &[TensorContract { name: "warped_feature", dims: LP_WARPED }],
+        &[TensorContract { name: "image", dims: &[Fixed(1), Fixed(3), Fixed(512), Fixed(512)] }],
+    ),
+    lp_role("stitching", &[TensorContract { name: "kp", dims: &[Fixed(1), Fixed(126)] }], &[TensorContract { name: "delta", dims: &[Fixed(1), Fixed(65)] }]),
+    lp_role("retarget_eye", &[TensorContract { name: "input", dims: &[Fixed(1), Fixed(66)] }], &[TensorContract { name: "delta", dims: LP_FLAT_KP }]),
+    lp_role("retarget_lip", &[TensorContract { name: "input", dims: &[Fixed(1), Fixed(65)] }], &[TensorContract { name: "delta", dims: LP_FLAT_KP }]),
+];
+
+/// lp-rs: LivePortrait's crop convention (`conventions.crop`): the square around the landmarks' rotated bounding
+/// box, `scale` times its larger side, shifted by `vx_ratio`/`vy_ratio` of that side (LivePortrait's
+/// `src/utils/crop.py`, `parse_rect_from_landmark`; its defaults 2.3, 0, −0.125 in `src/config/crop_config.py`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivePortraitCrop {
+    pub scale: f64,
+    pub vx_ratio: f64,
+    pub vy_ratio: f64,
+}
+
+/// lp-rs: the `conventions` of a `liveportrait` pack: what the pipeline around the networks must do for them.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+pub struct LivePortraitConventions {
+    /// Side of the appearance and motion extractors' input crop.
+    #[serde(deserialize_with = "whole_number")]
+    pub input_size: usize,
+    /// Side of the generator's output.
+    #[serde(deserialize_with = "whole_number")]
+    pub output_size: usize,
+    /// Implicit keypoints.
+    #[serde(deserialize_with = "whole_number")]
+    pub num_kp: usize,
+    /// Always "RGB".
+    pub channel_order: ChannelOrder,
+    /// Always [0, 1].
+    pub value_range: [f64; 2],
+    pub crop: LivePortraitCrop,
+    /// Bins of the pose logits; a pose is `Σ softmax(logits)_i · i · bin_degrees + bin_offset_degrees`.
+    #[serde(deserialize_with = "whole_number")]
+    pub pose_bins: usize,
+    pub bin_degrees: f64,
+    pub bin_offset_degrees: f64,
+}
+
+/// A whole number written as JSON writes numbers (the manifest's reader keeps every number as a float).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let v = <f64 as serde::Deserialize>::deserialize(d)?;
+    if v.fract() == 0.0 && (0.0..=(1u64 << 31) as f64).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not a whole number")))
+    }
+}
+
+/// lp-rs: the channel order of the crops (only RGB is defined).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+pub enum ChannelOrder {
+    #[serde(rename = "RGB")]
+    Rgb,
+}
+
+impl LivePortraitConventions {
+    /// The conventions must agree with the fixed tensor contract; a (field, reason) when they do not.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let fixed = [("input_size", self.input_size, 256), ("output_size", self.output_size, 512), ("num_kp", self.num_kp, 21), ("pose_bins", self.pose_bins, 66)];
+        for (field, value, want) in fixed {
+            if value != want {
+                return Err((field, format!("is {value}, but the liveportrait tensors fix it to {want}")));
+            }
+        }
+        if self.value_range != [0.0, 1.0] {
+            return Err(("value_range", "must be [0, 1], the range of every image the plugin feeds and reads".into()));
+        }
+        let finite = [self.crop.scale, self.crop.vx_ratio, self.crop.vy_ratio, self.bin_degrees, self.bin_offset_degrees];
+        if finite.iter().any(|v| !v.is_finite()) || !(0.5..=10.0).contains(&self.crop.scale) {
+            return Err(("crop", "needs finite numbers and a scale from 0.5 to 10".into()));
+        }
+        if self.bin_degrees <= 0.0 {
+            return Err(("bin_degrees", "must be a positive number of degrees".into()));
+        }
+        Ok(())
+    }
+}
+
 /// A dimension as the manifest writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dim {
@@ -280,6 +405,8 @@ pub struct Manifest {
     pub dims: Vec<(String, DimBounds)>,
     /// The crop sides the models accept (`resolutions`); `None` = any.
     pub resolutions: Option<Vec<usize>>,
+    /// lp-rs: the pipeline conventions of a `liveportrait` pack (`conventions`); `None` for other kinds.
+    pub conventions: Option<LivePortraitConventions>,
 }
 
 impl Manifest {
@@ -404,7 +531,15 @@ impl Reader<'_> {
         let kind = match kind_text {
             "warp" => PackKind::Warp,
             "fewshot" => PackKind::FewShot,
-            other => return Err(self.error("kind", format!("is \"{other}\", not \"warp\" or \"fewshot\""))),
+            "liveportrait" => PackKind::LivePortrait,
+            other => {
+                return Err(self.error("kind", format!("is \"{other}\", not \"warp\", \"fewshot\" or \"liveportrait\"")))
+            }
+        };
+        // lp-rs: a LivePortrait pack carries its pipeline conventions, which only version 2 defines.
+        let conventions = match kind {
+            PackKind::LivePortrait => Some(self.liveportrait_conventions(root, version as f64)?),
+            _ => None,
         };
         let name = self.string(root, "name")?.to_string();
         let license = self.string(root, "license")?.to_string();
@@ -486,6 +621,7 @@ impl Reader<'_> {
             models,
             dims,
             resolutions,
+            conventions,
         })
     }
 
@@ -671,6 +807,22 @@ impl Reader<'_> {
             out.push(TensorDecl { name: want.name.to_string(), dims });
         }
         Ok(out)
+    }
+
+    /// lp-rs: the `conventions` of a `liveportrait` pack (version 2 only), typed and checked against the contract.
+    fn liveportrait_conventions(&self, root: &Json, version: f64) -> Result<LivePortraitConventions, PackError> {
+        if version < 2.0 {
+            return Err(self.error(
+                "version",
+                format!("is {version}, but a \"liveportrait\" pack needs version 2 (its conventions are version 2's)"),
+            ));
+        }
+        let value = root.get("conventions").ok_or_else(|| self.error("conventions", "is missing: a liveportrait pack states its crop and pose conventions".into()))?;
+        let value = serde_json::to_value(value).map_err(|e| self.error("conventions", format!("cannot be read ({e})")))?;
+        let c: LivePortraitConventions =
+            serde_json::from_value(value).map_err(|e| self.error("conventions", format!("is not of the expected form ({e})")))?;
+        c.check().map_err(|(field, why)| self.error(&format!("conventions.{field}"), why))?;
+        Ok(c)
     }
 
     /// The optional `dims` field: bounds on free dimensions that the tensors use (`min`, `max`, `values`).

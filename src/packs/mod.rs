@@ -22,6 +22,7 @@ use generator::Generator;
 
 mod fewshot;
 pub mod generator;
+pub mod liveportrait;
 pub mod manifest;
 pub mod resample;
 pub mod sketch;
@@ -32,6 +33,7 @@ pub use manifest::{
     Bindings, Dim, Manifest, ModelEntry, PackKind, TensorDecl, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_PACK_MODEL_BYTES,
     PACK_FORMAT, PACK_VERSION,
 };
+pub use liveportrait::LivePortraitGenerator;
 pub use warp::WarpPackGenerator;
 
 /// Environment variable: set to 1 to let the plugin load packs marked `test_only` (random-weight test models).
@@ -133,6 +135,7 @@ pub struct Pack {
 enum PackGenerator {
     Warp(Arc<WarpPackGenerator>),
     FewShot(Arc<FewShotGenerator>),
+    LivePortrait(Arc<LivePortraitGenerator>),
 }
 
 impl Pack {
@@ -141,6 +144,15 @@ impl Pack {
         match &self.generator {
             PackGenerator::Warp(g) => g.clone(),
             PackGenerator::FewShot(g) => g.clone(),
+            PackGenerator::LivePortrait(g) => g.clone(),
+        }
+    }
+
+    /// The LivePortrait generator, for a `liveportrait` pack (its caches' counters).
+    pub fn liveportrait(&self) -> Option<&Arc<LivePortraitGenerator>> {
+        match &self.generator {
+            PackGenerator::LivePortrait(g) => Some(g),
+            _ => None,
         }
     }
 
@@ -148,7 +160,7 @@ impl Pack {
     pub fn fewshot(&self) -> Option<&Arc<FewShotGenerator>> {
         match &self.generator {
             PackGenerator::FewShot(g) => Some(g),
-            PackGenerator::Warp(_) => None,
+            _ => None,
         }
     }
 
@@ -156,7 +168,7 @@ impl Pack {
     pub fn warp(&self) -> Option<&Arc<WarpPackGenerator>> {
         match &self.generator {
             PackGenerator::Warp(g) => Some(g),
-            PackGenerator::FewShot(_) => None,
+            _ => None,
         }
     }
 }
@@ -193,6 +205,19 @@ pub fn load_pack(pack_dir: &Path, device: Device) -> Result<Arc<Pack>, PackError
     cell.get_or_try_init(|| build(pack_dir, device).map(Arc::new)).cloned()
 }
 
+/// The folder `modelPack` names: a path to a pack folder, or the name of a pack installed beside the built-in
+/// one (`installer install --pack DIR` puts it in `<models>/<name>`): a bare name that is not a folder here.
+pub fn resolve_pack(value: &Path) -> PathBuf {
+    let bare = value.components().count() == 1 && matches!(value.components().next(), Some(std::path::Component::Normal(_)));
+    if bare && !value.is_dir() {
+        let installed = models_dir().join(value);
+        if installed.is_dir() {
+            return installed;
+        }
+    }
+    value.to_path_buf()
+}
+
 fn missing(dir: &Path) -> PackError {
     PackError::Unreadable { dir: dir.to_path_buf(), file: String::new(), reason: "the folder does not exist".into() }
 }
@@ -201,7 +226,7 @@ fn missing(dir: &Path) -> PackError {
 /// are refused unless `LIVING_PORTRAIT_ALLOW_TEST_PACKS=1`: their random weights make colourful noise, and a user
 /// who picked one by mistake should be told rather than shown it.
 pub fn load_generator(pack_dir: Option<&Path>, device: Device) -> Result<Arc<dyn Generator>, PackError> {
-    let dir = pack_dir.map(Path::to_path_buf).unwrap_or_else(builtin_warp_dir);
+    let dir = pack_dir.map(resolve_pack).unwrap_or_else(builtin_warp_dir);
     let pack = load_pack(&dir, device)?;
     let allowed = std::env::var(ALLOW_TEST_PACKS_ENV).is_ok_and(|v| v.trim() == "1");
     if pack.manifest.test_only && !allowed {
@@ -230,6 +255,18 @@ fn build(pack_dir: &Path, device: Device) -> Result<Pack, PackError> {
             bindings,
             pool("embedder"),
             pool("generator"),
+        )?)),
+        PackKind::LivePortrait => PackGenerator::LivePortrait(Arc::new(LivePortraitGenerator::new(
+            &manifest,
+            liveportrait::LivePortraitModels {
+                appearance: pool("appearance"),
+                motion: pool("motion"),
+                warping: pool("warping"),
+                generator: pool("generator"),
+                stitching: pool("stitching"),
+                retarget_eye: pool("retarget_eye"),
+                retarget_lip: pool("retarget_lip"),
+            },
         )?)),
     };
     Ok(Pack { manifest, bindings, generator })
@@ -307,5 +344,21 @@ fn model_side(fixed: Option<usize>, resolutions: Option<&[usize]>, size: usize) 
         Some(sides) => {
             sides.iter().copied().find(|&s| s > size).or_else(|| sides.iter().copied().max()).unwrap_or(size)
         }
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_name_selects_an_installed_pack() {
+        // "warp" is no folder of the working directory, but the built-in pack's name beside the models.
+        assert!(!Path::new("warp").is_dir());
+        assert_eq!(resolve_pack(Path::new("warp")), builtin_warp_dir());
+        // A name with no installed pack, and any path, stay as they are (the loader words the error).
+        assert_eq!(resolve_pack(Path::new("no_such_pack")), PathBuf::from("no_such_pack"));
+        assert_eq!(resolve_pack(Path::new("/somewhere/warp")), PathBuf::from("/somewhere/warp"));
+        assert_eq!(resolve_pack(Path::new("sub/warp")), PathBuf::from("sub/warp"));
     }
 }

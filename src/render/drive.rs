@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ofx::plugin::{Clip, EffectHandle};
 use ofx::{Error, Result};
 
-use super::analysis::AnalysisView;
+use super::analysis::{AnalysisView, ImageSampler};
 use super::plane::{image_key, PixelMap};
 use super::source::{content_salt, PreparedSource};
 use super::{fail, Renderer};
@@ -19,7 +19,11 @@ use crate::track::LandmarkTrack;
 use crate::face::FaceAnalyzer;
 use crate::landmarks::{to_f64, Landmarks68};
 use crate::motion::transfer_relative;
+use crate::packs::generator::DriverCrop;
 use crate::params::{clips, DriveMode, Settings};
+
+/// lp-rs: a Driver frame cropped for a neural pack (planar RGB) and its content key.
+pub(super) type DriverCropped = (Arc<Vec<f32>>, u128);
 
 /// Identity of a track file on disk.
 #[derive(Clone, PartialEq)]
@@ -163,7 +167,7 @@ impl Renderer {
             let (l, i) = f?;
             // canonical is y up: flip to the image's y down, where the offset's second axis points to the chin
             let l32: [[f32; 2]; 68] = l.map(|p| [p[0] as f32, -p[1] as f32]);
-            super::generate::iris_offset(&l32, &i.map(|p| [p[0] as f32, -p[1] as f32]))
+            super::geometry::iris_offset(&l32, &i.map(|p| [p[0] as f32, -p[1] as f32]))
         };
         let Some(now) = offset(self.driver_face(host, time)?) else { return Ok(None) };
         let ref_time = if s.motion_reference_frame >= 0 {
@@ -281,6 +285,59 @@ impl Renderer {
     pub(super) fn targets(&self, s: &Settings, host: &DriveInputs<'_>, time: f64) -> Result<Landmarks68<f64>> {
         let t = self.drive_targets(s, host, time)?;
         Ok(s.expressions.apply(&t))
+    }
+
+    /// lp-rs: for a generator that takes the head turn as angles: the targets with the expression controls but
+    /// without their head turn, and the targets before the controls.
+    pub(super) fn targets_without_turn(&self, s: &Settings, host: &DriveInputs<'_>, time: f64) -> Result<(Landmarks68<f64>, Landmarks68<f64>)> {
+        let before = self.drive_targets(s, host, time)?;
+        let e = crate::expressions::Expressions { head_yaw: 0.0, head_pitch: 0.0, head_roll: 0.0, ..s.expressions };
+        Ok((e.apply(&before), before))
+    }
+
+    /// lp-rs: the Driver frame at `time` and at the motion reference frame, cropped with a neural pack's
+    /// convention (LivePortrait's square about the driver's own landmarks), each with its content key; `None`
+    /// when either frame has no face (the still's own motion is used then).
+    pub(super) fn driver_crops(&self, s: &Settings, host: &DriveInputs<'_>, time: f64, crop: DriverCrop) -> Result<Option<[DriverCropped; 2]>> {
+        let ref_time = if s.motion_reference_frame >= 0 {
+            s.motion_reference_frame as f64
+        } else {
+            host.driver()?.frame_range().map(|r| r.0).unwrap_or(time)
+        };
+        let (Some(now), Some(reference)) = (self.driver_crop(host, time, crop)?, self.driver_crop(host, ref_time, crop)?) else {
+            return Ok(None);
+        };
+        Ok(Some([now, reference]))
+    }
+
+    /// One Driver frame cropped for a neural pack, cached by (content, crop convention).
+    fn driver_crop(&self, host: &DriveInputs<'_>, time: f64, crop: DriverCrop) -> Result<Option<(Arc<Vec<f32>>, u128)>> {
+        let Some(points) = self.driver_points(host, time)? else { return Ok(None) };
+        let clip = host.driver()?;
+        let Some(img) = clip.image(time, None)? else { return Ok(None) };
+        let map = PixelMap::of_image(&img, host.scale);
+        let convention = [crop.scale, crop.vx_ratio, crop.vy_ratio].iter().fold(crop.side as u64, |h, v| h.rotate_left(13) ^ v.to_bits());
+        let key = image_key(&img, content_salt(host.scale, map) ^ convention.rotate_left(7));
+        if let Some(c) = self.driver_crops.lock().get(&key) {
+            return Ok(Some((c.clone(), key)));
+        }
+        // LivePortrait works in image coordinates (y down): mirror canonical y, crop, mirror back to sample.
+        let square = crate::packs::liveportrait::maths::CropSquare::from_landmarks(&flip_y(&points), crop.scale, crop.vx_ratio, crop.vy_ratio);
+        let sampler = ImageSampler::new(&img);
+        let side = crop.side;
+        let mut out = vec![0.0f32; 3 * side * side];
+        for y in 0..side {
+            for x in 0..side {
+                let p = square.source_of(x as f64, y as f64, side);
+                let px = sampler.sample(p[0] * map.sx, -p[1] * map.sy);
+                for k in 0..3 {
+                    out[k * side * side + y * side + x] = px[k].clamp(0.0, 1.0);
+                }
+            }
+        }
+        let out = Arc::new(out);
+        self.driver_crops.lock().put(key, out.clone());
+        Ok(Some((out, key)))
     }
 
     /// The driving targets (before the expression controls) at every frame the

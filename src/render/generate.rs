@@ -13,7 +13,8 @@ use ofx::{Error, Result};
 use parking_lot::Mutex;
 
 use crate::packs::generator::{GenerateError, GeneratedCrop, IrisTarget, Planes, Reference, Target};
-use super::geometry::{hull_matte, paste_hull, FaceState};
+use super::geometry::{convex_hull, hull_matte, paste_hull, FaceState};
+use super::head::{chin_fade, control_points, ControlPoints};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
 use super::plane::{image_key, image_key_here};
@@ -21,6 +22,8 @@ use super::source::{PreparedSource, References};
 use super::{fail, Frame, Renderer};
 use crate::landmarks::Landmarks68;
 use crate::params::{OutputMode, Settings};
+// lp-rs: the Driver frames a neural pack reads.
+use crate::packs::generator::{DriverCropped, DriverFrames};
 
 /// A frame's landmarks in crop space: what the generator and the matte are
 /// made from.
@@ -33,6 +36,10 @@ pub(super) struct CropLandmarks {
     pub(super) references: Vec<[[f32; 2]; 68]>,
     /// The paste-back hull of the base still's landmarks and the targets.
     pub(super) hull: Vec<[f64; 2]>,
+    /// The base still's own landmarks in its crop (for the still-body fade).
+    pub(super) source: [[f32; 2]; 68],
+    /// The extra control points of the head path (`head.rs`), in the base still's crop; empty without a mesh.
+    pub(super) points: ControlPoints,
     /// h13-face: the iris shift the Driver clip's gaze asks for (set by the render when it has one).
     pub(super) drive_gaze: Option<[f64; 2]>,
 }
@@ -43,15 +50,36 @@ impl CropLandmarks {
         let base = &refs[0];
         let target = base.crop.normalise_points(targets);
         let source = base.crop.normalise_points(&base.landmarks);
-        let hull = paste_hull(&source, &target);
+        let points = base.head.as_deref().map(|h| control_points(h, &source, &target)).unwrap_or_default();
+        let mut hull = paste_hull(&source, &target);
+        if !points.shell.is_empty() {
+            // The hair and ears the head shell moves are pasted too.
+            hull.extend_from_slice(&points.shell);
+            hull = convex_hull(hull);
+        }
         let references = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
-        CropLandmarks { target, state: FaceState::of(targets), references, hull, drive_gaze: None }
+        CropLandmarks { target, state: FaceState::of(targets), references, hull, source, points, drive_gaze: None }
+    }
+
+    /// The feathered paste hull on the hull grid, faded out below the chin line (the body stays).
+    pub(super) fn hull_matte(&self, feather: f64) -> Vec<f32> {
+        let mut m = hull_matte(&self.hull, HULL_RES, feather);
+        chin_fade(&mut m, HULL_RES, &self.source, &self.target);
+        m
     }
 
     /// The reference stills as the generator sees them.
     pub(super) fn generator_references<'a>(&'a self, refs: &'a [Arc<PreparedSource>]) -> Vec<Reference<'a>> {
         refs.iter().zip(&self.references).map(|(r, landmarks)| Reference { crop: &r.pixels, landmarks, key: r.key }).collect()
     }
+}
+
+/// lp-rs: what a neural pack reads besides the landmarks (see `Target`): the expression controls' values,
+/// in Driver mode the landmarks before the controls (crop coordinates) and the Driver frames cropped for it.
+pub(super) struct NeuralDrive {
+    pub(super) controls: [f64; 12],
+    pub(super) before: Option<[[f32; 2]; 68]>,
+    pub(super) crops: Option<[super::drive::DriverCropped; 2]>,
 }
 
 /// What the generator stage hands to the paste: the generated crop (none in
@@ -67,10 +95,11 @@ impl Renderer {
     /// Run the generator (not in Matte output) and make the paste matte; in
     /// Full output copy the portrait into `out` meanwhile. `Ok(None)`: the
     /// guessed still turned out to differ, and nothing is final.
-    pub(super) fn generate(&self, effect: &EffectHandle, s: &Settings, frame: &Frame<'_>, refs: &References, lms: &CropLandmarks, out: &mut Image) -> Result<Option<Generated>> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn generate(&self, effect: &EffectHandle, s: &Settings, frame: &Frame<'_>, refs: &References, lms: &CropLandmarks, neural: Option<&NeuralDrive>, out: &mut Image) -> Result<Option<Generated>> {
         let size = s.resolution;
         let feather = s.feather * 0.5; // eye distance ≈ 0.5 normalised units
-        let make_hull = || hull_matte(&lms.hull, HULL_RES, feather);
+        let make_hull = || lms.hull_matte(feather);
         if s.output == OutputMode::Matte {
             return Ok(Some(Generated { crop: None, matte: CropMatte::new(make_hull(), None, size), copied: false }));
         }
@@ -83,12 +112,27 @@ impl Renderer {
             .unwrap_or(0);
         let generator = self.generator(s.device, s.model_pack.as_deref())?;
         self.warn_device_once(effect, generator.device_report());
+        self.notice_once(effect, generator.notice());
         let references = lms.generator_references(&refs.prepared);
         let drive_gaze = match lms.drive_gaze {
             Some(g) => Some(g),
             None => self.drive_gaze(s, refs.prepared[0].image_size, frame.time)?,
         };
-        let target = Target { irises: gaze_irises(s, drive_gaze, &refs.prepared, lms, chosen), ..Target::new(&lms.target) };
+        let mut target = Target::new(&lms.target);
+        // The control points are made on the base still: they go with it only.
+        if chosen == 0 {
+            target.source_points = &lms.points.source;
+            target.target_points = &lms.points.target;
+        }
+        if let Some(n) = neural {
+            target.controls = n.controls;
+            target.before_expressions = n.before.as_ref();
+            target.driver = n.crops.as_ref().map(|[now, reference]| DriverFrames {
+                now: DriverCropped { pixels: &now.0, key: now.1 },
+                reference: DriverCropped { pixels: &reference.0, key: reference.1 },
+            });
+        }
+        target.irises = gaze_irises(s, drive_gaze, &refs.prepared, lms, chosen);
         let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
             let beside = BesideCopy { refs, frame, make_hull: &|| HullCells::new(&make_hull(), size) };
@@ -132,7 +176,7 @@ impl Renderer {
         let from_irises: Vec<(u32, [f64; 2])> = track
             .irises
             .iter()
-            .filter_map(|(f, i)| Some((*f, iris_offset(track.frame(*f)?.landmarks.as_ref()?, i)?)))
+            .filter_map(|(f, i)| Some((*f, super::geometry::iris_offset(track.frame(*f)?.landmarks.as_ref()?, i)?)))
             .collect();
         // OpenFace's angles are absolute (0 looks into the camera); iris offsets are measured from the first frame
         let angles = !from_angles.is_empty();
@@ -155,29 +199,6 @@ impl Renderer {
     }
 }
 
-/// Where two iris centres sit relative to their eyes' centres, averaged, in the face's frame (towards the
-/// subject's left eye, towards the chin; image pixels y down), in inter-ocular distances.
-pub(super) fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2]> {
-    let mean = |r: std::ops::Range<usize>| {
-        let n = r.len() as f64;
-        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
-    };
-    let (re, le) = (mean(36..42), mean(42..48));
-    let d = [le[0] - re[0], le[1] - re[1]];
-    let iod = d[0].hypot(d[1]);
-    if iod.is_nan() || iod <= 1e-6 {
-        return None;
-    }
-    let ex = [d[0] / iod, d[1] / iod];
-    let ey = [-ex[1], ex[0]];
-    let mut o = [0.0; 2];
-    for (c, i) in [re, le].iter().zip(irises) {
-        let q = [i[0] as f64 - c[0], i[1] as f64 - c[1]];
-        o[0] += (q[0] * ex[0] + q[1] * ex[1]) / iod / 2.0;
-        o[1] += (q[0] * ey[0] + q[1] * ey[1]) / iod / 2.0;
-    }
-    Some(o)
-}
 
 /// Largest distance of an iris centre from the eye's centre along the eye, in eye half-widths (the iris's radius is
 /// about 0.4 of them: a wider gaze would push it under the corner).

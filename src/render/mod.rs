@@ -30,13 +30,16 @@
 //! 4. `paste.rs` (Full output) or `output.rs` (crop, matte, pass-through).
 //!
 //! Beside them: `analysis.rs` (the bounded image the face models see),
-//! `plane.rs` (content keys, float planes, the pixel map) and `geometry.rs`
-//! (the face crop, the hull, the mouth and eye state).
+//! `plane.rs` (content keys, float planes, the pixel map), `geometry.rs`
+//! (the face crop, the hull, the mouth and eye state) and `head.rs` (the
+//! portrait's 3-D face turned by the pose change into the warp's extra
+//! control points, and the still-body fade of the paste matte).
 
 pub mod analysis;
 mod drive;
 mod generate;
 pub mod geometry;
+pub mod head;
 mod matte;
 mod output;
 mod paste;
@@ -92,6 +95,10 @@ pub struct Renderer {
     sources: Mutex<SourceCache>,
     /// Driver faces by image content: landmarks and (h13-face) iris centres, canonical.
     drivers: Mutex<Lru<u128, Option<drive::DriverFace>>>,
+    /// lp-rs: Driver frames cropped for a neural pack, by (content, crop convention).
+    driver_crops: Mutex<Lru<u128, Arc<Vec<f32>>>>,
+    /// lp-rs: whether the generator's one-time notice was posted.
+    notice_posted: std::sync::atomic::AtomicBool,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<ViewMatte>>>,
     /// Face regions of reference stills at full resolution, by (image
@@ -115,6 +122,8 @@ impl Default for Renderer {
             generators: Mutex::new(HashMap::new()),
             sources: Mutex::new(lru(MAX_REFERENCES + 4)),
             drivers: Mutex::new(lru(256)),
+            driver_crops: Mutex::new(lru(8)),
+            notice_posted: false.into(),
             track: Mutex::new(None),
             mattes: Mutex::new(lru(4)),
             regions: Mutex::new(lru(3)),
@@ -235,7 +244,27 @@ impl Renderer {
         // 2. The targets: drive, then expressions (drive.rs).
         let rod_h = refs.clip.region_of_definition(refs.at[0]).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / frame.scale);
         let host = DriveInputs::gather(effect, s.drive, frame.scale, &analyzer, &abort, (&base, rod_h));
-        let targets = self.targets(s, &host, args.time)?;
+        // lp-rs: a generator that takes the head turn as angles gets landmarks without it (and, in Driver mode,
+        // the Driver frames cropped for its own motion extractor).
+        let neural = match &s.model_pack {
+            Some(pack) if s.output != OutputMode::Matte => Some(self.generator(s.device, Some(pack))?).filter(|g| g.takes_controls() || g.driver_crop().is_some()),
+            _ => None,
+        };
+        let (targets, neural_drive) = match &neural {
+            None => (self.targets(s, &host, args.time)?, None),
+            Some(g) => {
+                let (targets, before) = self.targets_without_turn(s, &host, args.time)?;
+                let crops = match (s.drive, g.driver_crop()) {
+                    (DriveMode::Driver, Some(c)) if s.relative => self.driver_crops(s, &host, args.time, c)?,
+                    _ => None,
+                };
+                // (the first 12 controls, jawOpen … headRoll; h13-face's eye controls act through the warp only)
+                let v = s.expressions.values();
+                let controls: [f64; 12] = if g.takes_controls() { std::array::from_fn(|i| v[i]) } else { [0.0; 12] };
+                let before = (s.drive == DriveMode::Driver).then(|| base.crop.normalise_points(&before));
+                (targets, Some(generate::NeuralDrive { controls, before, crops }))
+            }
+        };
         if abort() {
             return Err(Error::Aborted);
         }
@@ -247,7 +276,7 @@ impl Renderer {
         timer.mark("targets");
 
         // 3. The generated face and the paste matte, the portrait copied meanwhile (generate.rs, matte.rs).
-        let Some(generated) = self.generate(effect, s, &frame, &refs, &lms, &mut out)? else { return Ok(false) };
+        let Some(generated) = self.generate(effect, s, &frame, &refs, &lms, neural_drive.as_ref(), &mut out)? else { return Ok(false) };
         timer.mark("generator");
         let seg = if s.use_segmentation && s.output != OutputMode::Crop {
             Some(self.segmentation(&base, &refs.base_image, frame.scale, &analyzer, &abort)?)
@@ -273,6 +302,15 @@ impl Renderer {
         timer.mark("write");
         timer.report(args.time);
         Ok(true)
+    }
+
+    /// lp-rs: a generator's one-time notice (the CPU time of a neural pack), posted once per node.
+    fn notice_once(&self, effect: &EffectHandle, notice: Option<String>) {
+        if let Some(notice) = notice {
+            if !self.notice_posted.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                let _ = effect.set_persistent_message(ofx::plugin::MessageLevel::Warning, &notice);
+            }
+        }
     }
 
     fn warn_device_once(&self, effect: &EffectHandle, report: &DeviceReport) {

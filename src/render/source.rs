@@ -13,6 +13,7 @@ use ofx::Result;
 
 use super::analysis::{AnalysisView, ImageSampler};
 use super::geometry::{FaceCrop, FaceState};
+use super::head::HeadGeometry;
 use super::plane::{image_key, PixelMap};
 use super::{fail, Frame, Renderer};
 use crate::face::FaceAnalyzer;
@@ -45,6 +46,9 @@ pub struct PreparedSource {
     /// The faces detected on it and which one was taken; `None` when the
     /// landmarks are the override.
     pub faces: Option<FacesSeen>,
+    /// Its 3-D face for head turns (thinned mesh with depth, in the crop's
+    /// normalised coordinates); `None` when the landmarks are the override.
+    pub head: Option<Arc<HeadGeometry>>,
 }
 
 /// What the face analysis of a reference still found, for the "Faces found"
@@ -57,6 +61,31 @@ pub struct FacesSeen {
     pub chosen: usize,
     /// The largest was asked for and another face is about as large.
     pub ambiguous: bool,
+}
+
+/// A face's 468-point mesh in canonical coordinates (z as the model gives it, in analysis pixels) and the canonical
+/// length of one analysis pixel, for the head geometry once the crop is known.
+type CanonicalMesh = (Vec<([f64; 2], f32)>, f64);
+
+fn canonical_mesh(face: &crate::face::AnalyzedFace, view: &AnalysisView, map: PixelMap) -> CanonicalMesh {
+    let to_canonical = |p: [f32; 2]| view.to_canonical(p, map);
+    let mesh = face.mesh.points468.iter().map(|p| (to_canonical([p[0], p[1]]), p[2])).collect();
+    let (a, b) = (to_canonical([0.0, 0.0]), to_canonical([1.0, 0.0]));
+    (mesh, (b[0] - a[0]).hypot(b[1] - a[1]))
+}
+
+/// The mesh of the face the detector finds on a still whose landmarks are overridden, when its 68 points lie
+/// within 0.15 eye distances of the override's on average; `None` otherwise (no face, another face).
+fn override_mesh(img: &Image, map: PixelMap, settings: &Settings, analyzer: &FaceAnalyzer, abort: &dyn Fn() -> bool, l: &Landmarks68<f64>) -> Option<CanonicalMesh> {
+    let view = AnalysisView::of(img, map).ok()?;
+    let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).ok()?;
+    let face = analysis.choose(settings.face_index).ok()?;
+    let iod = crate::landmarks::inter_ocular(l);
+    let mean = face.landmarks68.iter().zip(l.iter()).map(|(p, q)| {
+        let c = view.to_canonical(*p, map);
+        (c[0] - q[0]).hypot(c[1] - q[1])
+    }).sum::<f64>() / 68.0;
+    (iod > 0.0 && mean < 0.15 * iod).then(|| canonical_mesh(face, &view, map))
 }
 
 /// Sample the planar RGB crop of `size` from the host's image.
@@ -219,8 +248,10 @@ impl Renderer {
         if let Some(p) = self.sources.lock().get(&cache_key).cloned() {
             return Ok(p);
         }
-        let (landmarks, faces, irises) = match settings.source_override {
-            Some(l) => (l, None, None),
+        let (landmarks, faces, mesh, irises) = match settings.source_override {
+            // The overridden still's own mesh, when the detector finds a face there that agrees with the
+            // override (a point or two corrected, not another face): the head path needs its depth.
+            Some(l) => (l, None, override_mesh(img, map, settings, analyzer, abort, &l), None),
             None => {
                 let view = AnalysisView::of(img, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
                 let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
@@ -238,10 +269,16 @@ impl Renderer {
                 let chosen = analysis.faces.iter().position(|f| f == face).unwrap_or(0) + 1;
                 let ambiguous = settings.face_index == 0 && analysis.is_ambiguous();
                 let irises = face.mesh.irises.map(|p| view.to_canonical(p, map));
-                (l, Some(FacesSeen { count: analysis.faces.len(), chosen, ambiguous }), Some(irises))
+                let seen = FacesSeen { count: analysis.faces.len(), chosen, ambiguous };
+                (l, Some(seen), Some(canonical_mesh(face, &view, map)), Some(irises))
             }
         };
         let crop = FaceCrop::from_landmarks(&landmarks);
+        // Canonical units per analysis pixel, times normalised units per canonical unit.
+        let head = mesh.and_then(|(mesh, unit)| {
+            let flat: Vec<[f32; 3]> = mesh.iter().map(|(c, z)| [c[0] as f32, c[1] as f32, *z]).collect();
+            HeadGeometry::from_mesh(&flat, |c| crop.to_normalised([c[0] as f64, c[1] as f64]), unit * 2.0 / crop.side)
+        });
         let b = img.bounds();
         let prepared = Arc::new(PreparedSource {
             state: FaceState::of(&landmarks),
@@ -253,6 +290,7 @@ impl Renderer {
             image_size: [b.width() as u32, b.height() as u32],
             par: map.par,
             faces,
+            head: head.map(Arc::new),
         });
         self.sources.lock().put(cache_key, prepared.clone());
         Ok(prepared)

@@ -69,6 +69,8 @@ pub fn plugin_dir() -> &'static Path {
             runtime: None,
             workspace: installer::workspace_root(),
             crate_licenses: false,
+            packs: Vec::new(),
+            link: true,
         };
         installer::build_bundle(&opts).unwrap_or_else(|e| panic!("could not assemble the test bundle: {e}"));
         out

@@ -12,6 +12,10 @@ Contract (keep in sync with README.md and manifest.json):
     inputs  source            float32 [1,3,S,S]  RGB in [0,1], the aligned face crop (S = 256, 512 or 1024)
             source_landmarks  float32 [1,68,2]   iBUG-68 points of the portrait, normalised crop coordinates
             target_landmarks  float32 [1,68,2]   driving iBUG-68 points, same frame
+            source_points     float32 [1,P,2]    extra control points of the portrait (manifest version 2): the
+            target_points     float32 [1,P,2]    turned 3-D face mesh, head shell, fixed body and background points,
+                                                 and where they go; P may be 0 (then the result is bit for bit
+                                                 the one without them)
     outputs grid              float32 [1,4,S,S]  for every output pixel, two points of `source` it takes its colour
                                                  from: A (x, y normalised; the identity where nothing moves) and B
             overlay           float32 [1,5,S,S]  premultiplied RGB and coverage a of painted colour (the mouth
@@ -245,6 +249,8 @@ def build() -> onnx.ModelProto:
         # the pack's optional inputs (manifest version 2): iris centres; zeros give the version 1 eyes
         helper.make_tensor_value_info("source_iris", TensorProto.FLOAT, [1, 2, 2]),
         helper.make_tensor_value_info("target_iris", TensorProto.FLOAT, [1, 2, 2]),
+        helper.make_tensor_value_info("source_points", TensorProto.FLOAT, [1, "P", 2]),
+        helper.make_tensor_value_info("target_points", TensorProto.FLOAT, [1, "P", 2]),
     ]
     outputs = [
         helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 4, "S", "S"]),
@@ -269,6 +275,8 @@ def build() -> onnx.ModelProto:
     SI_n, TI_n = g.reshape("source_iris", [2, 2]), g.reshape("target_iris", [2, 2])
     eye_v2 = g.op("Ceil", g.clip01(g.mul(g.add(g.op("ReduceSum", g.abs(SI_n), keepdims=0),
                                                g.op("ReduceSum", g.abs(TI_n), keepdims=0)), 1e6)))   # 0 / 1
+    src_pts = g.reshape("source_points", [-1, 2])                      # [P,2], P may be 0
+    tgt_pts = g.reshape("target_points", [-1, 2])
 
     def centres(n_i, n_f):
         """(2i+1)/n - 1 for i < n  ->  [n]"""
@@ -291,8 +299,10 @@ def build() -> onnx.ModelProto:
     Csel = g.const(np.concatenate(rows, 0))
     p_lm = g.op("MatMul", Csel, tgt_lm)
     e_lm = g.op("MatMul", Csel, g.sub(src_lm, tgt_lm))                 # exactly 0 when target == source
-    P = g.concat([p_lm, g.const(anchors)], 0)                          # [N,2]
-    E0 = g.concat([e_lm, g.const(np.zeros_like(anchors))], 0)          # [N,2]
+    # The extra control points join the landmarks: target positions p, displacements back to the source e. With
+    # P = 0 the concatenations add nothing and every value below is what it was without them.
+    P = g.concat([p_lm, tgt_pts, g.const(anchors)], 0)                 # [N,2]
+    E0 = g.concat([e_lm, g.sub(src_pts, tgt_pts), g.const(np.zeros_like(anchors))], 0)   # [N,2]
     px, py = g.take(P, [0], 1), g.take(P, [1], 1)                      # [N,1]
     pp = g.add(g.sq(px), g.sq(py))
     ones_n = g.add(g.mul(px, 0.0), 1.0)
@@ -1112,6 +1122,7 @@ def manifest(data: bytes, file_name: str) -> dict:
             "bytes": len(data),
             "opset": OPSET,
             "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2],
+                       "source_points": [1, "P", 2], "target_points": [1, "P", 2],
                        "source_iris": [1, 2, 2], "target_iris": [1, 2, 2]},
             "outputs": {"grid": [1, 4, "S", "S"], "overlay": [1, 5, "S", "S"], "changed": [1, 1, "S", "S"]},
         },

@@ -26,6 +26,8 @@ import onnxruntime as ort
 from PIL import Image, ImageDraw
 
 HERE = Path(__file__).resolve().parent
+# The optional control points of manifest version 2, none: the model then gives its version 1 result.
+NO_POINTS = {"source_points": np.zeros((1, 0, 2), np.float32), "target_points": np.zeros((1, 0, 2), np.float32)}
 REPO = HERE.parent.parent.parent
 MODEL = HERE / "warp_generator.onnx"
 PORTRAIT = REPO / "resources" / "demo" / "astronaut.png"
@@ -209,7 +211,7 @@ def run(sess, src, lm_s, lm_t, iris=None):
     """The animated crop and the changed mask: the model returns two sampling grids A, B and an overlay,
     composited here as the plugin does it, (1 - a - b) * sample(source, A) + b * sample(source, B) + rgb
     (the plugin samples the full-resolution reference image instead of the crop)."""
-    feeds = {"source": src, "source_landmarks": lm_s, "target_landmarks": lm_t}
+    feeds = {"source": src, "source_landmarks": lm_s, "target_landmarks": lm_t, **NO_POINTS}
     # the optional iris inputs (manifest version 2): zeros = no gaze, the eyes as in version 1
     names = {i.name for i in sess.get_inputs()}
     feeds.update({n: np.zeros((1, 2, 2), np.float32) for n in ("source_iris", "target_iris") if n in names})
@@ -342,7 +344,7 @@ def main() -> int:
     mls_points = [i for i in range(68) if not (i in (37, 38, 40, 41, 43, 44, 46, 47) or 60 <= i <= 67)]
     for name in ("jaw_open", "jaw_open_wide", "smile", "roll_plus8", "talk_blink_roll"):
         tl = EDITS[name](lm)
-        grid = sess.run(None, {**IRIS0, "source": src_t, "source_landmarks": to_norm(lm, S),
+        grid = sess.run(None, {**IRIS0, **NO_POINTS, "source": src_t, "source_landmarks": to_norm(lm, S),
                                "target_landmarks": to_norm(tl, S)})[0][0]
         moved = [i for i in mls_points if np.hypot(*(tl[i] - lm[i])) > 0.5]
         gx = bilinear(grid[0][..., None], tl[moved, 0], tl[moved, 1])[:, 0]
@@ -427,11 +429,11 @@ def main() -> int:
         for case, edit in (("global", "talk_blink_roll"), ("local", "blink")):
             s_n, t_n = to_norm(lm, S), to_norm(EDITS[edit](lm), S)
             for _ in range(5):
-                sess.run(None, {**IRIS0, "source": src_t, "source_landmarks": s_n, "target_landmarks": t_n})
+                sess.run(None, {**IRIS0, **NO_POINTS, "source": src_t, "source_landmarks": s_n, "target_landmarks": t_n})
             ts = []
             for _ in range(args.timing_runs):
                 t0 = time.perf_counter()
-                sess.run(None, {**IRIS0, "source": src_t, "source_landmarks": s_n, "target_landmarks": t_n})
+                sess.run(None, {**IRIS0, **NO_POINTS, "source": src_t, "source_landmarks": s_n, "target_landmarks": t_n})
                 ts.append(time.perf_counter() - t0)
             ts = np.array(ts) * 1e3
             print(f"timing S={S} {case:6s}: mean {ts.mean():6.2f} ms, median {np.median(ts):6.2f} ms, "
