@@ -17,6 +17,8 @@
 //! | `browRaiseLeft`, `browRaiseRight` | −1…1 | brow up 0.15 IOD (negative: down) |
 //! | `browFurrow` | 0…1 | inner brow ends together 0.08 and down 0.06 IOD |
 //! | `headYaw`, `headPitch`, `headRoll` | degrees | turn left (+, towards the subject's left), nod down (+), tilt (+, counter-clockwise on screen) |
+//! | `gazeX`, `gazeY` | degrees | the eyes look towards the subject's own left (+x) and up (+y); no landmark moves: the irises do (see [`Expressions::gaze_shift`]) |
+//! | `eyeWideLeft`, `eyeWideRight` | 0…1 | upper lid raised by 40 % of the eye's opening (more sclera shows) |
 //!
 //! Yaw and pitch are 2-D approximations: each point gets a typical depth
 //! (nose forward, jaw line back) and is rotated about the vertical or
@@ -42,13 +44,35 @@ pub struct Expressions {
     pub head_yaw: f64,
     pub head_pitch: f64,
     pub head_roll: f64,
+    // h13-face: eyes.
+    /// Gaze towards the subject's own left (+) or right, degrees.
+    pub gaze_x: f64,
+    /// Gaze up (+) or down, degrees.
+    pub gaze_y: f64,
+    /// The subject's left upper lid raised, 0…1.
+    pub eye_wide_left: f64,
+    /// The subject's right upper lid raised, 0…1.
+    pub eye_wide_right: f64,
 }
 
+/// How many expression controls there are.
+pub const COUNT: usize = 16;
+
 /// Script names of the controls, in the order of [`Expressions::values`].
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; COUNT] = [
     "jawOpen", "smile", "mouthWide", "pucker", "blinkLeft", "blinkRight", "browRaiseLeft", "browRaiseRight",
-    "browFurrow", "headYaw", "headPitch", "headRoll",
+    "browFurrow", "headYaw", "headPitch", "headRoll", "gazeX", "gazeY", "eyeWideLeft", "eyeWideRight",
 ];
+
+/// How far the iris centre travels for a gaze of 90°, in inter-ocular distances: the eyeball's radius (about
+/// 12 mm; Bekerman, Gottlieb & Vaiman 2014, "Variations in eyeball diameters of the healthy adults", J.
+/// Ophthalmology, axial length ≈ 23.7 mm) over the adult mean inter-pupillary distance (about 63 mm; Dodgson 2004,
+/// "Variation and extrema of human interpupillary distance", Proc. SPIE 5291). A gaze of θ moves the iris centre
+/// by `GAZE_RADIUS_IOD · sin θ` IOD in the face's frame.
+pub const GAZE_RADIUS_IOD: f64 = 0.19;
+
+/// How far `eyeWide…` = 1 raises the upper lid, as a fraction of the eye's opening (issue 13).
+pub const EYE_WIDE_MAX: f64 = 0.4;
 
 /// `d` with entries `from..to` set to `v` (for the constant tables).
 const fn fill(mut d: [f64; 68], from: usize, to: usize, v: f64) -> [f64; 68] {
@@ -89,19 +113,19 @@ const DEPTH: [f64; 68] = {
 
 impl Expressions {
     /// The values in the order of [`NAMES`].
-    pub fn values(&self) -> [f64; 12] {
+    pub fn values(&self) -> [f64; COUNT] {
         [
             self.jaw_open, self.smile, self.mouth_wide, self.pucker, self.blink_left, self.blink_right,
             self.brow_raise_left, self.brow_raise_right, self.brow_furrow, self.head_yaw, self.head_pitch,
-            self.head_roll,
+            self.head_roll, self.gaze_x, self.gaze_y, self.eye_wide_left, self.eye_wide_right,
         ]
     }
     /// From values in the order of [`NAMES`].
-    pub fn from_values(v: [f64; 12]) -> Expressions {
+    pub fn from_values(v: [f64; COUNT]) -> Expressions {
         Expressions {
             jaw_open: v[0], smile: v[1], mouth_wide: v[2], pucker: v[3], blink_left: v[4], blink_right: v[5],
             brow_raise_left: v[6], brow_raise_right: v[7], brow_furrow: v[8], head_yaw: v[9], head_pitch: v[10],
-            head_roll: v[11],
+            head_roll: v[11], gaze_x: v[12], gaze_y: v[13], eye_wide_left: v[14], eye_wide_right: v[15],
         }
     }
     /// Whether every control is zero (no change).
@@ -109,9 +133,21 @@ impl Expressions {
         self.values().iter().all(|v| *v == 0.0)
     }
 
+    /// Whether every control that moves landmarks is zero (the gaze moves none).
+    pub fn moves_landmarks(&self) -> bool {
+        Expressions { gaze_x: 0.0, gaze_y: 0.0, ..*self } != Expressions::default()
+    }
+
+    /// The iris shift the gaze controls ask for, in the face's frame (`u` towards the subject's left eye, `v`
+    /// towards the chin), in inter-ocular distances. `[0, 0]` exactly when both are 0.
+    pub fn gaze_shift(&self) -> [f64; 2] {
+        let rad = |d: f64| d.clamp(-60.0, 60.0).to_radians().sin();
+        [GAZE_RADIUS_IOD * rad(self.gaze_x), -GAZE_RADIUS_IOD * rad(self.gaze_y)]
+    }
+
     /// Apply to landmarks in canonical coordinates (y up).
     pub fn apply(&self, l: &Landmarks68<f64>) -> Landmarks68<f64> {
-        if self.is_neutral() {
+        if !self.moves_landmarks() {
             return *l;
         }
         let (re, le) = (mean(l, RIGHT_EYE), mean(l, LEFT_EYE));
@@ -146,7 +182,8 @@ impl Expressions {
                 let w = (1.0 - (i as f64 - 8.0).abs() / 7.0).max(0.0);
                 p[i][1] += 0.5 * j * w;
             }
-            for i in (55..60).chain(64..68) {
+            // The lower lip: outer 55–59, inner 65–67 (64 is the inner corner, moved with the corners below).
+            for i in (55..60).chain(65..68) {
                 p[i][1] += 0.45 * j;
             }
             for i in [48, 54, 60, 64] {
@@ -168,11 +205,15 @@ impl Expressions {
                 p[i][1] += (c[1] - base[i][1]) * 0.2 * self.pucker;
             }
         }
-        // Blinks: the upper lid onto the lower lid.
-        for (amount, pairs) in [(self.blink_left, [(43, 47), (44, 46)]), (self.blink_right, [(37, 41), (38, 40)])] {
-            if amount != 0.0 {
+        // Blinks: the upper lid onto the lower lid; wide eyes: the upper lid away from it.
+        let lids = [
+            (self.blink_left, self.eye_wide_left, [(43, 47), (44, 46)]),
+            (self.blink_right, self.eye_wide_right, [(37, 41), (38, 40)]),
+        ];
+        for (amount, wide, pairs) in lids {
+            if amount != 0.0 || wide != 0.0 {
+                let a = amount.clamp(0.0, 1.0) * 0.95 - wide.clamp(0.0, 1.0) * EYE_WIDE_MAX;
                 for (up, lo) in pairs {
-                    let a = amount.clamp(0.0, 1.0) * 0.95;
                     p[up][0] += (base[lo][0] - base[up][0]) * a;
                     p[up][1] += (base[lo][1] - base[up][1]) * a;
                 }
@@ -273,6 +314,9 @@ mod tests {
         assert_eq!(moved(Expressions { brow_furrow: 1.0, ..Default::default() }), vec![20, 21, 22, 23]);
         let jaw = moved(Expressions { jaw_open: 1.0, ..Default::default() });
         assert!(jaw.contains(&8) && jaw.contains(&57) && !jaw.contains(&51) && !jaw.contains(&30));
+        assert_eq!(moved(Expressions { eye_wide_left: 1.0, ..Default::default() }), vec![43, 44]);
+        assert_eq!(moved(Expressions { eye_wide_right: 0.5, ..Default::default() }), vec![37, 38]);
+        assert!(moved(Expressions { gaze_x: 20.0, gaze_y: -5.0, ..Default::default() }).is_empty());
         // Everything but a point that sits on the rotation centre.
         assert!(moved(Expressions { head_roll: 5.0, ..Default::default() }).len() >= 67);
     }
@@ -286,6 +330,20 @@ mod tests {
         // Blink closes the lid onto the lower lid.
         let b = Expressions { blink_left: 1.0, ..Default::default() }.apply(&f);
         assert!((b[44][1] - f[46][1]).abs() < (f[44][1] - f[46][1]).abs() * 0.1);
+        // The jaw opens the inner lips by 0.45 IOD (27 px) and the inner corners follow the outer ones (0.15 IOD).
+        let gap = |l: &Landmarks68<f64>| l[66][1] - l[62][1];
+        assert!((gap(&f) - gap(&j) - 27.0).abs() < 1e-6, "inner gap change {}", gap(&f) - gap(&j));
+        assert!((f[64][1] - j[64][1] - 9.0).abs() < 1e-6 && (f[60][1] - j[60][1] - 9.0).abs() < 1e-6);
+        // Wide eyes raise the upper lid by 40 % of the opening, away from the lower lid.
+        let w = Expressions { eye_wide_left: 1.0, ..Default::default() }.apply(&f);
+        let open = |l: &Landmarks68<f64>| l[44][1] - l[46][1];
+        assert!((open(&w) - 1.4 * open(&f)).abs() < 1e-9);
+        // Gaze: towards the subject's left is +u, up is -v; no landmark moves.
+        let g = Expressions { gaze_x: 30.0, gaze_y: 30.0, ..Default::default() };
+        assert_eq!(g.apply(&f), f);
+        let s = g.gaze_shift();
+        assert!((s[0] - GAZE_RADIUS_IOD * 0.5).abs() < 1e-12 && (s[1] + GAZE_RADIUS_IOD * 0.5).abs() < 1e-12);
+        assert_eq!(Expressions::default().gaze_shift(), [0.0, 0.0]);
         // Yaw to the subject's left moves the nose tip towards the image's right.
         let y = Expressions { head_yaw: 20.0, ..Default::default() }.apply(&f);
         assert!(y[30][0] > f[30][0] + 5.0);

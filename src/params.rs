@@ -48,6 +48,8 @@ pub const REFERENCE_LAST: &str = "referenceLast";
 pub const OVERRIDE_SOURCE: &str = "overrideSource";
 /// Track frames without a face: hold or interpolate (`missingFrames`).
 pub const MISSING_FRAMES: &str = "missingFrames";
+/// h13-face: take the gaze a track carries (`gazeFromTrack`).
+pub const GAZE_FROM_TRACK: &str = "gazeFromTrack";
 /// Smooth the driving landmarks (`smooth`).
 pub const SMOOTH: &str = "smooth";
 /// One Euro minimum cut-off, Hz (`smoothMinCutoff`).
@@ -187,6 +189,12 @@ fn describe_drive(p: &ParamSetDescriptor) -> Result<()> {
 
     choice(p, MISSING_FRAMES, "Missing frames", &MISSING_FRAME_MODES, 0,
         "Track frames without a face: Hold keeps the nearest earlier face; Interpolate blends linearly between the faces before and after.", "driveGroup")?;
+    p.define(ParamKind::Bool, GAZE_FROM_TRACK)?
+        .label("Gaze from the drive")?
+        .hint("Move the irises by the gaze the track carries (an OpenFace 2.x CSV's gaze_angle_x / gaze_angle_y, or the iris points 468 and 473 of MediaPipe 478-point JSON), or the Driver clip's irises (the face mesh model's); relative motion takes the gaze since the motion reference frame). Off by default, so projects saved before it existed render as they did; gazeX / gazeY add to it.")?
+        .default_int(0)?
+        .animates(false)?
+        .parent("driveGroup")?;
     p.define(ParamKind::Bool, SMOOTH)?
         .label("Smooth")?
         .hint("Smooth the driving landmarks with a One Euro filter (computed from the track alone, so any render order gives the same frames).")?
@@ -368,7 +376,7 @@ fn describe_keyframes(p: &ParamSetDescriptor) -> Result<()> {
 
 /// Label, range and hint of each expression control, in the order of
 /// [`crate::expressions::NAMES`].
-const EXPRESSION_UI: [(&str, f64, f64, &str); 12] = [
+const EXPRESSION_UI: [(&str, f64, f64, &str); crate::expressions::COUNT] = [
     ("Jaw open", 0.0, 1.0, "0…1: 1 drops the chin by half the eye distance, the lower lip with it."),
     ("Smile", -1.0, 1.0, "−1…1: 1 lifts the mouth corners by 0.12 and moves them out by 0.10 eye distances; negative turns them down."),
     ("Mouth wide", -1.0, 1.0, "−1…1: 1 moves each mouth corner out by 0.15 eye distances; negative narrows."),
@@ -381,6 +389,11 @@ const EXPRESSION_UI: [(&str, f64, f64, &str); 12] = [
     ("Head yaw", -30.0, 30.0, "Degrees: turn towards the subject's left (positive) or right (a 2-D approximation with a generic face depth)."),
     ("Head pitch", -30.0, 30.0, "Degrees: nod down (positive) or up (a 2-D approximation)."),
     ("Head roll", -45.0, 45.0, "Degrees: tilt counter-clockwise on screen (positive) or clockwise."),
+    // h13-face
+    ("Gaze X", -40.0, 40.0, "Degrees: the eyes look towards the subject's own left (positive; the image's right in a frontal portrait) or right (negative). The iris moves inside the eye opening, the lids stay; added to the gaze a track or the Driver carries."),
+    ("Gaze Y", -30.0, 30.0, "Degrees: the eyes look up (positive) or down (negative). Added to the gaze a track or the Driver carries."),
+    ("Eye wide left", 0.0, 1.0, "0…1: the subject's left upper lid raised by up to 40 % of the eye's opening (more of the eyeball shows; the iris keeps its size)."),
+    ("Eye wide right", 0.0, 1.0, "0…1: the subject's right upper lid raised by up to 40 % of the eye's opening."),
 ];
 
 /// The `outputMode` option at `time`.
@@ -439,6 +452,8 @@ pub struct Settings {
     pub expressions: crate::expressions::Expressions,
     /// Generator pack folder (None: the built-in warp).
     pub model_pack: Option<std::path::PathBuf>,
+    /// h13-face: take the gaze a track carries.
+    pub gaze_from_track: bool,
 }
 
 fn points(set: &ParamSet, name: fn(usize) -> String, time: f64) -> Result<Option<[[f64; 2]; 68]>> {
@@ -462,7 +477,7 @@ impl Settings {
             3 => DriveMode::Expressions,
             _ => DriveMode::TrackFile,
         };
-        let mut ex = [0.0; 12];
+        let mut ex = [0.0; crate::expressions::COUNT];
         for (v, name) in ex.iter_mut().zip(crate::expressions::NAMES) {
             *v = p.double(name)?.value_at(time)?;
         }
@@ -496,6 +511,7 @@ impl Settings {
             source_override: if override_on { points(&p, src_lm_name, time)? } else { None },
             keyframes: if drive == DriveMode::Keyframes { points(&p, lm_name, time)? } else { None },
             interpolate_missing: p.choice(MISSING_FRAMES)?.value_at(time)? == 1,
+            gaze_from_track: p.boolean(GAZE_FROM_TRACK)?.value_at(time)?,
             smoothing,
             expressions: crate::expressions::Expressions::from_values(ex),
             model_pack: Some(p.string(MODEL_PACK)?.value_at(time)?).filter(|s| !s.trim().is_empty()).map(|s| s.trim().into()),

@@ -47,8 +47,32 @@ fn parameter_names_types_and_options_are_stable() {
         ("overrideSource", "OfxParamTypeBoolean"),
         ("faceIndex", "OfxParamTypeInteger"),
         ("facesFound", "OfxParamTypeString"),
+        // The expression controls (version 1), then issue 13's eye controls.
+        ("jawOpen", "OfxParamTypeDouble"),
+        ("smile", "OfxParamTypeDouble"),
+        ("mouthWide", "OfxParamTypeDouble"),
+        ("pucker", "OfxParamTypeDouble"),
+        ("blinkLeft", "OfxParamTypeDouble"),
+        ("blinkRight", "OfxParamTypeDouble"),
+        ("browRaiseLeft", "OfxParamTypeDouble"),
+        ("browRaiseRight", "OfxParamTypeDouble"),
+        ("browFurrow", "OfxParamTypeDouble"),
+        ("headYaw", "OfxParamTypeDouble"),
+        ("headPitch", "OfxParamTypeDouble"),
+        ("headRoll", "OfxParamTypeDouble"),
+        ("gazeX", "OfxParamTypeDouble"),
+        ("gazeY", "OfxParamTypeDouble"),
+        ("eyeWideLeft", "OfxParamTypeDouble"),
+        ("eyeWideRight", "OfxParamTypeDouble"),
+        ("gazeFromTrack", "OfxParamTypeBoolean"),
     ] {
         assert_eq!(ty(name), t, "{name}");
+    }
+    // The new controls animate and start at 0 (no change), so a project saved before they existed renders as it did.
+    for name in ["gazeX", "gazeY", "eyeWideLeft", "eyeWideRight"] {
+        let props = d.param(name).unwrap();
+        assert!(matches!(props.get("OfxParamPropAnimates"), Some(PropValue::Int(v)) if v[0] == 1), "{name} animates");
+        assert!(matches!(props.get("OfxParamPropDefault"), Some(PropValue::Double(v)) if v[0] == 0.0), "{name} defaults to 0: {:?}", props.get("OfxParamPropDefault"));
     }
     for i in 0..68 {
         for name in [format!("lm{i:02}"), format!("srcLm{i:02}")] {

@@ -324,6 +324,8 @@ fn cmd_detect(args: &Args) -> Result<(), CliError> {
                     presence: mesh.presence,
                     keypoints: &det.keypoints,
                     landmarks68: l68,
+                    irises: &mesh.irises,
+                    iris_radii: &mesh.iris_radii,
                     mesh468: args.mesh.then_some(&mesh.points468),
                 })
                 .collect(),
@@ -368,6 +370,10 @@ struct FaceReport<'a> {
     presence: f32,
     keypoints: &'a [[f32; 2]],
     landmarks68: &'a [[f32; 2]],
+    /// Iris centres from the mesh model's refined iris points: the subject's right eye (iBUG 36–41) first.
+    irises: &'a [[f32; 2]; 2],
+    /// Iris radii, same order.
+    iris_radii: &'a [f32; 2],
     #[serde(skip_serializing_if = "Option::is_none")]
     mesh468: Option<&'a Vec<[f32; 3]>>,
 }

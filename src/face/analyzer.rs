@@ -307,7 +307,7 @@ impl FaceAnalyzer {
         }
         let input = mesh::mesh_input(img, &crop);
         let out = pool.run(&[mesh::input_tensor(&input)], abort)?;
-        let [points, lips, left_eye, right_eye, presence] = out.as_slice() else {
+        let [points, lips, left_eye, right_eye, left_iris, right_iris, presence] = out.as_slice() else {
             return Err(FaceError::ModelOutput("the face mesh model gave an unexpected number of outputs".into()));
         };
         let mut points = points.data.clone();
@@ -315,7 +315,7 @@ impl FaceAnalyzer {
             return Err(FaceError::ModelOutput("the face mesh model gave refined contours of the wrong size".into()));
         }
         let logit = presence.data.first().copied().unwrap_or(f32::NEG_INFINITY);
-        mesh::decode(&crop, &points, logit)
+        mesh::decode(&crop, &points, [&left_iris.data, &right_iris.data], logit)
             .ok_or_else(|| FaceError::ModelOutput("the face mesh model gave non-finite or missing points".into()))
     }
 

@@ -126,10 +126,10 @@ mod tests {
     fn points_are_means_and_bad_meshes_are_errors() {
         let crop = FaceCrop { center: [0.0, 0.0], size: 1.0, rotation: 0.0 };
         let points468 = (0..MESH_POINTS).map(|i| [i as f32, 2.0 * i as f32, 0.0]).collect();
-        let mesh = FaceMesh { points468, presence: 1.0, crop };
+        let mesh = FaceMesh { points468, presence: 1.0, irises: [[0.0; 2]; 2], iris_radii: [0.0; 2], crop };
         let l = landmarks68(&mesh).unwrap();
         assert_eq!(l[3], [(132.0 + 58.0) / 2.0, 132.0 + 58.0]);
-        let short = FaceMesh { points468: vec![[0.0; 3]; 10], presence: 1.0, crop };
+        let short = FaceMesh { points468: vec![[0.0; 3]; 10], presence: 1.0, irises: [[0.0; 2]; 2], iris_radii: [0.0; 2], crop };
         assert!(landmarks68(&short).is_err());
         assert!(Mesh68Table::parse("{\"mesh68\": [[1]]}").is_err());
     }

@@ -4,8 +4,8 @@
 //! (DetectionsToRectsCalculator + RectTransformationCalculator); it is resampled to 192×192 in [0, 1] with the
 //! edge pixels repeated outside the image. The model is MediaPipe's face mesh *with attention* (the one behind
 //! `refine_landmarks=True`): it gives 468 × (x, y, z) in crop pixels, refined contours of the lips (80 points)
-//! and of each eye with its brow (71 points), the irises (5 points each, not used here) and a face-presence
-//! logit. As MediaPipe's LandmarksRefinementCalculator does, the refined x, y replace those of the mesh points
+//! and of each eye with its brow (71 points), the irises (5 points each: the centre, then four points on the
+//! iris's edge; MediaPipe's refined points 468–477) and a face-presence logit. As MediaPipe's LandmarksRefinementCalculator does, the refined x, y replace those of the mesh points
 //! they belong to (z stays the mesh's); points go back to the image through the same rotation and scale
 //! (LandmarkProjectionCalculator), and z, relative depth, is scaled like x.
 
@@ -13,7 +13,7 @@ use super::detect::FaceDetection;
 use super::image::{to_tensor, warp_rgb, Affine, Border, FaceImage};
 use crate::inference::{ModelSpec, TensorInput, TensorSpec};
 
-/// The mesh model and its tensors (the irises' outputs, `output_left_iris` / `output_right_iris`, are not read).
+/// The mesh model and its tensors.
 pub const MESH_MODEL: ModelSpec = ModelSpec {
     file: "face_mesh_attention.onnx",
     inputs: &[TensorSpec { name: "input_1", shape: &[1, 192, 192, 3] }],
@@ -22,6 +22,8 @@ pub const MESH_MODEL: ModelSpec = ModelSpec {
         TensorSpec { name: "output_lips", shape: &[1, 1, 1, 160] },
         TensorSpec { name: "output_left_eye", shape: &[1, 1, 1, 142] },
         TensorSpec { name: "output_right_eye", shape: &[1, 1, 1, 142] },
+        TensorSpec { name: "output_left_iris", shape: &[1, 1, 1, 10] },
+        TensorSpec { name: "output_right_iris", shape: &[1, 1, 1, 10] },
         TensorSpec { name: "conv_faceflag", shape: &[1, 1, 1, 1] },
     ],
 };
@@ -112,6 +114,11 @@ pub struct FaceMesh {
     pub points468: Vec<[f32; 3]>,
     /// Face-presence probability (0–1); below 0.5 MediaPipe would report no face.
     pub presence: f32,
+    /// The iris centres `[x, y]` in image pixels: the subject's right eye (iBUG 36–41, on the image's left in a
+    /// frontal portrait; MediaPipe's "left iris", point 468) first, then the subject's left (point 473).
+    pub irises: [[f32; 2]; 2],
+    /// The iris radii in image pixels (mean distance of the four edge points from the centre), same order.
+    pub iris_radii: [f32; 2],
     /// The crop the model saw.
     pub crop: FaceCrop,
 }
@@ -147,24 +154,38 @@ pub(crate) fn refine(mesh: &mut [f32], lips: &[f32], left_eye: &[f32], right_eye
     true
 }
 
-/// Projects the model's output back into the image.
-pub(crate) fn decode(crop: &FaceCrop, landmarks: &[f32], presence_logit: f32) -> Option<FaceMesh> {
+/// Projects the model's output back into the image: the 468 points (x, y, z in crop pixels), the two irises
+/// (`output_left_iris`, `output_right_iris`: 5 × x, y each, centre first) and the presence logit.
+pub(crate) fn decode(crop: &FaceCrop, landmarks: &[f32], irises: [&[f32]; 2], presence_logit: f32) -> Option<FaceMesh> {
     if landmarks.len() != MESH_POINTS * 3 || landmarks.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    if irises.iter().any(|i| i.len() != 10 || i.iter().any(|v| !v.is_finite())) {
         return None;
     }
     let (s, c) = crop.rotation.sin_cos();
     let size = crop.size;
     let n = INPUT_SIZE as f32;
+    let project = |x: f32, y: f32| {
+        let (x, y) = (x / n - 0.5, y / n - 0.5);
+        [(c * x - s * y) * size + crop.center[0], (s * x + c * y) * size + crop.center[1]]
+    };
     let points468 = landmarks
         .chunks_exact(3)
         .map(|p| {
-            let x = p[0] / n - 0.5;
-            let y = p[1] / n - 0.5;
-            [(c * x - s * y) * size + crop.center[0], (s * x + c * y) * size + crop.center[1], p[2] / n * size]
+            let [x, y] = project(p[0], p[1]);
+            [x, y, p[2] / n * size]
         })
         .collect();
+    let mut centres = [[0.0f32; 2]; 2];
+    let mut radii = [0.0f32; 2];
+    for (k, iris) in irises.iter().enumerate() {
+        let pts: Vec<[f32; 2]> = iris.chunks_exact(2).map(|p| project(p[0], p[1])).collect();
+        centres[k] = pts[0];
+        radii[k] = pts[1..].iter().map(|p| (p[0] - pts[0][0]).hypot(p[1] - pts[0][1])).sum::<f32>() / 4.0;
+    }
     let presence = if presence_logit.is_finite() { 1.0 / (1.0 + (-presence_logit).exp()) } else { 0.0 };
-    Some(FaceMesh { points468, presence, crop: *crop })
+    Some(FaceMesh { points468, presence, irises: centres, iris_radii: radii, crop: *crop })
 }
 
 #[cfg(test)]
@@ -203,12 +224,17 @@ mod tests {
         raw[0] = 10.0;
         raw[1] = 150.0;
         raw[2] = 19.2;
-        let mesh = decode(&crop, &raw, 3.0).unwrap();
+        let iris: Vec<f32> = [96.0, 96.0, 100.0, 96.0, 96.0, 100.0, 92.0, 96.0, 96.0, 92.0].to_vec();
+        let mesh = decode(&crop, &raw, [&iris, &iris], 3.0).unwrap();
         let (x, y) = map.apply(10.0, 150.0);
         assert!((mesh.points468[0][0] as f64 - x).abs() < 1e-3 && (mesh.points468[0][1] as f64 - y).abs() < 1e-3);
         assert!((mesh.points468[0][2] - 0.1 * crop.size).abs() < 1e-4);
         assert!(mesh.presence > 0.95);
-        assert!(decode(&crop, &raw[3..], 0.0).is_none());
+        // The iris centre is the crop's centre; its radius, 4 tensor pixels, scales like x.
+        assert!((mesh.irises[0][0] - crop.center[0]).abs() < 1e-3 && (mesh.irises[1][1] - crop.center[1]).abs() < 1e-3);
+        assert!((mesh.iris_radii[0] - 4.0 / 192.0 * crop.size).abs() < 1e-3);
+        assert!(decode(&crop, &raw[3..], [&iris, &iris], 0.0).is_none());
+        assert!(decode(&crop, &raw, [&iris[2..], &iris], 0.0).is_none());
     }
 
     #[test]

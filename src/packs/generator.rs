@@ -155,6 +155,22 @@ pub struct Target<'a> {
     pub source_points: &'a [[f32; 2]],
     /// Where each of `source_points` goes this frame, same coordinates; as long as `source_points`.
     pub target_points: &'a [[f32; 2]],
+    // h13-face: the irises (gaze).
+    /// The gaze, when this frame has one: where the chosen reference's irises are and where they should be.
+    /// `None` (the default): the irises go where the eyes' motion carries them, and a pack that takes iris
+    /// inputs is given zeros (its eyes as before the eye model), so frames are what they were before gaze existed.
+    pub irises: Option<IrisTarget>,
+}
+
+/// h13-face: the iris centres of one frame, normalised crop coordinates, the subject's right eye (iBUG 36–41)
+/// first. A warp pack whose manifest declares the optional inputs `source_iris` / `target_iris` (float32
+/// `[1, 2, 2]`) gets them; another pack ignores them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IrisTarget {
+    /// The iris centres in the chosen reference's crop.
+    pub source: [[f32; 2]; 2],
+    /// Where they should be in the generated crop.
+    pub target: [[f32; 2]; 2],
 }
 
 impl<'a> Target<'a> {
@@ -167,6 +183,7 @@ impl<'a> Target<'a> {
             driver: None,
             source_points: &[],
             target_points: &[],
+            irises: None,
         }
     }
 }

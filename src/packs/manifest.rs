@@ -146,6 +146,8 @@ const EMBEDDING: &[ContractDim] = &[Fixed(1), Free(SYMBOL_EMBEDDING)];
 
 /// Extra control points (`P` of them), normalised crop coordinates like the landmarks.
 const CONTROL_POINTS: &[ContractDim] = &[Fixed(1), Free(SYMBOL_CONTROL_POINTS), Fixed(2)];
+/// h13-face: two iris centres (x, y).
+const IRISES: &[ContractDim] = &[Fixed(1), Fixed(2), Fixed(2)];
 
 const WARP_ROLES: [RoleContract; 1] = [RoleContract {
     role: "generator",
@@ -159,6 +161,10 @@ const WARP_ROLES: [RoleContract; 1] = [RoleContract {
     optional_inputs: &[
         TensorContract { name: "source_points", dims: CONTROL_POINTS },
         TensorContract { name: "target_points", dims: CONTROL_POINTS },
+        // h13-face: the iris centres (the subject's right eye first), normalised crop coordinates; zeros when the
+        // frame has no gaze (a model must then give its eyes as without them).
+        TensorContract { name: "source_iris", dims: IRISES },
+        TensorContract { name: "target_iris", dims: IRISES },
     ],
     outputs: &[TensorContract { name: "output", dims: CROP }, TensorContract { name: "changed", dims: MASK }],
     alt_outputs: &[
@@ -532,7 +538,7 @@ impl Reader<'_> {
         };
         // lp-rs: a LivePortrait pack carries its pipeline conventions, which only version 2 defines.
         let conventions = match kind {
-            PackKind::LivePortrait => Some(self.liveportrait_conventions(root, version)?),
+            PackKind::LivePortrait => Some(self.liveportrait_conventions(root, version as f64)?),
             _ => None,
         };
         let name = self.string(root, "name")?.to_string();

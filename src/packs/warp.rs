@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::inference::{DeviceReport, SessionPool, TensorInput};
-use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, Planes, Reference, Target};
+use super::generator::{CropPixels, GenerateError, GeneratedCrop, Generator, IrisTarget, Planes, Reference, Target};
 
 use super::manifest::{Bindings, Manifest};
 use super::resample::resize_planar;
@@ -20,6 +20,8 @@ pub struct WarpPackGenerator {
     sides: Option<Vec<usize>>,
     /// The model takes `source_points` / `target_points` (a version 2 manifest declares them).
     takes_points: bool,
+    /// h13-face: the model takes `source_iris` / `target_iris` (a version 2 manifest declares them).
+    takes_iris: bool,
 }
 
 impl WarpPackGenerator {
@@ -27,7 +29,14 @@ impl WarpPackGenerator {
         let takes_points = manifest
             .model("generator")
             .is_some_and(|m| m.inputs.iter().any(|t| t.name == "source_points"));
-        WarpPackGenerator { pool, fixed_side: bindings.size, sides: manifest.sides().map(<[usize]>::to_vec), takes_points }
+        let takes_iris =
+            manifest.model("generator").is_some_and(|m| m.inputs.iter().any(|t| t.name == "source_iris"));
+        WarpPackGenerator { pool, fixed_side: bindings.size, sides: manifest.sides().map(<[usize]>::to_vec), takes_points, takes_iris }
+    }
+
+    /// h13-face: whether the model takes iris centres (`Target::irises`); without them, a gaze is ignored.
+    pub fn takes_iris(&self) -> bool {
+        self.takes_iris
     }
 
     /// Whether the model takes extra control points (`Target::source_points`); without them, they are ignored.
@@ -50,6 +59,22 @@ impl WarpPackGenerator {
         source_landmarks: &[[f32; 2]; 68],
         target_landmarks: &[[f32; 2]; 68],
         points: (&[[f32; 2]], &[[f32; 2]]),
+        abort: Option<&dyn Fn() -> bool>,
+    ) -> Result<GeneratedCrop, GenerateError> {
+        self.run_with_irises(size, source, source_landmarks, target_landmarks, points, None, abort)
+    }
+
+    /// h13-face: [`Self::run`] with the irises of a gaze, fed when the model takes them (zeros without a gaze: the
+    /// model's eyes as before).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_with_irises(
+        &self,
+        size: usize,
+        source: &[f32],
+        source_landmarks: &[[f32; 2]; 68],
+        target_landmarks: &[[f32; 2]; 68],
+        points: (&[[f32; 2]], &[[f32; 2]]),
+        irises: Option<IrisTarget>,
         abort: Option<&dyn Fn() -> bool>,
     ) -> Result<GeneratedCrop, GenerateError> {
         if points.0.len() != points.1.len() {
@@ -80,6 +105,15 @@ impl WarpPackGenerator {
         if self.takes_points {
             inputs.push(TensorInput { name: "source_points", shape: &shape_pts, data: &src_pts });
             inputs.push(TensorInput { name: "target_points", shape: &shape_pts, data: &tgt_pts });
+        }
+        let (src_iris, tgt_iris): (Vec<f32>, Vec<f32>) = match irises {
+            Some(i) => (i.source.iter().flatten().copied().collect(), i.target.iter().flatten().copied().collect()),
+            None => (vec![0.0; 4], vec![0.0; 4]),
+        };
+        let shape_iris = [1, 2, 2];
+        if self.takes_iris {
+            inputs.push(TensorInput { name: "source_iris", shape: &shape_iris, data: &src_iris });
+            inputs.push(TensorInput { name: "target_iris", shape: &shape_iris, data: &tgt_iris });
         }
         let outputs = self.pool.run(&inputs, abort)?;
         let n = side * side;
@@ -126,7 +160,7 @@ impl Generator for WarpPackGenerator {
     ) -> Result<GeneratedCrop, GenerateError> {
         let r = references.get(chosen).ok_or_else(|| GenerateError::References("no reference still to animate".into()))?;
         let points = (target.source_points, target.target_points);
-        let mut out = self.run(size, r.crop, r.landmarks, target.landmarks, points, abort)?;
+        let mut out = self.run_with_irises(size, r.crop, r.landmarks, target.landmarks, points, target.irises, abort)?;
         out.reference = chosen;
         Ok(out)
     }

@@ -34,6 +34,9 @@ pub(super) struct TrackKey {
     pub(super) size: [u32; 2],
 }
 
+/// h13-face: a Driver frame's face: its landmarks and iris centres (the subject's right eye first), canonical.
+pub(super) type DriverFace = (Landmarks68<f64>, [[f64; 2]; 2]);
+
 /// What the drive reads from the host, gathered once per render (or bake)
 /// so that no stage below carries the effect handle: the render scale, the
 /// Driver clip with its frame range and the project's frame rate (in Driver
@@ -149,6 +152,34 @@ impl Renderer {
 
     /// Landmarks of the Driver clip at `time` (None: no face that frame).
     fn driver_points(&self, host: &DriveInputs<'_>, time: f64) -> Result<Option<Landmarks68<f64>>> {
+        Ok(self.driver_face(host, time)?.map(|f| f.0))
+    }
+
+    /// h13-face: the iris shift the Driver clip's gaze asks for at `time` (face frame: towards the subject's
+    /// left, towards the chin; inter-ocular distances), when `gazeFromTrack` is on and the drive is the Driver:
+    /// its irises' offset from its eyes' centres now, less at the motion reference frame (the clip's first frame
+    /// when none is set). None when either frame has no face.
+    pub(super) fn driver_gaze(&self, s: &Settings, host: &DriveInputs<'_>, time: f64) -> Result<Option<[f64; 2]>> {
+        if !s.gaze_from_track || s.drive != DriveMode::Driver {
+            return Ok(None);
+        }
+        let offset = |f: Option<DriverFace>| {
+            let (l, i) = f?;
+            // canonical is y up: flip to the image's y down, where the offset's second axis points to the chin
+            let l32: [[f32; 2]; 68] = l.map(|p| [p[0] as f32, -p[1] as f32]);
+            super::geometry::iris_offset(&l32, &i.map(|p| [p[0] as f32, -p[1] as f32]))
+        };
+        let Some(now) = offset(self.driver_face(host, time)?) else { return Ok(None) };
+        let ref_time = if s.motion_reference_frame >= 0 {
+            s.motion_reference_frame as f64
+        } else {
+            host.driver()?.frame_range().map(|r| r.0).unwrap_or(time)
+        };
+        Ok(offset(self.driver_face(host, ref_time)?).map(|r| [now[0] - r[0], now[1] - r[1]]))
+    }
+
+    /// The Driver clip's face at `time`: landmarks and iris centres, canonical (cached by image content).
+    fn driver_face(&self, host: &DriveInputs<'_>, time: f64) -> Result<Option<DriverFace>> {
         let (scale, analyzer, abort) = (host.scale, host.analyzer, host.abort);
         let clip = host.driver()?;
         let Some(img) = clip.image(time, None)? else { return Ok(None) };
@@ -165,7 +196,7 @@ impl Renderer {
             for (o, p) in l.iter_mut().zip(f.landmarks68.iter()) {
                 *o = view.to_canonical(*p, map);
             }
-            l
+            (l, f.mesh.irises.map(|p| view.to_canonical(p, map)))
         });
         self.drivers.lock().put(key, points);
         Ok(points)

@@ -12,7 +12,7 @@ use ofx::plugin::{EffectHandle, Image};
 use ofx::{Error, Result};
 use parking_lot::Mutex;
 
-use crate::packs::generator::{GenerateError, GeneratedCrop, Planes, Reference, Target};
+use crate::packs::generator::{GenerateError, GeneratedCrop, IrisTarget, Planes, Reference, Target};
 use super::geometry::{convex_hull, hull_matte, paste_hull, FaceState};
 use super::head::{chin_fade, control_points, ControlPoints};
 use super::matte::{CropMatte, HullCells, HULL_RES};
@@ -40,6 +40,8 @@ pub(super) struct CropLandmarks {
     pub(super) source: [[f32; 2]; 68],
     /// The extra control points of the head path (`head.rs`), in the base still's crop; empty without a mesh.
     pub(super) points: ControlPoints,
+    /// h13-face: the iris shift the Driver clip's gaze asks for (set by the render when it has one).
+    pub(super) drive_gaze: Option<[f64; 2]>,
 }
 
 impl CropLandmarks {
@@ -56,7 +58,7 @@ impl CropLandmarks {
             hull = convex_hull(hull);
         }
         let references = refs.iter().map(|r| r.crop.normalise_points(&r.landmarks)).collect();
-        CropLandmarks { target, state: FaceState::of(targets), references, hull, source, points }
+        CropLandmarks { target, state: FaceState::of(targets), references, hull, source, points, drive_gaze: None }
     }
 
     /// The feathered paste hull on the hull grid, faded out below the chin line (the body stays).
@@ -112,6 +114,10 @@ impl Renderer {
         self.warn_device_once(effect, generator.device_report());
         self.notice_once(effect, generator.notice());
         let references = lms.generator_references(&refs.prepared);
+        let drive_gaze = match lms.drive_gaze {
+            Some(g) => Some(g),
+            None => self.drive_gaze(s, refs.prepared[0].image_size, frame.time)?,
+        };
         let mut target = Target::new(&lms.target);
         // The control points are made on the base still: they go with it only.
         if chosen == 0 {
@@ -126,6 +132,7 @@ impl Renderer {
                 reference: DriverCropped { pixels: &reference.0, key: reference.1 },
             });
         }
+        target.irises = gaze_irises(s, drive_gaze, &refs.prepared, lms, chosen);
         let generate = || generator.generate(size, &references, chosen, &target, Some(frame.abort));
         let (result, hull_cells, copied) = if s.output == OutputMode::Full {
             let beside = BesideCopy { refs, frame, make_hull: &|| HullCells::new(&make_hull(), size) };
@@ -146,6 +153,120 @@ impl Renderer {
         g.changed = Planes::default();
         Ok(Some(Generated { crop: Some(g), matte, copied }))
     }
+}
+
+// h13-face: the gaze.
+impl Renderer {
+    /// The iris shift the track's gaze asks for at `time` (face frame: towards the subject's left, towards the
+    /// chin; inter-ocular distances), when `gazeFromTrack` is on and the drive is a track that carries a gaze: an
+    /// OpenFace gaze angle θ gives `GAZE_RADIUS_IOD · sin θ`, MediaPipe 478-point irises their offset from the
+    /// eye's centre. The nearest earlier frame's (held), less the motion reference frame's in relative motion (the
+    /// track's first such frame when no reference frame is set, and for iris points in absolute motion).
+    fn drive_gaze(&self, s: &Settings, image_size: [u32; 2], time: f64) -> Result<Option<[f64; 2]>> {
+        if !s.gaze_from_track || s.drive != crate::params::DriveMode::TrackFile {
+            return Ok(None);
+        }
+        let track = self.load_track(s, image_size)?;
+        let r = crate::expressions::GAZE_RADIUS_IOD;
+        let from_angles: Vec<(u32, [f64; 2])> = track
+            .gaze
+            .iter()
+            .map(|(f, g)| (*f, [r * (g[0] as f64).to_radians().sin(), -r * (g[1] as f64).to_radians().sin()]))
+            .collect();
+        let from_irises: Vec<(u32, [f64; 2])> = track
+            .irises
+            .iter()
+            .filter_map(|(f, i)| Some((*f, super::geometry::iris_offset(track.frame(*f)?.landmarks.as_ref()?, i)?)))
+            .collect();
+        // OpenFace's angles are absolute (0 looks into the camera); iris offsets are measured from the first frame
+        let angles = !from_angles.is_empty();
+        let series = if angles { from_angles } else { from_irises };
+        let at = |frame: i64| -> Option<[f64; 2]> {
+            let f = frame.clamp(0, u32::MAX as i64) as u32;
+            let i = series.partition_point(|g| g.0 <= f);
+            Some(if i > 0 { series[i - 1].1 } else { series.first()?.1 })
+        };
+        let Some(now) = at(time.round() as i64 + s.track_frame_offset as i64) else { return Ok(None) };
+        if angles && !s.relative {
+            return Ok(Some(now));
+        }
+        let reference = if s.relative && s.motion_reference_frame >= 0 {
+            at(s.motion_reference_frame as i64)
+        } else {
+            series.first().map(|g| g.1)
+        };
+        Ok(reference.map(|r| [now[0] - r[0], now[1] - r[1]]))
+    }
+}
+
+
+/// Largest distance of an iris centre from the eye's centre along the eye, in eye half-widths (the iris's radius is
+/// about 0.4 of them: a wider gaze would push it under the corner).
+const IRIS_MAX_U: f64 = 0.55;
+/// The same across the eye (up and down), in eye half-widths.
+const IRIS_MAX_T: f64 = 0.35;
+
+/// The irises of this frame when it has a gaze (the `gazeX` / `gazeY` controls) or wide eyes (`eyeWide…`, which
+/// need the eye model so as not to stretch the iris): the chosen reference's iris
+/// centres carried by each eye's motion (their place relative to the eye's corners kept), then moved by the
+/// gaze in the target face's frame, and kept inside the eye. `None` without a gaze or without the reference's
+/// irises (overridden landmarks), so a frame without them asks the generator for nothing new.
+fn gaze_irises(s: &Settings, drive: Option<[f64; 2]>, refs: &[Arc<PreparedSource>], lms: &CropLandmarks, chosen: usize) -> Option<IrisTarget> {
+    let d = drive.unwrap_or([0.0, 0.0]);
+    let e = &s.expressions;
+    let c = e.gaze_shift();
+    let shift = [c[0] + d[0], c[1] + d[1]];
+    if shift == [0.0, 0.0] && e.eye_wide_left == 0.0 && e.eye_wide_right == 0.0 {
+        return None;
+    }
+    let r = refs.get(chosen)?;
+    let irises = r.irises?;
+    let source = irises.map(|p| {
+        let n = r.crop.to_normalised(p);
+        [n[0] as f32, n[1] as f32]
+    });
+    let target = move_irises(&lms.references[chosen], source, &lms.target, shift);
+    Some(IrisTarget { source, target })
+}
+
+/// Where irises at `source` (normalised crop coordinates) go when the eyes move from `from` to `to` and the gaze
+/// shifts them by `shift` (face frame: towards the subject's left eye and towards the chin, inter-ocular
+/// distances of `to`).
+pub(crate) fn move_irises(from: &[[f32; 2]; 68], source: [[f32; 2]; 2], to: &[[f32; 2]; 68], shift: [f64; 2]) -> [[f32; 2]; 2] {
+    let p = |l: &[[f32; 2]; 68], i: usize| [l[i][0] as f64, l[i][1] as f64];
+    let mean = |l: &[[f32; 2]; 68], r: std::ops::Range<usize>| {
+        let n = r.len() as f64;
+        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
+    };
+    // The target face's frame (crop coordinates, y down): ex along the eyes, ey towards the chin.
+    let (re, le) = (mean(to, 36..42), mean(to, 42..48));
+    let d = [le[0] - re[0], le[1] - re[1]];
+    let iod = d[0].hypot(d[1]).max(1e-9);
+    let ex = [d[0] / iod, d[1] / iod];
+    let ey = [-ex[1], ex[0]];
+    let frame = |l: &[[f32; 2]; 68], a: usize, b: usize| {
+        let (c0, c1) = (p(l, a), p(l, b));
+        let m = [(c0[0] + c1[0]) / 2.0, (c0[1] + c1[1]) / 2.0];
+        let h = ((c1[0] - c0[0]).hypot(c1[1] - c0[1]) / 2.0).max(1e-9);
+        let ax = [(c1[0] - c0[0]) / (2.0 * h), (c1[1] - c0[1]) / (2.0 * h)];
+        (m, ax, [-ax[1], ax[0]], h)
+    };
+    let mut out = [[0.0f32; 2]; 2];
+    for (k, (a, b)) in [(36, 39), (42, 45)].into_iter().enumerate() {
+        let (ms, axs, ns, hs) = frame(from, a, b);
+        let q = [source[k][0] as f64 - ms[0], source[k][1] as f64 - ms[1]];
+        let (u, t) = ((q[0] * axs[0] + q[1] * axs[1]) / hs, (q[0] * ns[0] + q[1] * ns[1]) / hs);
+        let (mt, axt, nt, ht) = frame(to, a, b);
+        let g = [shift[0] * iod, shift[1] * iod];
+        let v = [g[0] * ex[0] + g[1] * ey[0], g[0] * ex[1] + g[1] * ey[1]];
+        // The gaze in the target eye's own frame, added, and the centre kept inside the eye.
+        // (an iris the portrait already shows farther out may stay where it is)
+        let (lu, lt) = (IRIS_MAX_U.max(u.abs()), IRIS_MAX_T.max(t.abs()));
+        let u2 = (u + (v[0] * axt[0] + v[1] * axt[1]) / ht).clamp(-lu, lu);
+        let t2 = (t + (v[0] * nt[0] + v[1] * nt[1]) / ht).clamp(-lt, lt);
+        out[k] = [(mt[0] + ht * (u2 * axt[0] + t2 * nt[0])) as f32, (mt[1] + ht * (u2 * axt[1] + t2 * nt[1])) as f32];
+    }
+    out
 }
 
 /// A generator's answer.

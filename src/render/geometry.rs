@@ -287,3 +287,28 @@ mod tests {
         assert!(open.distance(&closed) > 0.0);
     }
 }
+
+// h13-face (here, beside the other landmark geometry, so drive.rs and generate.rs both reach it)
+/// Where two iris centres sit relative to their eyes' centres, averaged, in the face's frame (towards the
+/// subject's left eye, towards the chin; image pixels y down), in inter-ocular distances.
+pub fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2]> {
+    let mean = |r: std::ops::Range<usize>| {
+        let n = r.len() as f64;
+        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
+    };
+    let (re, le) = (mean(36..42), mean(42..48));
+    let d = [le[0] - re[0], le[1] - re[1]];
+    let iod = d[0].hypot(d[1]);
+    if iod.is_nan() || iod <= 1e-6 {
+        return None;
+    }
+    let ex = [d[0] / iod, d[1] / iod];
+    let ey = [-ex[1], ex[0]];
+    let mut o = [0.0; 2];
+    for (c, i) in [re, le].iter().zip(irises) {
+        let q = [i[0] as f64 - c[0], i[1] as f64 - c[1]];
+        o[0] += (q[0] * ex[0] + q[1] * ex[1]) / iod / 2.0;
+        o[1] += (q[0] * ey[0] + q[1] * ey[1]) / iod / 2.0;
+    }
+    Some(o)
+}

@@ -93,7 +93,8 @@ pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
     generators: Mutex<GeneratorCache>,
     sources: Mutex<SourceCache>,
-    drivers: Mutex<Lru<u128, Option<Landmarks68<f64>>>>,
+    /// Driver faces by image content: landmarks and (h13-face) iris centres, canonical.
+    drivers: Mutex<Lru<u128, Option<drive::DriverFace>>>,
     /// lp-rs: Driver frames cropped for a neural pack, by (content, crop convention).
     driver_crops: Mutex<Lru<u128, Arc<Vec<f32>>>>,
     /// lp-rs: whether the generator's one-time notice was posted.
@@ -257,7 +258,9 @@ impl Renderer {
                     (DriveMode::Driver, Some(c)) if s.relative => self.driver_crops(s, &host, args.time, c)?,
                     _ => None,
                 };
-                let controls = if g.takes_controls() { s.expressions.values() } else { [0.0; 12] };
+                // (the first 12 controls, jawOpen … headRoll; h13-face's eye controls act through the warp only)
+                let v = s.expressions.values();
+                let controls: [f64; 12] = if g.takes_controls() { std::array::from_fn(|i| v[i]) } else { [0.0; 12] };
                 let before = (s.drive == DriveMode::Driver).then(|| base.crop.normalise_points(&before));
                 (targets, Some(generate::NeuralDrive { controls, before, crops }))
             }
@@ -267,7 +270,8 @@ impl Renderer {
         }
         self.drawn_targets.lock().put(args.time.to_bits(), targets);
         *self.drawn_source.lock() = Some(base.landmarks);
-        let lms = CropLandmarks::of(&refs.prepared, &targets);
+        let mut lms = CropLandmarks::of(&refs.prepared, &targets);
+        lms.drive_gaze = self.driver_gaze(s, &host, args.time)?;
         let mut out = output_image(&out_clip, args.time)?;
         timer.mark("targets");
 

@@ -28,6 +28,9 @@ pub const MAX_REFERENCES: usize = 32;
 pub struct PreparedSource {
     /// Landmarks, canonical (y up).
     pub landmarks: Landmarks68<f64>,
+    /// The iris centres, canonical (the subject's right eye first), from the face mesh model's refined iris
+    /// points; `None` when the landmarks are the override.
+    pub irises: Option<[[f64; 2]; 2]>,
     /// Its face crop.
     pub crop: FaceCrop,
     /// Mouth and eye openness.
@@ -245,10 +248,10 @@ impl Renderer {
         if let Some(p) = self.sources.lock().get(&cache_key).cloned() {
             return Ok(p);
         }
-        let (landmarks, faces, mesh) = match settings.source_override {
+        let (landmarks, faces, mesh, irises) = match settings.source_override {
             // The overridden still's own mesh, when the detector finds a face there that agrees with the
             // override (a point or two corrected, not another face): the head path needs its depth.
-            Some(l) => (l, None, override_mesh(img, map, settings, analyzer, abort, &l)),
+            Some(l) => (l, None, override_mesh(img, map, settings, analyzer, abort, &l), None),
             None => {
                 let view = AnalysisView::of(img, map).map_err(|e| fail(format!("the {what} cannot be analysed: {e}")))?;
                 let analysis = analyzer.analyze_abortable(&view.image, Some(abort)).map_err(|e| fail(e.to_string()))?;
@@ -265,7 +268,9 @@ impl Renderer {
                 }
                 let chosen = analysis.faces.iter().position(|f| f == face).unwrap_or(0) + 1;
                 let ambiguous = settings.face_index == 0 && analysis.is_ambiguous();
-                (l, Some(FacesSeen { count: analysis.faces.len(), chosen, ambiguous }), Some(canonical_mesh(face, &view, map)))
+                let irises = face.mesh.irises.map(|p| view.to_canonical(p, map));
+                let seen = FacesSeen { count: analysis.faces.len(), chosen, ambiguous };
+                (l, Some(seen), Some(canonical_mesh(face, &view, map)), Some(irises))
             }
         };
         let crop = FaceCrop::from_landmarks(&landmarks);
@@ -280,6 +285,7 @@ impl Renderer {
             pixels: Arc::new(crop_pixels(&ImageSampler::new(img), &crop, map, size)),
             crop,
             landmarks,
+            irises,
             key,
             image_size: [b.width() as u32, b.height() as u32],
             par: map.par,

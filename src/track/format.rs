@@ -67,6 +67,13 @@ pub struct LandmarkTrack {
     pub fps: Option<f64>,
     /// Sorted by frame number, no duplicates.
     pub frames: Vec<TrackFrame>,
+    // h13-face
+    /// The gaze of the frames that carry one (an OpenFace 2.x CSV's `gaze_angle_x` / `gaze_angle_y`), as
+    /// (frame, [x, y] in degrees: towards the subject's own left, up), sorted by frame; empty for other tracks.
+    pub gaze: Vec<(u32, [f32; 2])>,
+    /// The iris centres of the frames that carry them (MediaPipe 478-point JSON: points 468 and 473), as (frame,
+    /// [subject's right eye, left eye]) in the track's pixels, sorted by frame; empty for other tracks.
+    pub irises: Vec<(u32, [[f32; 2]; 2])>,
 }
 
 /// Why a track file could not be read or written.
@@ -106,7 +113,7 @@ impl LandmarkTrack {
         mut frames: Vec<TrackFrame>,
     ) -> Result<LandmarkTrack, TrackError> {
         frames.sort_by_key(|f| f.frame);
-        let track = LandmarkTrack { image_size, fps, frames };
+        let track = LandmarkTrack { image_size, fps, frames, gaze: Vec::new(), irises: Vec::new() };
         track.validate()?;
         Ok(track)
     }

@@ -283,6 +283,7 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
     let frames_json = root.frames.ok_or("there is no \"frames\" list")?;
     let table = crate::face::Mesh68Table::builtin().map_err(|e| e.to_string())?;
     let mut frames = Vec::with_capacity(frames_json.len());
+    let mut irises = Vec::new();
     for (k, f) in frames_json.iter().enumerate() {
         let frame = f.frame.ok_or_else(|| format!("frame entry {k} has no \"frame\" number"))?;
         if frame < 0.0 || frame.fract() != 0.0 || frame > u32::MAX as f64 {
@@ -293,8 +294,9 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
             continue;
         }
         let pts = f.landmarks.as_ref().ok_or_else(|| format!("frame {frame} has no \"landmarks\""))?;
-        if pts.len() != 468 {
-            return Err(format!("frame {frame} has {} landmarks instead of 468", pts.len()));
+        // h13-face: 478 points carry the refined irises (468 the subject's right iris centre, 473 the left).
+        if pts.len() != 468 && pts.len() != 478 {
+            return Err(format!("frame {frame} has {} landmarks instead of 468 (or 478 with the irises)", pts.len()));
         }
         let (sx, sy) = match (normalized, size) {
             (true, Some(s)) => (s[0] as f64, s[1] as f64),
@@ -314,9 +316,16 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
             let n = idx.len() as f32;
             *o = idx.iter().fold([0.0, 0.0], |a, &i| [a[0] + mesh[i][0] / n, a[1] + mesh[i][1] / n]);
         }
+        if mesh.len() == 478 {
+            irises.push((frame as u32, [mesh[468], mesh[473]]));
+        }
         frames.push(TrackFrame { frame: frame as u32, landmarks: Some(l) });
     }
-    LandmarkTrack::new(size.unwrap_or(image_size), None, frames).map_err(|e| e.to_string())
+    let mut track = LandmarkTrack::new(size.unwrap_or(image_size), None, frames).map_err(|e| e.to_string())?;
+    irises.sort_by_key(|i| i.0);
+    irises.dedup_by_key(|i| i.0);
+    track.irises = irises;
+    Ok(track)
 }
 
 fn looks_like_openface(text: &str) -> bool {
@@ -335,14 +344,21 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
     let success_col = col("success");
     let confidence_col = col("confidence");
     let face_col = col("face_id");
+    // h13-face: OpenFace 2.x's gaze, radians, averaged over both eyes. OpenFace computes them from the mean gaze
+    // vector g in its camera coordinates (x to the image's right, y down, z away from the camera) as
+    // gaze_angle_x = atan2(g.x, -g.z), gaze_angle_y = atan2(g.y, -g.z) (GazeAnalysis GetGazeAngle; its wiki,
+    // "Output Format", says the same in words). So +x looks towards the image's right, the subject's own left in a
+    // frontal face, and +y looks down: gazeX = +x, gazeY = -y, in degrees.
+    let gaze_cols = col("gaze_angle_x").zip(col("gaze_angle_y"));
     let mut xs = [0usize; 68];
     let mut ys = [0usize; 68];
     for i in 0..68 {
         xs[i] = col(&format!("x_{i}")).ok_or_else(|| format!("there is no \"x_{i}\" column"))?;
         ys[i] = col(&format!("y_{i}")).ok_or_else(|| format!("there is no \"y_{i}\" column"))?;
     }
-    // frame -> (face id, landmarks)
-    let mut frames: std::collections::BTreeMap<u32, (i64, Option<Landmarks68>)> = Default::default();
+    // frame -> (face id, landmarks, gaze in degrees: subject's left, up)
+    type Row = (i64, Option<Landmarks68>, Option<[f32; 2]>);
+    let mut frames: std::collections::BTreeMap<u32, Row> = Default::default();
     for (line_no, line) in lines {
         if line.trim().is_empty() {
             continue;
@@ -375,6 +391,13 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
             Some(c) => num(c, "confidence")? > 0.0,
             None => true,
         };
+        let gaze = match gaze_cols {
+            Some((gx, gy)) if ok => {
+                let (x, y) = (num(gx, "gaze_angle_x")?, num(gy, "gaze_angle_y")?);
+                Some([x.to_degrees().clamp(-90.0, 90.0) as f32, (-y).to_degrees().clamp(-90.0, 90.0) as f32])
+            }
+            _ => None,
+        };
         let landmarks = if ok {
             let mut l = [[0.0f32; 2]; 68];
             for i in 0..68 {
@@ -385,18 +408,21 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
             None
         };
         match frames.get(&frame) {
-            Some((f, _)) if *f == face => return Err(format!("line {row}: frame {} appears twice", cells[frame_col])),
-            Some((f, _)) if *f < face => {}
+            Some((f, _, _)) if *f == face => return Err(format!("line {row}: frame {} appears twice", cells[frame_col])),
+            Some((f, _, _)) if *f < face => {}
             _ => {
-                frames.insert(frame, (face, landmarks));
+                frames.insert(frame, (face, landmarks, gaze));
             }
         }
     }
     if frames.is_empty() {
         return Err("it has no frames".into());
     }
-    let frames = frames.into_iter().map(|(frame, (_, landmarks))| TrackFrame { frame, landmarks }).collect();
-    LandmarkTrack::new(image_size, None, frames).map_err(|e| e.to_string())
+    let gaze: Vec<(u32, [f32; 2])> = frames.iter().filter_map(|(f, (_, _, g))| g.map(|g| (*f, g))).collect();
+    let frames = frames.into_iter().map(|(frame, (_, landmarks, _))| TrackFrame { frame, landmarks }).collect();
+    let mut track = LandmarkTrack::new(image_size, None, frames).map_err(|e| e.to_string())?;
+    track.gaze = gaze;
+    Ok(track)
 }
 
 #[cfg(test)]
@@ -452,6 +478,38 @@ mod tests {
             s += &(r.join(", ") + "\n");
         }
         s
+    }
+
+    #[test]
+    fn mediapipe_478_points_carry_the_irises() {
+        let frame = |n: usize, shift: f64| {
+            let pts: Vec<String> = (0..n).map(|i| format!("[{}, {}, 0]", 100.0 + i as f64 + shift, 50.0 + i as f64)).collect();
+            format!("{{\"frame\": 1, \"landmarks\": [{}]}}", pts.join(","))
+        };
+        let t = parse_mediapipe_json(&format!("[{}]", frame(478, 0.5)), [640, 480]).unwrap();
+        assert_eq!(t.irises, vec![(1, [[568.5, 518.0], [573.5, 523.0]])]);
+        let t = parse_mediapipe_json(&format!("[{}]", frame(468, 0.0)), [640, 480]).unwrap();
+        assert!(t.irises.is_empty());
+        assert!(parse_mediapipe_json(&format!("[{}]", frame(470, 0.0)), [640, 480]).unwrap_err().contains("478"));
+    }
+
+    #[test]
+    fn reads_openface_gaze_in_degrees_subject_left_and_up() {
+        // h13-face: gaze_angle_x > 0 is the subject's left, gaze_angle_y < 0 is up (OpenFace's camera y is down).
+        let base = csv(&[(1, 1, 0.0), (2, 0, 0.0), (3, 1, 0.0)]);
+        let mut lines = base.lines();
+        let mut text = format!("{}, gaze_angle_x, gaze_angle_y\n", lines.next().unwrap());
+        for (line, (gx, gy)) in lines.zip([(0.2, -0.1), (0.5, 0.5), (-0.3, 0.05)]) {
+            text += &format!("{line}, {gx}, {gy}\n");
+        }
+        let t = parse_openface_csv(&text, [640, 480]).unwrap();
+        // frame 2 failed: no gaze for it
+        assert_eq!(t.gaze.iter().map(|g| g.0).collect::<Vec<_>>(), [1, 3]);
+        let g1 = t.gaze[0].1;
+        assert!((g1[0] - 0.2f32.to_degrees()).abs() < 1e-3 && (g1[1] - 0.1f32.to_degrees()).abs() < 1e-3, "{g1:?}");
+        assert!(t.gaze[1].1[0] < 0.0 && t.gaze[1].1[1] < 0.0);
+        // no gaze columns: no gaze
+        assert!(parse_openface_csv(&base, [640, 480]).unwrap().gaze.is_empty());
     }
 
     #[test]

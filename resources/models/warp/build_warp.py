@@ -72,6 +72,14 @@ EYE_WIN_U = (1.1, 1.6)    # along the eye axis, in h: weight 1 up to 1.1, 0 from
 EYE_WIN_T = (0.6, 2.0)    # across the axis, in h: weight 1 up to 0.6, 0 from 2.0; the lid skin stretch spans 2.0
 EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis (the lower lid hardly moves)
 
+# Eye model (h13-face), used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
+# disk that moves to the target iris centre; the rest of the opening is sclera (the portrait's own, taken beside
+# the iris); a lid raised above the portrait's shows the eyeball continued (reflected about a line just under the
+# portrait's lid), never a stretched one.
+IRIS_R = 0.42             # iris radius, in eye half-widths (iris ~11.7 mm across, eye opening ~28-30 mm wide)
+IRIS_MARGIN = 0.08        # sclera is taken this far (half-widths) outside the portrait's iris disk
+LID_REVEAL = 0.10         # the band a raised lid reveals is reflected about Us + this (half-widths) of the portrait
+
 # Mouth layer: frame from the outer corners 48, 54 (half-width h).
 MOUTH_OUTER_UP = (48, 49, 50, 51, 52, 53, 54)
 MOUTH_INNER_UP = (60, 61, 62, 63, 64)
@@ -82,13 +90,19 @@ MOUTH_WIN_U = (1.05, 1.35)  # along the mouth axis, in h
 MOUTH_WIN_T = (0.05, 0.35)  # distance outside the outer lip line, in h
 OPEN_PX = 1.0             # the cavity fades in while the target opens by up to this many pixels more than the source
 
-# Cavity shading (values in the crop's own encoding, typically sRGB)
-CAVITY_EDGE = (0.30, 0.10, 0.09)     # dark red-brown next to the lips
-CAVITY_DEEP = (0.045, 0.018, 0.018)  # near black in the middle
-TEETH = (0.84, 0.80, 0.73)           # upper-teeth hint under the upper lip (only where the portrait shows none)
+# Cavity shading, from the portrait's own palette (its lip colour, skin and any visible teeth, sampled at landmarks)
+CAVITY_TINT = (1.25, 0.8, 0.8)       # the mouth's inside is redder than the lips' outside
+CAVITY_EDGE_K = 0.4                  # next to the lips: the lip colour darkened
+CAVITY_DEEP_K = 0.07                 # in the middle, towards the back: near black, still lip-tinted
+CORNER_FLESH = (0.55, 0.95)          # |u| (mouth half-widths) over which the cavity turns to lip flesh at the corners
+CAVITY_LIGHT = (0.65, 0.35)          # light factor from the lower lip (0.65) to the upper lip (1.0)
+TEETH = (0.90, 0.87, 0.80)           # upper-teeth hint under the upper lip when the portrait shows none: this
+                                     # mixed with 35 % skin; the portrait's own teeth colour when it shows some
 TEETH_ALPHA = 0.75
 TEETH_HEIGHT = 0.14                  # in mouth half-widths, at most 40 % of the opening
 TOOTH_WIDTH = 0.2                    # in mouth half-widths: faint darker gaps between teeth, centred on the midline
+CAVITY_EDGE_V1, CAVITY_DEEP_V1 = (0.30, 0.10, 0.09), (0.045, 0.018, 0.018)   # version 1's fixed colours
+TEETH_V1, TONGUE_V1 = (0.84, 0.80, 0.73), (0.50, 0.22, 0.21)
 TONGUE = (0.50, 0.22, 0.21)          # a dim tongue hint rising from the lower lip in the middle of the cavity
 TONGUE_ALPHA = 0.45
 TONGUE_HEIGHT = 0.45                 # fraction of the opening
@@ -232,6 +246,9 @@ def build() -> onnx.ModelProto:
         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 3, "S", "S"]),
         helper.make_tensor_value_info("source_landmarks", TensorProto.FLOAT, [1, 68, 2]),
         helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, [1, 68, 2]),
+        # the pack's optional inputs (manifest version 2): iris centres; zeros give the version 1 eyes
+        helper.make_tensor_value_info("source_iris", TensorProto.FLOAT, [1, 2, 2]),
+        helper.make_tensor_value_info("target_iris", TensorProto.FLOAT, [1, 2, 2]),
         helper.make_tensor_value_info("source_points", TensorProto.FLOAT, [1, "P", 2]),
         helper.make_tensor_value_info("target_points", TensorProto.FLOAT, [1, "P", 2]),
     ]
@@ -254,6 +271,10 @@ def build() -> onnx.ModelProto:
 
     src_lm = g.reshape("source_landmarks", [68, 2])
     tgt_lm = g.reshape("target_landmarks", [68, 2])
+    # iris centres (normalised), the subject's right eye first; the eye model is on when any is non-zero
+    SI_n, TI_n = g.reshape("source_iris", [2, 2]), g.reshape("target_iris", [2, 2])
+    eye_v2 = g.op("Ceil", g.clip01(g.mul(g.add(g.op("ReduceSum", g.abs(SI_n), keepdims=0),
+                                               g.op("ReduceSum", g.abs(TI_n), keepdims=0)), 1e6)))   # 0 / 1
     src_pts = g.reshape("source_points", [-1, 2])                      # [P,2], P may be 0
     tgt_pts = g.reshape("target_points", [-1, 2])
 
@@ -481,8 +502,12 @@ def build() -> onnx.ModelProto:
     dsp = g.op("ReduceSum", g.abs(g.sub(g.op("Slice", LM, g.i64([0]), g.i64([68])),
                                         g.op("Slice", LM, g.i64([68]), g.i64([136])))), g.i64([1]), keepdims=0)
     LAYER_POINTS = (list(EYES[0][0]) + list(EYES[0][1]), list(EYES[1][0]) + list(EYES[1][1]), list(range(48, 68)))
-    moved_any = g.op("Cast", g.op("Ceil", g.clip01(g.concat(
-        [g.op("ReduceMax", g.take(dsp, idx, 0), keepdims=1) for idx in LAYER_POINTS], 0))), to=TensorProto.INT64)
+    # the iris motion (pixels) of each eye, 0 without the eye model: a gaze alone moves an eye layer too
+    iris_px = g.mul(g.op("ReduceSum", g.abs(g.sub(TI_n, SI_n)), g.i64([1]), keepdims=0), g.mul(half_S, eye_v2))   # [2]
+    layer_motion = [g.op("ReduceMax", g.take(dsp, idx, 0), keepdims=1) for idx in LAYER_POINTS]
+    layer_motion = [g.max(layer_motion[0], g.take(iris_px, [0], 0)), g.max(layer_motion[1], g.take(iris_px, [1], 0)),
+                    layer_motion[2]]
+    moved_any = g.op("Cast", g.op("Ceil", g.clip01(g.concat(layer_motion, 0))), to=TensorProto.INT64)
     bx1 = g.add(bx0, g.op("Max", g.mul(g.sub(bx1, bx0), moved_any), g.i64([1])))
     by1 = g.add(by0, g.op("Max", g.mul(g.sub(by1, by0), moved_any), g.i64([1])))
     # ... and that pixel is put at the corner of a layer that did move (if any), so that it does not stretch the
@@ -635,7 +660,7 @@ def build() -> onnx.ModelProto:
             return g.split(g.reshape(g.take(FP, rows, 0), [2, 6, 1, 1]), 6, 1)   # 6 x [2,1,1,1]
 
         cx_, cy_, ax_, ay_, _h, ih = frames([0, 1])                             # target eye frames
-        _, _, sax, say, sh, _ = frames([3, 4])                                  # source eye frames
+        scx, scy, sax, say, sh, sih = frames([3, 4])                            # source eye frames
         th = _h
         a1, a2 = g.mul(ax_, ih), g.mul(ay_, ih)
         bu = g.op("Neg", g.add(g.mul(cx_, a1), g.mul(cy_, a2)))
@@ -703,16 +728,129 @@ def build() -> onnx.ModelProto:
         s = g.clip01(s)                                                 # weight of the lid side
         m = g.reshape(g.op("ReduceMax", g.take(dsp, [LAYER_POINTS[e] for e in E2], 0), axes=[1], keepdims=1),
                       [2, 1, 1, 1])
+        m = g.max(m, g.reshape(iris_px, [2, 1, 1, 1]))                  # (unchanged without the eye model)
         gate = g.mul(g.op("Ceil", a), g.op("Ceil", g.clip01(m)))
         # grid A: the side with the larger weight; grid B: the other, weighted (non-zero on the soft lid line only)
         k = g.op("Cast", g.op("GreaterOrEqual", s, g.const(0.5)), to=TensorProto.FLOAT)
         g_a = g.add(g_lo, g.mul(k, g.sub(g_up, g_lo)))
         g_b = g.add(g_up, g.mul(k, g.sub(g_lo, g_up)))
         w_b = g.add(g.mul(k, g.sub(1.0, s)), g.mul(g.sub(1.0, k), s))
+        # ---- the eye model (only when the iris inputs are given; otherwise the above, untouched) ----------------
+        # (in the `then` branch of an If on the iris inputs: without them none of these nodes runs)
+        n_model = len(g.nodes)
+        # Three candidates: the lid side (above), the sclera and the iris. The iris is a rigid disk at the target
+        # iris centre showing the portrait's iris; the sclera is the eyeball as before but without stretching (a lid
+        # raised above the portrait's shows the band under the portrait's lid reflected), taken beside the
+        # portrait's iris where it would show the old iris. The sharp edges (iris rim, lower lid) are soft steps at
+        # full resolution, like the lid line.
+        def local_iris(P, fx, fy, fax, fay, fih):
+            Pp = g.mul(g.add(P, 1.0), half_S)
+            px_, py_ = (g.reshape(g.take(Pp, [c], 1), [2, 1, 1, 1]) for c in (0, 1))
+            dx_, dy_ = g.sub(px_, fx), g.sub(py_, fy)
+            return (g.mul(g.add(g.mul(dx_, fax), g.mul(dy_, fay)), fih),
+                    g.mul(g.sub(g.mul(dy_, fax), g.mul(dx_, fay)), fih))
+
+        ti_u, ti_t = local_iris(TI_n, cx_, cy_, ax_, ay_, ih)
+        si_u, si_t = local_iris(SI_n, scx, scy, sax, say, sih)
+        lid_s = g.add(Us, LID_REVEAL)
+        low_s = g.max(g.sub(Ls, 0.5 * LID_REVEAL), lid_s)
+
+        def keep_in_eye(tt):
+            # reflect about the line just under the portrait's upper lid (a revealed band shows the eyeball below
+            # it mirrored), then keep inside the portrait's opening
+            tt = g.max(tt, g.sub(g.mul(lid_s, 2.0), tt))
+            return g.min(g.max(tt, lid_s), low_s)
+
+        # the sclera: a rubber sheet between the eye's corners that moves with the iris (the band of columns of
+        # the iris and its margin rigidly, the rest stretched or squeezed towards the corners), the band a raised
+        # lid reveals reflected; where it would still show the portrait's iris (the gaze's trailing crescent, the
+        # revealed band above the iris) sclera colour is painted instead
+        RR = IRIS_R + IRIS_MARGIN
+        d_u, d_t = g.sub(ti_u, si_u), g.sub(ti_t, si_t)                 # the iris motion, half-widths
+        rho = g.clip01(g.op("Where", g.op("Less", u, g.sub(ti_u, RR)),
+                            g.div(g.add(u, 1.0), g.max(g.add(g.sub(ti_u, RR), 1.0), 1e-3)),
+                            g.op("Where", g.op("Greater", u, g.add(ti_u, RR)),
+                                 g.div(g.sub(1.0, u), g.max(g.sub(1.0, g.add(ti_u, RR)), 1e-3)), g.const(1.0))))
+        u_sc = g.sub(u, g.mul(rho, d_u))
+        t_sc = keep_in_eye(g.sub(g.add(Ls, g.sub(t, Lt)), g.mul(rho, d_t)))
+        hole = g.clip01(g.mul(g.sub(RR, g.sqrt(g.add(g.sq(g.sub(u_sc, si_u)), g.sq(g.sub(t_sc, si_t))))),
+                              g.mul(th, 0.5)))                          # 1 inside the portrait's iris (2 px soft)
+        below = g.op("Greater", t, Lt)
+        t_sc = g.op("Where", below, t_below, t_sc)
+        u_sc = g.op("Where", below, u, u_sc)
+        hole = g.op("Where", below, g.const(0.0), hole)
+        # sclera colour: the portrait's own, beside its iris on both sides at the iris centre's height
+        spts = []
+        for sgn in (-1.0, 1.0):
+            uu = g.add(si_u, sgn * (RR + 0.2))
+            spts.append(g.concat([g.add(scx, g.mul(g.sub(g.mul(uu, sax), g.mul(si_t, say)), sh)),
+                                  g.add(scy, g.mul(g.add(g.mul(uu, say), g.mul(si_t, sax)), sh))], 1))   # [2,2,1,1]
+        SP = g.reshape(g.concat(spts, 0), [4, 2])                       # eye 0 left, eye 1 left, eye 0 right, ...
+        SPi = g.op("Cast", g.clip(g.op("Floor", SP), 0.0, Sm1), to=TensorProto.INT64)
+        flat = g.add(g.mul(g.take(SPi, [1], 1), S_i), g.take(SPi, [0], 1))   # [4,1]
+        cols = g.op("Gather", g.reshape("source", g.concat([g.i64([3]), g.i64([-1])], 0)), g.reshape(flat, [-1]),
+                    axis=1)                                             # [3,4]
+        sclera = g.reshape(g.op("Transpose", g.mul(g.add(g.take(cols, [0, 1], 1), g.take(cols, [2, 3], 1)), 0.5),
+                                perm=[1, 0]), [2, 3, 1, 1])             # [2,3,1,1]
+        diu, dit = g.sub(u, ti_u), g.sub(t, ti_t)
+        u_ir = g.add(si_u, diu)
+        t_ir = keep_in_eye(g.add(si_t, dit))
+        dux, duy = g.mul(sax, k_n), g.mul(say, k_n)
+
+        def corr(uu, tt):
+            cu_, ct_ = g.mul(g.sub(uu, u), alpha), g.mul(g.sub(tt, t), alpha)
+            return [g.add(g.mul(cu_, dux), g.mul(ct_, dtx)), g.add(g.mul(cu_, duy), g.mul(ct_, dty))]
+
+        c_lv = step_level(g.mul(g.sub(IRIS_R, g.sqrt(g.add(g.sq(diu), g.sq(dit)))), th))   # > 0.5 inside the iris
+        b_lv = step_level(g.mul(g.sub(Lt, t), th))                      # > 0.5 above the target lower lid
+        X2 = g.concat(corr(u_sc, t_sc) + corr(u_ir, t_ir) + [c_lv, b_lv, g.mul(hole, alpha)], 1)
+        R2 = g.op("MatMul", Wy, g.op("MatMul", X2, Wx))                          # [2,7,hm,wm]
+        g_sc, g_ir = g.split(g.clip(g.add(g.reshape(g.op("Slice", R2, g.i64([0]), g.i64([4]), g.i64([1])), blk),
+                                          g.op("Unsqueeze", Fm, g.i64([1]))), neg_edge, edge), 2, 1)
+        g_sc, g_ir = (g.reshape(v, g.concat([g.i64([2, 2]), hm, wm], 0)) for v in (g_sc, g_ir))
+        c_w, b_w, h_w = g.split(g.clip01(g.op("Slice", R2, g.i64([4]), g.i64([7]), g.i64([1]))), 3, 1)
+        W_up = s
+        W_ir = g.mul(g.sub(1.0, s), g.mul(c_w, b_w))
+        W_eye = g.sub(g.sub(1.0, s), W_ir)
+        W_paint = g.mul(W_eye, h_w)
+        W_sc = g.sub(W_eye, W_paint)
+        # the two largest become A and B (the third, non-zero only where the lid line crosses the iris rim, goes
+        # to A)
+        one_m = lambda x: g.sub(1.0, x)
+        ge = lambda x, y: g.op("Cast", g.op("GreaterOrEqual", x, y), to=TensorProto.FLOAT)
+        up_ir, up_sc, ir_sc = ge(W_up, W_ir), ge(W_up, W_sc), ge(W_ir, W_sc)
+        k_up = g.mul(up_ir, up_sc)
+        k_ir = g.mul(one_m(k_up), ir_sc)
+        k_sc = g.sub(one_m(k_up), k_ir)
+        b_up = g.mul(one_m(k_up), g.add(g.mul(k_ir, up_sc), g.mul(k_sc, up_ir)))
+        b_ir = g.mul(one_m(k_ir), g.add(g.mul(k_up, ir_sc), g.mul(k_sc, one_m(up_ir))))
+        b_sc = g.mul(one_m(k_sc), g.add(g.mul(k_up, one_m(ir_sc)), g.mul(k_ir, one_m(up_sc))))
+        g_a2 = g.add(g.add(g.mul(k_up, g_up), g.mul(k_ir, g_ir)), g.mul(k_sc, g_sc))
+        g_b2 = g.add(g.add(g.mul(b_up, g_up), g.mul(b_ir, g_ir)), g.mul(b_sc, g_sc))
+        w_b2 = g.add(g.add(g.mul(b_up, W_up), g.mul(b_ir, W_ir)), g.mul(b_sc, W_sc))
+        paint2 = g.concat([g.mul(sclera, W_paint), W_paint], 1)         # [2,4,hm,wm]
+        body = g.nodes[n_model:]
+        del g.nodes[n_model:]
+        for nd in body:
+            nd.name = f"eyemodel/{nd.name}"
+        vi = lambda nm: helper.make_tensor_value_info(nm, TensorProto.FLOAT, None)
+        then_g = helper.make_graph(body, "eye_model", [], [vi(o) for o in (g_a2, g_b2, w_b2, paint2)])
+        # without the model: version 1's grids and weight as they are, and no paint
+        keep = [g._name("eye_v1") for _ in range(4)]
+        else_nodes = [helper.make_node("Identity", [x], [y], name=f"eyemodel_off/id{i}")
+                      for i, (x, y) in enumerate(zip((g_a, g_b, w_b), keep))]
+        else_nodes.append(helper.make_node("ConstantOfShape", [g.concat([g.i64([2, 4]), hm, wm], 0)], [keep[3]],
+                                           name="eyemodel_off/nopaint",
+                                           value=numpy_helper.from_array(np.zeros(1, np.float32))))
+        else_g = helper.make_graph(else_nodes, "eye_v1", [], [vi(y) for y in keep])
+        outs_ = [g._name("eye") for _ in range(4)]
+        g.nodes.append(helper.make_node("If", [g.op("Cast", eye_v2, to=TensorProto.BOOL)], outs_,
+                                        name=f"n{len(g.nodes)}_If_eyemodel", then_branch=then_g, else_branch=else_g))
+        g_a, g_b, w_b, paint = outs_
         chg = g.mul(g.clip01(g.mul(a, 4.0)), g.clip01(g.mul(m, 1.0 / CHANGED_PX)))
         # as in to_union: the grids as changes of the MLS map, gated, then the gated weight of B and changed
         da, db = (g.mul(gate, g.sub(v, Fm)) for v in (g_a, g_b))
-        t4 = g.concat([da, db, g.mul(gate, w_b), chg], 1)               # [2,6,hm,wm] (no cavity)
+        t4 = g.concat([da, db, g.mul(gate, w_b), chg, g.mul(gate, paint)], 1)   # [2,10,hm,wm]: + painted sclera
         outs = []
         for e in E2:
             # one Pad: eye e's block into the union box; negative pads drop the other eye (and any of the block,
@@ -753,18 +891,68 @@ def build() -> onnx.ModelProto:
 
         xu, yu = src_norm(t_up)
         xl, yl = src_norm(t_lo)
-        split_s = g.add(IUs, g.mul(g.sub(ILs, IUs), MOUTH_SPLIT))
-        split_t = g.add(IUt, g.mul(g.sub(ILt, IUt), MOUTH_SPLIT))
+        def opening(side):
+            a = g.take(LM, [side * 68 + i for i in (61, 62, 63)], 0)
+            b = g.take(LM, [side * 68 + i for i in (67, 66, 65)], 0)
+            return g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(a, b)), g.i64([1]), keepdims=0)), keepdims=0)
+
+        # ---- the portrait's palette and its teeth split (h13-face) ----------------------------------------------
+        SRCP = g.op("Slice", LM, g.i64([68]), g.i64([136]))             # the portrait's landmarks, pixels [68,2]
+        src_flat = g.reshape("source", g.concat([g.i64([3]), g.i64([-1])], 0))
+
+        def lerp_pts(pairs, fs):
+            """points a + f (b - a) for every pair and f, [len(fs) * len(pairs), 2], f-major"""
+            A = np.zeros((len(fs) * len(pairs), 68), np.float32)
+            for i, f in enumerate(fs):
+                for j, (a_, b_) in enumerate(pairs):
+                    A[i * len(pairs) + j, a_] += 1 - f
+                    A[i * len(pairs) + j, b_] += f
+            return g.op("MatMul", g.const(A), SRCP)
+
+        def colours(P):
+            """the portrait's pixels (nearest) at points P [n,2] -> [3,n]"""
+            Pi = g.op("Cast", g.clip(g.op("Floor", P), 0.0, Sm1), to=TensorProto.INT64)
+            flat = g.add(g.mul(g.take(Pi, [1], 1), S_i), g.take(Pi, [0], 1))
+            return g.op("Gather", src_flat, g.reshape(flat, [-1]), axis=1)
+
+        def mean_colour(P):
+            return g.op("ReduceMean", colours(P), axes=[1], keepdims=0)    # [3]
+
+        lum_w = g.const(np.array([0.299, 0.587, 0.114], np.float32))
+        lum = lambda c: g.op("ReduceSum", g.mul(c, lum_w), keepdims=0)
+        lips_c = mean_colour(lerp_pts([(50, 61), (51, 62), (52, 63), (58, 67), (57, 66), (56, 65)], [0.5]))
+        skin_c = mean_colour(lerp_pts([(57, 8), (48, 4), (54, 12), (33, 51)], [0.4]))
+        # what the portrait's own opening shows (its teeth, if any): used only when it is open and brighter than
+        # the lips
+        teeth_s = mean_colour(lerp_pts([(61, 67), (62, 66), (63, 65)], [0.2, 0.35]))
+        open_s = opening(1)
+        teeth_w = g.mul(g.clip01(g.mul(g.sub(open_s, 3.0), 0.25)),
+                        g.clip01(g.mul(g.sub(lum(teeth_s), g.add(lum(lips_c), 0.08)), 10.0)))
+        teeth_default = g.add(g.mul(skin_c, 0.35), g.mul(g.const(np.array(TEETH, np.float32)), 0.65))
+        teeth_c = g.add(teeth_default, g.mul(teeth_w, g.sub(teeth_s, teeth_default)))
+        flesh = g.clip01(g.mul(lips_c, g.const(np.array(CAVITY_TINT, np.float32))))   # the inside of the lips
+        edge_p = g.mul(flesh, CAVITY_EDGE_K)
+        deep_p = g.add(g.mul(flesh, CAVITY_DEEP_K), 0.01)
+        tongue_p = g.add(g.mul(lips_c, 0.8), g.mul(skin_c, 0.1))
+        ch = lambda c, i: g.reshape(g.take(c, [i], 0), [1, 1])
+        # the teeth split: the darkest row of the portrait's opening between 30 % and 85 % of the way from the
+        # upper to the lower inner lip (the gap between the teeth rows, or the dark under the upper teeth)
+        SPLIT_FS = [0.3 + 0.05 * i for i in range(12)]
+        rows_lum = g.reshape(g.op("MatMul", g.reshape(lum_w, [1, 3]),
+                                  colours(lerp_pts([(61, 67), (62, 66), (63, 65)], SPLIT_FS))), [len(SPLIT_FS), 3])
+        dark = g.op("ArgMin", g.op("ReduceMean", rows_lum, axes=[1], keepdims=0), axis=0, keepdims=1)
+        split_f = g.reshape(g.op("Gather", g.const(np.array(SPLIT_FS, np.float32) + 0.025), dark, axis=0), [1, 1])
+        # a portrait without a visible opening keeps the old split (nothing is there to split), and so does a frame
+        # that opens the mouth less than 0.5 px wider than the portrait's (a smile, a roll: the same as version 1)
+        gain = g.mul(g.clip01(g.mul(g.sub(open_s, 3.0), 0.25)), g.clip01(g.sub(g.sub(opening(0), open_s), 0.5)))
+        split_f = g.add(MOUTH_SPLIT, g.mul(gain, g.sub(split_f, MOUTH_SPLIT)))
+        split_s = g.add(IUs, g.mul(g.sub(ILs, IUs), split_f))
+        split_t = g.add(IUt, g.mul(g.sub(ILt, IUt), split_f))
         levels = [step_level(g.mul(g.sub(IUt, t), th)),                # sU: above the target inner upper lip
                   step_level(g.mul(g.sub(t, ILt), th)),                # sL: below the target inner lower lip
                   step_level(g.mul(g.sub(split_t, t), th)),            # pu: in the upper part of the opening
                   step_level(g.mul(g.sub(split_s, t_up), sh)),         # va: upper candidate shows upper-mouth content
                   step_level(g.mul(g.sub(t_lo, split_s), sh))]         # vl: lower candidate shows lower-mouth content
-
-        def opening(side):
-            a = g.take(LM, [side * 68 + i for i in (61, 62, 63)], 0)
-            b = g.take(LM, [side * 68 + i for i in (67, 66, 65)], 0)
-            return g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(a, b)), g.i64([1]), keepdims=0)), keepdims=0)
 
         # the cavity appears only where the target is more open than the portrait, and fades in over OPEN_PX
         w_open = g.clip01(g.div(g.sub(opening(0), opening(1)), OPEN_PX))
@@ -777,14 +965,17 @@ def build() -> onnx.ModelProto:
         depth = g.clip01(g.div(g.min(below_up, g.sub(ILt, t)), g.add(g.mul(gap, 0.5), 1e-3)))
         depth = g.mul(depth, g.clip01(g.sub(1.2, g.sq(u))))
         depth = g.mul(g.sq(depth), g.sub(3.0, g.mul(depth, 2.0)))      # smoothstep
-        edge_c = np.array(CAVITY_EDGE, np.float32)
-        deep_c = np.array(CAVITY_DEEP, np.float32)
-        cav = [g.add(float(edge_c[i]), g.mul(depth, float(deep_c[i] - edge_c[i]))) for i in range(3)]
+        # lit from the upper lip's side: brighter under the upper lip, darker towards the lower lip and the back
+        light = g.add(CAVITY_LIGHT[0], g.mul(g.clip01(g.div(g.sub(ILt, t), g.add(gap, 1e-3))), CAVITY_LIGHT[1]))
+        cav = [g.mul(g.add(ch(edge_p, i), g.mul(depth, g.sub(ch(deep_p, i), ch(edge_p, i)))), light) for i in range(3)]
+        # the corners of the opening show the lips' inner flesh, not a dark point
+        corner = g.clip01(g.div(g.sub(g.abs(u), CORNER_FLESH[0]), CORNER_FLESH[1] - CORNER_FLESH[0]))
+        cav = [g.add(c, g.mul(corner, g.sub(g.mul(ch(lips_c, i), 0.75), c))) for i, c in enumerate(cav)]
         above_lo = g.div(g.sub(ILt, t), g.add(gap, 1e-3))              # 0 at the lower lip, 1 at the upper
         tongue_a = g.mul(g.mul(falloff(above_lo, 0.5 * TONGUE_HEIGHT, TONGUE_HEIGHT), TONGUE_ALPHA),
                          g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.6)))))
         shade_t = g.add(0.55, g.mul(g.clip01(g.sub(1.0, g.div(above_lo, TONGUE_HEIGHT))), 0.45))
-        cav = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, TONGUE[i]), c))) for i, c in enumerate(cav)]
+        cav = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, ch(tongue_p, i)), c))) for i, c in enumerate(cav)]
         tth = g.min(g.const(TEETH_HEIGHT), g.mul(gap, 0.4))            # teeth height, half-widths
         teeth_a = g.mul(falloff(g.div(below_up, g.add(tth, 1e-3)), 0.8, 1.0),
                         g.mul(g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.25)))), TEETH_ALPHA))
@@ -792,7 +983,15 @@ def build() -> onnx.ModelProto:
         gaps = g.op("Cos", g.mul(g.add(u, TOOTH_WIDTH / 2), float(2 * np.pi / TOOTH_WIDTH)))     # 1 at the gaps
         gaps = g.sq(g.sq(g.add(g.mul(gaps, 0.5), 0.5)))
         shade = g.mul(shade, g.sub(1.0, g.mul(gaps, 0.25)))
-        cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, TEETH[i]), c))) for i, c in enumerate(cav)]
+        cav = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, ch(teeth_c, i)), c))) for i, c in enumerate(cav)]
+        # version 1's fixed colours, kept for frames that open the mouth less than 0.5 px wider than the portrait's
+        # (there the cavity is all but invisible, and such frames of a version-1 project stay bit for bit)
+        e1, d1 = np.array(CAVITY_EDGE_V1, np.float32), np.array(CAVITY_DEEP_V1, np.float32)
+        cav1 = [g.add(float(e1[i]), g.mul(depth, float(d1[i] - e1[i]))) for i in range(3)]
+        cav1 = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, TONGUE_V1[i]), c))) for i, c in enumerate(cav1)]
+        cav1 = [g.add(c, g.mul(teeth_a, g.sub(g.mul(shade, TEETH_V1[i]), c))) for i, c in enumerate(cav1)]
+        cav_gain = g.clip01(g.sub(g.sub(opening(0), open_s), 0.5))
+        cav = [g.add(c1, g.mul(cav_gain, g.sub(c, c1))) for c1, c in zip(cav1, cav)]
         # the maps behind the weights and their comparisons are resized by Resize itself (ties between weights
         # must come out exactly as they did); the coordinates and the cavity colour by two small products
         R = win.upsample([alpha] + levels + [cgate])                    # [1,7,h,w]
@@ -865,9 +1064,13 @@ def build() -> onnx.ModelProto:
     moved_f = g.op("Cast", moved_any, to=TensorProto.BOOL)                 # [3]
     eyes_moved = g.op("Cast", g.op("ReduceMax", g.take(moved_any, [0, 1], 0), keepdims=1), to=TensorProto.BOOL)
     mouth6, cav4 = if_moved(g.take(moved_f, [2], 0), mouth_layer, "mouth", (6, 4))
-    L = g.op("Sum", *if_moved(eyes_moved, eye_layers, "eyes", (6, 6)), mouth6)   # [1,6,lh,lw]
+    eye0, eye1 = if_moved(eyes_moved, eye_layers, "eyes", (10, 10))
+    first6 = lambda x: g.op("Slice", x, g.i64([0]), g.i64([6]), g.i64([1]))
+    last4 = lambda x: g.op("Slice", x, g.i64([6]), g.i64([10]), g.i64([1]))
+    L = g.op("Sum", first6(eye0), first6(eye1), mouth6)                 # [1,6,lh,lw]
     # L channels: 0-1 change of grid A, 2-3 change of grid B (both from the MLS map), 4 weight of B, 5 changed;
-    # cav4 (the mouth's alone): premultiplied cavity colour, its coverage
+    # cav4: premultiplied painted colour (the mouth's cavity, the eyes' sclera), its coverage
+    cav4 = g.op("Sum", cav4, last4(eye0), last4(eye1))
     pads = g.concat([g.i64([0, 0]), ly0, lx0, g.i64([0, 0]), g.sub(S_i, ly1), g.sub(S_i, lx1)], 0)
 
     def part(x, a, b):
@@ -919,7 +1122,8 @@ def manifest(data: bytes, file_name: str) -> dict:
             "bytes": len(data),
             "opset": OPSET,
             "inputs": {"source": [1, 3, "S", "S"], "source_landmarks": [1, 68, 2], "target_landmarks": [1, 68, 2],
-                       "source_points": [1, "P", 2], "target_points": [1, "P", 2]},
+                       "source_points": [1, "P", 2], "target_points": [1, "P", 2],
+                       "source_iris": [1, 2, 2], "target_iris": [1, 2, 2]},
             "outputs": {"grid": [1, 4, "S", "S"], "overlay": [1, 5, "S", "S"], "changed": [1, 1, "S", "S"]},
         },
         "dims": {"S": {"values": [256, 512, 1024]}},

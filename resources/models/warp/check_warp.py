@@ -33,6 +33,8 @@ MODEL = HERE / "warp_generator.onnx"
 PORTRAIT = REPO / "resources" / "demo" / "astronaut.png"
 REFERENCE = REPO / "tests" / "data" / "astronaut_reference.json"
 
+# the optional iris inputs fed as zeros (no gaze)
+IRIS0 = {"source_iris": np.zeros((1, 2, 2), np.float32), "target_iris": np.zeros((1, 2, 2), np.float32)}
 CROP_IOD = 3.6        # crop side in inter-ocular distances (the face, hairline to chin, fills ~70 %)
 CROP_DOWN = 0.35      # crop centre below the eye midpoint, in inter-ocular distances
 
@@ -143,6 +145,31 @@ def edit_close_mouth(lm):
     return t
 
 
+def edit_wide(lm, amount=1.0):
+    """both upper lids raised by 40 % of the opening (the plugin's eyeWide)"""
+    t = lm.copy()
+    for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        t[up] = lm[up] - 0.4 * amount * (lm[lo] - lm[up])
+    return t
+
+
+# Edits with the eye model: (landmark edit, iris shift in eye distances (x, y down)); the iris centres are taken
+# as the eye landmarks' means here (the plugin uses the face mesh model's iris points)
+EYE_EDITS = {
+    "gaze_right": (lambda lm: lm.copy(), (0.06, 0.0)),
+    "gaze_down": (lambda lm: lm.copy(), (0.0, 0.03)),
+    "wide": (edit_wide, (0.0, 0.0)),
+    "wide_gaze_left": (edit_wide, (-0.05, 0.0)),
+    "blink_half_gaze": (lambda lm: edit_blink(lm, amount=0.5), (0.05, 0.0)),
+}
+
+
+def irises(lm, tl, shift, S):
+    si = np.stack([lm[36:42].mean(0), lm[42:48].mean(0)])
+    ti = np.stack([tl[36:42].mean(0), tl[42:48].mean(0)]) * 0 + si + np.array(shift) * iod_of(lm)
+    return to_norm(si, S), to_norm(ti, S)
+
+
 EDITS = {
     "jaw_open": lambda lm: edit_jaw_open(lm),
     "jaw_open_wide": lambda lm: edit_jaw_open(lm, 0.4),
@@ -180,11 +207,17 @@ def resample(src: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return (top * (1 - ty) + bot * ty)[None]
 
 
-def run(sess, src, lm_s, lm_t):
+def run(sess, src, lm_s, lm_t, iris=None):
     """The animated crop and the changed mask: the model returns two sampling grids A, B and an overlay,
     composited here as the plugin does it, (1 - a - b) * sample(source, A) + b * sample(source, B) + rgb
     (the plugin samples the full-resolution reference image instead of the crop)."""
-    grid, overlay, changed = sess.run(None, {"source": src, "source_landmarks": lm_s, "target_landmarks": lm_t, **NO_POINTS})
+    feeds = {"source": src, "source_landmarks": lm_s, "target_landmarks": lm_t, **NO_POINTS}
+    # the optional iris inputs (manifest version 2): zeros = no gaze, the eyes as in version 1
+    names = {i.name for i in sess.get_inputs()}
+    feeds.update({n: np.zeros((1, 2, 2), np.float32) for n in ("source_iris", "target_iris") if n in names})
+    if iris is not None:
+        feeds["source_iris"], feeds["target_iris"] = iris
+    grid, overlay, changed = sess.run(None, feeds)
     if not (np.isfinite(grid).all() and np.isfinite(overlay).all()):
         return np.full_like(src, np.nan), changed
     a, b = overlay[:, 3:4], overlay[:, 4:5]
@@ -263,9 +296,11 @@ def main() -> int:
     for S in (256, 512, 1024):
         src, lm = aligned_crop(img, lm_img, S)
         src_t = np.ascontiguousarray(src.transpose(2, 0, 1)[None])
-        for name, fn in EDITS.items():
+        edits = [(n, fn, None) for n, fn in EDITS.items()] + [(n, fn, sh) for n, (fn, sh) in EYE_EDITS.items()]
+        for name, fn, shift in edits:
             tl = fn(lm)
-            out, chg = run(sess, src_t, to_norm(lm, S), to_norm(tl, S))
+            iris = None if shift is None else irises(lm, tl, shift, S)
+            out, chg = run(sess, src_t, to_norm(lm, S), to_norm(tl, S), iris)
             finite = bool(np.isfinite(out).all() and np.isfinite(chg).all())
             in_range = bool(out.min() >= 0 and out.max() <= 1 and chg.min() >= 0 and chg.max() <= 1)
             still = chg[0, 0] == 0
@@ -309,8 +344,8 @@ def main() -> int:
     mls_points = [i for i in range(68) if not (i in (37, 38, 40, 41, 43, 44, 46, 47) or 60 <= i <= 67)]
     for name in ("jaw_open", "jaw_open_wide", "smile", "roll_plus8", "talk_blink_roll"):
         tl = EDITS[name](lm)
-        grid = sess.run(None, {"source": src_t, "source_landmarks": to_norm(lm, S),
-                               "target_landmarks": to_norm(tl, S), **NO_POINTS})[0][0]
+        grid = sess.run(None, {**IRIS0, **NO_POINTS, "source": src_t, "source_landmarks": to_norm(lm, S),
+                               "target_landmarks": to_norm(tl, S)})[0][0]
         moved = [i for i in mls_points if np.hypot(*(tl[i] - lm[i])) > 0.5]
         gx = bilinear(grid[0][..., None], tl[moved, 0], tl[moved, 1])[:, 0]
         gy = bilinear(grid[1][..., None], tl[moved, 0], tl[moved, 1])[:, 0]
@@ -394,11 +429,11 @@ def main() -> int:
         for case, edit in (("global", "talk_blink_roll"), ("local", "blink")):
             s_n, t_n = to_norm(lm, S), to_norm(EDITS[edit](lm), S)
             for _ in range(5):
-                sess.run(None, {"source": src_t, "source_landmarks": s_n, "target_landmarks": t_n, **NO_POINTS})
+                sess.run(None, {**IRIS0, **NO_POINTS, "source": src_t, "source_landmarks": s_n, "target_landmarks": t_n})
             ts = []
             for _ in range(args.timing_runs):
                 t0 = time.perf_counter()
-                sess.run(None, {"source": src_t, "source_landmarks": s_n, "target_landmarks": t_n, **NO_POINTS})
+                sess.run(None, {**IRIS0, **NO_POINTS, "source": src_t, "source_landmarks": s_n, "target_landmarks": t_n})
                 ts.append(time.perf_counter() - t0)
             ts = np.array(ts) * 1e3
             print(f"timing S={S} {case:6s}: mean {ts.mean():6.2f} ms, median {np.median(ts):6.2f} ms, "
