@@ -44,7 +44,7 @@ pub struct Expressions {
     pub head_yaw: f64,
     pub head_pitch: f64,
     pub head_roll: f64,
-    // h13-face: eyes.
+    // Eyes.
     /// Gaze towards the subject's own left (+) or right, degrees.
     pub gaze_x: f64,
     /// Gaze up (+) or down, degrees.
@@ -71,7 +71,7 @@ pub const NAMES: [&str; COUNT] = [
 /// by `GAZE_RADIUS_IOD · sin θ` IOD in the face's frame.
 pub const GAZE_RADIUS_IOD: f64 = 0.19;
 
-/// How far `eyeWide…` = 1 raises the upper lid, as a fraction of the eye's opening (issue 13).
+/// How far `eyeWide…` = 1 raises the upper lid, as a fraction of the eye's opening.
 pub const EYE_WIDE_MAX: f64 = 0.4;
 
 /// `d` with entries `from..to` set to `v` (for the constant tables).

@@ -48,7 +48,7 @@ pub const REFERENCE_LAST: &str = "referenceLast";
 pub const OVERRIDE_SOURCE: &str = "overrideSource";
 /// Track frames without a face: hold or interpolate (`missingFrames`).
 pub const MISSING_FRAMES: &str = "missingFrames";
-/// h13-face: take the gaze a track carries (`gazeFromTrack`).
+/// Take the gaze a track carries (`gazeFromTrack`).
 pub const GAZE_FROM_TRACK: &str = "gazeFromTrack";
 /// Smooth the driving landmarks (`smooth`).
 pub const SMOOTH: &str = "smooth";
@@ -389,7 +389,6 @@ const EXPRESSION_UI: [(&str, f64, f64, &str); crate::expressions::COUNT] = [
     ("Head yaw", -30.0, 30.0, "Degrees: turn towards the subject's left (positive) or right (a 2-D approximation with a generic face depth)."),
     ("Head pitch", -30.0, 30.0, "Degrees: nod down (positive) or up (a 2-D approximation)."),
     ("Head roll", -45.0, 45.0, "Degrees: tilt counter-clockwise on screen (positive) or clockwise."),
-    // h13-face
     ("Gaze X", -40.0, 40.0, "Degrees: the eyes look towards the subject's own left (positive; the image's right in a frontal portrait) or right (negative). The iris moves inside the eye opening, the lids stay; added to the gaze a track or the Driver carries."),
     ("Gaze Y", -30.0, 30.0, "Degrees: the eyes look up (positive) or down (negative). Added to the gaze a track or the Driver carries."),
     ("Eye wide left", 0.0, 1.0, "0…1: the subject's left upper lid raised by up to 40 % of the eye's opening (more of the eyeball shows; the iris keeps its size)."),
@@ -452,7 +451,7 @@ pub struct Settings {
     pub expressions: crate::expressions::Expressions,
     /// Generator pack folder (None: the built-in warp).
     pub model_pack: Option<std::path::PathBuf>,
-    /// h13-face: take the gaze a track carries.
+    /// Take the gaze a track carries.
     pub gaze_from_track: bool,
 }
 

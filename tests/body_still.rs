@@ -1,4 +1,4 @@
-//! A still body (issue 13): a jaw drop, a nod (pitch ±20°) and a turn move the chin and the jaw line, but the
+//! A still body: a jaw drop, a nod (pitch ±20°) and a turn move the chin and the jaw line, but the
 //! neck below, the collar, the clothes and the background stay: no pixel more than half an eye distance below the
 //! chin line (jaw points 4–12, the lower of the portrait's and the target's) changes by more than 2/255, with
 //! `useSegmentation` off and on. Rendered through the headless host and the plugin's C entry points; the largest

@@ -1,4 +1,4 @@
-//! 3-D head turns (issue 13): yaw and pitch through the headless host and the plugin's C entry points move the
+//! 3-D head turns: yaw and pitch through the headless host and the plugin's C entry points move the
 //! portrait's nose more than its cheeks, in the right direction, the far cheek narrowing; no NaN; a turned head
 //! held still renders identical frames; the identity is still the portrait bit for bit. The warp stays one-to-one:
 //! the Jacobian of its sampling grid outside the eye and mouth layers, with the head path's control points for

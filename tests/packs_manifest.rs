@@ -491,7 +491,7 @@ fn version_1_and_2_manifests_without_optional_inputs_load() {
     assert_eq!(warp.manifest.version, 2);
     let names: Vec<&str> = warp.manifest.models[0].inputs.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["source", "source_landmarks", "target_landmarks", "source_points", "target_points", "source_iris", "target_iris"]);
-    // (h13-face) its iris inputs left out of the manifest, the model's own inputs name them.
+    // its iris inputs left out of the manifest, the model's own inputs name them.
     let dir = copy_pack(&builtin_warp(), "no-iris");
     edit_manifest(dir.path(), |m| {
         remove(m, &["generator", "inputs", "source_iris"]);

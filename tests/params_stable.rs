@@ -47,7 +47,7 @@ fn parameter_names_types_and_options_are_stable() {
         ("overrideSource", "OfxParamTypeBoolean"),
         ("faceIndex", "OfxParamTypeInteger"),
         ("facesFound", "OfxParamTypeString"),
-        // The expression controls (version 1), then issue 13's eye controls.
+        // The expression controls (version 1), then generator v2's eye controls.
         ("jawOpen", "OfxParamTypeDouble"),
         ("smile", "OfxParamTypeDouble"),
         ("mouthWide", "OfxParamTypeDouble"),

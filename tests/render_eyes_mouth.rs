@@ -1,4 +1,4 @@
-//! Eyes and mouth of generator v2 (issue 13), through the headless host and the plugin's C entry points with real
+//! Eyes and mouth of generator v2, through the headless host and the plugin's C entry points with real
 //! inference, read back with the shipped face analyzer: a gaze moves the iris centres where the gaze asks, wide eyes
 //! raise the upper lids without growing the iris, a jaw drop on a portrait that shows teeth keeps the upper teeth
 //! with the upper lip and carries the lower ones with the chin, and a project saved with the version 1 plugin

@@ -137,7 +137,7 @@ pub struct Target<'a> {
     /// The driving iBUG-68 landmarks in the base reference's normalised crop
     /// coordinates.
     pub landmarks: &'a [[f32; 2]; 68],
-    // ---- lp-rs: motion a neural (LivePortrait) pack reads besides the landmarks; neutral in `Target::new`. ----
+    // ---- Motion a neural (LivePortrait) pack reads besides the landmarks; neutral in `Target::new`. ----
     /// The expression controls' values, in `crate::expressions::NAMES` order (jawOpen, smile, …, headYaw,
     /// headPitch, headRoll), for a generator whose `takes_controls` is true: its `landmarks` then carry every
     /// control but the head turn, which it applies itself (as it may smile and brows). Zeros otherwise.
@@ -148,21 +148,21 @@ pub struct Target<'a> {
     /// In Driver mode, for a generator with a `driver_crop`: the Driver frame now and at the motion reference
     /// frame, cropped with that convention. `None` otherwise.
     pub driver: Option<DriverFrames<'a>>,
-    // h13-geo: control points beyond the 68, for packs whose manifest (version 2) declares the optional inputs
+    // Control points beyond the 68, for packs whose manifest (version 2) declares the optional inputs
     // `source_points` / `target_points`; packs without them ignore these.
     /// Extra control points in the chosen reference's normalised crop coordinates (points of the portrait's
     /// 3-D face mesh, of a head shell around it, and fixed points of the body and background); empty for none.
     pub source_points: &'a [[f32; 2]],
     /// Where each of `source_points` goes this frame, same coordinates; as long as `source_points`.
     pub target_points: &'a [[f32; 2]],
-    // h13-face: the irises (gaze).
+    // The irises (gaze).
     /// The gaze, when this frame has one: where the chosen reference's irises are and where they should be.
     /// `None` (the default): the irises go where the eyes' motion carries them, and a pack that takes iris
     /// inputs is given zeros (its eyes as before the eye model), so frames are what they were before gaze existed.
     pub irises: Option<IrisTarget>,
 }
 
-/// h13-face: the iris centres of one frame, normalised crop coordinates, the subject's right eye (iBUG 36–41)
+/// The iris centres of one frame, normalised crop coordinates, the subject's right eye (iBUG 36–41)
 /// first. A warp pack whose manifest declares the optional inputs `source_iris` / `target_iris` (float32
 /// `[1, 2, 2]`) gets them; another pack ignores them.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -188,7 +188,7 @@ impl<'a> Target<'a> {
     }
 }
 
-/// lp-rs: a driving frame as a neural pack's motion extractor sees it: planar RGB in [0, 1], `side`×`side`
+/// A driving frame as a neural pack's motion extractor sees it: planar RGB in [0, 1], `side`×`side`
 /// (the pack's `driver_crop`), with the content key its motion is cached by.
 #[derive(Clone, Copy)]
 pub struct DriverCropped<'a> {
@@ -196,14 +196,14 @@ pub struct DriverCropped<'a> {
     pub key: u128,
 }
 
-/// lp-rs: the Driver frame now and at the motion reference frame (relative motion is now − reference).
+/// The Driver frame now and at the motion reference frame (relative motion is now − reference).
 #[derive(Clone, Copy)]
 pub struct DriverFrames<'a> {
     pub now: DriverCropped<'a>,
     pub reference: DriverCropped<'a>,
 }
 
-/// lp-rs: how a generator wants Driver frames cropped: LivePortrait's square about the landmarks' rotated
+/// How a generator wants Driver frames cropped: LivePortrait's square about the landmarks' rotated
 /// bounding box (`scale` times its larger side, shifted by `vx_ratio`, `vy_ratio` of it), `side` pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DriverCrop {
@@ -228,17 +228,17 @@ pub trait Generator: Send + Sync {
     ) -> Result<GeneratedCrop, GenerateError>;
     /// Which device runs it.
     fn device_report(&self) -> &DeviceReport;
-    /// lp-rs: how Driver frames are to be cropped for the generator's own motion extractor (`Target::driver`);
+    /// How Driver frames are to be cropped for the generator's own motion extractor (`Target::driver`);
     /// `None` (the default): the generator reads the drive from landmarks only.
     fn driver_crop(&self) -> Option<DriverCrop> {
         None
     }
-    /// lp-rs: whether the expression controls are given as values (`Target::controls`) and the head turn kept
+    /// Whether the expression controls are given as values (`Target::controls`) and the head turn kept
     /// out of the landmarks. Default false.
     fn takes_controls(&self) -> bool {
         false
     }
-    /// lp-rs: a message the node shows once (a persistent warning), such as the time a frame takes on the CPU.
+    /// A message the node shows once (a persistent warning), such as the time a frame takes on the CPU.
     fn notice(&self) -> Option<String> {
         None
     }

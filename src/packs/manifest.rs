@@ -146,7 +146,7 @@ const EMBEDDING: &[ContractDim] = &[Fixed(1), Free(SYMBOL_EMBEDDING)];
 
 /// Extra control points (`P` of them), normalised crop coordinates like the landmarks.
 const CONTROL_POINTS: &[ContractDim] = &[Fixed(1), Free(SYMBOL_CONTROL_POINTS), Fixed(2)];
-/// h13-face: two iris centres (x, y).
+/// Two iris centres (x, y).
 const IRISES: &[ContractDim] = &[Fixed(1), Fixed(2), Fixed(2)];
 
 const WARP_ROLES: [RoleContract; 1] = [RoleContract {
@@ -156,12 +156,12 @@ const WARP_ROLES: [RoleContract; 1] = [RoleContract {
         TensorContract { name: "source_landmarks", dims: POINTS },
         TensorContract { name: "target_landmarks", dims: POINTS },
     ],
-    // h13-geo: control points beyond the 68 (the turned 3-D face mesh, the head shell, the still body and
+    // Control points beyond the 68 (the turned 3-D face mesh, the head shell, the still body and
     // background); with P = 0 a model must give what it gives without them.
     optional_inputs: &[
         TensorContract { name: "source_points", dims: CONTROL_POINTS },
         TensorContract { name: "target_points", dims: CONTROL_POINTS },
-        // h13-face: the iris centres (the subject's right eye first), normalised crop coordinates; zeros when the
+        // The iris centres (the subject's right eye first), normalised crop coordinates; zeros when the
         // frame has no gaze (a model must then give its eyes as without them).
         TensorContract { name: "source_iris", dims: IRISES },
         TensorContract { name: "target_iris", dims: IRISES },
@@ -194,7 +194,7 @@ const FEWSHOT_ROLES: [RoleContract; 2] = [
     },
 ];
 
-// lp-rs: LivePortrait's tensors, every dimension fixed (the published models run at 256 in, 512 out, 21 keypoints).
+// LivePortrait's tensors, every dimension fixed (the published models run at 256 in, 512 out, 21 keypoints).
 const LP_IMAGE: &[ContractDim] = &[Fixed(1), Fixed(3), Fixed(256), Fixed(256)];
 const LP_FEATURE: &[ContractDim] = &[Fixed(1), Fixed(32), Fixed(16), Fixed(64), Fixed(64)];
 const LP_WARPED: &[ContractDim] = &[Fixed(1), Fixed(256), Fixed(64), Fixed(64)];
@@ -238,7 +238,7 @@ const LIVEPORTRAIT_ROLES: [RoleContract; 7] = [
     lp_role("retarget_lip", &[TensorContract { name: "input", dims: &[Fixed(1), Fixed(65)] }], &[TensorContract { name: "delta", dims: LP_FLAT_KP }]),
 ];
 
-/// lp-rs: LivePortrait's crop convention (`conventions.crop`): the square around the landmarks' rotated bounding
+/// LivePortrait's crop convention (`conventions.crop`): the square around the landmarks' rotated bounding
 /// box, `scale` times its larger side, shifted by `vx_ratio`/`vy_ratio` of that side (LivePortrait's
 /// `src/utils/crop.py`, `parse_rect_from_landmark`; its defaults 2.3, 0, −0.125 in `src/config/crop_config.py`).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
@@ -249,7 +249,7 @@ pub struct LivePortraitCrop {
     pub vy_ratio: f64,
 }
 
-/// lp-rs: the `conventions` of a `liveportrait` pack: what the pipeline around the networks must do for them.
+/// The `conventions` of a `liveportrait` pack: what the pipeline around the networks must do for them.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 pub struct LivePortraitConventions {
     /// Side of the appearance and motion extractors' input crop.
@@ -283,7 +283,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Erro
     }
 }
 
-/// lp-rs: the channel order of the crops (only RGB is defined).
+/// The channel order of the crops (only RGB is defined).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 pub enum ChannelOrder {
     #[serde(rename = "RGB")]
@@ -405,7 +405,7 @@ pub struct Manifest {
     pub dims: Vec<(String, DimBounds)>,
     /// The crop sides the models accept (`resolutions`); `None` = any.
     pub resolutions: Option<Vec<usize>>,
-    /// lp-rs: the pipeline conventions of a `liveportrait` pack (`conventions`); `None` for other kinds.
+    /// The pipeline conventions of a `liveportrait` pack (`conventions`); `None` for other kinds.
     pub conventions: Option<LivePortraitConventions>,
 }
 
@@ -536,7 +536,7 @@ impl Reader<'_> {
                 return Err(self.error("kind", format!("is \"{other}\", not \"warp\", \"fewshot\" or \"liveportrait\"")))
             }
         };
-        // lp-rs: a LivePortrait pack carries its pipeline conventions, which only version 2 defines.
+        // A LivePortrait pack carries its pipeline conventions, which only version 2 defines.
         let conventions = match kind {
             PackKind::LivePortrait => Some(self.liveportrait_conventions(root, version as f64)?),
             _ => None,
@@ -809,7 +809,7 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    /// lp-rs: the `conventions` of a `liveportrait` pack (version 2 only), typed and checked against the contract.
+    /// The `conventions` of a `liveportrait` pack (version 2 only), typed and checked against the contract.
     fn liveportrait_conventions(&self, root: &Json, version: u32) -> Result<LivePortraitConventions, PackError> {
         if version < 2 {
             return Err(self.error(

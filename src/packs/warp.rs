@@ -20,7 +20,7 @@ pub struct WarpPackGenerator {
     sides: Option<Vec<usize>>,
     /// The model takes `source_points` / `target_points` (a version 2 manifest declares them).
     takes_points: bool,
-    /// h13-face: the model takes `source_iris` / `target_iris` (a version 2 manifest declares them).
+    /// The model takes `source_iris` / `target_iris` (a version 2 manifest declares them).
     takes_iris: bool,
 }
 
@@ -34,7 +34,7 @@ impl WarpPackGenerator {
         WarpPackGenerator { pool, fixed_side: bindings.size, sides: manifest.sides().map(<[usize]>::to_vec), takes_points, takes_iris }
     }
 
-    /// h13-face: whether the model takes iris centres (`Target::irises`); without them, a gaze is ignored.
+    /// Whether the model takes iris centres (`Target::irises`); without them, a gaze is ignored.
     pub fn takes_iris(&self) -> bool {
         self.takes_iris
     }
@@ -64,7 +64,7 @@ impl WarpPackGenerator {
         self.run_with_irises(size, source, source_landmarks, target_landmarks, points, None, abort)
     }
 
-    /// h13-face: [`Self::run`] with the irises of a gaze, fed when the model takes them (zeros without a gaze: the
+    /// [`Self::run`] with the irises of a gaze, fed when the model takes them (zeros without a gaze: the
     /// model's eyes as before).
     #[allow(clippy::too_many_arguments)]
     pub fn run_with_irises(

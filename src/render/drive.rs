@@ -22,7 +22,7 @@ use crate::motion::transfer_relative;
 use crate::packs::generator::DriverCrop;
 use crate::params::{clips, DriveMode, Settings};
 
-/// lp-rs: a Driver frame cropped for a neural pack (planar RGB) and its content key.
+/// A Driver frame cropped for a neural pack (planar RGB) and its content key.
 pub(super) type DriverCropped = (Arc<Vec<f32>>, u128);
 
 /// Identity of a track file on disk.
@@ -34,7 +34,7 @@ pub(super) struct TrackKey {
     pub(super) size: [u32; 2],
 }
 
-/// h13-face: a Driver frame's face: its landmarks and iris centres (the subject's right eye first), canonical.
+/// A Driver frame's face: its landmarks and iris centres (the subject's right eye first), canonical.
 pub(super) type DriverFace = (Landmarks68<f64>, [[f64; 2]; 2]);
 
 /// What the drive reads from the host, gathered once per render (or bake)
@@ -155,7 +155,7 @@ impl Renderer {
         Ok(self.driver_face(host, time)?.map(|f| f.0))
     }
 
-    /// h13-face: the iris shift the Driver clip's gaze asks for at `time` (face frame: towards the subject's
+    /// The iris shift the Driver clip's gaze asks for at `time` (face frame: towards the subject's
     /// left, towards the chin; inter-ocular distances), when `gazeFromTrack` is on and the drive is the Driver:
     /// its irises' offset from its eyes' centres now, less at the motion reference frame (the clip's first frame
     /// when none is set). None when either frame has no face.
@@ -287,7 +287,7 @@ impl Renderer {
         Ok(s.expressions.apply(&t))
     }
 
-    /// lp-rs: for a generator that takes the head turn as angles: the targets with the expression controls but
+    /// For a generator that takes the head turn as angles: the targets with the expression controls but
     /// without their head turn, and the targets before the controls.
     pub(super) fn targets_without_turn(&self, s: &Settings, host: &DriveInputs<'_>, time: f64) -> Result<(Landmarks68<f64>, Landmarks68<f64>)> {
         let before = self.drive_targets(s, host, time)?;
@@ -295,7 +295,7 @@ impl Renderer {
         Ok((e.apply(&before), before))
     }
 
-    /// lp-rs: the Driver frame at `time` and at the motion reference frame, cropped with a neural pack's
+    /// The Driver frame at `time` and at the motion reference frame, cropped with a neural pack's
     /// convention (LivePortrait's square about the driver's own landmarks), each with its content key; `None`
     /// when either frame has no face (the still's own motion is used then).
     pub(super) fn driver_crops(&self, s: &Settings, host: &DriveInputs<'_>, time: f64, crop: DriverCrop) -> Result<Option<[DriverCropped; 2]>> {

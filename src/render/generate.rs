@@ -22,7 +22,7 @@ use super::source::{PreparedSource, References};
 use super::{fail, Frame, Renderer};
 use crate::landmarks::Landmarks68;
 use crate::params::{OutputMode, Settings};
-// lp-rs: the Driver frames a neural pack reads.
+// The Driver frames a neural pack reads.
 use crate::packs::generator::{DriverCropped, DriverFrames};
 
 /// A frame's landmarks in crop space: what the generator and the matte are
@@ -40,7 +40,7 @@ pub(super) struct CropLandmarks {
     pub(super) source: [[f32; 2]; 68],
     /// The extra control points of the head path (`head.rs`), in the base still's crop; empty without a mesh.
     pub(super) points: ControlPoints,
-    /// h13-face: the iris shift the Driver clip's gaze asks for (set by the render when it has one).
+    /// The iris shift the Driver clip's gaze asks for (set by the render when it has one).
     pub(super) drive_gaze: Option<[f64; 2]>,
 }
 
@@ -74,7 +74,7 @@ impl CropLandmarks {
     }
 }
 
-/// lp-rs: what a neural pack reads besides the landmarks (see `Target`): the expression controls' values,
+/// What a neural pack reads besides the landmarks (see `Target`): the expression controls' values,
 /// in Driver mode the landmarks before the controls (crop coordinates) and the Driver frames cropped for it.
 pub(super) struct NeuralDrive {
     pub(super) controls: [f64; 12],
@@ -155,7 +155,7 @@ impl Renderer {
     }
 }
 
-// h13-face: the gaze.
+// The gaze.
 impl Renderer {
     /// The iris shift the track's gaze asks for at `time` (face frame: towards the subject's left, towards the
     /// chin; inter-ocular distances), when `gazeFromTrack` is on and the drive is a track that carries a gaze: an

@@ -288,7 +288,7 @@ mod tests {
     }
 }
 
-// h13-face (here, beside the other landmark geometry, so drive.rs and generate.rs both reach it)
+// Here, beside the other landmark geometry, so drive.rs and generate.rs both reach it)
 /// Where two iris centres sit relative to their eyes' centres, averaged, in the face's frame (towards the
 /// subject's left eye, towards the chin; image pixels y down), in inter-ocular distances.
 pub fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2]> {

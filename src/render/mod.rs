@@ -93,11 +93,11 @@ pub struct Renderer {
     analyzers: Mutex<HashMap<Device, Arc<FaceAnalyzer>>>,
     generators: Mutex<GeneratorCache>,
     sources: Mutex<SourceCache>,
-    /// Driver faces by image content: landmarks and (h13-face) iris centres, canonical.
+    /// Driver faces by image content: landmarks and iris centres, canonical.
     drivers: Mutex<Lru<u128, Option<drive::DriverFace>>>,
-    /// lp-rs: Driver frames cropped for a neural pack, by (content, crop convention).
+    /// Driver frames cropped for a neural pack, by (content, crop convention).
     driver_crops: Mutex<Lru<u128, Arc<Vec<f32>>>>,
-    /// lp-rs: whether the generator's one-time notice was posted.
+    /// Whether the generator's one-time notice was posted.
     notice_posted: std::sync::atomic::AtomicBool,
     track: Mutex<Option<(TrackKey, Arc<LandmarkTrack>)>>,
     mattes: Mutex<Lru<u128, Arc<ViewMatte>>>,
@@ -244,7 +244,7 @@ impl Renderer {
         // 2. The targets: drive, then expressions (drive.rs).
         let rod_h = refs.clip.region_of_definition(refs.at[0]).map(|r| r.y2 - r.y1).unwrap_or(base.image_size[1] as f64 / frame.scale);
         let host = DriveInputs::gather(effect, s.drive, frame.scale, &analyzer, &abort, (&base, rod_h));
-        // lp-rs: a generator that takes the head turn as angles gets landmarks without it (and, in Driver mode,
+        // A generator that takes the head turn as angles gets landmarks without it (and, in Driver mode,
         // the Driver frames cropped for its own motion extractor).
         let neural = match &s.model_pack {
             Some(pack) if s.output != OutputMode::Matte => Some(self.generator(s.device, Some(pack))?).filter(|g| g.takes_controls() || g.driver_crop().is_some()),
@@ -258,7 +258,7 @@ impl Renderer {
                     (DriveMode::Driver, Some(c)) if s.relative => self.driver_crops(s, &host, args.time, c)?,
                     _ => None,
                 };
-                // (the first 12 controls, jawOpen … headRoll; h13-face's eye controls act through the warp only)
+                // (the first 12 controls, jawOpen … headRoll; the eye controls act through the warp only)
                 let v = s.expressions.values();
                 let controls: [f64; 12] = if g.takes_controls() { std::array::from_fn(|i| v[i]) } else { [0.0; 12] };
                 let before = (s.drive == DriveMode::Driver).then(|| base.crop.normalise_points(&before));
@@ -304,7 +304,7 @@ impl Renderer {
         Ok(true)
     }
 
-    /// lp-rs: a generator's one-time notice (the CPU time of a neural pack), posted once per node.
+    /// A generator's one-time notice (the CPU time of a neural pack), posted once per node.
     fn notice_once(&self, effect: &EffectHandle, notice: Option<String>) {
         if let Some(notice) = notice {
             if !self.notice_posted.swap(true, std::sync::atomic::Ordering::AcqRel) {

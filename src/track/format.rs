@@ -67,7 +67,6 @@ pub struct LandmarkTrack {
     pub fps: Option<f64>,
     /// Sorted by frame number, no duplicates.
     pub frames: Vec<TrackFrame>,
-    // h13-face
     /// The gaze of the frames that carry one (an OpenFace 2.x CSV's `gaze_angle_x` / `gaze_angle_y`), as
     /// (frame, [x, y] in degrees: towards the subject's own left, up), sorted by frame; empty for other tracks.
     pub gaze: Vec<(u32, [f32; 2])>,

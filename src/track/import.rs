@@ -294,7 +294,7 @@ pub fn parse_mediapipe_json(text: &str, image_size: [u32; 2]) -> Result<Landmark
             continue;
         }
         let pts = f.landmarks.as_ref().ok_or_else(|| format!("frame {frame} has no \"landmarks\""))?;
-        // h13-face: 478 points carry the refined irises (468 the subject's right iris centre, 473 the left).
+        // 478 points carry the refined irises (468 the subject's right iris centre, 473 the left).
         if pts.len() != 468 && pts.len() != 478 {
             return Err(format!("frame {frame} has {} landmarks instead of 468 (or 478 with the irises)", pts.len()));
         }
@@ -344,7 +344,7 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
     let success_col = col("success");
     let confidence_col = col("confidence");
     let face_col = col("face_id");
-    // h13-face: OpenFace 2.x's gaze, radians, averaged over both eyes. OpenFace computes them from the mean gaze
+    // OpenFace 2.x's gaze, radians, averaged over both eyes. OpenFace computes them from the mean gaze
     // vector g in its camera coordinates (x to the image's right, y down, z away from the camera) as
     // gaze_angle_x = atan2(g.x, -g.z), gaze_angle_y = atan2(g.y, -g.z) (GazeAnalysis GetGazeAngle; its wiki,
     // "Output Format", says the same in words). So +x looks towards the image's right, the subject's own left in a
@@ -495,7 +495,7 @@ mod tests {
 
     #[test]
     fn reads_openface_gaze_in_degrees_subject_left_and_up() {
-        // h13-face: gaze_angle_x > 0 is the subject's left, gaze_angle_y < 0 is up (OpenFace's camera y is down).
+        // Gaze_angle_x > 0 is the subject's left, gaze_angle_y < 0 is up (OpenFace's camera y is down).
         let base = csv(&[(1, 1, 0.0), (2, 0, 0.0), (3, 1, 0.0)]);
         let mut lines = base.lines();
         let mut text = format!("{}, gaze_angle_x, gaze_angle_y\n", lines.next().unwrap());

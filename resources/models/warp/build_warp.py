@@ -72,7 +72,7 @@ EYE_WIN_U = (1.1, 1.6)    # along the eye axis, in h: weight 1 up to 1.1, 0 from
 EYE_WIN_T = (0.6, 2.0)    # across the axis, in h: weight 1 up to 0.6, 0 from 2.0; the lid skin stretch spans 2.0
 EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis (the lower lid hardly moves)
 
-# Eye model (h13-face), used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
+# Eye model, used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
 # disk that moves to the target iris centre; the rest of the opening is sclera (the portrait's own, taken beside
 # the iris); a lid raised above the portrait's shows the eyeball continued (reflected about a line just under the
 # portrait's lid), never a stretched one.
@@ -896,7 +896,7 @@ def build() -> onnx.ModelProto:
             b = g.take(LM, [side * 68 + i for i in (67, 66, 65)], 0)
             return g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(a, b)), g.i64([1]), keepdims=0)), keepdims=0)
 
-        # ---- the portrait's palette and its teeth split (h13-face) ----------------------------------------------
+        # ---- the portrait's palette and its teeth split ---------------------------------------------------------
         SRCP = g.op("Slice", LM, g.i64([68]), g.i64([136]))             # the portrait's landmarks, pixels [68,2]
         src_flat = g.reshape("source", g.concat([g.i64([3]), g.i64([-1])], 0))
 

@@ -50,7 +50,7 @@ pub const MOTION_CACHE_ENTRIES: usize = 512;
 /// The fraction of LivePortrait's square over which its output fades into the plate.
 const EDGE_FADE: f64 = 0.08;
 
-/// The one-time message on the CPU (figures measured with the published architecture on 2 CPU cores: issue 14).
+/// The one-time message on the CPU (figures measured with the published architecture on 2 CPU cores, resources/models/liveportrait/README.md).
 pub const CPU_NOTICE: &str = "Living Portrait: the LivePortrait pack runs on the CPU: it is for final renders, not \
 scrubbing (~8–20 s per frame, ~3 GB of memory); a GPU makes it interactive.";
 
