@@ -538,7 +538,7 @@ impl Reader<'_> {
         };
         // A LivePortrait pack carries its pipeline conventions, which only version 2 defines.
         let conventions = match kind {
-            PackKind::LivePortrait => Some(self.liveportrait_conventions(root, version as f64)?),
+            PackKind::LivePortrait => Some(self.liveportrait_conventions(root, version)?),
             _ => None,
         };
         let name = self.string(root, "name")?.to_string();
