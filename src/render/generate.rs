@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use crate::packs::generator::{GenerateError, GeneratedCrop, IrisTarget, Planes, Reference, Target};
 use super::geometry::{convex_hull, hull_matte, paste_hull, FaceState};
-use super::head::{chin_fade, control_points, ControlPoints};
+use super::head::{chin_fade, control_points, jaw_line_moved, ControlPoints};
 use super::matte::{CropMatte, HullCells, HULL_RES};
 use super::output::{copy_window, WindowCopy};
 use super::plane::{image_key, image_key_here};
@@ -64,7 +64,10 @@ impl CropLandmarks {
     /// The feathered paste hull on the hull grid, faded out below the chin line (the body stays).
     pub(super) fn hull_matte(&self, feather: f64) -> Vec<f32> {
         let mut m = hull_matte(&self.hull, HULL_RES, feather);
-        chin_fade(&mut m, HULL_RES, &self.source, &self.target);
+        // The body below the chin can only move when the jaw line or the head does.
+        if jaw_line_moved(&self.source, &self.target) || !self.points.source.is_empty() {
+            chin_fade(&mut m, HULL_RES, &self.source, &self.target);
+        }
         m
     }
 

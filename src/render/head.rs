@@ -140,6 +140,14 @@ fn iod(l: &[[f32; 2]; 68]) -> f64 {
     (a[0] - b[0]).hypot(a[1] - b[1])
 }
 
+/// Below this rigid motion at the skull's points (eye distances; about a 1° turn) the head is taken as still.
+const HEAD_STILL_IOD: f64 = 0.02;
+
+/// Whether the jaw line (iBUG 4–12, the chin and the jaw below the ears) moved.
+pub fn jaw_line_moved(source: &[[f32; 2]; 68], target: &[[f32; 2]; 68]) -> bool {
+    (4..=12).any(|j| source[j] != target[j])
+}
+
 /// The extra control points for a frame whose 68 targets are `target`, on a portrait with landmarks `source`
 /// (both in the base crop's normalised coordinates). Empty when the target is the portrait or no pose fits.
 pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f32; 2]; 68]) -> ControlPoints {
@@ -156,6 +164,10 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
     if !(iod_n > 1e-6) {
         return ControlPoints::default();
     }
+    let jaw_moved = jaw_line_moved(source, target);
+    if still && !jaw_moved {
+        return ControlPoints::default();
+    }
     let z0 = head.depth68.iter().sum::<f64>() / 68.0;
     let motion = if still {
         let identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
@@ -168,6 +180,21 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
             to: pt.translation,
         }
     };
+    // A smile, a blink or a brow moves a few of the skull's points, and the fit reads that as a tiny turn: below
+    // HEAD_STILL_IOD of motion at the skull's points, with the jaw line unmoved, the head did not move, and the
+    // frame is the 68-point warp alone (a version 1 project's smiles and blinks render exactly as before).
+    if !jaw_moved {
+        let shift = RIGID_POINTS
+            .iter()
+            .map(|&j| {
+                let r = motion.apply([source[j][0] as f64, source[j][1] as f64, head.depth68[j]]);
+                (r[0] - source[j][0] as f64).hypot(r[1] - source[j][1] as f64)
+            })
+            .fold(0.0, f64::max);
+        if shift < HEAD_STILL_IOD * iod_n {
+            return ControlPoints::default();
+        }
+    }
     // What the targets do beyond the rigid motion, per landmark.
     let residual: Vec<[f64; 2]> = (0..68)
         .map(|j| {
