@@ -20,9 +20,12 @@
 //! | `gazeX`, `gazeY` | degrees | the eyes look towards the subject's own left (+x) and up (+y); no landmark moves: the irises do (see [`Expressions::gaze_shift`]) |
 //! | `eyeWideLeft`, `eyeWideRight` | 0…1 | upper lid raised by 40 % of the eye's opening (more sclera shows) |
 //!
-//! Yaw and pitch are 2-D approximations: each point gets a typical depth
+//! Yaw and pitch turn the 68 points in 3-D: each point gets a typical depth
 //! (nose forward, jaw line back) and is rotated about the vertical or
-//! horizontal axis through the face centre. All zero is exactly no change.
+//! horizontal axis through the face centre; under a yaw the jaw contour is the
+//! head's outline, not a point of the skin (see `silhouette`). The render then
+//! turns the portrait's own mesh to match (`src/render/head.rs`). All zero is
+//! exactly no change.
 
 // Loops over iBUG index ranges (36..42 is the right eye) say what they mean.
 #![allow(clippy::needless_range_loop)]
@@ -242,9 +245,12 @@ impl Expressions {
             let (sp, cp) = self.head_pitch.to_radians().sin_cos();
             for i in 0..68 {
                 let (u, v, z) = (p[i][0] - centre[0], p[i][1] - centre[1], DEPTH[i]);
-                let u2 = u * cy + z * sy;
+                let mut u2 = u * cy + z * sy;
                 let z2 = -u * sy + z * cy;
                 let v2 = v * cp + z2 * sp;
+                if i <= 16 {
+                    u2 = silhouette(u, z, u2, sy, cy);
+                }
                 p[i] = [centre[0] + u2, centre[1] + v2];
             }
         }
@@ -259,6 +265,27 @@ impl Expressions {
         }
     }
 }
+
+/// The jaw contour (iBUG 0–16) under a yaw. Away from the chin its points are not points of the skin but the
+/// face's outline, as a detector marks them on a turned face: the edge of the head's cross-section at that
+/// height. Modelled as an ellipse centred at the point's depth `z`, as wide as the point is off the axis (`u`)
+/// and as deep (`HEAD_SECTION_DEPTH`), its outline after the turn lies at `z·sin + ±√(a²cos² + b²sin²)`: the far
+/// side narrows but stays outside the far eye (rotating the points themselves swept the far jaw line past the eye
+/// corner at 30°), the near side widens. Near the chin (`u` → 0) the contour is the chin itself and turns as a
+/// point (`turned`); between, the two blend. At zero yaw both give `u` exactly.
+fn silhouette(u: f64, z: f64, turned: f64, sy: f64, cy: f64) -> f64 {
+    let a = u.abs();
+    let b = a * HEAD_SECTION_DEPTH;
+    let outline = z * sy + u.signum() * (a * a * cy * cy + b * b * sy * sy).sqrt();
+    let t = ((a - 0.25) / 0.5).clamp(0.0, 1.0);
+    let w = t * t * (3.0 - 2.0 * t);
+    turned + w * (outline - turned)
+}
+
+/// Depth of the head's cross-section at the jaw contour, relative to its half-width: chosen so that at 30° of yaw
+/// the far outline stays about 0.1 eye distances outside the far eye's outer corner, as a detector marks turned
+/// faces.
+const HEAD_SECTION_DEPTH: f64 = 1.2;
 
 fn mean_local(p: &[[f64; 2]], r: std::ops::Range<usize>) -> [f64; 2] {
     let n = r.len() as f64;
@@ -347,6 +374,25 @@ mod tests {
         // Yaw to the subject's left moves the nose tip towards the image's right.
         let y = Expressions { head_yaw: 20.0, ..Default::default() }.apply(&f);
         assert!(y[30][0] > f[30][0] + 5.0);
+        // At ±30° of yaw the far jaw contour narrows but stays outside the far eye's outer corner (image right is
+        // the far side for + yaw), and the near side widens.
+        // A face of ordinary proportions for this: the jaw at ear level 1 eye distance off the axis, the outer eye
+        // corners 0.75 (turning the jaw points themselves put the far ones 0.08 inside the corner).
+        let mut g = f;
+        for j in 0..17 {
+            g[j][0] = 200.0 + (f[j][0] - 200.0) * 60.0 / 70.0;
+        }
+        (g[36][0], g[45][0]) = (155.0, 245.0);
+        for (yaw, far, corner, near) in [(30.0, [15, 16], 45, 0), (-30.0, [0, 1], 36, 16)] {
+            let t = Expressions { head_yaw: yaw, ..Default::default() }.apply(&g);
+            let side = if yaw > 0.0 { 1.0 } else { -1.0 };
+            for j in far {
+                let gap = side * (t[j][0] - t[corner][0]) / 60.0;
+                assert!(gap > 0.05, "yaw {yaw}: jaw {j} only {gap:.3} eye distances outside the eye corner {corner}");
+                assert!(side * (t[j][0] - g[j][0]) < 0.0, "yaw {yaw}: the far side narrows");
+            }
+            assert!((t[near][0] - t[30][0]).abs() > (g[near][0] - g[30][0]).abs(), "yaw {yaw}: the near side widens");
+        }
         // Smile raises the corners.
         let s = Expressions { smile: 1.0, ..Default::default() }.apply(&f);
         assert!(s[48][1] > f[48][1] && s[54][1] > f[54][1]);
