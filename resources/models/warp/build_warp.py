@@ -73,6 +73,8 @@ EYE_WIN_T = (0.6, 2.0)    # across the axis, in h: weight 1 up to 0.6, 0 from 2.
 EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis (the lower lid hardly moves)
 
 BLINK_CLOSE = (0.5, 0.8)   # closure (1 - target opening / portrait's) over which the lids are brought fully together
+LID_OVERLAP_PX = 2.0      # closed: the upper lid reaches this many pixels past the lower lid line, so its soft edge
+                          # blends with the lower lid's skin, never with the eye's opening
 LASH_SKIP = 0.15          # closed: the lower lid is taken from this far (half-widths) below its lash line
 
 # Eye model, used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
@@ -690,7 +692,7 @@ def build() -> onnx.ModelProto:
         open_t = g.op("ReduceMax", g.relu(g.sub(Lt, Ut)), axes=[2, 3], keepdims=1)
         closure = g.sub(1.0, g.div(open_t, g.max(open_s, 1e-3)))
         c_bl = g.clip01(g.mul(g.sub(closure, BLINK_CLOSE[0]), 1.0 / (BLINK_CLOSE[1] - BLINK_CLOSE[0])))
-        Ut = g.add(Ut, g.mul(c_bl, g.sub(Lt, Ut)))
+        Ut = g.add(Ut, g.mul(c_bl, g.sub(g.add(Lt, g.div(g.const(LID_OVERLAP_PX), th)), Ut)))
         Ls_v1 = Ls
         Ls = g.add(Ls, g.mul(c_bl, LASH_SKIP))
         # above the target upper lid: the lid skin band [-T1, Ut] is stretched from the source band [-T1, Us]
