@@ -75,6 +75,7 @@ EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis 
 BLINK_CLOSE = (0.5, 0.8)   # closure (1 - target opening / portrait's) over which the lids are brought fully together
 LID_OVERLAP_PX = 2.0      # closed: the upper lid reaches this many pixels past the lower lid line, so its soft edge
                           # blends with the lower lid's skin, never with the eye's opening
+BLINK_BAND = 1.2          # closed: the upper lid's skin is stretched from this far above the eye axis (half-widths)
 LASH_SKIP = 0.15          # closed: the lower lid is taken from this far (half-widths) below its lash line
 
 # Eye model, used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
@@ -696,7 +697,11 @@ def build() -> onnx.ModelProto:
         Ls_v1 = Ls
         Ls = g.add(Ls, g.mul(c_bl, LASH_SKIP))
         # above the target upper lid: the lid skin band [-T1, Ut] is stretched from the source band [-T1, Us]
-        t_up = g.sub(g.mul(g.add(t, T1), g.div(g.add(Us, T1), g.max(g.add(Ut, T1), 1e-3))), T1)
+        # (closing, the band's top comes down from T1 to BLINK_BAND half-widths above the axis: brows and glasses
+        # rims above it stay put)
+        T1u = g.sub(T1, g.mul(c_bl, T1 - BLINK_BAND))
+        t_up = g.sub(g.mul(g.add(t, T1u), g.div(g.add(Us, T1u), g.max(g.add(Ut, T1u), 1e-3))), T1u)
+        t_up = g.op("Where", g.op("Less", t, g.op("Neg", T1u)), t, t_up)
         # below the target lower lid: [Lt, T1] <- [Ls, T1]
         t_below = g.sub(T1, g.mul(g.sub(T1, t), g.div(g.sub(T1, Ls), g.max(g.sub(T1, Lt), 1e-3))))
         # between the lids: the eyeball stays with the lower lid (the upper lid covers it), stretched if wider
