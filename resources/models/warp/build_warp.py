@@ -72,6 +72,12 @@ EYE_WIN_U = (1.1, 1.6)    # along the eye axis, in h: weight 1 up to 1.1, 0 from
 EYE_WIN_T = (0.6, 2.0)    # across the axis, in h: weight 1 up to 0.6, 0 from 2.0; the lid skin stretch spans 2.0
 EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis (the lower lid hardly moves)
 
+BLINK_CLOSE = (0.5, 0.8)   # closure (1 - target opening / portrait's) over which the lids are brought fully together
+LID_OVERLAP_PX = 2.0      # closed: the upper lid reaches this many pixels past the lower lid line, so its soft edge
+                          # blends with the lower lid's skin, never with the eye's opening
+BLINK_BAND = 1.2          # closed: the upper lid's skin is stretched from this far above the eye axis (half-widths)
+LASH_SKIP = 0.15          # closed: the lower lid is taken from this far (half-widths) below its lash line
+
 # Eye model, used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
 # disk that moves to the target iris centre; the rest of the opening is sclera (the portrait's own, taken beside
 # the iris); a lid raised above the portrait's shows the eyeball continued (reflected about a line just under the
@@ -679,8 +685,23 @@ def build() -> onnx.ModelProto:
         cv = g.reshape(cv, g.concat([g.i64([2, C]), hcm, wcm], 0))
         Ut, Lt, Us, Ls = g.split(cv, C, 1)                                       # [2,1,hcm,wcm] each
         T1 = EYE_WIN_T[1]
+        # closing past BLINK_CLOSE[0] of the portrait's opening (per eye, at its widest): the upper lid is brought
+        # down onto the lower lid by BLINK_CLOSE[1], so a closed lid is the upper lid's skin stretched over the
+        # eyeball with its one lash line at the meeting line, and the lower lid's skin is taken from below its lash
+        # line (LASH_SKIP), which slides under the upper lid. Open, wide and still eyes: c = 0 and all is as before.
+        open_s = g.op("ReduceMax", g.relu(g.sub(Ls, Us)), axes=[2, 3], keepdims=1)      # [2,1,1,1]
+        open_t = g.op("ReduceMax", g.relu(g.sub(Lt, Ut)), axes=[2, 3], keepdims=1)
+        closure = g.sub(1.0, g.div(open_t, g.max(open_s, 1e-3)))
+        c_bl = g.clip01(g.mul(g.sub(closure, BLINK_CLOSE[0]), 1.0 / (BLINK_CLOSE[1] - BLINK_CLOSE[0])))
+        Ut = g.add(Ut, g.mul(c_bl, g.sub(g.add(Lt, g.div(g.const(LID_OVERLAP_PX), th)), Ut)))
+        Ls_v1 = Ls
+        Ls = g.add(Ls, g.mul(c_bl, LASH_SKIP))
         # above the target upper lid: the lid skin band [-T1, Ut] is stretched from the source band [-T1, Us]
-        t_up = g.sub(g.mul(g.add(t, T1), g.div(g.add(Us, T1), g.max(g.add(Ut, T1), 1e-3))), T1)
+        # (closing, the band's top comes down from T1 to BLINK_BAND half-widths above the axis: brows and glasses
+        # rims above it stay put)
+        T1u = g.sub(T1, g.mul(c_bl, T1 - BLINK_BAND))
+        t_up = g.sub(g.mul(g.add(t, T1u), g.div(g.add(Us, T1u), g.max(g.add(Ut, T1u), 1e-3))), T1u)
+        t_up = g.op("Where", g.op("Less", t, g.op("Neg", T1u)), t, t_up)
         # below the target lower lid: [Lt, T1] <- [Ls, T1]
         t_below = g.sub(T1, g.mul(g.sub(T1, t), g.div(g.sub(T1, Ls), g.max(g.sub(T1, Lt), 1e-3))))
         # between the lids: the eyeball stays with the lower lid (the upper lid covers it), stretched if wider
@@ -752,6 +773,7 @@ def build() -> onnx.ModelProto:
 
         ti_u, ti_t = local_iris(TI_n, cx_, cy_, ax_, ay_, ih)
         si_u, si_t = local_iris(SI_n, scx, scy, sax, say, sih)
+        Ls = Ls_v1                                                      # the eye model's own bounds
         lid_s = g.add(Us, LID_REVEAL)
         low_s = g.max(g.sub(Ls, 0.5 * LID_REVEAL), lid_s)
 
