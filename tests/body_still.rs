@@ -9,24 +9,11 @@ mod common;
 
 use common::*;
 use living_portrait::expressions::Expressions;
-use living_portrait::face::{FaceAnalyzer, FaceImage, Landmarks68};
-use living_portrait::inference::Device;
+use living_portrait::face::Landmarks68;
 use ofx::host::*;
 
 fn portrait_landmarks(img: &HostImage) -> Landmarks68 {
-    test_env();
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for row in (0..h).rev() {
-        for x in 0..w {
-            let i = (row * w + x) * 4;
-            for c in 0..3 {
-                rgb.push((img.pixels[i + c].clamp(0.0, 1.0) * 255.0).round() as u8);
-            }
-        }
-    }
-    let analyzer = FaceAnalyzer::with_models_dir(installer::workspace_root().join("resources/models"), Device::Cpu);
-    analyzer.analyze(&FaceImage::new(w as u32, h as u32, rgb).unwrap()).unwrap().face.as_ref().expect("a face").landmarks68
+    analyzer().analyze(&to_face_image(img)).unwrap().face.as_ref().expect("a face").landmarks68
 }
 
 fn iod(l: &Landmarks68) -> f32 {

@@ -11,8 +11,8 @@ mod common;
 
 use common::*;
 use living_portrait::expressions::Expressions;
-use living_portrait::face::{FaceAnalyzer, FaceImage, Landmarks68};
 use living_portrait::inference::Device;
+use living_portrait::face::Landmarks68;
 use living_portrait::landmarks::to_f64;
 use living_portrait::packs::generator::{CropPixels, Reference, Target};
 use living_portrait::render::geometry::FaceCrop;
@@ -20,24 +20,7 @@ use living_portrait::render::head::{control_points, HeadGeometry};
 use living_portrait::track::{LandmarkTrack, TrackFrame};
 use ofx::host::*;
 
-fn analyzer() -> FaceAnalyzer {
-    test_env();
-    FaceAnalyzer::with_models_dir(installer::workspace_root().join("resources/models"), Device::Cpu)
-}
 
-fn to_face_image(img: &HostImage) -> FaceImage {
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for row in (0..h).rev() {
-        for x in 0..w {
-            let i = (row * w + x) * 4;
-            for c in 0..3 {
-                rgb.push((img.pixels[i + c].clamp(0.0, 1.0) * 255.0).round() as u8);
-            }
-        }
-    }
-    FaceImage::new(w as u32, h as u32, rgb).unwrap()
-}
 
 fn detect(img: &HostImage) -> Landmarks68 {
     analyzer().analyze(&to_face_image(img)).unwrap().face.as_ref().expect("a face").landmarks68

@@ -9,33 +9,13 @@ mod common;
 
 use common::*;
 use living_portrait::expressions::GAZE_RADIUS_IOD;
-use living_portrait::face::{FaceAnalyzer, FaceImage};
-use living_portrait::inference::Device;
 use ofx::host::*;
 
-fn analyzer() -> FaceAnalyzer {
-    test_env();
-    FaceAnalyzer::with_models_dir(installer::workspace_root().join("resources/models"), Device::Cpu)
-}
 
 fn demo(name: &str) -> HostImage {
     HostImage::load(&installer::workspace_root().join("resources/demo").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// HostImage rows are bottom-up; FaceImage is top-down RGB8.
-fn to_face_image(img: &HostImage) -> FaceImage {
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for row in (0..h).rev() {
-        for x in 0..w {
-            let i = (row * w + x) * 4;
-            for c in 0..3 {
-                rgb.push((img.pixels[i + c].clamp(0.0, 1.0) * 255.0).round() as u8);
-            }
-        }
-    }
-    FaceImage::new(w as u32, h as u32, rgb).unwrap()
-}
 
 /// What the analyzer reads on an image: 68 landmarks, iris centres and radii (image pixels, y down).
 struct Read {

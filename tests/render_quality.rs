@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use living_portrait::track::{LandmarkTrack, TrackFrame};
-use living_portrait::face::{FaceAnalyzer, FaceImage, Landmarks68};
-use living_portrait::inference::Device;
+use living_portrait::face::Landmarks68;
 use ofx::host::*;
 
 /// Point both this process's ONNX Runtime and the plugin's at the cached runtime.
@@ -22,25 +21,7 @@ fn runtime() {
     test_env();
 }
 
-fn analyzer() -> FaceAnalyzer {
-    runtime();
-    FaceAnalyzer::with_models_dir(installer::workspace_root().join("resources/models"), Device::Cpu)
-}
 
-fn to_face_image(img: &HostImage) -> FaceImage {
-    // HostImage rows are bottom-up; FaceImage is top-down RGB8.
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for row in (0..h).rev() {
-        for x in 0..w {
-            let i = (row * w + x) * 4;
-            for c in 0..3 {
-                rgb.push((img.pixels[i + c].clamp(0.0, 1.0) * 255.0).round() as u8);
-            }
-        }
-    }
-    FaceImage::new(w as u32, h as u32, rgb).unwrap()
-}
 
 fn source_landmarks() -> Landmarks68 {
     let a = analyzer().analyze(&to_face_image(&astronaut())).unwrap();

@@ -109,6 +109,30 @@ pub fn test_env() {
     });
 }
 
+/// The face analyzer on the repository's models, with the cached ONNX Runtime (to read rendered frames).
+pub fn analyzer() -> living_portrait::face::FaceAnalyzer {
+    test_env();
+    living_portrait::face::FaceAnalyzer::with_models_dir(
+        installer::workspace_root().join("resources/models"),
+        living_portrait::inference::Device::Cpu,
+    )
+}
+
+/// A host image (bottom-up RGBA float) as the analyzer's top-down RGB8 image.
+pub fn to_face_image(img: &HostImage) -> living_portrait::face::FaceImage {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in (0..h).rev() {
+        for x in 0..w {
+            let i = (row * w + x) * 4;
+            for c in 0..3 {
+                rgb.push((img.pixels[i + c].clamp(0.0, 1.0) * 255.0).round() as u8);
+            }
+        }
+    }
+    living_portrait::face::FaceImage::new(w as u32, h as u32, rgb).unwrap()
+}
+
 /// A host with the given options, the plugin loaded.
 pub fn load(options: HostOptions) -> (Host, Plugin) {
     test_env();
