@@ -191,7 +191,7 @@ fn describe_drive(p: &ParamSetDescriptor) -> Result<()> {
         "Track frames without a face: Hold keeps the nearest earlier face; Interpolate blends linearly between the faces before and after.", "driveGroup")?;
     p.define(ParamKind::Bool, GAZE_FROM_TRACK)?
         .label("Gaze from the drive")?
-        .hint("Move the irises by the gaze the track carries (an OpenFace 2.x CSV's gaze_angle_x / gaze_angle_y, or the iris points 468 and 473 of MediaPipe 478-point JSON), or the Driver clip's irises (the face mesh model's); relative motion takes the gaze since the motion reference frame). Off by default, so projects saved before it existed render as they did; gazeX / gazeY add to it.")?
+        .hint("Move the irises by the gaze the track carries (an OpenFace 2.x CSV's gaze_angle_x / gaze_angle_y, less its head rotation pose_R*, or its eye_lmk_* iris points; the iris points 468 and 473 of MediaPipe 478-point JSON; a Living Portrait track's irises or gaze), or the Driver clip's irises (the face mesh model's); relative motion takes the gaze since the motion reference frame). Off by default, so projects saved before it existed render as they did; gazeX / gazeY add to it.")?
         .default_int(0)?
         .animates(false)?
         .parent("driveGroup")?;

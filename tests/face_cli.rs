@@ -154,6 +154,14 @@ fn track_marks_frames_without_a_face_missing() {
     let first = track.frames[0].landmarks.unwrap();
     assert_eq!(Some(first), track.frames[2].landmarks, "the same image gives the same landmarks");
     assert!(mean_distance(&first, &reference().ibug68) < 1.5);
+    // The face mesh model's iris centres ride along (for gazeFromTrack), each inside its eye.
+    assert_eq!(track.irises.iter().map(|i| i.0).collect::<Vec<_>>(), vec![1, 10]);
+    for (k, eye) in [36..42, 42..48].into_iter().enumerate() {
+        let (xs, ys): (Vec<f32>, Vec<f32>) = eye.map(|i| (first[i][0], first[i][1])).unzip();
+        let inside = |v: f32, s: &[f32]| v > s.iter().cloned().fold(f32::MAX, f32::min) && v < s.iter().cloned().fold(f32::MIN, f32::max);
+        let iris = track.irises[0].1[k];
+        assert!(inside(iris[0], &xs) && inside(iris[1], &ys), "iris {k} at {iris:?} is not inside its eye");
+    }
 
     // Frames of different sizes cannot share a track.
     image::RgbImage::from_pixel(100, 100, image::Rgb([0, 0, 0])).save(dir.path().join("f_0003.png")).unwrap();

@@ -110,18 +110,26 @@ fn track_json() -> String {
         TrackFrame { frame: 2, landmarks: None },
         TrackFrame { frame: 4, landmarks: Some(points(1.5)) },
     ];
-    LandmarkTrack::new([640, 480], Some(25.0), frames).unwrap().to_json()
+    let mut track = LandmarkTrack::new([640, 480], Some(25.0), frames).unwrap();
+    track.irises = vec![(1, [[20.5, 190.0], [60.0, 189.5]]), (4, [[21.0, 190.5], [61.0, 190.0]])];
+    track.gaze = vec![(4, [10.0, -5.5])];
+    track.to_json()
 }
 
 fn openface_csv() -> String {
     let mut h = vec!["frame".to_string(), " face_id".into(), " timestamp".into(), " confidence".into(), " success".into()];
     h.extend((0..68).map(|i| format!(" x_{i}")));
     h.extend((0..68).map(|i| format!(" y_{i}")));
+    h.extend([" pose_Rx", " pose_Ry", " pose_Rz", " gaze_angle_x", " gaze_angle_y"].map(String::from));
+    h.extend((0..56).map(|i| format!(" eye_lmk_x_{i}")));
+    h.extend((0..56).map(|i| format!(" eye_lmk_y_{i}")));
     let mut s = h.join(",") + "\n";
     for frame in 1..=3 {
         let mut r = vec![frame.to_string(), "0".into(), "0.04".into(), "0.98".into(), "1".into()];
         r.extend((0..68).map(|i| format!("{}", 100.0 + i as f64 + frame as f64)));
         r.extend((0..68).map(|i| format!("{}", 200.0 + i as f64)));
+        r.extend(["0.1", "-0.2", "0.05", "0.3", "-0.1"].map(String::from));
+        r.extend((0..112).map(|i| format!("{}", 130.0 + (i % 56) as f64 * 0.5)));
         s += &(r.join(", ") + "\n");
     }
     s

@@ -319,3 +319,69 @@ fn gaze_comes_from_the_driver_clip_when_asked() {
     assert!(a_off.abs() < 0.3 * a_driver, "without gazeFromTrack the irises moved {a_off:.4} IOD");
     assert!(a_on > 0.6 * a_driver && a_on < 1.4 * a_driver, "the Driver's gaze moved the irises {a_on:.4} IOD, the driver's {a_driver:.4}");
 }
+
+/// Renders frame `frame` of `src` driven by the track file `path`, with `gazeFromTrack` on.
+fn render_track_gaze(src: &HostImage, path: &std::path::Path, frame: f64) -> HostImage {
+    let (_host, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, src.clone());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(path.display().to_string())).unwrap();
+    inst.set_param("gazeFromTrack", ParamValue::Bool(true)).unwrap();
+    inst.render_frame(frame, &RenderRequest::default()).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()))
+}
+
+#[test]
+fn gaze_comes_from_track_irises_and_openface_gaze_loses_the_head_turn() {
+    let src = astronaut();
+    let before = Read::of(&src);
+    let (ex, iod) = before.frame();
+    let along = |img: &HostImage| {
+        let r = Read::of(img);
+        (0..2).map(|k| ((r.irises[k][0] - before.irises[k][0]) * ex[0] + (r.irises[k][1] - before.irises[k][1]) * ex[1]) / iod / 2.0).sum::<f32>()
+    };
+    let dir = installer::target_dir().join("test-output").join("render_eyes_mouth");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Our own JSON track, as `living-portrait track` writes it: frame 2's iris centres 0.05 IOD towards the
+    // subject's left (irises are measured from the track's first frame).
+    let shift = 0.05f32;
+    let moved: Vec<[f32; 2]> = before.irises.iter().map(|p| [p[0] + shift * iod * ex[0], p[1] + shift * iod * ex[1]]).collect();
+    let mut track = living_portrait::track::LandmarkTrack::new(
+        [src.width as u32, src.height as u32],
+        None,
+        (1..=2).map(|f| living_portrait::track::TrackFrame { frame: f, landmarks: Some(before.lm.clone().try_into().unwrap()) }).collect(),
+    )
+    .unwrap();
+    track.irises = vec![(1, before.irises), (2, [moved[0], moved[1]])];
+    let json = dir.join("gaze_irises.json");
+    track.write(&json).unwrap();
+    let a_json = along(&render_track_gaze(&src, &json, 2.0));
+
+    // An OpenFace CSV whose head is turned by pose_Ry = 0.3 rad on frame 2 (the landmarks are left alone to keep
+    // the test about the eyes): gaze_angle_x = -0.3 there is eyes fixed in the head, so nothing moves; -0.65 is a
+    // further 0.35 rad inside the head towards the camera's left, the subject's right.
+    let csv = |gx2: f32| {
+        let mut header = vec!["frame".to_string(), "face_id".into(), "confidence".into(), "success".into()];
+        header.extend((0..68).map(|i| format!("x_{i}")));
+        header.extend((0..68).map(|i| format!("y_{i}")));
+        header.extend(["pose_Rx", "pose_Ry", "pose_Rz", "gaze_angle_x", "gaze_angle_y"].map(String::from));
+        let mut text = header.join(",") + "\n";
+        for (frame, ry, gx) in [(1, 0.0f32, 0.0f32), (2, 0.3, gx2)] {
+            let mut row = vec![frame.to_string(), "0".into(), "0.98".into(), "1".into()];
+            row.extend(before.lm.iter().map(|p| format!("{}", p[0])));
+            row.extend(before.lm.iter().map(|p| format!("{}", p[1])));
+            row.extend(["0".to_string(), format!("{ry}"), "0".into(), format!("{gx}"), "0".into()]);
+            text += &(row.join(",") + "\n");
+        }
+        let path = dir.join(format!("gaze_pose_{gx2}.csv"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let a_fixed = along(&render_track_gaze(&src, &csv(-0.3), 2.0));
+    let a_turned = along(&render_track_gaze(&src, &csv(-0.65), 2.0));
+    let asked = -GAZE_RADIUS_IOD as f32 * 0.35f32.sin();
+    println!("track irises +{shift} IOD: irises moved {a_json:.4}; OpenFace eyes fixed in a turned head {a_fixed:.4}, turned 0.35 rad inside it {a_turned:.4} (asked {asked:.4})");
+    assert!(a_json > 0.5 * shift && a_json < 1.5 * shift, "the track's irises moved the render's {a_json:.4} IOD, asked {shift}");
+    assert!(a_fixed.abs() < 0.01, "eyes fixed in a turned head moved the irises {a_fixed:.4} IOD");
+    assert!(a_turned < 0.5 * asked && a_turned > 1.5 * asked, "a gaze inside the head moved the irises {a_turned:.4} IOD, asked {asked:.4}");
+}

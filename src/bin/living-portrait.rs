@@ -427,6 +427,7 @@ fn cmd_track(args: &Args) -> Result<(), CliError> {
     let mut track_frames = Vec::with_capacity(frames.len());
     let mut image_size: Option<[u32; 2]> = None;
     let mut found = 0usize;
+    let mut irises = Vec::new();
     let started = Instant::now();
     // Progress only for a person watching: a terminal on stderr (a log or a pipe gets the summary line alone).
     let bar = if std::io::stderr().is_terminal() { ProgressBar::new(frames.len() as u64) } else { ProgressBar::hidden() };
@@ -453,6 +454,10 @@ fn cmd_track(args: &Args) -> Result<(), CliError> {
         }
         let analysis = analyzer.analyze(&img)?;
         let landmarks = analysis.face.as_ref().map(|f| f.landmarks68);
+        // The face mesh model's iris centres ride along, so `gazeFromTrack` can follow the eyes.
+        if let Some(f) = &analysis.face {
+            irises.push((*number, f.mesh.irises));
+        }
         found += landmarks.is_some() as usize;
         bar.set_message(format!("frame {number}, face in {found}"));
         bar.inc(1);
@@ -461,8 +466,9 @@ fn cmd_track(args: &Args) -> Result<(), CliError> {
         analyzer.clear_cache();
     }
     bar.finish_and_clear();
-    let track = LandmarkTrack::new(image_size.unwrap_or([1, 1]), args.fps, track_frames)
+    let mut track = LandmarkTrack::new(image_size.unwrap_or([1, 1]), args.fps, track_frames)
         .map_err(|e| CliError(e.to_string()))?;
+    track.irises = irises;
     track.write(out).map_err(|e| CliError(e.to_string()))?;
     eprintln!(
         "wrote {} ({} frames, {} without a face) in {:.1} s",

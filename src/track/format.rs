@@ -13,7 +13,8 @@
 //!   "fps": 25,
 //!   "frames": [
 //!     {"frame": 1, "landmarks": [[812.5, 402.25], [813.0, 440.75], "… 68 points in all"]},
-//!     {"frame": 2, "missing": true}
+//!     {"frame": 2, "missing": true},
+//!     {"frame": 3, "landmarks": ["…"], "irises": [[850.0, 410.5], [960.25, 411.0]], "gaze": [12.5, -3.0]}
 //!   ]
 //! }
 //! ```
@@ -29,6 +30,12 @@
 //! - `frames`: one entry per frame, sorted by `frame` when read. `frame` is a non-negative integer frame number
 //!   (from the source's file names, so it need not start at 0 or be contiguous; no number twice). An entry has
 //!   either `landmarks` (exactly 68 `[x, y]` pairs of finite numbers) or `"missing": true` (no face that frame).
+//! - Optional in a frame with `landmarks` (added within version 1: readers that do not know them ignore them):
+//!   `irises`, the iris centres `[[x, y] of the subject's right eye, [x, y] of the left eye]` in the same pixels
+//!   (what `living-portrait track` writes from the face mesh model's iris points); `gaze`, `[x, y]` in degrees,
+//!   where the eyes look inside the head, x towards the subject's own left, y up, 0 straight ahead (what an
+//!   OpenFace CSV's `gaze_angle_*` give, less its head rotation), each within ±90. The node's `gazeFromTrack`
+//!   takes `gaze` when the track has any, the irises' offset from the eyes' centres otherwise.
 //! - Unknown members are ignored, so tools may add their own (e.g. `"source"`).
 //! - Files larger than 64 MiB are refused (a 68-point frame takes about 2 KB, so that is over 30,000 frames).
 
@@ -67,10 +74,12 @@ pub struct LandmarkTrack {
     pub fps: Option<f64>,
     /// Sorted by frame number, no duplicates.
     pub frames: Vec<TrackFrame>,
-    /// The gaze of the frames that carry one (an OpenFace 2.x CSV's `gaze_angle_x` / `gaze_angle_y`), as
+    /// The gaze of the frames that carry one (a track file's `gaze`; an OpenFace 2.x CSV's `gaze_angle_x` /
+    /// `gaze_angle_y`, taken into the head's frame when it has the head rotation), as
     /// (frame, [x, y] in degrees: towards the subject's own left, up), sorted by frame; empty for other tracks.
     pub gaze: Vec<(u32, [f32; 2])>,
-    /// The iris centres of the frames that carry them (MediaPipe 478-point JSON: points 468 and 473), as (frame,
+    /// The iris centres of the frames that carry them (a track file's `irises`; MediaPipe 478-point JSON: points
+    /// 468 and 473; OpenFace's `eye_lmk_*`: the mean of each eye's 8 iris points), as (frame,
     /// [subject's right eye, left eye]) in the track's pixels, sorted by frame; empty for other tracks.
     pub irises: Vec<(u32, [[f32; 2]; 2])>,
 }
@@ -129,6 +138,16 @@ impl LandmarkTrack {
         for pair in self.frames.windows(2) {
             if pair[0].frame == pair[1].frame {
                 return Err(invalid(format!("frame {} appears more than once", pair[0].frame)));
+            }
+        }
+        for (f, g) in &self.gaze {
+            if !g.iter().all(|v| v.is_finite() && v.abs() <= 90.0) {
+                return Err(invalid(format!("frame {f} has a gaze that is not two angles within ±90°")));
+            }
+        }
+        for (f, i) in &self.irises {
+            if i.iter().flatten().any(|v| !v.is_finite()) {
+                return Err(invalid(format!("frame {f} has an iris centre that is not a finite number")));
             }
         }
         for f in &self.frames {
@@ -198,10 +217,20 @@ impl LandmarkTrack {
         }
         let entries = file.frames.ok_or_else(|| invalid("\"frames\" is missing or not an array"))?;
         let mut frames = Vec::with_capacity(entries.len());
+        let (mut gaze, mut irises) = (Vec::new(), Vec::new());
         for (i, entry) in entries.into_iter().enumerate() {
-            frames.push(entry.frame(i)?);
+            let (frame, g, e) = entry.frame(i)?;
+            gaze.extend(g.map(|g| (frame.frame, g)));
+            irises.extend(e.map(|e| (frame.frame, e)));
+            frames.push(frame);
         }
-        LandmarkTrack::new(image_size, file.fps, frames)
+        let mut track = LandmarkTrack::new(image_size, file.fps, frames)?;
+        gaze.sort_by_key(|g| g.0);
+        irises.sort_by_key(|i| i.0);
+        track.gaze = gaze;
+        track.irises = irises;
+        track.validate()?;
+        Ok(track)
     }
 
     /// The track as JSON text: one member per line, the frames one per line (so diffs and `grep` stay readable).
@@ -219,7 +248,10 @@ impl LandmarkTrack {
             .iter()
             .map(|f| {
                 let landmarks = f.landmarks.as_ref().map(|l| &l[..]);
-                json::to_string_lines(&FrameOut { frame: f.frame, landmarks, missing: landmarks.is_none() }, 0)
+                let has = landmarks.is_some();
+                let irises = self.irises.binary_search_by_key(&f.frame, |g| g.0).ok().map(|k| self.irises[k].1).filter(|_| has);
+                let gaze = self.gaze.binary_search_by_key(&f.frame, |g| g.0).ok().map(|k| self.gaze[k].1).filter(|_| has);
+                json::to_string_lines(&FrameOut { frame: f.frame, landmarks, missing: landmarks.is_none(), irises, gaze }, 0)
             })
             .collect();
         // The header's members one per line, then `frames` after them, where the frames go one per line.
@@ -270,11 +302,15 @@ struct FrameEntry {
     frame: Option<f64>,
     missing: Option<bool>,
     landmarks: Option<Vec<Vec<f64>>>,
+    irises: Option<Vec<Vec<f64>>>,
+    gaze: Option<Vec<f64>>,
 }
 
 impl FrameEntry {
-    /// The frame, checked; `index` is its place in `frames`, for messages.
-    fn frame(self, index: usize) -> Result<TrackFrame, TrackError> {
+    /// The frame with its gaze and iris centres when it has them, checked; `index` is its place in `frames`, for
+    /// messages.
+    #[allow(clippy::type_complexity)]
+    fn frame(self, index: usize) -> Result<(TrackFrame, Option<[f32; 2]>, Option<[[f32; 2]; 2]>), TrackError> {
         let at = |what: &str| invalid(format!("frames[{index}] {what}"));
         let frame = match self.frame {
             Some(n) if n < 0.0 => return Err(at(&format!("has a negative frame number ({n})"))),
@@ -282,9 +318,34 @@ impl FrameEntry {
             Some(n) => return Err(at(&format!("has a frame number that is not a whole number in range ({n})"))),
             None => return Err(at("has no \"frame\" number")),
         };
+        let pair = |v: &[f64], what: &str| -> Result<[f32; 2], TrackError> {
+            match v {
+                &[x, y] if (x as f32).is_finite() && (y as f32).is_finite() => Ok([x as f32, y as f32]),
+                _ => Err(at(&format!("(frame {frame}) {what} is not [x, y] of finite numbers"))),
+            }
+        };
+        let gaze = match &self.gaze {
+            Some(g) => {
+                let g = pair(g, "\"gaze\"")?;
+                if g.iter().any(|v| v.abs() > 90.0) {
+                    return Err(at(&format!("(frame {frame}) \"gaze\" is not two angles within ±90°")));
+                }
+                Some(g)
+            }
+            None => None,
+        };
+        let irises = match self.irises.as_deref() {
+            Some([r, l]) => Some([pair(r, "an iris centre")?, pair(l, "an iris centre")?]),
+            Some(_) => return Err(at(&format!("(frame {frame}) \"irises\" is not two [x, y] centres (right eye, left eye)"))),
+            None => None,
+        };
+        if (gaze.is_some() || irises.is_some()) && self.landmarks.is_none() {
+            return Err(at(&format!("(frame {frame}) has a gaze or irises but no landmarks")));
+        }
+        let frame_of = |landmarks| Ok((TrackFrame { frame, landmarks }, gaze, irises));
         match (self.landmarks, self.missing.unwrap_or(false)) {
             (Some(_), true) => Err(at("has both \"landmarks\" and \"missing\": true")),
-            (None, true) => Ok(TrackFrame { frame, landmarks: None }),
+            (None, true) => frame_of(None),
             (None, false) => Err(at("has neither \"landmarks\" nor \"missing\": true")),
             (Some(points), false) => {
                 if points.len() != IBUG_POINTS {
@@ -301,7 +362,7 @@ impl FrameEntry {
                     }
                     out[k] = [xf, yf];
                 }
-                Ok(TrackFrame { frame, landmarks: Some(out) })
+                frame_of(Some(out))
             }
         }
     }
@@ -327,6 +388,10 @@ struct FrameOut<'a> {
     landmarks: Option<&'a [[f32; 2]]>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     missing: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    irises: Option<[[f32; 2]; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gaze: Option<[f32; 2]>,
 }
 
 #[cfg(test)]
@@ -365,6 +430,31 @@ mod tests {
         assert!(back.frame(6).is_none());
         let empty = LandmarkTrack::new([1, 1], None, vec![]).unwrap();
         assert_eq!(LandmarkTrack::parse(&empty.to_json()).unwrap(), empty);
+    }
+
+    #[test]
+    fn irises_and_gaze_round_trip_and_bad_ones_are_refused() {
+        let mut track = sample();
+        track.irises = vec![(2, [[10.5, 20.25], [30.0, 20.0]]), (7, [[11.0, 21.0], [31.0, 21.5]])];
+        track.gaze = vec![(7, [12.5, -3.0])];
+        let text = track.to_json();
+        assert!(text.contains("\"gaze\": [12.5, -3]"), "{text}");
+        let back = LandmarkTrack::parse(&text).unwrap();
+        assert_eq!(back, track);
+        // A version 1 track without them still reads, with none.
+        assert!(LandmarkTrack::parse(&sample().to_json()).unwrap().irises.is_empty());
+        let cases = [
+            (text.replace("[12.5, -3]", "[120, -3]"), "within ±90"),
+            (text.replace("[12.5, -3]", "[12.5]"), "\"gaze\" is not [x, y]"),
+            (text.replacen("[[10.5, 20.25], [30, 20]]", "[[10.5, 20.25]]", 1), "not two [x, y] centres"),
+            (text.replacen("[[10.5, 20.25], [30, 20]]", "[[10.5, 1e39], [30, 20]]", 1), "iris centre is not"),
+            (text.replace("\"missing\": true", "\"missing\": true, \"gaze\": [1, 2]"), "no landmarks"),
+        ];
+        for (bad, expected) in cases {
+            assert_ne!(bad, text, "{expected}: the case did not change the text");
+            let err = LandmarkTrack::parse(&bad).expect_err(expected).to_string();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
     }
 
     #[test]

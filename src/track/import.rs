@@ -350,14 +350,27 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
     // "Output Format", says the same in words). So +x looks towards the image's right, the subject's own left in a
     // frontal face, and +y looks down: gazeX = +x, gazeY = -y, in degrees.
     let gaze_cols = col("gaze_angle_x").zip(col("gaze_angle_y"));
+    // Those angles are in the camera's frame, so a head turn alone changes them: with OpenFace's head rotation
+    // (`pose_Rx`, `pose_Ry`, `pose_Rz`, radians, R = Rx·Ry·Rz taking the face model's axes to the camera's;
+    // Utilities::Euler2RotationMatrix) the gaze vector is taken back into the head's frame, R⁻¹·g, and its angles
+    // there are what the eyes do inside the head (the 68 points already turn the head).
+    let pose_cols = match (col("pose_Rx"), col("pose_Ry"), col("pose_Rz")) {
+        (Some(x), Some(y), Some(z)) => Some([x, y, z]),
+        _ => None,
+    };
+    // OpenFace's 56 eye landmarks (`eye_lmk_x_0`…`55`, image pixels): two blocks of 28, one per eye, whose first
+    // 8 points ring the iris (GazeAnalysis::GetPupilPosition takes the pupil as their mean). Which block is which
+    // eye follows the model file's order, so each block goes to the nearer of the 68 points' eyes.
+    let eye_cols: Option<Vec<(usize, usize)>> =
+        (0..56).map(|i| col(&format!("eye_lmk_x_{i}")).zip(col(&format!("eye_lmk_y_{i}")))).collect();
     let mut xs = [0usize; 68];
     let mut ys = [0usize; 68];
     for i in 0..68 {
         xs[i] = col(&format!("x_{i}")).ok_or_else(|| format!("there is no \"x_{i}\" column"))?;
         ys[i] = col(&format!("y_{i}")).ok_or_else(|| format!("there is no \"y_{i}\" column"))?;
     }
-    // frame -> (face id, landmarks, gaze in degrees: subject's left, up)
-    type Row = (i64, Option<Landmarks68>, Option<[f32; 2]>);
+    // frame -> (face id, landmarks, gaze in degrees: subject's left, up; iris centres: subject's right, left)
+    type Row = (i64, Option<Landmarks68>, Option<[f32; 2]>, Option<[[f32; 2]; 2]>);
     let mut frames: std::collections::BTreeMap<u32, Row> = Default::default();
     for (line_no, line) in lines {
         if line.trim().is_empty() {
@@ -394,6 +407,12 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
         let gaze = match gaze_cols {
             Some((gx, gy)) if ok => {
                 let (x, y) = (num(gx, "gaze_angle_x")?, num(gy, "gaze_angle_y")?);
+                let (x, y) = match pose_cols {
+                    Some([rx, ry, rz]) => {
+                        head_relative_gaze(x, y, [num(rx, "pose_Rx")?, num(ry, "pose_Ry")?, num(rz, "pose_Rz")?])
+                    }
+                    None => (x, y),
+                };
                 Some([x.to_degrees().clamp(-90.0, 90.0) as f32, (-y).to_degrees().clamp(-90.0, 90.0) as f32])
             }
             _ => None,
@@ -407,22 +426,77 @@ pub fn parse_openface_csv(text: &str, image_size: [u32; 2]) -> Result<LandmarkTr
         } else {
             None
         };
+        let irises = match (&eye_cols, &landmarks) {
+            (Some(eye_cols), Some(l)) => {
+                let mut blocks = [[0.0f64; 2]; 2];
+                for (i, &(cx, cy)) in eye_cols.iter().enumerate() {
+                    let (x, y) = (num(cx, "an eye landmark x")?, num(cy, "an eye landmark y")?);
+                    if i % 28 < 8 {
+                        blocks[i / 28][0] += x / 8.0;
+                        blocks[i / 28][1] += y / 8.0;
+                    }
+                }
+                Some(irises_by_eye(l, blocks))
+            }
+            _ => None,
+        };
         match frames.get(&frame) {
-            Some((f, _, _)) if *f == face => return Err(format!("line {row}: frame {} appears twice", cells[frame_col])),
-            Some((f, _, _)) if *f < face => {}
+            Some((f, ..)) if *f == face => return Err(format!("line {row}: frame {} appears twice", cells[frame_col])),
+            Some((f, ..)) if *f < face => {}
             _ => {
-                frames.insert(frame, (face, landmarks, gaze));
+                frames.insert(frame, (face, landmarks, gaze, irises));
             }
         }
     }
     if frames.is_empty() {
         return Err("it has no frames".into());
     }
-    let gaze: Vec<(u32, [f32; 2])> = frames.iter().filter_map(|(f, (_, _, g))| g.map(|g| (*f, g))).collect();
-    let frames = frames.into_iter().map(|(frame, (_, landmarks, _))| TrackFrame { frame, landmarks }).collect();
+    // Without OpenFace's head rotation its angles include head turns; the eye landmarks, when the file has them,
+    // say where the irises sit in the eyes, which is what the eyes do inside the head: they are taken instead.
+    let angles_in_head = pose_cols.is_some() || eye_cols.is_none();
+    let gaze: Vec<(u32, [f32; 2])> = if angles_in_head {
+        frames.iter().filter_map(|(f, (_, _, g, _))| g.map(|g| (*f, g))).collect()
+    } else {
+        Vec::new()
+    };
+    let irises: Vec<(u32, [[f32; 2]; 2])> = frames.iter().filter_map(|(f, (_, _, _, i))| i.map(|i| (*f, i))).collect();
+    let frames = frames.into_iter().map(|(frame, (_, landmarks, ..))| TrackFrame { frame, landmarks }).collect();
     let mut track = LandmarkTrack::new(image_size, None, frames).map_err(|e| e.to_string())?;
     track.gaze = gaze;
+    track.irises = irises;
     Ok(track)
+}
+
+/// OpenFace's gaze angles (radians, camera frame: `atan2(g.x, -g.z)`, `atan2(g.y, -g.z)`) taken into the head's
+/// frame given by its head rotation (`pose_Rx`, `pose_Ry`, `pose_Rz`: R = Rx·Ry·Rz maps the face model's axes to
+/// the camera's; the model looks along -z), as the same two angles.
+fn head_relative_gaze(ax: f64, ay: f64, r: [f64; 3]) -> (f64, f64) {
+    let (s1, c1) = r[0].sin_cos();
+    let (s2, c2) = r[1].sin_cos();
+    let (s3, c3) = r[2].sin_cos();
+    let m = [
+        [c2 * c3, -c2 * s3, s2],
+        [c1 * s3 + c3 * s1 * s2, c1 * c3 - s1 * s2 * s3, -c2 * s1],
+        [s1 * s3 - c1 * c3 * s2, c3 * s1 + c1 * s2 * s3, c1 * c2],
+    ];
+    let g = [ax.tan(), ay.tan(), -1.0];
+    // Rᵀ·g: column k of R dotted with g.
+    let h: [f64; 3] = std::array::from_fn(|k| m[0][k] * g[0] + m[1][k] * g[1] + m[2][k] * g[2]);
+    (h[0].atan2(-h[2]), h[1].atan2(-h[2]))
+}
+
+/// Two iris centres (any order) as [the subject's right eye's, the left eye's]: each goes to the nearer eye of the
+/// 68 points (36–41 right, 42–47 left).
+fn irises_by_eye(l: &Landmarks68, blocks: [[f64; 2]; 2]) -> [[f32; 2]; 2] {
+    let centre = |r: std::ops::Range<usize>| {
+        let n = r.len() as f64;
+        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
+    };
+    let (re, le) = (centre(36..42), centre(42..48));
+    let d = |p: [f64; 2], q: [f64; 2]| (p[0] - q[0]).hypot(p[1] - q[1]);
+    let [a, b] = blocks;
+    let (right, left) = if d(a, re) + d(b, le) <= d(a, le) + d(b, re) { (a, b) } else { (b, a) };
+    [[right[0] as f32, right[1] as f32], [left[0] as f32, left[1] as f32]]
 }
 
 #[cfg(test)]
@@ -510,6 +584,83 @@ mod tests {
         assert!(t.gaze[1].1[0] < 0.0 && t.gaze[1].1[1] < 0.0);
         // no gaze columns: no gaze
         assert!(parse_openface_csv(&base, [640, 480]).unwrap().gaze.is_empty());
+    }
+
+    #[test]
+    fn openface_gaze_loses_the_head_turn_when_the_file_has_the_head_pose() {
+        // Eyes fixed in a head turned by pose_Ry = 0.3 rad look along R·(0, 0, -1) = (-sin 0.3, 0, -cos 0.3) in the
+        // camera frame: gaze_angle_x = -0.3. Inside the head that is straight ahead.
+        let (x, y) = head_relative_gaze(-0.3, 0.0, [0.0, 0.3, 0.0]);
+        assert!(x.abs() < 1e-9 && y.abs() < 1e-9, "{x} {y}");
+        // The same head, eyes turned 0.2 rad further to the camera's left inside it.
+        let (x, _) = head_relative_gaze(-0.5, 0.0, [0.0, 0.3, 0.0]);
+        assert!((x + 0.2).abs() < 1e-9, "{x}");
+        // Nod (pose_Rx) and roll (pose_Rz) together, eyes fixed: the camera-frame gaze is R·(0, 0, -1).
+        let r = [0.25f64, -0.15, 0.4];
+        let (s1, c1) = r[0].sin_cos();
+        let (s2, c2) = r[1].sin_cos();
+        let g = [-s2, c2 * s1, -c1 * c2]; // -(third column of R)
+        let (x, y) = head_relative_gaze(g[0].atan2(-g[2]), g[1].atan2(-g[2]), r);
+        assert!(x.abs() < 1e-9 && y.abs() < 1e-9, "{x} {y}");
+
+        let base = csv(&[(1, 1, 0.0)]);
+        let mut lines = base.lines();
+        let head = lines.next().unwrap();
+        let text = format!("{head}, pose_Rx, pose_Ry, pose_Rz, gaze_angle_x, gaze_angle_y\n{}, 0, 0.3, 0, -0.5, 0\n", lines.next().unwrap());
+        let t = parse_openface_csv(&text, [640, 480]).unwrap();
+        assert!((t.gaze[0].1[0] + 0.2f32.to_degrees()).abs() < 1e-3, "{:?}", t.gaze);
+    }
+
+    #[test]
+    fn openface_eye_landmarks_give_the_iris_centres() {
+        // Eye landmarks: block 0 rings a point near the 68 points' left eye (42-47), block 1 one near the right
+        // (36-41), as a model file listing the eyes the other way round would write them.
+        let base = csv(&[(1, 1, 0.0), (2, 0, 0.0)]);
+        let t0 = parse_openface_csv(&base, [640, 480]).unwrap();
+        let l = t0.frame(1).unwrap().landmarks.unwrap();
+        let centre = |r: std::ops::Range<usize>| {
+            let n = r.len() as f32;
+            r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] / n, a[1] + l[i][1] / n])
+        };
+        let (re, le) = (centre(36..42), centre(42..48));
+        let mut lines = base.lines();
+        let mut head = lines.next().unwrap().to_string();
+        for axis in ["x", "y"] {
+            for i in 0..56 {
+                head += &format!(", eye_lmk_{axis}_{i}");
+            }
+        }
+        let mut text = head + "\n";
+        for line in lines {
+            let mut cells = vec![line.to_string()];
+            for axis in 0..2 {
+                for i in 0..56 {
+                    let (c, ring) = if i < 28 { (le, i) } else { (re, i - 28) };
+                    let v = if ring < 8 {
+                        let a = ring as f32 / 8.0 * std::f32::consts::TAU;
+                        c[axis] + 1.5 + 3.0 * if axis == 0 { a.cos() } else { a.sin() }
+                    } else {
+                        c[axis] + 40.0 // lid points: not part of the iris ring
+                    };
+                    cells.push(format!("{v}"));
+                }
+            }
+            text += &(cells.join(", ") + "\n");
+        }
+        let t = parse_openface_csv(&text, [640, 480]).unwrap();
+        assert_eq!(t.irises.len(), 1, "one iris pair: frame 2 failed");
+        let [r, lft] = t.irises[0].1;
+        for (got, want) in [(r, re), (lft, le)] {
+            assert!((got[0] - want[0] - 1.5).abs() < 1e-3 && (got[1] - want[1] - 1.5).abs() < 1e-3, "{got:?} {want:?}");
+        }
+        // With gaze angles but no head pose, the eye landmarks win (the angles would include head turns).
+        let with_angles: String = text
+            .lines()
+            .enumerate()
+            .map(|(k, line)| if k == 0 { format!("{line}, gaze_angle_x, gaze_angle_y\n") } else { format!("{line}, 0.3, 0\n") })
+            .collect();
+        let t = parse_openface_csv(&with_angles, [640, 480]).unwrap();
+        assert!(t.gaze.is_empty() && t.irises.len() == 1, "{:?}", t.gaze);
     }
 
     #[test]
