@@ -9,7 +9,7 @@
 //!
 //! | control | range | 1 means |
 //! | --- | --- | --- |
-//! | `jawOpen` | 0…1 | chin down by 0.5 IOD, lower lip with it |
+//! | `jawOpen` | 0…1 | chin down by 0.5 IOD, lower lip with it (0.45 IOD in the middle, an arc to the corners' 0.15) |
 //! | `smile` | −1…1 | mouth corners up 0.12 and out 0.10 IOD (negative: down) |
 //! | `mouthWide` | −1…1 | corners out 0.15 IOD each (negative: in) |
 //! | `pucker` | 0…1 | lips drawn towards the mouth centre by 35 % |
@@ -85,6 +85,13 @@ const fn fill(mut d: [f64; 68], from: usize, to: usize, v: f64) -> [f64; 68] {
         i += 1;
     }
     d
+}
+
+/// How far `jawOpen` = 1 moves a point of the lower lip towards the chin, in IOD, at `u` mouth half-widths from
+/// the mouth's middle: 0.45 in the middle, 0.15 at the corners (as the corners move), an elliptic arc between them
+/// (the lower lip hangs between the corners the cheeks hold).
+pub fn lower_lip_drop(u: f64) -> f64 {
+    0.15 + 0.30 * (1.0 - (u * u).min(1.0)).sqrt()
 }
 
 /// Typical depth of each iBUG point towards the camera, in IOD units (a
@@ -185,9 +192,11 @@ impl Expressions {
                 let w = (1.0 - (i as f64 - 8.0).abs() / 7.0).max(0.0);
                 p[i][1] += 0.5 * j * w;
             }
-            // The lower lip: outer 55–59, inner 65–67 (64 is the inner corner, moved with the corners below).
+            // The lower lip (outer 55–59, inner 65–67) rides on the jaw while the corners (48, 54, and the inner
+            // ones 60, 64) stay held by the cheeks: stretched between them it hangs as an arc, not a flat step.
+            let (mid, half) = ((base[48][0] + base[54][0]) / 2.0, ((base[54][0] - base[48][0]) / 2.0).abs().max(1e-9));
             for i in (55..60).chain(65..68) {
-                p[i][1] += 0.45 * j;
+                p[i][1] += j * lower_lip_drop((base[i][0] - mid) / half);
             }
             for i in [48, 54, 60, 64] {
                 p[i][1] += 0.15 * j;
@@ -357,9 +366,16 @@ mod tests {
         // Blink closes the lid onto the lower lid.
         let b = Expressions { blink_left: 1.0, ..Default::default() }.apply(&f);
         assert!((b[44][1] - f[46][1]).abs() < (f[44][1] - f[46][1]).abs() * 0.1);
-        // The jaw opens the inner lips by 0.45 IOD (27 px) and the inner corners follow the outer ones (0.15 IOD).
-        let gap = |l: &Landmarks68<f64>| l[66][1] - l[62][1];
-        assert!((gap(&f) - gap(&j) - 27.0).abs() < 1e-6, "inner gap change {}", gap(&f) - gap(&j));
+        // The jaw opens the inner lips by 0.45 IOD (27 px) in the middle, less towards the corners along an arc, and
+        // the inner corners follow the outer ones (0.15 IOD).
+        assert!((lower_lip_drop(0.0) - 0.45).abs() < 1e-12 && (lower_lip_drop(1.0) - 0.15).abs() < 1e-12);
+        let (mid, half) = ((f[48][0] + f[54][0]) / 2.0, (f[54][0] - f[48][0]) / 2.0);
+        for (i, upper) in [(65, 63), (66, 62), (67, 61)] {
+            let change = (f[i][1] - f[upper][1]) - (j[i][1] - j[upper][1]);
+            let want = 60.0 * lower_lip_drop((f[i][0] - mid) / half);
+            assert!((change - want).abs() < 1e-6, "inner gap change at {i}: {change}, want {want}");
+        }
+        assert!(lower_lip_drop(0.5) > lower_lip_drop(0.8) && lower_lip_drop(0.8) > lower_lip_drop(0.95));
         assert!((f[64][1] - j[64][1] - 9.0).abs() < 1e-6 && (f[60][1] - j[60][1] - 9.0).abs() < 1e-6);
         // Wide eyes raise the upper lid by 40 % of the opening, away from the lower lid.
         let w = Expressions { eye_wide_left: 1.0, ..Default::default() }.apply(&f);

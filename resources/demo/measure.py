@@ -6,8 +6,10 @@ Each sequence is rendered through the headless host (`ofx-render`, expression co
 no interpolation is involved), then `living-portrait detect --json` reads every frame. The scripted motion is
 known exactly from the detector's reading of the portrait itself (the plugin starts from the same analysis):
 
-* jaw: `jawOpen` j moves the inner lower lip (65-67) 0.45 j inter-ocular distances (IOD) towards the chin
-  (`src/expressions.rs`); the scripted change of the mean inner-lip gap (61-67, 62-66, 63-65) is 0.45 j IOD.
+* jaw: `jawOpen` j moves each point of the inner lower lip (65-67) lower_lip_drop(u) j inter-ocular distances
+  (IOD) towards the chin, u being its place across the mouth in half-widths (0.45 in the middle, an elliptic arc
+  to 0.15 at the corners; `src/expressions.rs`); the scripted change of the mean inner-lip gap (61-67, 62-66,
+  63-65) is the mean of the three drops times j.
   Read fraction = sum of the measured gap changes / sum of the scripted ones; agreement = 1 - sum of the
   per-frame |measured - scripted| / sum of the scripted (an over-read counts against it too).
 * blink: `blinkLeft` = `blinkRight` = b moves 37, 38, 43, 44 by 0.95 b of the way onto 41, 40, 47, 46; the
@@ -107,8 +109,22 @@ def agreement(measured, scripted):
     return 1 - sum(abs((m or 0.0) - s) for m, s in zip(measured, scripted)) / total
 
 
+def lower_lip_drop(u):
+    """Must equal lower_lip_drop in src/expressions.rs."""
+    return 0.15 + 0.30 * math.sqrt(1.0 - min(u * u, 1.0))
+
+
+def jaw_gap_per_unit(lm):
+    """The scripted change of the mean inner-lip gap per unit of jawOpen, in IOD."""
+    origin, ex, _ = frame_of(lm)
+    along = lambda p: (p[0] - origin[0]) * ex[0] + (p[1] - origin[1]) * ex[1]
+    mid, half = (along(lm[48]) + along(lm[54])) / 2, max(abs(along(lm[54]) - along(lm[48])) / 2, 1e-9)
+    return sum(lower_lip_drop((along(lm[i]) - mid) / half) for i in (65, 66, 67)) / 3
+
+
 def measure_jaw(args, portrait, src, out):
     frames = render(args, portrait, {"jawOpen": JAW}, len(JAW), out)
+    k = jaw_gap_per_unit(src["landmarks68"])
     iod0 = frame_of(src["landmarks68"])[2]
     g0 = mouth_gap(src["landmarks68"]) / iod0
     read = scripted = 0.0
@@ -120,10 +136,10 @@ def measure_jaw(args, portrait, src, out):
             continue
         g = mouth_gap(face["landmarks68"]) / frame_of(face["landmarks68"])[2]
         read += g - g0
-        scripted += 0.45 * j
+        scripted += k * j
         per.append(round(g - g0, 4))
-    return {"fraction": read / scripted if scripted else None, "agreement": agreement(per, [0.45 * j for j in JAW]),
-            "gap_change_iod": per, "scripted_iod": [round(0.45 * j, 4) for j in JAW]}
+    return {"fraction": read / scripted if scripted else None, "agreement": agreement(per, [k * j for j in JAW]),
+            "gap_change_iod": per, "scripted_iod": [round(k * j, 4) for j in JAW]}
 
 
 def measure_blink(args, portrait, src, out):

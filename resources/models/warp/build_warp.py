@@ -109,9 +109,18 @@ TEETH_HEIGHT = 0.14                  # in mouth half-widths, at most 40 % of the
 TOOTH_WIDTH = 0.2                    # in mouth half-widths: faint darker gaps between teeth, centred on the midline
 CAVITY_EDGE_V1, CAVITY_DEEP_V1 = (0.30, 0.10, 0.09), (0.045, 0.018, 0.018)   # version 1's fixed colours
 TEETH_V1, TONGUE_V1 = (0.84, 0.80, 0.73), (0.50, 0.22, 0.21)
-TONGUE = (0.50, 0.22, 0.21)          # a dim tongue hint rising from the lower lip in the middle of the cavity
+TONGUE = (0.50, 0.22, 0.21)          # version 1's dim tongue hint rising from the lower lip (kept for its frames)
 TONGUE_ALPHA = 0.45
 TONGUE_HEIGHT = 0.45                 # fraction of the opening
+# The tongue of an opening mouth: a dome resting on the lower lip, coloured from the portrait's lips, lit on top
+TONGUE_DOME_H = 0.36                 # its top, in fractions of the opening, in the middle
+TONGUE_DOME_W = 0.62                 # its half-width, in mouth half-widths (it ends before the corners)
+TONGUE_DOME_SOFT = 0.15              # its top edge's softness, in fractions of the opening
+TONGUE_DOME_ALPHA = 0.6
+TONGUE_LIGHT = (0.35, 0.45)          # light factor from its foot (0.35) to its lit top (0.8): inside the mouth
+TONGUE_FOOT = (0.03, 0.12)           # above the lower lip (fractions of the opening): the shadow between lip and tongue
+TONGUE_SHOWS = (0.08, 0.45)          # opening (mouth half-widths) over which the tongue fades in
+TONGUE_TINT = (1.0, 0.78, 0.82)      # times the lips' inner flesh colour: a tongue is redder and darker than lips
 
 
 def anchor_points(n: int) -> np.ndarray:
@@ -997,7 +1006,18 @@ def build() -> onnx.ModelProto:
         tongue_a = g.mul(g.mul(falloff(above_lo, 0.5 * TONGUE_HEIGHT, TONGUE_HEIGHT), TONGUE_ALPHA),
                          g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.6)))))
         shade_t = g.add(0.55, g.mul(g.clip01(g.sub(1.0, g.div(above_lo, TONGUE_HEIGHT))), 0.45))
-        cav = [g.add(c, g.mul(tongue_a, g.sub(g.mul(shade_t, ch(tongue_p, i)), c))) for i, c in enumerate(cav)]
+        # the tongue: a dome on the lower lip, its top edge soft, lit from above, a faint groove down its middle
+        uw = g.div(u, TONGUE_DOME_W)
+        dome_h = g.mul(g.sqrt(g.clip01(g.sub(1.0, g.sq(uw)))), TONGUE_DOME_H)
+        dome_a = g.mul(g.clip01(g.div(g.sub(dome_h, above_lo), TONGUE_DOME_SOFT)), TONGUE_DOME_ALPHA)
+        # it rests behind the lower lip: a line of shadow between them, so the lip's inner edge stays where it is
+        dome_a = g.mul(dome_a, g.clip01(g.div(g.sub(above_lo, TONGUE_FOOT[0]), TONGUE_FOOT[1] - TONGUE_FOOT[0])))
+        # a slightly parted mouth hides the tongue behind the lower teeth; it shows as the mouth opens
+        dome_a = g.mul(dome_a, g.clip01(g.div(g.sub(gap, TONGUE_SHOWS[0]), TONGUE_SHOWS[1] - TONGUE_SHOWS[0])))
+        dome_l = g.add(TONGUE_LIGHT[0], g.mul(g.clip01(g.div(above_lo, g.add(dome_h, 1e-3))), TONGUE_LIGHT[1]))
+        dome_l = g.mul(dome_l, g.sub(1.0, g.mul(g.clip01(g.sub(1.0, g.mul(g.abs(u), 12.0))), 0.15)))
+        tongue_c = g.clip01(g.mul(flesh, g.const(np.array(TONGUE_TINT, np.float32))))
+        cav = [g.add(c, g.mul(dome_a, g.sub(g.mul(dome_l, ch(tongue_c, i)), c))) for i, c in enumerate(cav)]
         tth = g.min(g.const(TEETH_HEIGHT), g.mul(gap, 0.4))            # teeth height, half-widths
         teeth_a = g.mul(falloff(g.div(below_up, g.add(tth, 1e-3)), 0.8, 1.0),
                         g.mul(g.clip01(g.sub(1.0, g.sq(g.mul(u, 1.25)))), TEETH_ALPHA))
