@@ -206,8 +206,9 @@ fn scripted_track_moves_the_face_where_the_track_says() {
             println!("   pt {i}: src {:?} target {:?} got {:?}", src_lm[i], target[i], got[i]);
         }
         // What the shipped detector (MediaPipe's attention mesh) reports on the
-        // rendered frame. Measured: jaw 0.75 / 0.102, blink 0.68 / 0.043, smile
-        // 0.57 / 0.051, roll ±8° 1.04–1.09 / 0.008–0.012 (gain / mean error in
+        // rendered frame. Measured (generator v2): jaw 0.71 / 0.103 (0.76 with
+        // an empty cavity: the tongue lowers what it reads), blink 0.73 / 0.035,
+        // smile 0.57 / 0.051, roll ±8° 1.06 / 0.008–0.009 (gain / mean error in
         // eye distances). The warp itself puts the chin within 0.02 eye
         // distances of its target (`packs_generators`, `check_warp.py`); the
         // detector's face prior under-reads a jaw drop, a blink and a smile
