@@ -109,6 +109,7 @@ TEETH_HEIGHT = 0.14                  # in mouth half-widths, at most 40 % of the
 TOOTH_WIDTH = 0.2                    # in mouth half-widths: faint darker gaps between teeth, centred on the midline
 CAVITY_EDGE_V1, CAVITY_DEEP_V1 = (0.30, 0.10, 0.09), (0.045, 0.018, 0.018)   # version 1's fixed colours
 TEETH_V1, TONGUE_V1 = (0.84, 0.80, 0.73), (0.50, 0.22, 0.21)
+LIP_ROUND = 0.6            # how far an opening mouth's inner lower lip rounds from the corners towards a quarter ellipse
 TONGUE = (0.50, 0.22, 0.21)          # version 1's dim tongue hint rising from the lower lip (kept for its frames)
 TONGUE_ALPHA = 0.45
 TONGUE_HEIGHT = 0.45                 # fraction of the opening
@@ -452,9 +453,35 @@ def build() -> onnx.ModelProto:
         blocks.append(M)
         offsets.append((kprime, M.shape[0], len(raw_lm) - len(idx)))
         kprime += M.shape[0]
+    KUT_ROWS = kprime
     BD = np.zeros((kprime, len(raw_lm)), np.float32)
     for M, (o, n, r0) in zip(blocks, offsets):
         BD[o:o + n, r0:r0 + M.shape[1]] = M
+    def round_opening_lip(KT):
+        """An opening mouth's inner lower lip hangs as an arc from the corners: between each inner corner and the
+        next lower-lip landmark (67, 65) the target's knots go down by LIP_ROUND of (the quarter ellipse - the
+        straight line) times how much more that landmark dropped below the corner than in the portrait. Only when the
+        target's mouth opens wider than the portrait's (by 0.5 px and more, fully from 1.5 px), so every other
+        frame keeps its knots bit for bit."""
+        ci = {side: [i for i, c in enumerate(CURVES) if c[0] == 2 and c[1] == side and c[2] == MOUTH_INNER_LO][0]
+              for side in (0, 1)}
+        (o, n, _), (os_, _, _) = offsets[ci[0]], offsets[ci[1]]
+        q = (n - 1) // (len(MOUTH_INNER_LO) - 1)                       # knots per landmark interval
+        drop = lambda base, c, l: g.sub(g.take(KT, [base + l], 0), g.take(KT, [base + c], 0))
+        opening = lambda side: g.op("ReduceMean", g.sqrt(g.op("ReduceSum", g.sq(g.sub(
+            g.take(LM, [side * 68 + i for i in (61, 62, 63)], 0), g.take(LM, [side * 68 + i for i in (67, 66, 65)], 0))),
+            g.i64([1]), keepdims=0)), keepdims=0)
+        gain = g.clip01(g.sub(g.sub(opening(0), opening(1)), 0.5))
+        D = np.zeros((KUT_ROWS, 2), np.float32)                        # per knot: weight of the left, right excess
+        for k in range(1, q):
+            f = k / q
+            bulge = LIP_ROUND * (np.sqrt(1 - (1 - f) ** 2) - f)
+            D[o + k, 0] = bulge                                        # from corner 60 towards 67
+            D[o + n - 1 - k, 1] = bulge                                # from corner 64 towards 65
+        excess = g.relu(g.concat([g.sub(drop(o, 0, q), drop(os_, 0, q)),
+                                  g.sub(drop(o, n - 1, n - 1 - q), drop(os_, n - 1, n - 1 - q))], 0))   # [2,1]
+        return g.add(KT, g.mul(gain, g.op("MatMul", g.const(D), excess)))
+
     Pk = g.take(LM, raw_lm, 0)                                         # [K,2]
     Fk = g.take(FP, raw_frame, 0)                                      # [K,6]
     kcx, kcy, kax, kay, _kh, kih = g.split(Fk, 6, 1)
@@ -463,6 +490,7 @@ def build() -> onnx.ModelProto:
     kt = g.mul(g.sub(g.mul(kdy, kax), g.mul(kdx, kay)), kih)
     KUT = g.op("MatMul", g.const(BD), g.concat([ku, kt], 1))           # [K',2] smoothed knots (u, t)
     KU, KT = g.take(KUT, [0], 1), g.take(KUT, [1], 1)                  # [K',1]
+    KT = round_opening_lip(KT)
 
     def segment_tables_idx(layer):
         """per-layer ramp tables as indices: starts, ends [R,1] (into KU, KT), firsts [C,1], group matrix [C,R]"""
