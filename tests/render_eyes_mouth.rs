@@ -385,3 +385,44 @@ fn gaze_comes_from_track_irises_and_openface_gaze_loses_the_head_turn() {
     assert!(a_fixed.abs() < 0.01, "eyes fixed in a turned head moved the irises {a_fixed:.4} IOD");
     assert!(a_turned < 0.5 * asked && a_turned > 1.5 * asked, "a gaze inside the head moved the irises {a_turned:.4} IOD, asked {asked:.4}");
 }
+
+#[test]
+fn a_track_that_opens_the_eyes_wider_keeps_the_iris_round() {
+    // Frame 2 of the track raises the upper lids (37, 38, 43, 44) by 40 % of the opening, as a driver widening
+    // the eyes would: the eye model shows more sclera around the portrait's own iris instead of stretching it.
+    let src = demo("astronaut.png");
+    let before = Read::of(&src);
+    let lm: [[f32; 2]; 68] = before.lm.clone().try_into().unwrap();
+    let mut wide = lm;
+    for (u, l) in [(37, 41), (38, 40), (43, 47), (44, 46)] {
+        for c in 0..2 {
+            wide[u][c] -= 0.4 * (lm[l][c] - lm[u][c]);
+        }
+    }
+    use living_portrait::track::{LandmarkTrack, TrackFrame};
+    let track = LandmarkTrack::new(
+        [src.width as u32, src.height as u32],
+        None,
+        vec![TrackFrame { frame: 1, landmarks: Some(lm) }, TrackFrame { frame: 2, landmarks: Some(wide) }],
+    )
+    .unwrap();
+    let dir = installer::target_dir().join("test-output").join("render_eyes_mouth");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("wider_eyes.json");
+    track.write(&path).unwrap();
+    let (_host, plugin) = load(HostOptions::default());
+    let mut inst = instance_with(&plugin, src.clone());
+    inst.set_param("driveMode", ParamValue::ChoiceByOption("trackFile".into())).unwrap();
+    inst.set_param("trackFile", ParamValue::String(path.display().to_string())).unwrap();
+    let out = inst.render_frame(2.0, &RenderRequest::default()).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()));
+    let after = Read::of(&out);
+    println!("track widening the eyes: lid gap {:.2} → {:.2} px", before.lid_gap(), after.lid_gap());
+    assert!(after.lid_gap() > before.lid_gap() * 1.08, "the lids did not open");
+    for k in 0..2 {
+        let (c, r) = (before.irises[k], before.radii[k]);
+        let d = (0.7 * r).round() as i32;
+        let diff = patch_diff(&src, &out, c[0] as i32 - d, c[0] as i32 + d + 1, c[1] as i32, c[1] as i32 + d + 1, 0);
+        println!("track widening the eyes: iris {k} disk differs by {diff:.4}");
+        assert!(diff < 0.03, "iris {k}: its disk changed by {diff:.4} (stretched with the lids?)");
+    }
+}

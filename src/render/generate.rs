@@ -209,8 +209,9 @@ const IRIS_MAX_U: f64 = 0.55;
 /// The same across the eye (up and down), in eye half-widths.
 const IRIS_MAX_T: f64 = 0.35;
 
-/// The irises of this frame when it has a gaze (the `gazeX` / `gazeY` controls) or wide eyes (`eyeWide…`, which
-/// need the eye model so as not to stretch the iris): the chosen reference's iris
+/// The irises of this frame when it has a gaze (the `gazeX` / `gazeY` controls, or the drive's), wide eyes
+/// (`eyeWide…`) or eyes opening wider than the chosen reference's (both need the eye model so as not to stretch
+/// the iris): the chosen reference's iris
 /// centres carried by each eye's motion (their place relative to the eye's corners kept), then moved by the
 /// gaze in the target face's frame, and kept inside the eye. `None` without a gaze or without the reference's
 /// irises (overridden landmarks), so a frame without them asks the generator for nothing new.
@@ -219,7 +220,8 @@ fn gaze_irises(s: &Settings, drive: Option<[f64; 2]>, refs: &[Arc<PreparedSource
     let e = &s.expressions;
     let c = e.gaze_shift();
     let shift = [c[0] + d[0], c[1] + d[1]];
-    if shift == [0.0, 0.0] && e.eye_wide_left == 0.0 && e.eye_wide_right == 0.0 {
+    let wider = eyes_open_wider(lms.references.get(chosen)?, &lms.target);
+    if shift == [0.0, 0.0] && e.eye_wide_left == 0.0 && e.eye_wide_right == 0.0 && !wider {
         return None;
     }
     let r = refs.get(chosen)?;
@@ -230,6 +232,21 @@ fn gaze_irises(s: &Settings, drive: Option<[f64; 2]>, refs: &[Arc<PreparedSource
     });
     let target = move_irises(&lms.references[chosen], source, &lms.target, shift);
     Some(IrisTarget { source, target })
+}
+
+/// Share by which an eye's opening (lid gap over eye width) may grow before the eye model takes the frame.
+const WIDER_EYE: f32 = 0.04;
+
+/// Whether either eye of `to` opens wider than in `from` (a track or a Driver opening the eyes wider than the
+/// portrait's): such frames go through the eye model, which shows more sclera around a round iris instead of
+/// stretching the iris with the lids.
+fn eyes_open_wider(from: &[[f32; 2]; 68], to: &[[f32; 2]; 68]) -> bool {
+    let d = |l: &[[f32; 2]; 68], a: usize, b: usize| (l[a][0] - l[b][0]).hypot(l[a][1] - l[b][1]);
+    let open = |l: &[[f32; 2]; 68], [c0, u0, u1, c1, l1, l0]: [usize; 6]| (d(l, u0, l0) + d(l, u1, l1)) / (2.0 * d(l, c0, c1).max(1e-6));
+    [[36, 37, 38, 39, 40, 41], [42, 43, 44, 45, 46, 47]].into_iter().any(|eye| {
+        let (a, b) = (open(from, eye), open(to, eye));
+        b > a * (1.0 + WIDER_EYE) && b - a > 0.01
+    })
 }
 
 /// Where irises at `source` (normalised crop coordinates) go when the eyes move from `from` to `to` and the gaze
