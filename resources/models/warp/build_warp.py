@@ -75,6 +75,7 @@ EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis 
 BLINK_ON = (0.08, 0.18)   # closure (1 - target opening / portrait's) over which the blink model fades in (0 below)
 BLINK_FULL = 0.95         # the closure at which the lids meet (a scripted blink of 1 moves the lid landmarks 0.95)
 LID_ROUND = 0.15          # where the descending lid arc meets the lower lid: radius of the smooth minimum (h)
+LID_ARC = 0.6             # share of the lid's descent that is one translation of its arc (the rest per column)
 LID_RISE = 0.5            # closed: the lower lid rises this share of its depth below the corners' axis
 LID_MEET = (0.9, 1.0)     # closing progress over which the eyeball stops showing and the lids overlap
 LID_OVERLAP_PX = 2.0      # closed: the upper lid reaches this many pixels past the lower lid line, so its soft edge
@@ -709,8 +710,8 @@ def build() -> onnx.ModelProto:
         # A blink (closure c = 1 - target opening / portrait's, per eye at its widest, past BLINK_ON[0]; the blink
         # model fades in up to BLINK_ON[1] and is exactly absent below): the upper lid slides down over the eyeball.
         # Closing progress kappa = c / BLINK_FULL (a scripted blink 1 moves the lid landmarks 0.95 of the way).
-        #  - the lid edge E: the portrait's upper lid arc U0 (relative to the lower lid) translated down by kappa of
-        #    the widest opening, kept above the lower lid's line Lc by a smooth minimum (radius LID_ROUND): the arc
+        #  - the lid edge E: the portrait's upper lid arc U0 (relative to the lower lid) moved down by kappa of
+        #    LID_ARC x the widest opening + the rest x the column's own (mostly one translation), kept above the lower lid's line Lc by a smooth minimum (radius LID_ROUND): the arc
         #    keeps its curvature over the eyeball and flattens onto the lower lid from the corners inwards; at
         #    kappa >= LID_MEET[1] it reaches LID_OVERLAP_PX past Lc. Half of the opening is covered at kappa 0.5.
         #  - the lower lid rises kappa^2 LID_RISE of its depth below the corners' axis (Lc), so the closed lash
@@ -727,7 +728,7 @@ def build() -> onnx.ModelProto:
         U0 = g.sub(Lt, hs)                                              # the portrait's upper lid, over Lt
         gap = g.sub(Lc, U0)
         a_max = g.op("ReduceMax", gap, axes=[2, 3], keepdims=1)
-        x_ = g.sub(gap, g.mul(kap, a_max))
+        x_ = g.sub(gap, g.mul(kap, g.add(g.mul(a_max, LID_ARC), g.mul(gap, 1.0 - LID_ARC))))
         E = g.sub(Lc, g.mul(g.add(x_, g.sqrt(g.add(g.sq(x_), LID_ROUND ** 2))), 0.5))
         E = g.add(E, g.mul(w_meet, g.sub(g.add(Lc, g.div(g.const(LID_OVERLAP_PX), th)), E)))
         Tb = g.sub(Us, LASH_BAND + BLINK_BAND)
