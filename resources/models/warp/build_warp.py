@@ -83,6 +83,8 @@ LID_OVERLAP_PX = 2.0      # closed: the upper lid reaches this many pixels past 
 MEET_BAND = 0.5           # closed: the lower lid's skin reaches this far (h) above the meeting line, under the lid
 LASH_BAND = 0.25          # the band (h) above the upper lash line that moves rigidly with the lid edge
 BLINK_BAND = 0.45         # the lid skin band (h) above the lash band that stretches as the lid descends
+LASH_LIFT = 0.03          # the lid edge shows the portrait's row this far (h) above its upper lid line (the line
+                          # through the landmarks can cut the white near the corners)
 LASH_SKIP = 0.1           # closed: the lower lid is taken from this far (h) below its lash line
 LID_SOFT_H = 0.12         # soft step of a closing lid's edge, in h (at least SOFT_PX): no stair steps when the
                           # crop is finer than the plate
@@ -720,7 +722,8 @@ def build() -> onnx.ModelProto:
         #  - above E: the lash band (LASH_BAND high) moves rigidly with the edge, so the lash line keeps its width
         #    and darkness; the lid skin band BLINK_BAND above it stretches; above that nothing moves (brows and
         #    glasses rims stay).
-        #  - the eyeball is not moved (occluded, not squashed), the lid line's soft step is LID_SOFT_H wide.
+        #  - the eyeball is not moved (occluded, not squashed), the lid line's soft step is LID_SOFT_H wide, below
+        #    the edge, where the lid side repeats its lash line's row.
         g_bl = g.clip01(g.mul(g.sub(closure, BLINK_ON[0]), 1.0 / (BLINK_ON[1] - BLINK_ON[0])))   # [2,1,1,1]
         kap = g.clip01(g.mul(closure, 1.0 / BLINK_FULL))
         w_meet = g.clip01(g.mul(g.sub(kap, LID_MEET[0]), 1.0 / (LID_MEET[1] - LID_MEET[0])))
@@ -739,8 +742,11 @@ def build() -> onnx.ModelProto:
         tau = g.clip01(g.div(g.sub(t, Tb), len_t))
         r_st = g.max(g.mul(len_t, 1.0 / BLINK_BAND), 1.0)
         up_band = g.add(Tb, g.mul(g.sub(1.0, g.op("Pow", g.sub(1.0, tau), r_st)), BLINK_BAND))
+        # the lash band [E - LASH_BAND, E] <- [Us - LASH_BAND, Us - LASH_LIFT]; below E its last row repeats
+        lash = g.add(g.sub(Us, LASH_BAND), g.mul(g.min(g.sub(t, g.sub(E, LASH_BAND)), LASH_BAND),
+                                                 (LASH_BAND - LASH_LIFT) / LASH_BAND))
         up_new = g.op("Where", g.op("Less", t, Tb), t,
-                      g.op("Where", g.op("Less", t, g.sub(E, LASH_BAND)), up_band, g.add(Us, g.sub(t, E))))
+                      g.op("Where", g.op("Less", t, g.sub(E, LASH_BAND)), up_band, lash))
         Ls_b = g.add(Ls, g.mul(w_meet, LASH_SKIP))
         below_new = g.sub(T1, g.mul(g.sub(T1, t), g.div(g.sub(T1, Ls_b), g.max(g.sub(T1, Lc), 1e-3))))
         lo_new = g.op("Where", g.op("Greater", t, g.sub(Lc, g.mul(w_meet, MEET_BAND))), below_new, t_eye)
@@ -756,7 +762,9 @@ def build() -> onnx.ModelProto:
         k_n = g.mul(sh, inv_half_S)                                     # half-width in normalised units
         dtx, dty = g.mul(g.op("Neg", say), k_n), g.mul(sax, k_n)
         cu, cl = g.mul(g.sub(t_up, t), alpha), g.mul(g.sub(t_lo, t), alpha)
-        s_lv = g.add(g.div(g.mul(g.sub(Ut, t), th), soft_px), 0.5)    # > 0.5 above the target upper lid
+        # > 0.5 above the target upper lid; a closing lid's wider step lies below its edge (the lid side there
+        # repeats the lash line's row), so the lash line keeps its full darkness
+        s_lv = g.add(g.div(g.add(g.mul(g.sub(Ut, t), th), g.mul(g.sub(soft_px, SOFT_PX), 0.5)), soft_px), 0.5)
         X = g.concat([g.mul(cu, dtx), g.mul(cu, dty), g.mul(cl, dtx), g.mul(cl, dty), s_lv, alpha], 1)
 
         def interp(n_c, n, n_m, n_cm):
