@@ -12,6 +12,8 @@ known exactly from the detector's reading of the portrait itself (the plugin sta
   per-frame |measured - scripted| / sum of the scripted (an over-read counts against it too).
 * blink: `blinkLeft` = `blinkRight` = b moves 37, 38, 43, 44 by 0.95 b of the way onto 41, 40, 47, 46; the
   scripted change of the mean lid gap is 0.95 b times the portrait's own. Read fraction likewise.
+* blink_calibration (with blink): the same closures made by a plain image transform of the portrait with exactly
+  known lid motion (closed_by_hand), read the same way: what share of an exact blink the detector reads.
 * gaze: `gazeX`/`gazeY` (degrees) ask for the iris centres to move by GAZE_RADIUS_IOD * sin(angle) IOD in the
   face frame (x towards the subject's left, y up), the same mapping as `src/expressions.rs`. Error = distance
   between the detector's iris centres and that target, in IOD; the worst frame is reported. Only when the build
