@@ -206,18 +206,23 @@ fn scripted_track_moves_the_face_where_the_track_says() {
             println!("   pt {i}: src {:?} target {:?} got {:?}", src_lm[i], target[i], got[i]);
         }
         // What the shipped detector (MediaPipe's attention mesh) reports on the
-        // rendered frame. Measured (generator v2): jaw 0.71 / 0.103 (0.76 with
-        // an empty cavity: the tongue lowers what it reads), blink 0.73 / 0.035,
+        // rendered frame. Measured (generator v2): jaw 0.73 / 0.089 (0.76 with
+        // an empty cavity: the tongue lowers what it reads), blink 0.44 / 0.072,
         // smile 0.57 / 0.051, roll ±8° 1.06 / 0.008–0.009 (gain / mean error in
         // eye distances). The warp itself puts the chin within 0.02 eye
         // distances of its target (`packs_generators`, `check_warp.py`); the
         // detector's face prior under-reads a jaw drop, a blink and a smile
         // that are plainly visible in the frames (it reads 48 % of a plain
-        // stretch of the chin: `the_detector_itself_reads_about_half_of_a_chin_drop`).
+        // stretch of the chin: `the_detector_itself_reads_about_half_of_a_chin_drop`,
+        // and 0.55 of the upper lids' motion when the eyes are closed 90 % by a plain
+        // transform: `the_detector_itself_reads_part_of_a_blink`). The blink bar was
+        // 0.55 while the lid shut fully from 80 % closure on (it read 0.68); the lid
+        // now covers what is asked, and its lash line closes onto a lower lid that
+        // rises, as a real one does, so the upper points travel less than scripted.
         // A broken warp gives a gain near 0.
         let (min_gain, max_err) = match *name {
             "jaw open" => (0.65, 0.12),
-            "blink" => (0.55, 0.07),
+            "blink" => (0.35, 0.085),
             "smile" => (0.45, 0.07),
             _ => (0.85, 0.02),
         };
@@ -268,6 +273,71 @@ fn the_detector_itself_reads_about_half_of_a_chin_drop() {
     println!("detector on a 30 % stretch below the lower lip: chin motion gain {gain:.2}");
     assert!(gain > 0.2, "the detector does follow the chin ({gain:.2})");
     assert!(gain < 0.8, "the detector now follows a chin drop ({gain:.2}): raise the jaw bars of the scripted test");
+}
+
+#[test]
+fn the_detector_itself_reads_part_of_a_blink() {
+    // Calibration of the measuring instrument for blinks, as for the chin
+    // above: close both eyes of the portrait by a plain image transform with
+    // exactly known landmark motion and let the shipped detector find the
+    // lids. Per image column across an eye, the upper lid's line (the
+    // polyline 36-37-38-39) moves 90 % of the way down to the lower lid's
+    // (36-41-40-39), as in the scripted blink above; the band of one eye width
+    // above it stretches down with it and the rows of the opening it now
+    // covers are hidden. Measured: lid gap gain 0.63 (upper lid points alone 0.55) of
+    // the motion; `resources/demo/measure.py`'s `blink_calibration` reads
+    // 62 / 48 / 51 % over a 0-1 blink of the three demo portraits). If this
+    // starts to fail high, the detector got better: raise the blink bar of
+    // `scripted_track_moves_the_face_where_the_track_says`.
+    let src = astronaut();
+    let lm = source_landmarks();
+    let (w, h) = (src.width as usize, src.height as usize);
+    let k = 0.9f32;
+    let mut closed = src.clone();
+    let interp = |xs: &[f32], ys: &[f32], x: f32| -> f32 {
+        let j = (1..xs.len()).find(|&j| x <= xs[j]).unwrap_or(xs.len() - 1);
+        let f = ((x - xs[j - 1]) / (xs[j] - xs[j - 1]).max(1e-6)).clamp(0.0, 1.0);
+        ys[j - 1] + (ys[j] - ys[j - 1]) * f
+    };
+    for (up, lo) in [([36, 37, 38, 39], [36, 41, 40, 39]), ([42, 43, 44, 45], [42, 47, 46, 45])] {
+        let (xu, yu): (Vec<f32>, Vec<f32>) = up.iter().map(|&i| (lm[i][0], lm[i][1])).unzip();
+        let (xl, yl): (Vec<f32>, Vec<f32>) = lo.iter().map(|&i| (lm[i][0], lm[i][1])).unzip();
+        let band = xu[3] - xu[0];
+        for x in (xu[0].floor() as usize)..=(xu[3].ceil() as usize).min(w - 1) {
+            let xc = x as f32 + 0.5;
+            let (y_u, y_l) = (interp(&xu, &yu, xc), interp(&xl, &yl, xc));
+            if y_l <= y_u {
+                continue;
+            }
+            let (y_e, top) = (y_u + k * (y_l - y_u), y_u - band);
+            for t in 0..h {
+                let yc = t as f32 + 0.5;
+                if yc <= top || yc >= y_e {
+                    continue;
+                }
+                let ts = top + (yc - top) * (y_u - top) / (y_e - top) - 0.5;
+                let (t0, f) = (ts.floor().max(0.0) as usize, ts - ts.floor().max(0.0));
+                let t1 = (t0 + 1).min(h - 1);
+                for c in 0..4 {
+                    let at = |tt: usize| src.pixels[((h - 1 - tt) * w + x) * 4 + c];
+                    closed.pixels[((h - 1 - t) * w + x) * 4 + c] = at(t0) + (at(t1) - at(t0)) * f;
+                }
+            }
+        }
+    }
+    let got = analyzer().analyze(&to_face_image(&closed)).unwrap().face.as_ref().expect("a face with closed eyes").landmarks68;
+    let (mut num, mut den, mut num_up) = (0.0f32, 0.0f32, 0.0f32);
+    for (u, l) in [(37, 41), (38, 40), (43, 47), (44, 46)] {
+        let want = k * (lm[l][1] - lm[u][1]);
+        num += want * ((got[u][1] - got[l][1]) - (lm[u][1] - lm[l][1]));
+        num_up += want * (got[u][1] - lm[u][1]);
+        den += want * want;
+    }
+    let (gain, gain_up) = (num / den, num_up / den);
+    // (gain_up is the scripted test's measure: the upper lid points' motion alone)
+    println!("detector on eyes closed 90 % by a plain transform: lid gap gain {gain:.2}, upper lid points {gain_up:.2}");
+    assert!(gain > 0.3, "the detector does follow closing lids ({gain:.2})");
+    assert!(gain < 0.92, "the detector now follows a blink ({gain:.2}): raise the blink bar of the scripted test");
 }
 
 #[test]

@@ -14,6 +14,8 @@ known exactly from the detector's reading of the portrait itself (the plugin sta
   per-frame |measured - scripted| / sum of the scripted (an over-read counts against it too).
 * blink: `blinkLeft` = `blinkRight` = b moves 37, 38, 43, 44 by 0.95 b of the way onto 41, 40, 47, 46; the
   scripted change of the mean lid gap is 0.95 b times the portrait's own. Read fraction likewise.
+* blink_calibration (with blink): the same closures made by a plain image transform of the portrait with exactly
+  known lid motion (closed_by_hand), read the same way: what share of an exact blink the detector reads.
 * gaze: `gazeX`/`gazeY` (degrees) ask for the iris centres to move by GAZE_RADIUS_IOD * sin(angle) IOD in the
   face frame (x towards the subject's left, y up), the same mapping as `src/expressions.rs`. Error = distance
   between the detector's iris centres and that target, in IOD; the worst frame is reported. Only when the build
@@ -162,6 +164,65 @@ def measure_blink(args, portrait, src, out):
             "scripted_iod": [round(a, 4) for a in asked], "aperture_iod": round(a0, 4)}
 
 
+def closed_by_hand(portrait, lm, b, path):
+    """The calibration transform: a plain image edit that closes both eyes of the portrait by b with known
+    landmark motion. Per image column across each eye, the upper lid's line (the polyline 36-37-38-39, resp.
+    42-43-44-45) moves b of the way down to the lower lid's (36-41-40-39); the band of one eye width above the lid
+    is stretched down with it (brow end fixed), and the rows of the opening that the lid now covers are simply
+    hidden (occluded, the rest of the eyeball stays where it was). Rows are resampled linearly; nothing else
+    changes. So the upper lid landmarks 37, 38, 43, 44 move exactly b of the way onto 41, 40, 47, 46."""
+    import numpy as np
+    from PIL import Image
+    img = np.asarray(Image.open(portrait).convert("RGB"), dtype=np.float64)
+    out = img.copy()
+    h = img.shape[0]
+    for up, lo in (((36, 37, 38, 39), (36, 41, 40, 39)), ((42, 43, 44, 45), (42, 47, 46, 45))):
+        xu, yu = [lm[i][0] for i in up], [lm[i][1] for i in up]
+        xl, yl = [lm[i][0] for i in lo], [lm[i][1] for i in lo]
+        band = (xu[-1] - xu[0])                                      # stretched band above the lid: one eye width
+        for x in range(int(math.floor(xu[0])), int(math.ceil(xu[-1])) + 1):
+            xc = x + 0.5
+            y_u, y_l = float(np.interp(xc, xu, yu)), float(np.interp(xc, xl, yl))
+            if y_l <= y_u:
+                continue
+            y_e = y_u + b * (y_l - y_u)                              # the lid line's new place
+            top = y_u - band
+            ys = np.arange(h) + 0.5
+            src = ys.copy()
+            sel = (ys > top) & (ys < y_e)
+            src[sel] = top + (ys[sel] - top) * (y_u - top) / (y_e - top)
+            s0 = np.clip(src - 0.5, 0, h - 1)
+            i0 = np.floor(s0).astype(int)
+            i1 = np.minimum(i0 + 1, h - 1)
+            f = (s0 - i0)[:, None]
+            out[:, x] = img[i0, x] * (1 - f) + img[i1, x] * f
+    Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def calibrate_blink(args, portrait, src, out):
+    """What the detector reads of eyes closed by a plain image transform with known landmark motion (the same
+    closures and read fraction as measure_blink): the instrument's own gain for a blink."""
+    os.makedirs(out, exist_ok=True)
+    lm0 = src["landmarks68"]
+    iod0 = frame_of(lm0)[2]
+    a0 = lid_gap(lm0) / iod0
+    read = scripted = 0.0
+    per = []
+    for k, b in enumerate(BLINK):
+        face = detect(args, closed_by_hand(portrait, lm0, 0.95 * b, os.path.join(out, f"c_{k + 1:04d}.png")))
+        if face is None:
+            per.append(None)
+            continue
+        a = lid_gap(face["landmarks68"]) / frame_of(face["landmarks68"])[2]
+        read += a0 - a
+        scripted += 0.95 * b * a0
+        per.append(round(a0 - a, 4))
+    asked = [0.95 * b * a0 for b in BLINK]
+    return {"fraction": read / scripted if scripted else None, "agreement": agreement(per, asked), "closing_iod": per,
+            "scripted_iod": [round(a, 4) for a in asked], "aperture_iod": round(a0, 4)}
+
+
 def measure_gaze(args, portrait, src, out):
     if "irises" not in src:
         return {"error": "the detector reports no irises"}
@@ -210,8 +271,9 @@ def main():
             print(f"{name}: no face detected in the portrait", flush=True)
             continue
         summary[name] = {}
-        for seq, fn in [("jaw", measure_jaw), ("blink", measure_blink), ("gaze", measure_gaze)]:
-            if seq not in args.only.split(","):
+        for seq, fn in [("jaw", measure_jaw), ("blink", measure_blink), ("blink_calibration", calibrate_blink),
+                        ("gaze", measure_gaze)]:
+            if seq.split("_")[0] not in args.only.split(","):
                 continue
             r = fn(args, p, src, os.path.join(out, name, seq))
             summary[name][seq] = r

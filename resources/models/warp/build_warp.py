@@ -72,11 +72,22 @@ EYE_WIN_U = (1.1, 1.6)    # along the eye axis, in h: weight 1 up to 1.1, 0 from
 EYE_WIN_T = (0.6, 2.0)    # across the axis, in h: weight 1 up to 0.6, 0 from 2.0; the lid skin stretch spans 2.0
 EYE_WIN_BELOW = 1.4       # the window reaches only this far below the eye axis (the lower lid hardly moves)
 
-BLINK_CLOSE = (0.5, 0.8)   # closure (1 - target opening / portrait's) over which the lids are brought fully together
+BLINK_ON = (0.08, 0.18)   # closure (1 - target opening / portrait's) over which the blink model fades in (0 below)
+BLINK_FULL = 0.95         # the closure at which the lids meet (a scripted blink of 1 moves the lid landmarks 0.95)
+LID_ROUND = 0.15          # where the descending lid arc meets the lower lid: radius of the smooth minimum (h)
+LID_ARC = 0.6             # share of the lid's descent that is one translation of its arc (the rest per column)
+LID_RISE = 0.5            # closed: the lower lid rises this share of its depth below the corners' axis
+LID_MEET = (0.9, 1.0)     # closing progress over which the eyeball stops showing and the lids overlap
 LID_OVERLAP_PX = 2.0      # closed: the upper lid reaches this many pixels past the lower lid line, so its soft edge
                           # blends with the lower lid's skin, never with the eye's opening
-BLINK_BAND = 1.2          # closed: the upper lid's skin is stretched from this far above the eye axis (half-widths)
-LASH_SKIP = 0.15          # closed: the lower lid is taken from this far (half-widths) below its lash line
+MEET_BAND = 0.5           # closed: the lower lid's skin reaches this far (h) above the meeting line, under the lid
+LASH_BAND = 0.25          # the band (h) above the upper lash line that moves rigidly with the lid edge
+BLINK_BAND = 0.45         # the lid skin band (h) above the lash band that stretches as the lid descends
+LASH_LIFT = 0.03          # the lid edge shows the portrait's row this far (h) above its upper lid line (the line
+                          # through the landmarks can cut the white near the corners)
+LASH_SKIP = 0.1           # closed: the lower lid is taken from this far (h) below its lash line
+LID_SOFT_H = 0.12         # soft step of a closing lid's edge, in h (at least SOFT_PX): no stair steps when the
+                          # crop is finer than the plate
 
 # Eye model, used when the optional iris inputs are given (a gaze, or wide eyes): the iris is a rigid
 # disk that moves to the target iris centre; the rest of the opening is sclera (the portrait's own, taken beside
@@ -722,37 +733,75 @@ def build() -> onnx.ModelProto:
         cv = g.reshape(cv, g.concat([g.i64([2, C]), hcm, wcm], 0))
         Ut, Lt, Us, Ls = g.split(cv, C, 1)                                       # [2,1,hcm,wcm] each
         T1 = EYE_WIN_T[1]
-        # closing past BLINK_CLOSE[0] of the portrait's opening (per eye, at its widest): the upper lid is brought
-        # down onto the lower lid by BLINK_CLOSE[1], so a closed lid is the upper lid's skin stretched over the
-        # eyeball with its one lash line at the meeting line, and the lower lid's skin is taken from below its lash
-        # line (LASH_SKIP), which slides under the upper lid. Open, wide and still eyes: c = 0 and all is as before.
+        # Without a blink (open, wide, still eyes) the maps are version 1's: the lid skin band [-T1, Ut] stretched
+        # from [-T1, Us], the eyeball with the lower lid, [Lt, T1] <- [Ls, T1] below it.
         open_s = g.op("ReduceMax", g.relu(g.sub(Ls, Us)), axes=[2, 3], keepdims=1)      # [2,1,1,1]
         open_t = g.op("ReduceMax", g.relu(g.sub(Lt, Ut)), axes=[2, 3], keepdims=1)
         closure = g.sub(1.0, g.div(open_t, g.max(open_s, 1e-3)))
-        c_bl = g.clip01(g.mul(g.sub(closure, BLINK_CLOSE[0]), 1.0 / (BLINK_CLOSE[1] - BLINK_CLOSE[0])))
-        Ut = g.add(Ut, g.mul(c_bl, g.sub(g.add(Lt, g.div(g.const(LID_OVERLAP_PX), th)), Ut)))
         Ls_v1 = Ls
-        Ls = g.add(Ls, g.mul(c_bl, LASH_SKIP))
-        # above the target upper lid: the lid skin band [-T1, Ut] is stretched from the source band [-T1, Us]
-        # (closing, the band's top comes down from T1 to BLINK_BAND half-widths above the axis: brows and glasses
-        # rims above it stay put)
-        T1u = g.sub(T1, g.mul(c_bl, T1 - BLINK_BAND))
-        t_up = g.sub(g.mul(g.add(t, T1u), g.div(g.add(Us, T1u), g.max(g.add(Ut, T1u), 1e-3))), T1u)
-        t_up = g.op("Where", g.op("Less", t, g.op("Neg", T1u)), t, t_up)
-        # below the target lower lid: [Lt, T1] <- [Ls, T1]
+        t_up = g.sub(g.mul(g.add(t, T1), g.div(g.add(Us, T1), g.max(g.add(Ut, T1), 1e-3))), T1)
+        t_up = g.op("Where", g.op("Less", t, g.const(-T1)), t, t_up)
         t_below = g.sub(T1, g.mul(g.sub(T1, t), g.div(g.sub(T1, Ls), g.max(g.sub(T1, Lt), 1e-3))))
-        # between the lids: the eyeball stays with the lower lid (the upper lid covers it), stretched if wider
         hs, ht = g.relu(g.sub(Ls, Us)), g.relu(g.sub(Lt, Ut))
         k = g.min(g.div(hs, g.max(ht, 1e-3)), 1.0)
         t_eye = g.add(Ls, g.mul(g.sub(t, Lt), k))
         t_lo = g.op("Where", g.op("Greater", t, Lt), t_below, t_eye)
+        # A blink (closure c = 1 - target opening / portrait's, per eye at its widest, past BLINK_ON[0]; the blink
+        # model fades in up to BLINK_ON[1] and is exactly absent below): the upper lid slides down over the eyeball.
+        # Closing progress kappa = c / BLINK_FULL (a scripted blink 1 moves the lid landmarks 0.95 of the way).
+        #  - the lid edge E: the portrait's upper lid arc U0 (relative to the lower lid) moved down by kappa of
+        #    LID_ARC x the widest opening + the rest x the column's own (mostly one translation), kept above the lower lid's line Lc by a smooth minimum (radius LID_ROUND): the arc
+        #    keeps its curvature over the eyeball and flattens onto the lower lid from the corners inwards; at
+        #    kappa >= LID_MEET[1] it reaches LID_OVERLAP_PX past Lc. Half of the opening is covered at kappa 0.5.
+        #  - the lower lid rises kappa^2 LID_RISE of its depth below the corners' axis (Lc), so the closed lash
+        #    line is an arc below the middle of the old opening; its lash line slides under the upper lid
+        #    (LASH_SKIP) and the eyeball stops showing between them as they meet (LID_MEET).
+        #  - above E: the lash band (LASH_BAND high) moves rigidly with the edge, so the lash line keeps its width
+        #    and darkness; the lid skin band BLINK_BAND above it stretches; above that nothing moves (brows and
+        #    glasses rims stay).
+        #  - the eyeball is not moved (occluded, not squashed), the lid line's soft step is LID_SOFT_H wide, below
+        #    the edge, where the lid side repeats its lash line's row.
+        g_bl = g.clip01(g.mul(g.sub(closure, BLINK_ON[0]), 1.0 / (BLINK_ON[1] - BLINK_ON[0])))   # [2,1,1,1]
+        kap = g.clip01(g.mul(closure, 1.0 / BLINK_FULL))
+        w_meet = g.clip01(g.mul(g.sub(kap, LID_MEET[0]), 1.0 / (LID_MEET[1] - LID_MEET[0])))
+        Lc = g.sub(Lt, g.mul(g.mul(g.sq(kap), LID_RISE), g.relu(Lt)))
+        U0 = g.sub(Lt, hs)                                              # the portrait's upper lid, over Lt
+        gap = g.sub(Lc, U0)
+        a_max = g.op("ReduceMax", gap, axes=[2, 3], keepdims=1)
+        x_ = g.sub(gap, g.mul(kap, g.add(g.mul(a_max, LID_ARC), g.mul(gap, 1.0 - LID_ARC))))
+        E = g.sub(Lc, g.mul(g.add(x_, g.sqrt(g.add(g.sq(x_), LID_ROUND ** 2))), 0.5))
+        E = g.add(E, g.mul(w_meet, g.sub(g.add(Lc, g.div(g.const(LID_OVERLAP_PX), th)), E)))
+        Tb = g.sub(Us, LASH_BAND + BLINK_BAND)
+        # the skin band [Tb, E - LASH_BAND] <- [Tb, Us - LASH_BAND] with sigma = Tb + B (1 - (1 - tau)^r), r = its
+        # stretch: the rows at its top keep their scale (the map is C1 there, so a brow or rim above does not dip)
+        # and the stretch grows towards the lash band (the smooth skin just above the lashes unfolds)
+        len_t = g.max(g.sub(g.sub(E, LASH_BAND), Tb), 1e-3)
+        tau = g.clip01(g.div(g.sub(t, Tb), len_t))
+        r_st = g.max(g.mul(len_t, 1.0 / BLINK_BAND), 1.0)
+        up_band = g.add(Tb, g.mul(g.sub(1.0, g.op("Pow", g.sub(1.0, tau), r_st)), BLINK_BAND))
+        # the lash band [E - LASH_BAND, E] <- [Us - LASH_BAND, Us - LASH_LIFT]; below E its last row repeats
+        lash = g.add(g.sub(Us, LASH_BAND), g.mul(g.min(g.sub(t, g.sub(E, LASH_BAND)), LASH_BAND),
+                                                 (LASH_BAND - LASH_LIFT) / LASH_BAND))
+        up_new = g.op("Where", g.op("Less", t, Tb), t,
+                      g.op("Where", g.op("Less", t, g.sub(E, LASH_BAND)), up_band, lash))
+        Ls_b = g.add(Ls, g.mul(w_meet, LASH_SKIP))
+        below_new = g.sub(T1, g.mul(g.sub(T1, t), g.div(g.sub(T1, Ls_b), g.max(g.sub(T1, Lc), 1e-3))))
+        lo_new = g.op("Where", g.op("Greater", t, g.sub(Lc, g.mul(w_meet, MEET_BAND))), below_new, t_eye)
+        # blended in by g_bl: exactly version 1's maps where g_bl = 0 (x + 0 * finite = x)
+        t_up = g.add(t_up, g.mul(g_bl, g.sub(up_new, t_up)))
+        t_lo = g.add(t_lo, g.mul(g_bl, g.sub(lo_new, t_lo)))
+        t_below = g.add(t_below, g.mul(g_bl, g.sub(below_new, t_below)))
+        Ut = g.add(Ut, g.mul(g_bl, g.sub(E, Ut)))
+        soft_px = g.add(SOFT_PX, g.mul(g_bl, g.sub(g.max(g.mul(th, LID_SOFT_H), SOFT_PX), SOFT_PX)))
         alpha = g.mul(g.mul(falloff(g.abs(u), *EYE_WIN_U), falloff(g.op("Neg", t), *EYE_WIN_T)),
                       falloff(t, EYE_WIN_T[0], EYE_WIN_BELOW))
         # correction added to the MLS map: along the source frame's t axis by (t' - t) half-widths
         k_n = g.mul(sh, inv_half_S)                                     # half-width in normalised units
         dtx, dty = g.mul(g.op("Neg", say), k_n), g.mul(sax, k_n)
         cu, cl = g.mul(g.sub(t_up, t), alpha), g.mul(g.sub(t_lo, t), alpha)
-        s_lv = step_level(g.mul(g.sub(Ut, t), th))                     # > 0.5 above the target upper lid
+        # > 0.5 above the target upper lid; a closing lid's wider step lies below its edge (the lid side there
+        # repeats the lash line's row), so the lash line keeps its full darkness
+        s_lv = g.add(g.div(g.add(g.mul(g.sub(Ut, t), th), g.mul(g.sub(soft_px, SOFT_PX), 0.5)), soft_px), 0.5)
         X = g.concat([g.mul(cu, dtx), g.mul(cu, dty), g.mul(cl, dtx), g.mul(cl, dty), s_lv, alpha], 1)
 
         def interp(n_c, n, n_m, n_cm):
