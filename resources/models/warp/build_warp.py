@@ -856,7 +856,9 @@ def build() -> onnx.ModelProto:
             cu_, ct_ = g.mul(g.sub(uu, u), alpha), g.mul(g.sub(tt, t), alpha)
             return [g.add(g.mul(cu_, dux), g.mul(ct_, dtx)), g.add(g.mul(cu_, duy), g.mul(ct_, dty))]
 
-        c_lv = step_level(g.mul(g.sub(IRIS_R, g.sqrt(g.add(g.sq(diu), g.sq(dit)))), th))   # > 0.5 inside the iris
+        # > 0.5 inside the iris disk with its margin (the rim and the blur around it move with the iris; the
+        # portrait's own disk is covered with sclera up to the same radius)
+        c_lv = step_level(g.mul(g.sub(RR, g.sqrt(g.add(g.sq(diu), g.sq(dit)))), th))
         b_lv = step_level(g.mul(g.sub(Lt, t), th))                      # > 0.5 above the target lower lid
         # a raised upper lid (target above the portrait's): its skin band is compressed only up to WIDE_BAND above
         # the axis, not EYE_WIN_T[1] (which bent glasses rims and brows); a lowered one as above
