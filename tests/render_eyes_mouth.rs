@@ -115,10 +115,10 @@ fn wide_eyes_raise_the_lids_without_growing_the_iris() {
         before.radii,
         after.radii
     );
-    // The detector reads only a small part of the raise on this small face (6 px openings): +7 % here since the
-    // revealed band is clean sclera (+14 % before, when the band under the portrait's lid, lashes' shadow
-    // included, was reflected into it); Obama's eyes below read +25-28 %.
-    assert!(g1 > g0 * 1.04, "the lids opened from {g0:.2} to {g1:.2} px only");
+    // The detector reads about a third of the raise on this small face (6 px openings): +15 % here (+14 % when
+    // the revealed band was the band under the portrait's lid reflected; clean sclera now); Obama's eyes below
+    // read +26 %.
+    assert!(g1 > g0 * 1.08, "the lids opened from {g0:.2} to {g1:.2} px only");
     for k in 0..2 {
         // The iris stays where it was, and the same size: the pixels of its disk are the portrait's. (The
         // detector's iris radius follows the opening a little, +6–11 % here, so it is not the measure.)
