@@ -92,7 +92,7 @@ SCLERA_U = (0.15, 0.4, 0.65)   # sclera colour samples: fractions of the way fro
 SCLERA_T = (0.35, 0.5, 0.65)   # ... and of the way from the portrait's upper lid to its lower lid at that column
 SCLERA_TOP = 6            # the sclera colour is the mean of the brightest 6 of those 18 samples (lids, lashes and
                           # corners are darker than the eye's white; the samples stay inside the opening)
-SCLERA_SHADE = (0.5, 3.0)      # painted sclera is this much darker at the upper lid, fading over this many pixels
+SCLERA_SHADE = (0.3, 3.0)      # painted sclera is this much darker at the upper lid, fading over this many pixels
 WIDE_BAND = 1.2           # a raised upper lid compresses its skin only up to this far above the eye axis
                           # (half-widths), so brows and glasses rims above stay put
 
