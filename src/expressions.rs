@@ -17,7 +17,7 @@
 //! | `browRaiseLeft`, `browRaiseRight` | −1…1 | brow up 0.15 IOD (negative: down) |
 //! | `browFurrow` | 0…1 | inner brow ends together 0.08 and down 0.06 IOD |
 //! | `headYaw`, `headPitch`, `headRoll` | degrees | turn left (+, towards the subject's left), nod down (+), tilt (+, counter-clockwise on screen) |
-//! | `gazeX`, `gazeY` | degrees | the eyes look towards the subject's own left (+x) and up (+y); no landmark moves: the irises do (see [`Expressions::gaze_shift`]) |
+//! | `gazeX`, `gazeY` | degrees | the eyes look towards the subject's own left (+x) and up (+y): the irises move (see [`Expressions::gaze_shift`]); a vertical gaze also moves the lids, which follow it ([`LID_FOLLOW_UP`]) |
 //! | `eyeWideLeft`, `eyeWideRight` | 0…1 | upper lid raised by 40 % of the eye's opening (more sclera shows) |
 //!
 //! Yaw and pitch turn the 68 points in 3-D: each point gets a typical depth
@@ -76,6 +76,14 @@ pub const GAZE_RADIUS_IOD: f64 = 0.19;
 
 /// How far `eyeWide…` = 1 raises the upper lid, as a fraction of the eye's opening.
 pub const EYE_WIDE_MAX: f64 = 0.4;
+
+/// How far the upper lids follow a vertical gaze (`gazeY`), as a fraction of the iris centre's vertical travel:
+/// the upper lid keeps about the same cover of the iris as the eye looks up or down (lid-eye coordination; Becker &
+/// Fuchs 1988, "Lid-eye coordination during vertical gaze changes in man and monkey", J. Neurophysiol. 60(4)).
+/// Without it an iris looking up slid under a still lid and the eye read as half closed.
+pub const LID_FOLLOW_UP: f64 = 1.0;
+/// The lower lids' share of a gaze down (they follow it less; same source).
+pub const LID_FOLLOW_LOW: f64 = 0.3;
 
 /// `d` with entries `from..to` set to `v` (for the constant tables).
 const fn fill(mut d: [f64; 68], from: usize, to: usize, v: f64) -> [f64; 68] {
@@ -143,9 +151,10 @@ impl Expressions {
         self.values().iter().all(|v| *v == 0.0)
     }
 
-    /// Whether every control that moves landmarks is zero (the gaze moves none).
+    /// Whether any control that moves landmarks is not zero (a horizontal gaze moves none; a vertical one moves
+    /// the lids, which follow it).
     pub fn moves_landmarks(&self) -> bool {
-        Expressions { gaze_x: 0.0, gaze_y: 0.0, ..*self } != Expressions::default()
+        Expressions { gaze_x: 0.0, ..*self } != Expressions::default()
     }
 
     /// The iris shift the gaze controls ask for, in the face's frame (`u` towards the subject's left eye, `v`
@@ -228,6 +237,19 @@ impl Expressions {
                 for (up, lo) in pairs {
                     p[up][0] += (base[lo][0] - base[up][0]) * a;
                     p[up][1] += (base[lo][1] - base[up][1]) * a;
+                }
+            }
+        }
+        // The lids follow a vertical gaze: the upper lids move with the iris, the lower lids a little on a gaze
+        // down (face frame: v towards the chin, so a gaze up is a negative shift).
+        let dv = self.gaze_shift()[1];
+        if dv != 0.0 {
+            for i in [37, 38, 43, 44] {
+                p[i][1] += LID_FOLLOW_UP * dv;
+            }
+            if dv > 0.0 {
+                for i in [40, 41, 46, 47] {
+                    p[i][1] += LID_FOLLOW_LOW * dv;
                 }
             }
         }
@@ -352,7 +374,9 @@ mod tests {
         assert!(jaw.contains(&8) && jaw.contains(&57) && !jaw.contains(&51) && !jaw.contains(&30));
         assert_eq!(moved(Expressions { eye_wide_left: 1.0, ..Default::default() }), vec![43, 44]);
         assert_eq!(moved(Expressions { eye_wide_right: 0.5, ..Default::default() }), vec![37, 38]);
-        assert!(moved(Expressions { gaze_x: 20.0, gaze_y: -5.0, ..Default::default() }).is_empty());
+        assert!(moved(Expressions { gaze_x: 20.0, ..Default::default() }).is_empty());
+        assert_eq!(moved(Expressions { gaze_y: 10.0, ..Default::default() }), vec![37, 38, 43, 44]);
+        assert_eq!(moved(Expressions { gaze_x: 20.0, gaze_y: -5.0, ..Default::default() }), vec![37, 38, 40, 41, 43, 44, 46, 47]);
         // Everything but a point that sits on the rotation centre.
         assert!(moved(Expressions { head_roll: 5.0, ..Default::default() }).len() >= 67);
     }
@@ -381,9 +405,15 @@ mod tests {
         let w = Expressions { eye_wide_left: 1.0, ..Default::default() }.apply(&f);
         let open = |l: &Landmarks68<f64>| l[44][1] - l[46][1];
         assert!((open(&w) - 1.4 * open(&f)).abs() < 1e-9);
-        // Gaze: towards the subject's left is +u, up is -v; no landmark moves.
+        // Gaze: towards the subject's left is +u, up is -v; a horizontal gaze moves no landmark, a vertical one
+        // raises (up) or lowers (down) the upper lids with the iris (IOD 60 here, y up).
+        assert_eq!(Expressions { gaze_x: 30.0, ..Default::default() }.apply(&f), f);
         let g = Expressions { gaze_x: 30.0, gaze_y: 30.0, ..Default::default() };
-        assert_eq!(g.apply(&f), f);
+        let up = g.apply(&f);
+        assert!((up[44][1] - f[44][1] - 60.0 * GAZE_RADIUS_IOD * 0.5 * LID_FOLLOW_UP).abs() < 1e-9);
+        assert_eq!(up[46], f[46]);
+        let down = Expressions { gaze_y: -30.0, ..Default::default() }.apply(&f);
+        assert!(down[44][1] < f[44][1] && down[46][1] < f[46][1] && down[44][1] - down[46][1] < f[44][1] - f[46][1]);
         let s = g.gaze_shift();
         assert!((s[0] - GAZE_RADIUS_IOD * 0.5).abs() < 1e-12 && (s[1] + GAZE_RADIUS_IOD * 0.5).abs() < 1e-12);
         assert_eq!(Expressions::default().gaze_shift(), [0.0, 0.0]);

@@ -115,7 +115,9 @@ fn wide_eyes_raise_the_lids_without_growing_the_iris() {
         before.radii,
         after.radii
     );
-    // The detector reads about a third of the raise on this small face (6 px openings): it was +14 % here.
+    // The detector reads about a third of the raise on this small face (6 px openings): +15 % here (+14 % when
+    // the revealed band was the band under the portrait's lid reflected; clean sclera now); Obama's eyes below
+    // read +26 %.
     assert!(g1 > g0 * 1.08, "the lids opened from {g0:.2} to {g1:.2} px only");
     for k in 0..2 {
         // The iris stays where it was, and the same size: the pixels of its disk are the portrait's. (The
@@ -130,6 +132,11 @@ fn wide_eyes_raise_the_lids_without_growing_the_iris() {
         let moved = (after.irises[k][0] - before.irises[k][0]).hypot(after.irises[k][1] - before.irises[k][1]) / iod;
         assert!(moved < 0.03, "iris {k} moved {moved:.3} IOD with wide eyes");
     }
+    // A face whose eyes the detector reads more of: Obama (teeth, narrow smiling eyes).
+    let src = demo("obama.jpg");
+    let (g0, g1) = (Read::of(&src).lid_gap(), Read::of(&render(src.clone(), &[("eyeWideLeft", 1.0), ("eyeWideRight", 1.0)])).lid_gap());
+    println!("wide eyes, Obama: lid gap {g0:.2} → {g1:.2} px (+{:.0} %, asked +40 %)", (g1 / g0 - 1.0) * 100.0);
+    assert!(g1 > g0 * 1.15, "Obama: the lids opened from {g0:.2} to {g1:.2} px only");
 }
 
 /// Mean absolute difference (0–1) of a box of two images, the second box shifted down by `dy` image pixels

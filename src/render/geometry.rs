@@ -288,9 +288,19 @@ mod tests {
     }
 }
 
+/// The share of an iris centre's true shift along the eye that the face mesh model's refined iris points read
+/// (MediaPipe's attention mesh, the model the plugin ships and MediaPipe's 478-point output). Calibrated by an
+/// image edit with a known answer: each demo portrait's own iris disk pasted 0.065 and 0.08 inter-ocular
+/// distances to either side inside its eye opening and read back (`resources/demo/calibrate_gaze.py`): 0.80 on
+/// average over the three portraits, both eyes (0.49-1.00 per eye). Across the eye (up, down) the reading depends
+/// on the lids too much to correct (0.42 on average of a pasted shift with still lids), so it is taken as read.
+pub const IRIS_READ_GAIN_U: f64 = 0.80;
+
 // Here, beside the other landmark geometry, so drive.rs and generate.rs both reach it)
 /// Where two iris centres sit relative to their eyes' centres, averaged, in the face's frame (towards the
-/// subject's left eye, towards the chin; image pixels y down), in inter-ocular distances.
+/// subject's left eye, towards the chin; image pixels y down), in inter-ocular distances. The first axis is the
+/// model's reading over [`IRIS_READ_GAIN_U`]: iris points come from the face mesh model (the Driver clip, our own
+/// analysis; MediaPipe 478-point tracks), which reads that share of a gaze to the side.
 pub fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2]> {
     let mean = |r: std::ops::Range<usize>| {
         let n = r.len() as f64;
@@ -307,7 +317,7 @@ pub fn iris_offset(l: &[[f32; 2]; 68], irises: &[[f32; 2]; 2]) -> Option<[f64; 2
     let mut o = [0.0; 2];
     for (c, i) in [re, le].iter().zip(irises) {
         let q = [i[0] as f64 - c[0], i[1] as f64 - c[1]];
-        o[0] += (q[0] * ex[0] + q[1] * ex[1]) / iod / 2.0;
+        o[0] += (q[0] * ex[0] + q[1] * ex[1]) / iod / 2.0 / IRIS_READ_GAIN_U;
         o[1] += (q[0] * ey[0] + q[1] * ey[1]) / iod / 2.0;
     }
     Some(o)

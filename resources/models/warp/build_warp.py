@@ -96,6 +96,16 @@ LID_SOFT_H = 0.12         # soft step of a closing lid's edge, in h (at least SO
 IRIS_R = 0.42             # iris radius, in eye half-widths (iris ~11.7 mm across, eye opening ~28-30 mm wide)
 IRIS_MARGIN = 0.08        # sclera is taken this far (half-widths) outside the portrait's iris disk
 LID_REVEAL = 0.10         # the band a raised lid reveals is reflected about Us + this (half-widths) of the portrait
+HOLE_SOFT_PX = 1.0        # the portrait's iris disk (IRIS_R + IRIS_MARGIN) is covered by sclera colour up to its rim,
+                          # fading out over this many pixels outside it (a fade inside it blended the old iris rim
+                          # into grey smears)
+SCLERA_U = (0.15, 0.4, 0.65)   # sclera colour samples: fractions of the way from the iris disk to 0.9 half-widths
+SCLERA_T = (0.35, 0.5, 0.65)   # ... and of the way from the portrait's upper lid to its lower lid at that column
+SCLERA_TOP = 6            # the sclera colour is the mean of the brightest 6 of those 18 samples (lids, lashes and
+                          # corners are darker than the eye's white; the samples stay inside the opening)
+SCLERA_SHADE = (0.3, 3.0)      # painted sclera is this much darker at the upper lid, fading over this many pixels
+WIDE_BAND = 1.2           # a raised upper lid compresses its skin only up to this far above the eye axis
+                          # (half-widths), so brows and glasses rims above stay put
 
 # Mouth layer: frame from the outer corners 48, 54 (half-width h).
 MOUTH_OUTER_UP = (48, 49, 50, 51, 52, 53, 54)
@@ -880,26 +890,49 @@ def build() -> onnx.ModelProto:
                             g.op("Where", g.op("Greater", u, g.add(ti_u, RR)),
                                  g.div(g.sub(1.0, u), g.max(g.sub(1.0, g.add(ti_u, RR)), 1e-3)), g.const(1.0))))
         u_sc = g.sub(u, g.mul(rho, d_u))
-        t_sc = keep_in_eye(g.sub(g.add(Ls, g.sub(t, Lt)), g.mul(rho, d_t)))
-        hole = g.clip01(g.mul(g.sub(RR, g.sqrt(g.add(g.sq(g.sub(u_sc, si_u)), g.sq(g.sub(t_sc, si_t))))),
-                              g.mul(th, 0.5)))                          # 1 inside the portrait's iris (2 px soft)
+        t_sc0 = g.sub(g.add(Ls, g.sub(t, Lt)), g.mul(rho, d_t))     # before the reflection
+        t_sc = keep_in_eye(t_sc0)
+        # 1 inside the portrait's iris disk (its rim included), 0 one pixel outside it
+        hole = g.clip01(g.add(g.mul(g.sub(RR, g.sqrt(g.add(g.sq(g.sub(u_sc, si_u)), g.sq(g.sub(t_sc, si_t))))),
+                                    g.mul(sh, 1.0 / HOLE_SOFT_PX)), 1.0))
+        # the band a raised lid (or an iris moved down) reveals above the portrait's upper lid: sclera colour too,
+        # not the band under the portrait's lid reflected (its lashes' shadow showed as grey smears)
+        hole = g.max(hole, g.clip01(g.add(g.mul(g.sub(lid_s, t_sc0), g.mul(sh, 1.0 / HOLE_SOFT_PX)), 0.5)))
         below = g.op("Greater", t, Lt)
         t_sc = g.op("Where", below, t_below, t_sc)
         u_sc = g.op("Where", below, u, u_sc)
         hole = g.op("Where", below, g.const(0.0), hole)
-        # sclera colour: the portrait's own, beside its iris on both sides at the iris centre's height
-        spts = []
+        # sclera colour: the portrait's own, from its opening beside its iris: 18 samples per eye (3 columns on
+        # each side between the iris disk and the corner, 3 heights between the portrait's lids there), the mean
+        # of the brightest SCLERA_TOP (the eye's white; lids, lashes and corner shadows are darker)
+        nS = 2 * len(SCLERA_U)
+        si_u3, si_t3 = g.reshape(si_u, [2, 1, 1]), g.reshape(si_t, [2, 1, 1])
+        su = []
         for sgn in (-1.0, 1.0):
-            uu = g.add(si_u, sgn * (RR + 0.2))
-            spts.append(g.concat([g.add(scx, g.mul(g.sub(g.mul(uu, sax), g.mul(si_t, say)), sh)),
-                                  g.add(scy, g.mul(g.add(g.mul(uu, say), g.mul(si_t, sax)), sh))], 1))   # [2,2,1,1]
-        SP = g.reshape(g.concat(spts, 0), [4, 2])                       # eye 0 left, eye 1 left, eye 0 right, ...
-        SPi = g.op("Cast", g.clip(g.op("Floor", SP), 0.0, Sm1), to=TensorProto.INT64)
-        flat = g.add(g.mul(g.take(SPi, [1], 1), S_i), g.take(SPi, [0], 1))   # [4,1]
-        cols = g.op("Gather", g.reshape("source", g.concat([g.i64([3]), g.i64([-1])], 0)), g.reshape(flat, [-1]),
-                    axis=1)                                             # [3,4]
-        sclera = g.reshape(g.op("Transpose", g.mul(g.add(g.take(cols, [0, 1], 1), g.take(cols, [2, 3], 1)), 0.5),
-                                perm=[1, 0]), [2, 3, 1, 1])             # [2,3,1,1]
+            a_ = g.add(si_u3, sgn * RR)
+            su += [g.add(a_, g.mul(g.sub(sgn * 0.9, a_), f)) for f in SCLERA_U]
+        su = g.concat(su, 2)                                            # [2,1,nS] source frame, half-widths
+        rs = g.clip01(g.mul(g.sub(su, U0), INV))                        # [2,R,nS]
+        cvs = g.add(g.op("MatMul", g.const(Gm[0]), g.mul(rs, DT)), g.take(KT, firsts, 0))   # [2,C,nS]
+        _, _, Us_s, Ls_s = g.split(cvs, C, 1)                          # [2,1,nS]
+        st = g.concat([g.add(Us_s, g.mul(g.sub(Ls_s, Us_s), f)) for f in SCLERA_T], 1)   # [2,3,nS]
+        su = g.op("Expand", su, g.i64([2, len(SCLERA_T), nS]))
+        s3 = lambda v: g.reshape(v, [2, 1, 1])
+        SX = g.add(s3(scx), g.mul(g.sub(g.mul(su, s3(sax)), g.mul(st, s3(say))), s3(sh)))
+        SY = g.add(s3(scy), g.mul(g.add(g.mul(su, s3(say)), g.mul(st, s3(sax))), s3(sh)))
+        cast_i = lambda v: g.op("Cast", g.clip(g.op("Floor", v), 0.0, Sm1), to=TensorProto.INT64)
+        flat = g.add(g.mul(cast_i(SY), S_i), cast_i(SX))                # [2,3,nS]
+        nT = len(SCLERA_T) * nS
+        cols = g.reshape(g.op("Gather", g.reshape("source", g.concat([g.i64([3]), g.i64([-1])], 0)),
+                              g.reshape(flat, [-1]), axis=1), [3, 2, nT])   # [3,2,nT]
+        lum = g.op("ReduceSum", g.mul(cols, g.const(np.array([0.299, 0.587, 0.114], np.float32).reshape(3, 1, 1))),
+                   g.i64([0]), keepdims=1)                              # [1,2,nT]
+        top_v, top_i = g._name("topk_v"), g._name("topk_i")
+        g.nodes.append(helper.make_node("TopK", [lum, g.i64([SCLERA_TOP])], [top_v, top_i],
+                                        name=f"n{len(g.nodes)}_TopK", axis=2, largest=1, sorted=1))
+        best = g.op("GatherElements", cols, g.op("Expand", top_i, g.i64([3, 2, SCLERA_TOP])), axis=2)   # [3,2,k]
+        sclera = g.reshape(g.op("Transpose", g.op("ReduceMean", best, axes=[2], keepdims=0), perm=[1, 0]),
+                           [2, 3, 1, 1])                                # [2,3,1,1]
         diu, dit = g.sub(u, ti_u), g.sub(t, ti_t)
         u_ir = g.add(si_u, diu)
         t_ir = keep_in_eye(g.add(si_t, dit))
@@ -909,14 +942,29 @@ def build() -> onnx.ModelProto:
             cu_, ct_ = g.mul(g.sub(uu, u), alpha), g.mul(g.sub(tt, t), alpha)
             return [g.add(g.mul(cu_, dux), g.mul(ct_, dtx)), g.add(g.mul(cu_, duy), g.mul(ct_, dty))]
 
-        c_lv = step_level(g.mul(g.sub(IRIS_R, g.sqrt(g.add(g.sq(diu), g.sq(dit)))), th))   # > 0.5 inside the iris
+        # > 0.5 inside the iris disk with its margin (the rim and the blur around it move with the iris; the
+        # portrait's own disk is covered with sclera up to the same radius)
+        c_lv = step_level(g.mul(g.sub(RR, g.sqrt(g.add(g.sq(diu), g.sq(dit)))), th))
         b_lv = step_level(g.mul(g.sub(Lt, t), th))                      # > 0.5 above the target lower lid
-        X2 = g.concat(corr(u_sc, t_sc) + corr(u_ir, t_ir) + [c_lv, b_lv, g.mul(hole, alpha)], 1)
-        R2 = g.op("MatMul", Wy, g.op("MatMul", X2, Wx))                          # [2,7,hm,wm]
-        g_sc, g_ir = g.split(g.clip(g.add(g.reshape(g.op("Slice", R2, g.i64([0]), g.i64([4]), g.i64([1])), blk),
-                                          g.op("Unsqueeze", Fm, g.i64([1]))), neg_edge, edge), 2, 1)
-        g_sc, g_ir = (g.reshape(v, g.concat([g.i64([2, 2]), hm, wm], 0)) for v in (g_sc, g_ir))
-        c_w, b_w, h_w = g.split(g.clip01(g.op("Slice", R2, g.i64([4]), g.i64([7]), g.i64([1]))), 3, 1)
+        # a raised upper lid (target above the portrait's): its skin band is compressed only up to WIDE_BAND above
+        # the axis, not EYE_WIN_T[1] (which bent glasses rims and brows); a lowered one as above
+        t_up_w = g.sub(g.mul(g.add(t, WIDE_BAND), g.div(g.add(Us, WIDE_BAND), g.max(g.add(Ut, WIDE_BAND), 1e-3))),
+                       WIDE_BAND)
+        t_up_w = g.op("Where", g.op("Less", t, g.const(-WIDE_BAND)), t, t_up_w)
+        t_up2 = g.op("Where", g.op("Less", Ut, Us), t_up_w, t_up)
+        cu2 = g.mul(g.sub(t_up2, t), alpha)
+        # painted sclera is a little darker just under the upper lid (its shadow)
+        shade = g.sub(1.0, g.mul(g.clip01(g.sub(1.0, g.mul(g.sub(t, Ut), g.mul(th, 1.0 / SCLERA_SHADE[1])))),
+                                 SCLERA_SHADE[0]))
+        X2 = g.concat(corr(u_sc, t_sc) + corr(u_ir, t_ir) + [g.mul(cu2, dtx), g.mul(cu2, dty)]
+                      + [c_lv, b_lv, g.mul(hole, alpha), shade], 1)
+        R2 = g.op("MatMul", Wy, g.op("MatMul", X2, Wx))                          # [2,10,hm,wm]
+        blk3 = g.concat([g.i64([2, 3, 2]), hm, wm], 0)
+        g_sc, g_ir, g_up = g.split(g.clip(g.add(g.reshape(g.op("Slice", R2, g.i64([0]), g.i64([6]), g.i64([1])), blk3),
+                                                g.op("Unsqueeze", Fm, g.i64([1]))), neg_edge, edge), 3, 1)
+        g_sc, g_ir, g_up = (g.reshape(v, g.concat([g.i64([2, 2]), hm, wm], 0)) for v in (g_sc, g_ir, g_up))
+        c_w, b_w, h_w = g.split(g.clip01(g.op("Slice", R2, g.i64([6]), g.i64([9]), g.i64([1]))), 3, 1)
+        sh_w = g.op("Slice", R2, g.i64([9]), g.i64([10]), g.i64([1]))
         W_up = s
         W_ir = g.mul(g.sub(1.0, s), g.mul(c_w, b_w))
         W_eye = g.sub(g.sub(1.0, s), W_ir)
@@ -936,7 +984,7 @@ def build() -> onnx.ModelProto:
         g_a2 = g.add(g.add(g.mul(k_up, g_up), g.mul(k_ir, g_ir)), g.mul(k_sc, g_sc))
         g_b2 = g.add(g.add(g.mul(b_up, g_up), g.mul(b_ir, g_ir)), g.mul(b_sc, g_sc))
         w_b2 = g.add(g.add(g.mul(b_up, W_up), g.mul(b_ir, W_ir)), g.mul(b_sc, W_sc))
-        paint2 = g.concat([g.mul(sclera, W_paint), W_paint], 1)         # [2,4,hm,wm]
+        paint2 = g.concat([g.mul(g.mul(sclera, sh_w), W_paint), W_paint], 1)   # [2,4,hm,wm]
         body = g.nodes[n_model:]
         del g.nodes[n_model:]
         for nd in body:
