@@ -224,68 +224,95 @@ def regions(mesh2, lm68, iod):
     return out
 
 
-def measure(args, env):
+# The issue's turns (+-20 degrees) and, to average the detector's noise, +-10 as well.
+TURNS = [("yaw +20", 20, 0), ("yaw -20", -20, 0), ("pitch +20", 0, 20), ("pitch -20", 0, -20),
+         ("yaw +10", 10, 0), ("yaw -10", -10, 0), ("pitch +10", 0, 10), ("pitch -10", 0, -10)]
+PORTRAITS = ["astronaut.png", "grace_hopper.jpg", "obama.jpg"]
+EYE_PX = 130  # the eye distance the portraits are enlarged to
+
+
+def measure_portrait(args, env, name, labels, tmp, keep=None, turns=TURNS, log=print):
+    """The head-turn measure on one portrait: {turn: {label: 468 errors (px)}}, the regions and the eye distance.
+    `labels`: "floor", "skirted", and bundle labels with their bundles in `args.bundles`."""
     table = json.load(open(os.path.join(ROOT, "resources", "models", "mesh68.json")))["mesh68"]
-    keep = args.keep
-    if keep:
-        os.makedirs(keep, exist_ok=True)
+    img = Image.open(os.path.join(HERE, name)).convert("RGB")
+    small = os.path.join(tmp, "portrait.png")
+    img.save(small)
+    _, lm = detect(args, env, small)
+    k = max(1, round(EYE_PX / np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0))))
+    big = os.path.join(tmp, "portrait_big.png")
+    img = img.resize((img.width * k, img.height * k), Image.LANCZOS)
+    img.save(big)
+    pix = np.asarray(img)
+    mesh, lm68 = detect(args, env, big)
+    iod = np.linalg.norm(lm68[42:48].mean(0) - lm68[36:42].mean(0))
+    xyz = mesh[:, :3].copy()
+    xyz[:, 2] *= -1  # MediaPipe's z is smaller nearer the camera; ours grows towards it
+    centre = xyz.mean(0)
+    tris = delaunay(xyz[:, :2])
+    parts = regions(xyz[:, :2], lm68, iod)
+    log(f"{name} x{k}: {img.width} x {img.height} px, eye distance {iod:.1f} px; {len(tris)} triangles")
+    out = {}
+    stem = os.path.splitext(name)[0]
+    for turn, yaw, pitch in turns:
+        rot = rotation(yaw, pitch)
+        turned = (xyz - centre) @ rot.T + centre
+        t68 = np.array([turned[idx, :2].mean(0) for idx in table])
+        track = {"format": "living-portrait-track", "version": 1, "landmarks": "ibug68",
+                 "coordinates": "image-pixels-top-left", "image_size": [img.width, img.height], "fps": 24,
+                 "frames": [{"frame": 1, "landmarks": lm68.round(3).tolist()},
+                            {"frame": 2, "landmarks": t68.round(3).tolist()}]}
+        tpath = os.path.join(tmp, "track.json")
+        json.dump(track, open(tpath, "w"))
+        errs = {"unmoved": np.linalg.norm(mesh[:, :2] - turned[:, :2], axis=1)}
+        tag = stem + "_" + turn.replace(" ", "").replace("+", "p").replace("-", "m")
+        for label in labels:
+            frame = os.path.join(keep or tmp, f"{tag}_{label}.png")
+            if label == "floor":
+                Image.fromarray(render_mesh_turn(pix, xyz[:, :2], turned, tris)).save(frame)
+            elif label == "skirted":
+                Image.fromarray(render_mesh_turn(pix, *skirted(xyz, rot, centre, tris))).save(frame)
+            else:
+                render(args, env, args.bundles[label], big, "2", ["driveMode=trackFile", f"trackFile={tpath}"], frame)
+            got, _ = detect(args, env, frame)
+            errs[label] = np.linalg.norm(got[:, :2] - turned[:, :2], axis=1)
+            if keep:
+                json.dump({"turned": turned.round(2).tolist(), "detected": got.round(2).tolist()},
+                          open(os.path.join(keep, f"{tag}_{label}.json"), "w"))
+        out[turn] = errs
+    return out, parts, iod
+
+
+def measure(args, env):
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+    args.bundles = {label: b for label, b in (("v1", args.v1_bundle), ("v2", args.bundle)) if b}
+    labels = ["floor", "skirted"] + list(args.bundles)
+    cols = ["unmoved"] + labels
+    table = {}  # (portrait, turn) -> {label: mean error in eye distances}
+    region_sum = {}
     with tempfile.TemporaryDirectory() as tmp:
-        big = os.path.join(tmp, "portrait3x.png")
-        img = Image.open(PORTRAIT).convert("RGB")
-        img = img.resize((img.width * 3, img.height * 3), Image.LANCZOS)
-        img.save(big)
-        pix = np.asarray(img)
-        mesh, lm68 = detect(args, env, big)
-        iod = np.linalg.norm(lm68[42:48].mean(0) - lm68[36:42].mean(0))
-        xyz = mesh[:, :3].copy()
-        xyz[:, 2] *= -1  # MediaPipe's z is smaller nearer the camera; ours grows towards it
-        centre = xyz.mean(0)
-        tris = delaunay(xyz[:, :2])
-        parts = regions(xyz[:, :2], lm68, iod)
-        print(f"portrait 3x: {img.width} px, eye distance {iod:.1f} px; {len(tris)} triangles; points per "
-              "region " + ", ".join(f"{k} {v.sum()}" for k, v in parts.items()))
-        labels = ["floor", "skirted"] + [label for label, b in (("v1", args.v1_bundle), ("v2", args.bundle)) if b]
-        rows = []
-        for name, yaw, pitch in [("yaw +20", 20, 0), ("yaw -20", -20, 0), ("pitch +20", 0, 20), ("pitch -20", 0, -20)]:
-            rot = rotation(yaw, pitch)
-            turned = (xyz - centre) @ rot.T + centre
-            t68 = np.array([turned[idx, :2].mean(0) for idx in table])
-            track = {"format": "living-portrait-track", "version": 1, "landmarks": "ibug68",
-                     "coordinates": "image-pixels-top-left", "image_size": [img.width, img.height], "fps": 24,
-                     "frames": [{"frame": 1, "landmarks": lm68.round(3).tolist()},
-                                {"frame": 2, "landmarks": t68.round(3).tolist()}]}
-            tpath = os.path.join(tmp, "track.json")
-            json.dump(track, open(tpath, "w"))
-            still = np.linalg.norm(mesh[:, :2] - turned[:, :2], axis=1)
-            errs = {"unmoved": still}
-            tag = name.replace(" ", "").replace("+", "p").replace("-", "m")
-            for label in labels:
-                out = os.path.join(keep or tmp, f"{tag}_{label}.png")
-                if label == "floor":
-                    Image.fromarray(render_mesh_turn(pix, xyz[:, :2], turned, tris)).save(out)
-                elif label == "skirted":
-                    Image.fromarray(render_mesh_turn(pix, *skirted(xyz, rot, centre, tris))).save(out)
-                else:
-                    bundle = args.v1_bundle if label == "v1" else args.bundle
-                    render(args, env, bundle, big, "2", ["driveMode=trackFile", f"trackFile={tpath}"], out)
-                got, _ = detect(args, env, out)
-                errs[label] = np.linalg.norm(got[:, :2] - turned[:, :2], axis=1)
-                if keep:
-                    json.dump({"turned": turned.round(2).tolist(), "detected": got.round(2).tolist()},
-                              open(os.path.join(keep, f"{tag}_{label}.json"), "w"))
-            rows.append((name, errs))
-            line = ", ".join(f"{k} {v.mean():.2f}" for k, v in errs.items())
-            print(f"{name}: 468-point error (px): {line}")
-            for part, sel in parts.items():
-                print(f"    {part:8s} " + "  ".join(f"{k} {v[sel].mean():5.2f}" for k, v in errs.items()))
-        if "v1" in labels and "v2" in labels:
-            for name, e in rows:
-                f, a, b = e["floor"].mean(), e["v1"].mean(), e["v2"].mean()
-                above = (b - f) / (a - f) if a - f > 1e-9 else float("nan")
-                print(f"{name}: v2/v1 {b / a:.2f}, above the floor {above:.2f} ({b - f:+.2f} vs {a - f:+.2f} px)")
-            print("mean v2/v1 {:.2f}; above the floor {:.2f}".format(
-                np.mean([e["v2"].mean() / e["v1"].mean() for _, e in rows]),
-                np.mean([(e["v2"].mean() - e["floor"].mean()) / (e["v1"].mean() - e["floor"].mean()) for _, e in rows])))
+        for name in args.portraits:
+            res, parts, iod = measure_portrait(args, env, name, labels, tmp, args.keep)
+            for turn, errs in res.items():
+                table[(name, turn)] = {k: v.mean() / iod for k, v in errs.items()}
+                print(f"  {turn:9s} " + "  ".join(f"{k} {v.mean():5.2f}" for k, v in errs.items()) + " px")
+                for part, sel in parts.items():
+                    for k, v in errs.items():
+                        region_sum.setdefault((part, k), []).append(v[sel].mean() / iod)
+    print("\nmean 468-point error, eye distances (all portraits):")
+    for turn, _, _ in TURNS:
+        rows = [t for (n, tt), t in table.items() if tt == turn]
+        print(f"  {turn:9s} " + "  ".join(f"{k} {np.mean([r[k] for r in rows]):.4f}" for k in cols))
+    print("by region (all portraits and turns):")
+    for part in list(parts):
+        print(f"  {part:8s} " + "  ".join(f"{k} {np.mean(region_sum[(part, k)]):.4f}" for k in cols))
+    allm = {k: np.mean([r[k] for r in table.values()]) for k in cols}
+    print("all      " + "  ".join(f"{k} {v:.4f}" for k, v in allm.items()))
+    if "v1" in allm and "v2" in allm:
+        for f in ("floor", "skirted"):
+            print(f"v2/v1 {allm['v2'] / allm['v1']:.3f}; above the {f} floor: v1 {allm['v1'] - allm[f]:+.4f}, "
+                  f"v2 {allm['v2'] - allm[f]:+.4f} eye distances")
 
 
 def main():
@@ -296,6 +323,7 @@ def main():
     ap.add_argument("--measure", action="store_true", help="also run the head-turn measure")
     ap.add_argument("--no-sheets", action="store_true")
     ap.add_argument("--keep", help="for --measure: a folder to keep the measured frames in")
+    ap.add_argument("--portraits", nargs="+", default=PORTRAITS, help="for --measure: portraits in resources/demo")
     args = ap.parse_args()
     env = dict(os.environ)
     if "LIVING_PORTRAIT_ORT_LIB" not in env:
