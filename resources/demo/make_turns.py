@@ -6,13 +6,15 @@ Contact sheets: the astronaut rendered through `ofx-render` with the `headYaw` (
 `headPitch` (-20, -10, 0, 10, 20) expression control keyed on frames 1-5, the head cropped from each frame, in a
 row.
 
-Measure (`--measure`): the portrait, enlarged 3x (a 130-pixel eye distance, so that a 20-degree turn moves points
-by tens of pixels, not a few), is analysed with `living-portrait detect --mesh`; its own 468-point mesh (with the
-face mesh model's depth) is rotated by +-20 degrees of yaw or pitch about its centre and projected
+Measure (`--measure`): each portrait (the astronaut, Grace Hopper and Obama; `--portraits`), enlarged by a whole
+factor to an eye distance of about 130 px (so that a 20-degree turn moves points by tens of pixels, not a few), is
+analysed with `living-portrait detect --mesh`; its own 468-point mesh (with the
+face mesh model's depth) is rotated by +-10 and +-20 degrees of yaw or pitch about its centre and projected
 (orthographically), and only the 68 projected points (`mesh68.json`) are given to the renderer as frame 2 of a
 track whose frame 1 is the portrait's own 68 (relative motion). The detector is run on the rendered frame and the
 mean distance of all 468 detected points to the rotated mesh is reported, for each plugin bundle given (the
-version 1 bundle and this one), beside the distance of the unmoved portrait's mesh to the rotated one.
+version 1 bundle and this one), beside the distance of the unmoved portrait's mesh to the rotated one; then means
+in eye distances over the portraits, per turn, per region and over everything (`turns_measure.txt` holds a run).
 
 The instrument is calibrated by two floors, what the detector reads on an exact 3-D turn of the same mesh: the
 portrait's own textured mesh (a Delaunay triangulation of its unturned projection; the repository does not ship
@@ -311,7 +313,7 @@ def measure(args, env):
     print("all      " + "  ".join(f"{k} {v:.4f}" for k, v in allm.items()))
     if "v1" in allm and "v2" in allm:
         for f in ("floor", "skirted"):
-            print(f"v2/v1 {allm['v2'] / allm['v1']:.3f}; above the {f} floor: v1 {allm['v1'] - allm[f]:+.4f}, "
+            print(f"v2/v1 {allm['v2'] / allm['v1']:.3f}; above the \"{f}\" floor: v1 {allm['v1'] - allm[f]:+.4f}, "
                   f"v2 {allm['v2'] - allm[f]:+.4f} eye distances")
 
 
