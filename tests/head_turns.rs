@@ -3,8 +3,8 @@
 //! held still renders identical frames; the identity is still the portrait bit for bit. The warp stays one-to-one:
 //! the Jacobian of its sampling grid outside the eye and mouth layers, with the head path's control points for
 //! yaw ±20° and pitch ±20°, stays positive; at yaw ±30° the expression controls' own 68 targets nearly fold
-//! (the far jaw line reaches the eye corner) and the points must not make it much worse (figures printed:
-//! `cargo test --test head_turns -- --nocapture`).
+//! (the far jaw line reaches the eye corner) and the points must keep it positive, not much worse than that
+//! (figures printed: `cargo test --test head_turns -- --nocapture`).
 
 #[path = "support/common.rs"]
 mod common;
@@ -211,8 +211,9 @@ fn turns_of_20_degrees_do_not_fold_the_warp_and_30_no_worse_than_v1() {
     for (yaw, pitch, det, det_v1) in results {
         if f64::abs(yaw) > 25.0 {
             // At 30° the map is close to folding even with the 68 targets alone (version 1's map at 0.07 there):
-            // the control points must not make that much worse.
-            assert!(det > det_v1 - 0.1, "yaw {yaw} pitch {pitch}: min det {det:.3}, v1 {det_v1:.3}");
+            // the control points (the head shell following the widening jaw line) keep it unfolded, with a margin,
+            // and not much worse than that (0.052 / 0.064 when this was written).
+            assert!(det > 0.03 && det > det_v1 - 0.03, "yaw {yaw} pitch {pitch}: min det {det:.3}, v1 {det_v1:.3}");
             continue;
         }
         assert!(det > 0.1, "yaw {yaw} pitch {pitch}: the warp folds (min det {det:.3}, v1 {det_v1:.3})");

@@ -17,7 +17,7 @@
 //! 4. adds a head shell, a proxy for skull, hair and ears, on the head's outline: the face oval's upper part
 //!    scaled out by [`SHELL_SCALE`] about a head centre [`HEAD_CENTRE`] behind the face; it follows the outline
 //!    (the oval's centre under the rigid motion, roll and scale), since a turned head's outline is again its
-//!    outline;
+//!    outline, plus what the jaw contour's targets do beyond that near it ([`SHELL_FOLLOW_REACH`]);
 //! 5. pins points that must stay: a ring further out ([`RING_SCALE`], the background) and a row half an eye
 //!    distance below the lower of the portrait's and the target's chin lines (the neck, collar and clothes).
 //!
@@ -51,6 +51,9 @@ pub const HEAD_CENTRE: [f64; 3] = [0.0, -0.4, -1.2];
 /// The head shell, for hair, skull and ears: the upper face oval scaled out about the head centre by this in the
 /// image.
 pub const SHELL_SCALE: f64 = 1.3;
+/// How far the jaw contour's own change (beyond the shell's in-plane motion) reaches onto the shell, in eye
+/// distances (kernel (1 − d²/r²)₊², as [`RESIDUAL_REACH`]).
+pub const SHELL_FOLLOW_REACH: f64 = 0.6;
 /// The fixed background ring: the upper face oval scaled out about the face's centre by this (in the image).
 pub const RING_SCALE: f64 = 2.0;
 /// A point is left out when its displacement differs from that of a point already taken (landmarks first) by more
@@ -273,10 +276,32 @@ pub fn control_points(head: &HeadGeometry, source: &[[f32; 2]; 68], target: &[[f
         let a = motion.dr[1][0].atan2(motion.dr[0][0]);
         a.sin_cos()
     };
+    let inplane = |p: [f64; 2]| {
+        let d = [p[0] - oc[0], p[1] - oc[1]];
+        [oc_to[0] + motion.k * (cr * d[0] - sr * d[1]), oc_to[1] + motion.k * (sr * d[0] + cr * d[1])]
+    };
+    // The outline's own change beyond that in-plane motion (what the jaw contour's targets, 0-16, do: the near
+    // side widens, the far side narrows), spread onto the shell within SHELL_FOLLOW_REACH, so that the hair and
+    // ears beside the cheek keep their distance from the face's edge: at ±30° of yaw the near side's jaw line
+    // otherwise ran into the shell at ear height and nearly folded the warp there.
+    let follow2 = (SHELL_FOLLOW_REACH * iod_n).powi(2);
+    let outline_residual = |s: [f64; 2]| {
+        let (mut w, mut acc) = (0.0, [0.0, 0.0]);
+        for j in 0..17 {
+            let sj = [source[j][0] as f64, source[j][1] as f64];
+            let q = inplane(sj);
+            let wj = (1.0 - ((s[0] - sj[0]).powi(2) + (s[1] - sj[1]).powi(2)) / follow2).max(0.0).powi(2);
+            w += wj;
+            acc = [acc[0] + wj * (target[j][0] as f64 - q[0]), acc[1] + wj * (target[j][1] as f64 - q[1])];
+        }
+        let w = w.max(1.0);
+        [acc[0] / w, acc[1] / w]
+    };
     for &o in &head.oval {
         let s = [centre[0] + SHELL_SCALE * (o[0] - centre[0]), centre[1] + SHELL_SCALE * (o[1] - centre[1])];
-        let d = [s[0] - oc[0], s[1] - oc[1]];
-        let t = [oc_to[0] + motion.k * (cr * d[0] - sr * d[1]), oc_to[1] + motion.k * (sr * d[0] + cr * d[1])];
+        let t = inplane(s);
+        let e = outline_residual(s);
+        let t = [t[0] + e[0], t[1] + e[1]];
         if push(&mut out, s, t) {
             out.shell.push(s);
             out.shell.push(t);
