@@ -775,8 +775,8 @@ def build() -> onnx.ModelProto:
         kap = g.clip01(g.mul(closure, 1.0 / BLINK_FULL))
         w_meet = g.clip01(g.mul(g.sub(kap, LID_MEET[0]), 1.0 / (LID_MEET[1] - LID_MEET[0])))
         Lc = g.sub(Lt, g.mul(g.mul(g.sq(kap), LID_RISE), g.relu(Lt)))
-        U0 = g.sub(Lt, hs)                                              # the portrait's upper lid, over Lt
-        gap = g.sub(Lc, U0)
+        Ul0 = g.sub(Lt, hs)                                             # the portrait's upper lid, over Lt
+        gap = g.sub(Lc, Ul0)
         a_max = g.op("ReduceMax", gap, axes=[2, 3], keepdims=1)
         x_ = g.sub(gap, g.mul(kap, g.add(g.mul(a_max, LID_ARC), g.mul(gap, 1.0 - LID_ARC))))
         E = g.sub(Lc, g.mul(g.add(x_, g.sqrt(g.add(g.sq(x_), LID_ROUND ** 2))), 0.5))
