@@ -29,19 +29,40 @@ pub struct DemoOptions {
     pub out_dir: PathBuf,
 }
 
+/// Keys the demo adds on top of its track (the expression controls add to every drive mode): a 3-D head turn
+/// to either side, then the eyes looking to the subject's left and right. (control, frame, value)
+const DEMO_KEYS: &[(&str, u32, f64)] = &[
+    ("headYaw", 1, 0.0),
+    ("headYaw", 14, 0.0),
+    ("headYaw", 22, 18.0),
+    ("headYaw", 30, -12.0),
+    ("headYaw", 38, 0.0),
+    ("gazeX", 1, 0.0),
+    ("gazeX", 34, 0.0),
+    ("gazeX", 39, 22.0),
+    ("gazeX", 44, -18.0),
+    ("gazeX", 48, 0.0),
+];
+
 /// Extra `ofx-render` arguments that drive the demo: the demo track
-/// (`resources/demo/track.json`, made by `resources/demo/make_track.py`) animates the portrait through the
-/// plugin's "Track file" drive mode.
+/// (`resources/demo/track.json`, made by `resources/demo/make_track.py`: speech, a blink, a smile, a head roll)
+/// animates the portrait through the plugin's "Track file" drive mode, and keyed expression controls add a head
+/// turn and a gaze ([`DEMO_KEYS`]).
 pub fn demo_extra_args(workspace: &Path) -> Vec<String> {
     let track = workspace.join("resources").join("demo").join("track.json");
     if track.is_file() {
         let track = std::path::absolute(&track).unwrap_or(track);
-        vec![
+        let mut args = vec![
             "--param".into(),
             "driveMode=trackFile".into(),
             "--param".into(),
             format!("trackFile={}", track.display()),
-        ]
+        ];
+        for (name, frame, value) in DEMO_KEYS {
+            args.push("--param".into());
+            args.push(format!("{name}@{frame}={value}"));
+        }
+        args
     } else {
         Vec::new()
     }
