@@ -16,15 +16,6 @@ fn portrait_landmarks(img: &HostImage) -> Landmarks68 {
     analyzer().analyze(&to_face_image(img)).unwrap().face.as_ref().expect("a face").landmarks68
 }
 
-fn iod(l: &Landmarks68) -> f32 {
-    let c = |r: std::ops::Range<usize>| {
-        let n = r.len() as f32;
-        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] / n, a[1] + l[i][1] / n])
-    };
-    let (a, b) = (c(36..42), c(42..48));
-    (a[0] - b[0]).hypot(a[1] - b[1])
-}
-
 /// The y (image rows, down) of the polyline through jaw points 4–12 at x, flat beyond its ends.
 fn chin_y(l: &Landmarks68, x: f32) -> f32 {
     let mut v: Vec<[f32; 2]> = (4..=12).map(|j| l[j]).collect();

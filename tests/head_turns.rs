@@ -37,15 +37,6 @@ fn render(params: &[(&str, f64)]) -> HostImage {
     inst.render_frame(1.0, &RenderRequest::default()).unwrap_or_else(|e| panic!("render: {e}; {:?}", inst.messages()))
 }
 
-fn iod(l: &Landmarks68) -> f32 {
-    let c = |r: std::ops::Range<usize>| {
-        let n = r.len() as f32;
-        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] / n, a[1] + l[i][1] / n])
-    };
-    let (a, b) = (c(36..42), c(42..48));
-    (a[0] - b[0]).hypot(a[1] - b[1])
-}
-
 #[test]
 fn yaw_and_pitch_move_the_nose_more_than_the_cheeks() {
     let base = detect(&astronaut());

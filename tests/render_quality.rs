@@ -28,15 +28,6 @@ fn source_landmarks() -> Landmarks68 {
     a.face.as_ref().expect("a face on the astronaut").landmarks68
 }
 
-fn iod(l: &Landmarks68) -> f32 {
-    let c = |r: std::ops::Range<usize>| {
-        let n = r.len() as f32;
-        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] / n, a[1] + l[i][1] / n])
-    };
-    let (a, b) = (c(36..42), c(42..48));
-    (a[0] - b[0]).hypot(a[1] - b[1])
-}
-
 fn write_track(name: &str, frames: Vec<Landmarks68>) -> PathBuf {
     let dir = installer::target_dir().join("test-output").join("render_quality");
     std::fs::create_dir_all(&dir).unwrap();

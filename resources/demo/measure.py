@@ -144,10 +144,10 @@ def measure_jaw(args, portrait, src, out):
             "gap_change_iod": per, "scripted_iod": [round(k * j, 4) for j in JAW]}
 
 
-def measure_blink(args, portrait, src, out):
-    frames = render(args, portrait, {"blinkLeft": BLINK, "blinkRight": BLINK}, len(BLINK), out)
-    iod0 = frame_of(src["landmarks68"])[2]
-    a0 = lid_gap(src["landmarks68"]) / iod0
+def read_blink(args, src, frames):
+    """The read fraction of a scripted blink: frames[k] shows both eyes closed by 0.95 BLINK[k] of the portrait's
+    own lid gap (rendered or made by hand), the detector reads each."""
+    a0 = lid_gap(src["landmarks68"]) / frame_of(src["landmarks68"])[2]
     read = scripted = 0.0
     per = []
     for b, f in zip(BLINK, frames):
@@ -162,6 +162,10 @@ def measure_blink(args, portrait, src, out):
     asked = [0.95 * b * a0 for b in BLINK]
     return {"fraction": read / scripted if scripted else None, "agreement": agreement(per, asked), "closing_iod": per,
             "scripted_iod": [round(a, 4) for a in asked], "aperture_iod": round(a0, 4)}
+
+
+def measure_blink(args, portrait, src, out):
+    return read_blink(args, src, render(args, portrait, {"blinkLeft": BLINK, "blinkRight": BLINK}, len(BLINK), out))
 
 
 def closed_by_hand(portrait, lm, b, path):
@@ -205,22 +209,9 @@ def calibrate_blink(args, portrait, src, out):
     closures and read fraction as measure_blink): the instrument's own gain for a blink."""
     os.makedirs(out, exist_ok=True)
     lm0 = src["landmarks68"]
-    iod0 = frame_of(lm0)[2]
-    a0 = lid_gap(lm0) / iod0
-    read = scripted = 0.0
-    per = []
-    for k, b in enumerate(BLINK):
-        face = detect(args, closed_by_hand(portrait, lm0, 0.95 * b, os.path.join(out, f"c_{k + 1:04d}.png")))
-        if face is None:
-            per.append(None)
-            continue
-        a = lid_gap(face["landmarks68"]) / frame_of(face["landmarks68"])[2]
-        read += a0 - a
-        scripted += 0.95 * b * a0
-        per.append(round(a0 - a, 4))
-    asked = [0.95 * b * a0 for b in BLINK]
-    return {"fraction": read / scripted if scripted else None, "agreement": agreement(per, asked), "closing_iod": per,
-            "scripted_iod": [round(a, 4) for a in asked], "aperture_iod": round(a0, 4)}
+    frames = [closed_by_hand(portrait, lm0, 0.95 * b, os.path.join(out, f"c_{k + 1:04d}.png"))
+              for k, b in enumerate(BLINK)]
+    return read_blink(args, src, frames)
 
 
 def measure_gaze(args, portrait, src, out):

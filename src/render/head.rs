@@ -135,12 +135,7 @@ impl RigidMotion {
 }
 
 fn iod(l: &[[f32; 2]; 68]) -> f64 {
-    let c = |r: std::ops::Range<usize>| {
-        let n = r.len() as f64;
-        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
-    };
-    let (a, b) = (c(36..42), c(42..48));
-    (a[0] - b[0]).hypot(a[1] - b[1])
+    crate::landmarks::inter_ocular(&crate::landmarks::to_f64(l))
 }
 
 /// Below this rigid motion at the skull's points (eye distances; about a 1° turn) the head is taken as still.

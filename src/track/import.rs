@@ -488,11 +488,9 @@ fn head_relative_gaze(ax: f64, ay: f64, r: [f64; 3]) -> (f64, f64) {
 /// Two iris centres (any order) as [the subject's right eye's, the left eye's]: each goes to the nearer eye of the
 /// 68 points (36–41 right, 42–47 left).
 fn irises_by_eye(l: &Landmarks68, blocks: [[f64; 2]; 2]) -> [[f32; 2]; 2] {
-    let centre = |r: std::ops::Range<usize>| {
-        let n = r.len() as f64;
-        r.fold([0.0, 0.0], |a, i| [a[0] + l[i][0] as f64 / n, a[1] + l[i][1] as f64 / n])
-    };
-    let (re, le) = (centre(36..42), centre(42..48));
+    use crate::landmarks::{mean, to_f64, LEFT_EYE, RIGHT_EYE};
+    let l = to_f64(l);
+    let (re, le) = (mean(&l, RIGHT_EYE), mean(&l, LEFT_EYE));
     let d = |p: [f64; 2], q: [f64; 2]| (p[0] - q[0]).hypot(p[1] - q[1]);
     let [a, b] = blocks;
     let (right, left) = if d(a, re) + d(b, le) <= d(a, le) + d(b, re) { (a, b) } else { (b, a) };

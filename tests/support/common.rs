@@ -206,3 +206,8 @@ pub fn max_diff(a: &HostImage, b: &HostImage) -> (f32, bool) {
     }
     (m, same)
 }
+
+/// Distance between the eye centres of 68 landmarks (the face's natural unit), as the plugin computes it.
+pub fn iod(l: &living_portrait::landmarks::Landmarks68) -> f32 {
+    living_portrait::landmarks::inter_ocular(&living_portrait::landmarks::to_f64(l)) as f32
+}
